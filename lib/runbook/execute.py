@@ -1,0 +1,316 @@
+"""Run phases: validate parameters, start the local sandbox when the environment has one,
+execute each phase notebook with papermill into a fresh run directory, read the results
+back, judge, and leave a report and a hashed manifest. Partial evidence is always kept.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import platform
+import secrets as _random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from runbook import __version__
+from runbook import evidence as ev
+from runbook import phases as ph
+from runbook.checks import CheckResult, Severity, Status
+from runbook.params import LoadedParameters, ParameterError, Parameters, load, public_dump
+from runbook.report import render_notebook, write_report
+from runbook.secrets import missing, resolved_values
+from runbook.verdict import Verdict, combine, judge
+
+RUN_SECTION = "Runbook execution"
+CI_VARIABLES = ("CI", "GITHUB_ACTOR", "GITHUB_RUN_ID", "GITHUB_WORKFLOW", "GITHUB_SHA",
+                "BUILD_BUILDID", "BUILD_REQUESTEDFOR", "SYSTEM_TEAMPROJECT")
+
+
+@dataclass
+class RunRequest:
+    """What the operator asked for."""
+
+    env: str
+    phases: list[str] | None = None
+    overrides: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    root: Path | None = None
+    outputs: Path | None = None
+    progress: bool = False
+
+
+@dataclass
+class PhaseOutcome:
+    phase: ph.Phase
+    status: str  # completed | crashed | skipped
+    results: list[CheckResult]
+    verdict: Verdict
+    reasons: list[str]
+    duration_s: float
+    notebook: str | None
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.phase.name, "notebook": self.notebook, "status": self.status,
+                "verdict": self.verdict.value, "reasons": self.reasons,
+                "duration_s": round(self.duration_s, 3), "error": self.error,
+                "checks": len(self.results)}
+
+
+@dataclass
+class RunOutcome:
+    verdict: Verdict | None
+    run_dir: Path | None
+    phases: list[PhaseOutcome] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict is Verdict.GO else 1
+
+
+Say = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def prepare(request: RunRequest) -> tuple[LoadedParameters, list[ph.Phase], Path]:
+    """Validate everything that can be validated before anything starts (ParameterError /
+    UnknownPhase otherwise)."""
+    from runbook.params import project_root
+
+    root = request.root or project_root()
+    loaded = load(request.env, request.overrides, root)
+    selected = ph.select(root, request.phases)
+    problems = [
+        f"{loaded.source}: phase '{p.name}' needs the key '{p.params_key}', which is missing"
+        for p in selected
+        if p.params_key and getattr(loaded.params, p.params_key, None) is None
+    ]
+    if problems:
+        raise ParameterError(problems)
+    return loaded, selected, root
+
+
+def describe_plan(loaded: LoadedParameters, selected: list[ph.Phase]) -> list[str]:
+    """What a run would do, for --dry-run."""
+    p = loaded.params
+    lines = [f"environment: {p.environment} ({loaded.source})",
+             f"target: {p.target.name} at {p.target.base_url}"
+             + (" (replaced by the local sandbox started for the run)" if p.sandbox else ""),
+             f"build id: {p.build_id or 'unknown'}",
+             f"secrets (references only): "
+             + ", ".join(f"{path}={ref.describe()}" for path, ref in _refs(p)),
+             "phases:"]
+    lines += [f"  {i}. {ph_.name} — runbooks/{ph_.notebook}" for i, ph_ in enumerate(selected, 1)]
+    if loaded.overrides:
+        lines.append("overrides: " + ", ".join(loaded.overrides))
+    return lines
+
+
+def _refs(params: Parameters) -> list[tuple[str, Any]]:
+    from runbook.secrets import iter_refs
+
+    return list(iter_refs(params))
+
+
+def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
+    """Execute a run end to end. Raises ParameterError / UnknownPhase before anything starts."""
+    loaded, selected, root = prepare(request)
+    if request.dry_run:
+        for line in describe_plan(loaded, selected):
+            say(line)
+        say("dry run: nothing was executed and nothing was changed")
+        return RunOutcome(verdict=None, run_dir=None)
+
+    outputs = request.outputs or root / "outputs"
+    params = loaded.params
+    started = _now()
+    with ExitStack() as stack:
+        sandbox = None
+        if params.sandbox is not None:
+            from runbook.sandbox.server import start_sandbox
+
+            token = _random.token_urlsafe(24)
+            os.environ[params.target.token.env] = token
+            say(f"starting the local sandbox (version {params.sandbox.version}) …")
+            sandbox = stack.enter_context(start_sandbox(params.sandbox, token))
+            params = params.model_copy(
+                update={"target": params.target.model_copy(update={"base_url": sandbox.url})}
+            )
+            say(f"sandbox answering at {sandbox.url}")
+        unset = missing(params)
+        if unset:
+            raise ParameterError([f"{loaded.source}: secret reference {m} is not set in the "
+                                  "environment; export it before the run" for m in unset])
+        run_id, run_dir = ev.new_run_dir(outputs / params.environment)
+        say(f"run {run_id} → {run_dir}")
+        outcomes: list[PhaseOutcome] = []
+        for index, phase in enumerate(selected, 1):
+            prior = combine(o.verdict for o in outcomes) if outcomes else Verdict.GO
+            if phase.changes_target and prior is not Verdict.GO:
+                outcomes.append(_skipped(phase, f"not started: the run is {prior.value} before "
+                                                f"this phase, which changes the target"))
+                say(f"[{index}/{len(selected)}] {phase.name}: skipped ({prior.value} before it)")
+                continue
+            say(f"[{index}/{len(selected)}] {phase.name} …")
+            outcome = execute_phase(phase, params, root, run_dir, progress=request.progress)
+            outcomes.append(outcome)
+            say(f"[{index}/{len(selected)}] {phase.name}: {outcome.verdict.value} "
+                f"({_counts(outcome.results)}) in {outcome.duration_s:.1f} s"
+                + (f" — {outcome.error}" if outcome.error else ""))
+        if sandbox is not None:
+            _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
+                       [r.model_dump(mode="json") for r in sandbox.requests()])
+    return finalize(run_id, run_dir, loaded, params, outcomes, started, say)
+
+
+def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path,
+                  progress: bool = False) -> PhaseOutcome:
+    """Run one phase notebook with papermill; a crash keeps the partial notebook and adds an
+    error result naming what happened."""
+    out = run_dir / "notebooks" / phase.notebook
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    status, error = "completed", None
+    try:
+        papermill.execute_notebook(
+            str(phase.path(root)), str(out),
+            parameters={"env": params.environment, "params": public_dump(params),
+                        "run_dir": str(run_dir)},
+            kernel_name=params.execution.kernel_name,
+            execution_timeout=params.execution.cell_timeout_s,
+            start_timeout=params.execution.start_timeout_s,
+            progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
+            cwd=str(root / "runbooks"), shutdown_kernel="immediate",
+        )
+    except PapermillExecutionError as exc:
+        status, error = "crashed", f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}"
+    except Exception as exc:  # noqa: BLE001 - kernel death, timeouts, I/O: all kept as evidence
+        status = "crashed"
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        error = ev.notebook_error(out) or error
+    duration = time.perf_counter() - t0
+    results = []
+    if out.is_file():
+        try:
+            results = ev.results_from_notebook(out)
+        except Exception as exc:  # noqa: BLE001 - an unreadable notebook is itself a finding
+            status, error = "crashed", f"the executed notebook cannot be read: {exc}"
+    if status == "crashed":
+        results.append(CheckResult(
+            id=f"runbook.{phase.name}.execution", section=RUN_SECTION,
+            title=f"Phase {phase.name} ran to the end", severity=Severity.BLOCKER,
+            status=Status.ERROR, phase=phase.name, explanation=error or "crashed",
+            evidence={"notebook": f"notebooks/{phase.notebook}"},
+        ))
+    report = judge(results)
+    return PhaseOutcome(phase=phase, status=status, results=results, verdict=report.verdict,
+                        reasons=report.reasons, duration_s=duration,
+                        notebook=f"notebooks/{phase.notebook}" if out.is_file() else None,
+                        error=error)
+
+
+def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,
+             outcomes: list[PhaseOutcome], started: str, say: Say) -> RunOutcome:
+    """Scan for secrets, judge, render the report, write the manifest; print the verdict."""
+    results = [r for o in outcomes for r in o.results]
+    leaks = ev.scan_for_values(run_dir, resolved_values(params))
+    scan = CheckResult(
+        id="runbook.secret-scan", section=RUN_SECTION, phase="run",
+        title="No secret value appears in the evidence", severity=Severity.BLOCKER,
+        status=Status.FAIL if leaks else Status.PASS, observed={"files_with_secrets": leaks},
+        threshold={"files_with_secrets": []},
+        explanation=(f"a resolved secret value was found in {', '.join(leaks)}" if leaks
+                     else "no resolved secret value found in any file of the run"),
+    )
+    results.append(scan)
+    phase_verdicts = [o.verdict for o in outcomes]
+    overall = combine([*phase_verdicts, judge([scan]).verdict]) if outcomes else Verdict.INCOMPLETE
+    reasons = [f"{o.phase.name}: {r}" for o in outcomes for r in o.reasons] + (
+        [scan.explanation] if leaks else [])
+    pages = {}
+    for o in outcomes:
+        if o.notebook:
+            html_rel = f"notebooks/{Path(o.notebook).stem}.html"
+            try:
+                render_notebook(run_dir / o.notebook, run_dir / html_rel)
+                pages[o.phase.name] = html_rel
+            except Exception as exc:  # noqa: BLE001 - a missing rendering must not lose a run
+                say(f"warning: could not render {o.notebook}: {exc}")
+    manifest = {
+        "run_id": run_id,
+        "environment": params.environment,
+        "target": {"name": params.target.name, "base_url": params.target.base_url},
+        "build_id": params.build_id,
+        "runbook": {"version": __version__, "git": _git_commit(run_dir)},
+        "operator": _operator(),
+        "started_at": started,
+        "finished_at": _now(),
+        "parameters_file": str(loaded.source),
+        "overrides": loaded.overrides,
+        "parameters": public_dump(params),
+        "phases": [o.record() for o in outcomes],
+        "results": [r.to_payload() for r in results],
+        "verdict": overall.value,
+        "reasons": reasons,
+    }
+    write_report(run_dir, manifest, pages)
+    ev.write_manifest(run_dir, manifest)
+    say(f"report: {run_dir / 'report.html'}")
+    print(f"{overall.value}: {run_dir}", flush=True)
+    return RunOutcome(verdict=overall, run_dir=run_dir, phases=outcomes)
+
+
+def _skipped(phase: ph.Phase, why: str) -> PhaseOutcome:
+    result = CheckResult(id=f"runbook.{phase.name}.started", section=RUN_SECTION,
+                         title=f"Phase {phase.name} started", status=Status.SKIP,
+                         phase=phase.name, explanation=why)
+    return PhaseOutcome(phase=phase, status="skipped", results=[result],
+                        verdict=Verdict.INCOMPLETE, reasons=[why], duration_s=0.0, notebook=None)
+
+
+def _counts(results: list[CheckResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _save_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def _operator() -> dict[str, Any]:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        user = os.environ.get("USER", "unknown")
+    return {"user": user, "host": platform.node(), "python": platform.python_version(),
+            "ci": {k: os.environ[k] for k in CI_VARIABLES if k in os.environ}}
+
+
+def _git_commit(near: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

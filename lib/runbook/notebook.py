@@ -1,0 +1,71 @@
+"""What a phase notebook calls: one context per phase that records and displays results.
+
+    ctx = notebook.start("verify", env, params, run_dir)
+    ctx.check(smoke.step("smoke.health"))   # displays the row and emits the JSON MIME output
+    ctx.summary()                           # the phase verdict, computed from the results
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from runbook.checks import CheckResult
+from runbook.params import Parameters, from_notebook, project_root
+from runbook.verdict import VerdictReport, judge
+
+
+class PhaseContext:
+    """Parameters, evidence folder and recorded results of one phase in one kernel."""
+
+    def __init__(self, phase: str, params: Parameters, run_dir: Path | None):
+        self.phase = phase
+        self.params = params
+        self.run_dir = run_dir
+        if run_dir is None:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            run_dir = project_root() / "outputs" / "interactive" / stamp
+        self.evidence_dir = run_dir / "evidence" / phase
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, CheckResult] = {}
+
+    def check(self, *items: CheckResult | Iterable[CheckResult]) -> None:
+        """Record results and display each (readable row + machine-readable JSON)."""
+        from IPython.display import display
+
+        for item in items:
+            batch = [item] if isinstance(item, CheckResult) else list(item)
+            for result in batch:
+                if result.phase is None:
+                    result = result.model_copy(update={"phase": self.phase})
+                self.results[result.id] = result
+                display(result)
+
+    def verdict(self) -> VerdictReport:
+        return judge(self.results.values())
+
+    def summary(self) -> None:
+        """Display the phase's results as a table with the computed verdict."""
+        from IPython.display import HTML, display
+
+        report = self.verdict()
+        rows = "".join(
+            f"<tr><td>{html.escape(r.status.value)}</td><td><code>{html.escape(r.id)}</code></td>"
+            f"<td>{html.escape(r.severity.value)}</td><td>{html.escape(r.title)}</td></tr>"
+            for r in self.results.values()
+        )
+        reasons = "".join(f"<li>{html.escape(x)}</li>" for x in report.reasons)
+        display(HTML(
+            f"<h3>Phase {html.escape(self.phase)}: {report.verdict.value}</h3>"
+            f"<table><tr><th>status</th><th>id</th><th>severity</th><th>title</th></tr>{rows}"
+            f"</table><ul>{reasons}</ul>"
+        ))
+
+
+def start(phase: str, env: str, params: dict[str, Any] | None = None,
+          run_dir: str | None = None) -> PhaseContext:
+    """Open a phase: validate the injected parameters (or load the env's file interactively)."""
+    return PhaseContext(phase, from_notebook(env, params), Path(run_dir) if run_dir else None)

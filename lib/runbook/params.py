@@ -1,0 +1,253 @@
+"""Parameters: `parameters/<env>.yaml` plus `--param key=value` overrides, validated before
+any notebook starts. Every problem names the file (or the --param), the key and what was
+expected; the CLI turns a `ParameterError` into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runbook.sandbox.config import SandboxConfig
+from runbook.smoke import SmokeParams
+from runbook.target import TargetParams
+
+ENVIRONMENTS_DIR = "parameters"
+OVERRIDES_ENV = "RUNBOOK_OVERRIDES"  # newline-separated key=value, for interactive kernels
+
+
+class ExecutionParams(BaseModel):
+    """How notebooks are executed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cell_timeout_s: float = Field(300, gt=0, description="papermill execution_timeout per cell")
+    start_timeout_s: float = Field(60, gt=0, description="kernel start-up timeout")
+    kernel_name: str = "python3"
+
+
+class Parameters(BaseModel):
+    """Everything one environment's run needs. Phase sections are optional per environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    description: str = ""
+    target: TargetParams
+    build_id: str | None = None
+    execution: ExecutionParams = Field(default_factory=ExecutionParams)
+    sandbox: SandboxConfig | None = Field(
+        None, description="present: `runbook run` starts this local sandbox as the target"
+    )
+    verify: SmokeParams | None = None
+
+
+class ParameterError(ValueError):
+    """Invalid parameters: `problems` are complete sentences naming where and what."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class LoadedParameters:
+    """Validated parameters and where they came from."""
+
+    params: Parameters
+    source: Path
+    overrides: list[str] = field(default_factory=list)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The runbook checkout: $RUNBOOK_ROOT, else the nearest folder up with parameters/ and
+    runbooks/, else the folder this package was installed from."""
+    env = os.environ.get("RUNBOOK_ROOT")
+    if env:
+        return Path(env).resolve()
+    for base in [start or Path.cwd(), Path(__file__).resolve()]:
+        for folder in [base, *base.parents]:
+            if (folder / ENVIRONMENTS_DIR).is_dir() and (folder / "runbooks").is_dir():
+                return folder
+    raise ParameterError(
+        ["cannot find the runbook checkout (a folder with parameters/ and runbooks/); "
+         "run from inside it or set RUNBOOK_ROOT"]
+    )
+
+
+def available_environments(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*.yaml"))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'a.b.0.c=value' -> (['a','b','0','c'], YAML-parsed value); malformed -> ParameterError."""
+    if "=" not in text:
+        raise ParameterError([f"--param {text!r}: expected key=value (e.g. target.timeout_s=5)"])
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    parts = key.split(".")
+    if not key or any(not p or not p.replace("_", "").replace("-", "").isalnum() for p in parts):
+        raise ParameterError([f"--param {text!r}: {key!r} is not a dotted key like a.b.c"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ParameterError([f"--param {key}: value {raw!r} is not valid YAML ({exc})"]) from None
+    return parts, value
+
+
+def apply_override(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Set data[a][b][0][c] = value, creating mappings on the way."""
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            index = int(part) if part.isdigit() else None
+            if index is None or index >= len(node):
+                raise ParameterError(
+                    [f"--param {'.'.join(parts)}: {'.'.join(parts[: i + 1])} is not an item of "
+                     f"a list of {len(node)}"]
+                )
+            node = node[index]
+            continue
+        if not isinstance(node, dict):
+            raise ParameterError([f"--param {'.'.join(parts)}: {'.'.join(parts[:i])} is not a "
+                                  "mapping"])
+        if node.get(part) is None:
+            node[part] = [] if nxt.isdigit() else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ParameterError([f"--param {'.'.join(parts)}: no item {last} in that list"])
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ParameterError([f"--param {'.'.join(parts)}: parent is not a mapping"])
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Load a parameters file; YAML errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterError([f"{path}: cannot read ({exc.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ParameterError([f"{path}: malformed YAML at {where}: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ParameterError([f"{path}: the top level must be a mapping of keys, not "
+                              f"{type(data).__name__}"])
+    return data
+
+
+def load(env: str, overrides: list[str] | None = None, root: Path | None = None) -> LoadedParameters:
+    """Read, override and validate one environment's parameters."""
+    root = root or project_root()
+    overrides = list(overrides or [])
+    path = root / ENVIRONMENTS_DIR / f"{env}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_environments(root)) or "none"
+        raise ParameterError([f"unknown environment {env!r}: there is no {path} "
+                              f"(known environments: {known})"])
+    data = read_yaml(path)
+    data.setdefault("environment", env)
+    if data["environment"] != env:
+        raise ParameterError([f"{path}: key 'environment' is {data['environment']!r} but the "
+                              f"file is for {env!r}"])
+    parsed = [parse_override(o) for o in overrides]
+    for parts, value in parsed:
+        apply_override(data, parts, value)
+    try:
+        params = Parameters.model_validate(data)
+    except ValidationError as exc:
+        keys = [".".join(parts) for parts, _ in parsed]
+        raise ParameterError(describe_validation(exc, path, keys)) from None
+    return LoadedParameters(params=params, source=path, overrides=overrides)
+
+
+def from_notebook(env: str, params: dict[str, Any] | None) -> Parameters:
+    """Parameters inside a kernel: the dict injected by `runbook run`, or (interactively)
+    the environment's file plus $RUNBOOK_OVERRIDES."""
+    if params:
+        return Parameters.model_validate(params)
+    extra = [line for line in os.environ.get(OVERRIDES_ENV, "").splitlines() if line.strip()]
+    return load(env, extra).params
+
+
+def describe_validation(exc: ValidationError, path: Path, override_keys: list[str]) -> list[str]:
+    """Turn pydantic errors into sentences naming the source, the key and the expectation."""
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        source = next((f"--param {k}" for k in override_keys
+                       if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")), None)
+        where = source or str(path)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = allowed_keys(err["loc"][:-1])
+            hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+            problems.append(f"{where}: unknown key '{loc}'{hint}")
+        elif kind == "missing":
+            problems.append(f"{where}: key '{loc}' is required but missing")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            problems.append(f"{where}: key '{loc or '(top level)'}': {err['msg']}{shown}")
+    return problems
+
+
+def allowed_keys(loc: tuple[Any, ...], model: type[BaseModel] = Parameters) -> list[str]:
+    """The keys a model accepts at `loc` (best effort, for error messages)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field_info = current.model_fields.get(str(part))
+            if field_info is None:
+                return []
+            current = field_info.annotation
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(f.alias or name for name, f in current.model_fields.items())
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] / list[X] / dict[str, X] -> X."""
+    for _ in range(4):
+        origin = typing.get_origin(annotation)
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation
+        elif origin in (list, tuple):
+            annotation = typing.get_args(annotation)[0]
+        elif origin is dict:
+            annotation = typing.get_args(annotation)[1]
+        else:
+            return annotation
+    return annotation
+
+
+def public_dump(params: Parameters) -> dict[str, Any]:
+    """The parameters as JSON, secrets only as references (what notebooks and manifests get)."""
+    return params.model_dump(mode="json", by_alias=True)

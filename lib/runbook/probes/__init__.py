@@ -1,0 +1,1 @@
+"""Probes: how the runbook talks to the target."""

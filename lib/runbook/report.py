@@ -1,0 +1,106 @@
+"""The reviewer's report: one HTML page with the verdict, a table of every check linked to
+the executed notebook (rendered with nbconvert) that proves it."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert import HTMLExporter
+
+from runbook.checks import STATUS_COLOURS, Status
+
+VERDICT_COLOURS = {"GO": "#1a7f37", "NO-GO": "#cf222e", "INCOMPLETE": "#8250df",
+                   "ROLLBACK REQUIRED": "#cf222e"}
+
+
+def render_notebook(notebook: Path, dest: Path) -> Path:
+    """Render an executed notebook to standalone HTML (outputs kept, inputs shown)."""
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(body, encoding="utf-8")
+    return dest
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else str(value)
+    return html.escape(text if len(text) < 200 else text[:199] + "…")
+
+
+def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[str, str]) -> Path:
+    """Write report.html for a run from its manifest data; `notebook_pages` maps phase -> the
+    relative path of its rendered notebook."""
+    e = html.escape
+    verdict = manifest["verdict"]
+    colour = VERDICT_COLOURS.get(verdict, "#555")
+    phase_rows = "".join(
+        f"<tr><td>{e(p['name'])}</td><td style='color:{VERDICT_COLOURS.get(p['verdict'], '#555')}'>"
+        f"<b>{e(p['verdict'])}</b></td><td>{e(p['status'])}</td><td>{p['duration_s']:.1f} s</td>"
+        f"<td>{_link(notebook_pages.get(p['name']), 'notebook')}</td>"
+        f"<td>{e('; '.join(p.get('reasons', [])))}</td></tr>"
+        for p in manifest["phases"]
+    )
+    check_rows = "".join(
+        f"<tr><td style='color:{STATUS_COLOURS.get(Status(r['status']), '#555')}'>"
+        f"<b>{e(r['status'].upper())}</b></td>"
+        f"<td>{_link(_anchor(notebook_pages.get(r.get('phase') or ''), r['id']), r['id'])}</td>"
+        f"<td>{e(r['severity'])}</td><td>{e(r['section'])}</td><td>{e(r['title'])}</td>"
+        f"<td><code>{_cell(r.get('observed'))}</code></td>"
+        f"<td><code>{_cell(r.get('threshold'))}</code></td><td>{e(r.get('explanation', ''))}</td>"
+        f"</tr>"
+        for r in manifest["results"]
+    )
+    reasons = "".join(f"<li>{e(x)}</li>" for x in manifest.get("reasons", []))
+    target = manifest.get("target", {})
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>PixCrawler runbook — {e(manifest['environment'])} — {e(verdict)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
+th, td {{ border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }}
+th {{ background: #f6f8fa; }}
+.verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
+code {{ font-size: 12px; }}
+</style></head><body>
+<h1>PixCrawler deployment runbook</h1>
+<p class="verdict">{e(verdict)}</p>
+<ul>{reasons}</ul>
+<table>
+<tr><th>environment</th><td>{e(manifest['environment'])}</td></tr>
+<tr><th>run id</th><td>{e(manifest['run_id'])}</td></tr>
+<tr><th>target</th><td>{e(str(target.get('name')))} — {e(str(target.get('base_url')))}</td></tr>
+<tr><th>build id</th><td>{e(str(manifest.get('build_id') or 'unknown'))}</td></tr>
+<tr><th>run by</th><td>{e(str(manifest.get('operator', {}).get('user')))} on
+{e(str(manifest.get('operator', {}).get('host')))}</td></tr>
+<tr><th>started / finished</th><td>{e(str(manifest['started_at']))} /
+{e(str(manifest.get('finished_at')))}</td></tr>
+</table>
+<h2>Phases</h2>
+<table><tr><th>phase</th><th>verdict</th><th>execution</th><th>time</th><th>evidence</th>
+<th>reasons</th></tr>{phase_rows}</table>
+<h2>Checks</h2>
+<table><tr><th>status</th><th>id</th><th>severity</th><th>checklist section</th><th>title</th>
+<th>observed</th><th>threshold</th><th>explanation</th></tr>{check_rows}</table>
+<p>Every file of this run is hashed in <code>manifest.json</code>; check it with
+<code>uv run runbook verify {e(str(run_dir))}</code>.</p>
+</body></html>
+"""
+    path = run_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _anchor(page: str | None, check_id: str) -> str | None:
+    return f"{page}#check-{check_id}" if page else None
+
+
+def _link(href: str | None, text: str) -> str:
+    if not href:
+        return html.escape(text)
+    return f"<a href='{html.escape(href, quote=True)}'>{html.escape(text)}</a>"
