@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,8 +18,8 @@ CHECK_MIME = "application/vnd.pixcrawler.check+json"
 CHECK_SCHEMA_VERSION = 1
 
 
-class Status(str, Enum):
-    """Outcome of one check. Only PASS proves the box; everything else is looked at by the verdict."""
+class Status(StrEnum):
+    """Outcome of one check. Only PASS proves the box; the verdict looks at everything else."""
 
     PASS = "pass"
     FAIL = "fail"
@@ -30,13 +30,13 @@ class Status(str, Enum):
     PENDING_SIGN_OFF = "pending-sign-off"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     BLOCKER = "blocker"
     WARNING = "warning"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class CheckResult(BaseModel):

@@ -16,11 +16,9 @@ import secrets as _random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import nbformat
 
 from runbook.checks import CHECK_MIME, CheckResult
 
@@ -33,7 +31,7 @@ def new_run_dir(env_dir: Path) -> tuple[str, Path]:
     """Create a fresh run directory; ids sort by time and never collide (mkdir is exclusive)."""
     env_dir.mkdir(parents=True, exist_ok=True)
     while True:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         run_id = f"{stamp}-{_random.token_hex(3)}"
         path = env_dir / run_id
         try:
@@ -62,6 +60,8 @@ def hash_tree(run_dir: Path) -> dict[str, str]:
 
 def results_from_notebook(path: Path) -> list[CheckResult]:
     """Every check result a notebook emitted (last one wins for a repeated id)."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     found: dict[str, CheckResult] = {}
     for cell in nb.cells:
@@ -82,6 +82,8 @@ def notebook_error(path: Path) -> str | None:
     """The first error output of an executed notebook, as 'Name: message', or None."""
     if not path.is_file():
         return None
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:

@@ -16,19 +16,15 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import papermill
-from papermill.exceptions import PapermillExecutionError
 
 from runbook import __version__
 from runbook import evidence as ev
 from runbook import phases as ph
 from runbook.checks import CheckResult, Severity, Status
 from runbook.params import LoadedParameters, ParameterError, Parameters, load, public_dump
-from runbook.report import render_notebook, write_report
 from runbook.secrets import missing, resolved_values
 from runbook.verdict import Verdict, combine, judge
 
@@ -111,7 +107,7 @@ def describe_plan(loaded: LoadedParameters, selected: list[ph.Phase]) -> list[st
              f"target: {p.target.name} at {p.target.base_url}"
              + (" (replaced by the local sandbox started for the run)" if p.sandbox else ""),
              f"build id: {p.build_id or 'unknown'}",
-             f"secrets (references only): "
+             "secrets (references only): "
              + ", ".join(f"{path}={ref.describe()}" for path, ref in _refs(p)),
              "phases:"]
     lines += [f"  {i}. {ph_.name} — runbooks/{ph_.notebook}" for i, ph_ in enumerate(selected, 1)]
@@ -143,10 +139,13 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
         if params.sandbox is not None:
             from runbook.sandbox.server import start_sandbox
 
-            token = _random.token_urlsafe(24)
-            os.environ[params.target.token.env] = token
+            token_env = params.target.token.env
+            # the sandbox accepts the token already exported under that name, else a fresh one
+            token = os.environ.get(token_env) or _random.token_urlsafe(24)
+            os.environ[token_env] = token
             say(f"starting the local sandbox (version {params.sandbox.version}) …")
-            sandbox = stack.enter_context(start_sandbox(params.sandbox, token))
+            sandbox = stack.enter_context(
+                start_sandbox(params.sandbox, token, token_env=token_env))
             params = params.model_copy(
                 update={"target": params.target.model_copy(update={"base_url": sandbox.url})}
             )
@@ -181,6 +180,9 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
                   progress: bool = False) -> PhaseOutcome:
     """Run one phase notebook with papermill; a crash keeps the partial notebook and adds an
     error result naming what happened."""
+    import papermill  # heavy: imported only when a phase really runs
+    from papermill.exceptions import PapermillExecutionError
+
     out = run_dir / "notebooks" / phase.notebook
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -226,6 +228,8 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
 def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,
              outcomes: list[PhaseOutcome], started: str, say: Say) -> RunOutcome:
     """Scan for secrets, judge, render the report, write the manifest; print the verdict."""
+    from runbook.report import render_notebook, write_report
+
     results = [r for o in outcomes for r in o.results]
     leaks = ev.scan_for_values(run_dir, resolved_values(params))
     scan = CheckResult(
@@ -290,7 +294,7 @@ def _counts(results: list[CheckResult]) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _save_json(path: Path, data: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ class PhaseContext:
         self.params = params
         self.run_dir = run_dir
         if run_dir is None:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             run_dir = project_root() / "outputs" / "interactive" / stamp
         self.evidence_dir = run_dir / "evidence" / phase
         self.evidence_dir.mkdir(parents=True, exist_ok=True)

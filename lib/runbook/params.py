@@ -6,6 +6,7 @@ expected; the CLI turns a `ParameterError` into exit code 2.
 from __future__ import annotations
 
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -83,7 +84,8 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def available_environments(root: Path) -> list[str]:
-    return sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*.yaml"))
+    return sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*.yaml")
+                  if not p.name.startswith("_"))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -154,16 +156,45 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load(env: str, overrides: list[str] | None = None, root: Path | None = None) -> LoadedParameters:
+def read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a parameters file; `extends: _base.yaml` deep-merges it over that file (mappings
+    merge key by key, anything else is replaced)."""
+    data = read_yaml(path)
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    base = (path.parent / str(base_name)).resolve()
+    if base in seen or base == path.resolve():
+        raise ParameterError([f"{path}: 'extends: {base_name}' makes a cycle"])
+    if not base.is_file() or base.parent != path.parent.resolve():
+        raise ParameterError([f"{path}: key 'extends': {base_name!r} is not a file in "
+                              f"{path.parent}"])
+    return deep_merge(read_with_base(base, (*seen, path.resolve())), data)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`; nested mappings merge, other values replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load(
+    env: str, overrides: list[str] | None = None, root: Path | None = None
+) -> LoadedParameters:
     """Read, override and validate one environment's parameters."""
     root = root or project_root()
     overrides = list(overrides or [])
     path = root / ENVIRONMENTS_DIR / f"{env}.yaml"
-    if not path.is_file():
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", env) or not path.is_file():
         known = ", ".join(available_environments(root)) or "none"
         raise ParameterError([f"unknown environment {env!r}: there is no {path} "
                               f"(known environments: {known})"])
-    data = read_yaml(path)
+    data = read_with_base(path)
     data.setdefault("environment", env)
     if data["environment"] != env:
         raise ParameterError([f"{path}: key 'environment' is {data['environment']!r} but the "

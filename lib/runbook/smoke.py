@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from runbook.checks import CheckResult, Severity, Status
 from runbook.probes.http import Exchange, exchange
-from runbook.secrets import SecretRef, SecretUnavailable, resolve
+from runbook.secrets import SecretUnavailable, resolve
 from runbook.target import TargetParams
 
 SMOKE_SECTION = "Deployment Steps §1.2 Smoke Tests"
@@ -133,8 +133,10 @@ class SmokeParams(BaseModel):
                     "captures"
                 )
             captured |= set(step.capture)
-            if step.cleanup and step.cleanup.placeholders() - captured:
-                raise ValueError(f"steps.{i} ({step.id}): cleanup uses an uncaptured name")
+            unknown = (step.cleanup.placeholders() if step.cleanup else set()) - captured
+            if unknown:
+                raise ValueError(f"steps.{i} ({step.id}): its cleanup uses {sorted(unknown)} "
+                                 "which no earlier step captures")
         return self
 
 
@@ -192,7 +194,7 @@ class SmokeSession:
             step_id, spec = self._cleanups.pop()
             ex, error = self._send(spec)
             records.append(ex.evidence() if ex else {"error": error})
-            if error or ex is None or ex.status is None or ex.status >= 400 and ex.status != 404:
+            if error or ex is None or ex.status is None or (ex.status >= 400 and ex.status != 404):
                 failures.append(f"{step_id}: {error or (ex.error if ex else '') or ex.status}")
         status = Status.FAIL if failures else Status.PASS
         return CheckResult(

@@ -11,14 +11,14 @@ Warnings never block, but are counted so a reviewer sees them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from runbook.checks import CheckResult, Severity, Status
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     GO = "GO"
     NO_GO = "NO-GO"
     INCOMPLETE = "INCOMPLETE"
