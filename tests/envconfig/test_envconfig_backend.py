@@ -1,0 +1,204 @@
+"""Backend configuration: ENVIRONMENT, production rules, origins, Redis, Supabase, database,
+required secrets."""
+
+from __future__ import annotations
+
+import pytest
+from envconfig_support import by_id
+
+from runbook.checks import Status
+from runbook.envconfig import EnvironmentConfigParams, backend_checks
+
+PARAMS = EnvironmentConfigParams()
+
+
+def run(variables: dict[str, str], environment: str = "production", params=PARAMS) -> dict:
+    return by_id(backend_checks(variables, params, environment))
+
+
+def test_valid_samples_pass(production_vars, staging_vars, development_vars):
+    for variables, env in (
+        (production_vars, "production"),
+        (staging_vars, "staging"),
+        (development_vars, "local"),
+    ):
+        results = run(variables, env)
+        bad = {
+            k: r.summary_line()
+            for k, r in results.items()
+            if r.status not in (Status.PASS, Status.SKIP)
+        }
+        assert bad == {}, (env, bad)
+    prod = run(production_vars)
+    assert prod["envconfig.backend.debug"].status is Status.PASS
+    assert prod["envconfig.backend.origins_production"].status is Status.PASS
+
+
+@pytest.mark.parametrize("value", ["staging-2", "prod", "Production", ""])
+def test_environment_outside_the_allowed_values_fails(production_vars, value):
+    result = run({**production_vars, "ENVIRONMENT": value})["envconfig.backend.environment"]
+    assert result.status is Status.FAIL
+    assert "development, staging, production, test" in result.explanation
+
+
+def test_environment_must_match_the_runbook_environment(staging_vars):
+    result = run(staging_vars, "production")["envconfig.backend.environment"]
+    assert result.status is Status.FAIL
+    assert "must run as production" in result.explanation
+    assert run(staging_vars, "staging")["envconfig.backend.environment"].status is Status.PASS
+
+
+def test_local_maps_to_development_by_parameter(development_vars):
+    assert run(development_vars, "local")["envconfig.backend.environment"].status is Status.PASS
+    params = EnvironmentConfigParams(backend={"environment_values": {"local": "test"}})
+    result = run(development_vars, "local", params)["envconfig.backend.environment"]
+    assert result.status is Status.FAIL
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "on"])
+def test_debug_on_in_production_fails(production_vars, value):
+    result = run({**production_vars, "DEBUG": value})["envconfig.backend.debug"]
+    assert result.status is Status.FAIL
+    assert "on in production" in result.explanation
+
+
+def test_debug_absent_or_garbage_in_production_fails(production_vars):
+    absent = {k: v for k, v in production_vars.items() if k != "DEBUG"}
+    assert run(absent)["envconfig.backend.debug"].status is Status.FAIL
+    assert (
+        run({**production_vars, "DEBUG": "nope"})["envconfig.backend.debug"].status is Status.FAIL
+    )
+
+
+def test_debug_is_not_checked_outside_production(development_vars):
+    assert run(development_vars, "local")["envconfig.backend.debug"].status is Status.SKIP
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        '["*"]',
+        '["https://app.example.invalid","http://localhost:3000"]',
+        '["http://127.0.0.1:8080"]',
+        '["https://*.example.invalid"]',
+        '["http://[::1]:3000"]',
+    ],
+)
+def test_wildcard_or_local_origin_in_production_fails(production_vars, origins):
+    result = run({**production_vars, "SECURITY_ALLOWED_ORIGINS": origins})[
+        "envconfig.backend.origins_production"
+    ]
+    assert result.status is Status.FAIL
+    assert "refused in production" in result.explanation
+
+
+def test_local_origins_allowed_outside_production(development_vars):
+    results = run(development_vars, "local")
+    assert results["envconfig.backend.origins_production"].status is Status.SKIP
+    assert results["envconfig.backend.origins_format"].status is Status.PASS
+
+
+def test_comma_separated_origins_fail_and_stale_name_is_flagged(invalid_vars):
+    results = run(invalid_vars)
+    fmt = results["envconfig.backend.origins_format"]
+    assert fmt.status is Status.FAIL
+    assert "comma-separated" in fmt.explanation
+    prod = results["envconfig.backend.origins_production"]
+    assert prod.status is Status.FAIL
+    assert "http://localhost:3000" in prod.explanation
+    stale = results["envconfig.backend.stale_names"]
+    assert stale.status is Status.WARN
+    assert stale.observed == ["ALLOWED_ORIGINS"]
+    assert "SECURITY_ALLOWED_ORIGINS" in stale.explanation
+
+
+def test_only_the_stale_origins_name_set_fails_format(production_vars):
+    variables = {k: v for k, v in production_vars.items() if k != "SECURITY_ALLOWED_ORIGINS"}
+    variables["ALLOWED_ORIGINS"] = "https://app.example.invalid"
+    result = run(variables)["envconfig.backend.origins_format"]
+    assert result.status is Status.FAIL
+    assert "stale name ALLOWED_ORIGINS" in result.explanation
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost:6379/0",
+        "redis://127.0.0.1:6379/0",
+        "redis://127.0.0.2:6379",
+        "redis://[::1]:6379",
+    ],
+)
+def test_local_redis_in_production_fails(production_vars, url):
+    result = run({**production_vars, "REDIS_URL": url})["envconfig.backend.redis"]
+    assert result.status is Status.FAIL
+    assert "refuses localhost Redis" in result.explanation
+
+
+def test_missing_redis_fails_in_production_and_warns_elsewhere(production_vars, development_vars):
+    prod = {k: v for k, v in production_vars.items() if k != "REDIS_URL"}
+    assert run(prod)["envconfig.backend.redis"].status is Status.FAIL
+    dev = {k: v for k, v in development_vars.items() if k != "REDIS_URL"}
+    assert run(dev, "local")["envconfig.backend.redis"].status is Status.WARN
+    assert run(development_vars, "local")["envconfig.backend.redis"].status is Status.PASS
+
+
+def test_production_rules_apply_when_environment_variable_says_production(development_vars):
+    variables = {**development_vars, "ENVIRONMENT": "production"}
+    results = run(variables, "local")
+    assert results["envconfig.backend.debug"].status is Status.FAIL
+    assert results["envconfig.backend.redis"].status is Status.FAIL
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://pixcrawler.supabase.co",
+        "https://pixcrawler.supabase.co/",
+        "https://pix_crawler.supabase.co",
+        "https://pixcrawler.supabase.com",
+        "https://your-project.supabase.co.evil.example",
+    ],
+)
+def test_supabase_url_pattern(production_vars, url):
+    result = run({**production_vars, "SUPABASE_URL": url})["envconfig.backend.supabase_url"]
+    assert result.status is Status.FAIL
+    assert "does not match" in result.explanation
+
+
+def test_database_url_or_parts(production_vars):
+    no_db = {k: v for k, v in production_vars.items() if k != "DATABASE_URL"}
+    result = run(no_db)["envconfig.backend.database"]
+    assert result.status is Status.FAIL
+    assert "DATABASE_HOST" in result.explanation
+    parts = {
+        **no_db,
+        "DATABASE_HOST": "db.example.invalid",
+        "DATABASE_USER": "pix",
+        "DATABASE_PASSWORD": "fake-db-part-password",
+    }
+    assert run(parts)["envconfig.backend.database"].status is Status.PASS
+    partial = {**no_db, "DATABASE_HOST": "db.example.invalid", "DATABASE_USER": "pix"}
+    result = run(partial)["envconfig.backend.database"]
+    assert result.status is Status.FAIL
+    assert "missing: DATABASE_PASSWORD" in result.explanation
+
+
+@pytest.mark.parametrize("name", ["SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_ANON_KEY"])
+def test_required_secret_absent_or_empty_fails(production_vars, name):
+    absent = {k: v for k, v in production_vars.items() if k != name}
+    for variables in (absent, {**production_vars, name: ""}):
+        result = run(variables)["envconfig.backend.secrets"]
+        assert result.status is Status.FAIL
+        assert result.observed[name] == "(absent)"
+        assert name in result.explanation
+
+
+def test_empty_variable_set_is_inconclusive():
+    [result] = backend_checks({}, PARAMS, "production")
+    assert result.status is Status.INCONCLUSIVE
+
+
+def test_backend_section_quotes_the_checklist(production_vars):
+    for result in backend_checks(production_vars, PARAMS, "production"):
+        assert "Backend Configuration (No Changes)" in result.section
