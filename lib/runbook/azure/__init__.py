@@ -1,0 +1,1 @@
+"""Azure checks driven through the real Azure SDKs (App Service settings, later more)."""
