@@ -1,0 +1,101 @@
+"""Parameters of the local sandbox: what it answers, how fast, and which faults it injects."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_TOKEN_ENV = "PIXCRAWLER_API_TOKEN"  # where the sandbox API token is read from
+
+ComponentStatus = Literal["healthy", "degraded", "unhealthy"]
+Component = Literal["database", "redis", "celery"]
+
+# "METHOD /path" where METHOD is an HTTP verb or "*" and /path is a route template
+# ("/api/v1/projects/{project_id}") or a concrete path ("/api/v1/projects/3").
+_ROUTE_SPEC = re.compile(r"^(\*|[A-Z]+) (/\S*)$")
+
+
+def _check_route_specs(value: list[str]) -> list[str]:
+    """Normalise 'method /path' strings to upper-case methods; reject anything else."""
+    out = []
+    for raw in value:
+        parts = raw.strip().split(None, 1)
+        spec = f"{parts[0].upper()} {parts[1].strip()}" if len(parts) == 2 else raw
+        if not _ROUTE_SPEC.match(spec):
+            raise ValueError(f"route {raw!r} is not 'METHOD /path/template' (e.g. 'GET /health')")
+        out.append(spec)
+    return out
+
+
+class SandboxFaults(BaseModel):
+    """Fault knobs; settable at start (config) and while running (PUT /_sandbox/faults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="share of requests answered 500"
+    )
+    error_routes: list[str] = Field(
+        default_factory=list,
+        description="routes error_rate applies to ('METHOD /template'); empty = all non-admin",
+    )
+    latency_ms: float = Field(
+        default=0.0, ge=0.0, le=600_000, description="delay added before answering"
+    )
+    latency_routes: list[str] = Field(
+        default_factory=list,
+        description="routes latency_ms applies to; empty = every non-admin route",
+    )
+    fail_routes: list[str] = Field(
+        default_factory=list, description="routes that always answer 500 with the error envelope"
+    )
+    down: bool = Field(default=False, description="every non-admin route answers 503")
+    worker_stalled: bool = Field(
+        default=False,
+        description="the background worker stops moving jobs (they stay where they are)",
+    )
+    component_health: dict[Component, ComponentStatus] = Field(
+        default_factory=dict,
+        description="status /api/v1/health/detailed reports per component (default healthy)",
+    )
+
+    @field_validator("error_routes", "latency_routes", "fail_routes")
+    @classmethod
+    def _route_specs(cls, value: list[str]) -> list[str]:
+        return _check_route_specs(value)
+
+
+class SandboxConfig(BaseModel):
+    """How the sandbox is started; embedded under `sandbox:` in the runbook's parameter files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535, description="0 = pick a free port")
+    version: str = Field(
+        default="1.0.0", description="reported by /api/v1/health/ and the OpenAPI info"
+    )
+    environment: Literal["development", "staging", "production", "test"] = "development"
+    service_name: str = "PixCrawler API"
+    faults: SandboxFaults = Field(default_factory=SandboxFaults)
+    rate_limit_per_minute: int = Field(
+        default=10_000,
+        ge=1,
+        description="requests per client (token, else IP) per fixed 60 s window",
+    )
+    job_step_seconds: float = Field(
+        default=0.2, ge=0.0, le=3600, description="time a job spends in each of pending and running"
+    )
+    slow_route_ms: float = Field(
+        default=20.0, ge=0.0, le=600_000, description="delay of /api/v1/sandbox/slow"
+    )
+    seed: int | None = Field(
+        default=None, description="seed of the fault randomness (None = unseeded)"
+    )
+    request_log_size: int = Field(
+        default=10_000, ge=1, description="request log keeps the latest N entries"
+    )
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    user_email: str = "sandbox@pixcrawler.local"
