@@ -37,7 +37,7 @@ def arm_params(standin: StandinHandle) -> AzureParams:
         slot="staging",
         arm_endpoint=standin.url,
         ca_bundle=str(standin.ca_bundle),
-        credential={"kind": "static-token", "token_env": CLIENT_ENV},
+        credential={"kind": "static-token", "token": {"env": CLIENT_ENV}},
         retry_total=2,
         timeout=5,
         polling_interval=0.05,

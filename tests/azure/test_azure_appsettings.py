@@ -27,7 +27,7 @@ def expected_settings(**changes: object) -> AppSettingsParams:
         "DEBUG": False,  # YAML-style scalar: the text "false"
         "LOG_LEVEL": "INFO",
         "REDIS_URL": PROD_SETTINGS["REDIS_URL"],
-        "SUPABASE_SERVICE_ROLE_KEY": {"secret_env": SECRET_ENV},
+        "SUPABASE_SERVICE_ROLE_KEY": {"env": SECRET_ENV},
     }
     expected.update(changes)
     return AppSettingsParams.model_validate(

@@ -7,7 +7,8 @@ import yaml
 from pydantic import ValidationError
 
 from runbook.azure.clients import StaticTokenCredential, build_credential
-from runbook.azure.params import ARM_SCOPE, AppSettingsParams, AzureParams, SecretRef
+from runbook.azure.params import ARM_SCOPE, AppSettingsParams, AzureParams
+from runbook.secrets import SecretRef
 
 FRAGMENT = """
 azure:
@@ -17,7 +18,7 @@ azure:
   slot: staging
   arm_endpoint: https://127.0.0.1:8443/
   ca_bundle: .standin/tls/ca.pem
-  credential: {kind: static-token, token_env: RUNBOOK_ARM_TOKEN}
+  credential: {kind: static-token, token: {env: RUNBOOK_ARM_TOKEN}}
   retry_total: 2
   polling_interval: 1
 app_settings:
@@ -25,7 +26,7 @@ app_settings:
     ENVIRONMENT: production
     DEBUG: false
     PIXCRAWLER_UTILITY_COMPRESSION__QUALITY: 85
-    SUPABASE_SERVICE_ROLE_KEY: {secret_env: PROD_SUPABASE_SERVICE_ROLE_KEY}
+    SUPABASE_SERVICE_ROLE_KEY: {env: PROD_SUPABASE_SERVICE_ROLE_KEY}
     DATABASE_URL: "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/db/)"
   slot_overrides:
     ENVIRONMENT: staging
@@ -41,7 +42,7 @@ def test_environment_fragment_loads() -> None:
     assert settings.expected["DEBUG"] == "false"
     assert settings.expected["PIXCRAWLER_UTILITY_COMPRESSION__QUALITY"] == "85"
     assert settings.expected["SUPABASE_SERVICE_ROLE_KEY"] == SecretRef(
-        secret_env="PROD_SUPABASE_SERVICE_ROLE_KEY"
+        env="PROD_SUPABASE_SERVICE_ROLE_KEY"
     )
     assert settings.expected_for("slot")["ENVIRONMENT"] == "staging"
     assert settings.expected_for("production")["ENVIRONMENT"] == "production"
@@ -51,7 +52,7 @@ def test_secret_literal_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValidationError) as info:
         AppSettingsParams(expected={"SUPABASE_SERVICE_ROLE_KEY": "eyJhbGc-real-looking"})
     assert "eyJhbGc-real-looking" not in str(info.value)
-    assert "secret_env" in str(info.value)
+    assert "{env: VARIABLE_NAME}" in str(info.value)
 
 
 def test_unknown_fields_are_refused() -> None:

@@ -137,7 +137,7 @@ def test_wrong_token_is_refused(arm_params: AzureParams, monkeypatch: pytest.Mon
     params = AzureParams.model_validate(
         {
             **arm_params.model_dump(),
-            "credential": {"kind": "static-token", "token_env": "RUNBOOK_TEST_WRONG_TOKEN"},
+            "credential": {"kind": "static-token", "token": {"env": "RUNBOOK_TEST_WRONG_TOKEN"}},
         }
     )
     with pytest.raises(ClientAuthenticationError):

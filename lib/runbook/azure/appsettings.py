@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.azure.clients import web_client
 from runbook.azure.errors import describe_azure_error
-from runbook.azure.params import AppSettingsParams, AzureParams, ExpectedValue, SecretRef, Target
+from runbook.azure.params import AppSettingsParams, AzureParams, ExpectedValue, Target
 from runbook.checks import CheckResult, Severity, Status
+from runbook.secrets import SecretRef
 
 SecretVerdict = Literal["matches", "differs", "missing", "unresolved-reference"]
 _URL_USERINFO = re.compile(r"(://[^/\s:@]*:)[^@/\s]*@")
@@ -67,10 +68,10 @@ def compare_app_settings(
             continue
         have = observed[name]
         if isinstance(want, SecretRef):
-            reference = env.get(want.secret_env)
+            reference = env.get(want.env)
             if not reference:
                 diff.secrets[name] = "unresolved-reference"
-                diff.unresolved_references.append({"name": name, "secret_env": want.secret_env})
+                diff.unresolved_references.append({"name": name, "secret_env": want.env})
                 continue
             same = _equal_secret(have, reference)
         else:
@@ -81,7 +82,7 @@ def compare_app_settings(
                 diff.secrets[name] = "matches"
         elif secret:
             diff.secrets[name] = "differs"
-            ref = want.secret_env if isinstance(want, SecretRef) else "key vault reference"
+            ref = want.env if isinstance(want, SecretRef) else "key vault reference"
             diff.different.append({"name": name, "secret": True, "expected_ref": ref})
         else:
             assert isinstance(want, str)  # a SecretRef always makes the setting secret

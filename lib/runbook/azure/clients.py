@@ -58,8 +58,8 @@ class StaticTokenCredential:
 def build_credential(params: CredentialParams, *, scope: str) -> TokenCredential:
     """DefaultAzureCredential for real runs; StaticTokenCredential(token_env) for tests/sandbox."""
     if params.kind == "static-token":
-        assert params.token_env is not None  # the model guarantees it
-        return StaticTokenCredential(params.token_env, scopes=(scope,))
+        assert params.token is not None  # the model guarantees it
+        return StaticTokenCredential(params.token.env, scopes=(scope,))
     from azure.identity import DefaultAzureCredential
 
     kwargs: dict[str, Any] = {}

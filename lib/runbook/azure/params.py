@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runbook.secrets import SecretRef
+
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 DEFAULT_SECRET_PATTERN = r"KEY|SECRET|PASSWORD|TOKEN|CONNECTION|DATABASE_URL"
@@ -30,8 +32,8 @@ class CredentialParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["default", "static-token"] = "default"
-    token_env: str | None = Field(
-        default=None, description="static-token: name of the environment variable holding the token"
+    token: SecretRef | None = Field(
+        default=None, description="static-token: the bearer token's secret reference"
     )
     managed_identity_client_id: str | None = Field(
         default=None, description="default: client id of a user-assigned managed identity, if any"
@@ -39,8 +41,8 @@ class CredentialParams(BaseModel):
 
     @model_validator(mode="after")
     def _token_env_for_static(self) -> CredentialParams:
-        if self.kind == "static-token" and not self.token_env:
-            raise ValueError("credential kind 'static-token' needs token_env (a variable name)")
+        if self.kind == "static-token" and self.token is None:
+            raise ValueError("credential kind 'static-token' needs token: {env: VARIABLE}")
         return self
 
 
@@ -75,14 +77,6 @@ class AzureParams(BaseModel):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
-
-
-class SecretRef(BaseModel):
-    """The expected value of a secret setting: the name of the env variable that holds it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    secret_env: str
 
 
 ExpectedValue = str | SecretRef
@@ -155,7 +149,7 @@ class AppSettingsParams(BaseModel):
             ):
                 raise ValueError(
                     f"setting {name!r} is a secret: give its expected value as "
-                    "{secret_env: VARIABLE_NAME}, never as a literal"
+                    "{env: VARIABLE_NAME}, never as a literal"
                 )
         return self
 
