@@ -66,13 +66,13 @@ def test_serve_prints_one_ready_line_and_stops_cleanly_on_sigterm() -> None:
 
 
 def test_serve_without_token_generates_one_says_how_to_export_it_and_stops_on_sigint() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PIXCRAWLER_API_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k != "PIXCRAWLER_SANDBOX_TOKEN"}
     process = _serve(env=env)
     try:
         url = json.loads(process.stdout.readline())["url"]
-        assert "PIXCRAWLER_API_TOKEN is not set" in process.stderr.readline()
+        assert "PIXCRAWLER_SANDBOX_TOKEN is not set" in process.stderr.readline()
         export = process.stderr.readline()
-        assert export.strip().startswith("export PIXCRAWLER_API_TOKEN=")
+        assert export.strip().startswith("export PIXCRAWLER_SANDBOX_TOKEN=")
         generated = export.strip().split("=", 1)[1]
         headers = {"Authorization": f"Bearer {generated}"}
         assert httpx.get(f"{url}/api/v1/auth/me", headers=headers).status_code == 200

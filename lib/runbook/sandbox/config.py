@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEFAULT_TOKEN_ENV = "PIXCRAWLER_API_TOKEN"  # where the sandbox API token is read from
+DEFAULT_TOKEN_ENV = "PIXCRAWLER_SANDBOX_TOKEN"  # where the sandbox API token is read from
 
 ComponentStatus = Literal["healthy", "degraded", "unhealthy"]
 Component = Literal["database", "redis", "celery"]
