@@ -9,7 +9,6 @@ import getpass
 import json
 import os
 import platform
-import secrets as _random
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from runbook import __version__
 from runbook import evidence as ev
 from runbook import phases as ph
 from runbook.checks import CheckResult, Severity, Status
+from runbook.local_services import start_local_services
 from runbook.params import LoadedParameters, ParameterError, Parameters, load, public_dump
 from runbook.secrets import missing, resolved_values
 from runbook.verdict import Verdict, combine, judge
@@ -135,21 +135,7 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     params = loaded.params
     started = _now()
     with ExitStack() as stack:
-        sandbox = None
-        if params.sandbox is not None:
-            from runbook.sandbox.server import start_sandbox
-
-            token_env = params.target.token.env
-            # the sandbox accepts the token already exported under that name, else a fresh one
-            token = os.environ.get(token_env) or _random.token_urlsafe(24)
-            os.environ[token_env] = token
-            say(f"starting the local sandbox (version {params.sandbox.version}) …")
-            sandbox = stack.enter_context(
-                start_sandbox(params.sandbox, token, token_env=token_env))
-            params = params.model_copy(
-                update={"target": params.target.model_copy(update={"base_url": sandbox.url})}
-            )
-            say(f"sandbox answering at {sandbox.url}")
+        params, services = start_local_services(params, stack, say)
         unset = missing(params)
         if unset:
             raise ParameterError([f"{loaded.source}: secret reference {m} is not set in the "
@@ -170,9 +156,9 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
             say(f"[{index}/{len(selected)}] {phase.name}: {outcome.verdict.value} "
                 f"({_counts(outcome.results)}) in {outcome.duration_s:.1f} s"
                 + (f" — {outcome.error}" if outcome.error else ""))
-        if sandbox is not None:
+        if services.sandbox is not None:
             _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
-                       [r.model_dump(mode="json") for r in sandbox.requests()])
+                       [r.model_dump(mode="json") for r in services.sandbox.requests()])
     return finalize(run_id, run_dir, loaded, params, outcomes, started, say)
 
 

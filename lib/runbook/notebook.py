@@ -25,9 +25,10 @@ class PhaseContext:
         self.phase = phase
         self.params = params
         self.run_dir = run_dir
+        self.root = project_root()  # relative paths in parameters are relative to this
         if run_dir is None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            run_dir = project_root() / "outputs" / "interactive" / stamp
+            run_dir = self.root / "outputs" / "interactive" / stamp
         self.evidence_dir = run_dir / "evidence" / phase
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         self.results: dict[str, CheckResult] = {}
@@ -43,6 +44,12 @@ class PhaseContext:
                     result = result.model_copy(update={"phase": self.phase})
                 self.results[result.id] = result
                 display(result)
+
+    def show(self, obj: Any) -> None:
+        """Display a table or a figure (never a check result: use `check`)."""
+        from IPython.display import display
+
+        display(obj)
 
     def verdict(self) -> VerdictReport:
         return judge(self.results.values())

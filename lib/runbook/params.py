@@ -16,6 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runbook.azure.params import AppSettingsParams, AzureParams
+from runbook.azure_standin.config import StandinConfig
+from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.sandbox.config import SandboxConfig
 from runbook.smoke import SmokeParams
 from runbook.target import TargetParams
@@ -34,6 +37,17 @@ class ExecutionParams(BaseModel):
     kernel_name: str = "python3"
 
 
+class EnvironmentPhaseParams(BaseModel):
+    """Phase "environment": the variables to validate and the live App Settings to compare."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variables: EnvironmentConfigParams
+    app_settings: AppSettingsParams | None = Field(
+        None, description="compare the App Service's live settings (needs the 'azure' key)"
+    )
+
+
 class Parameters(BaseModel):
     """Everything one environment's run needs. Phase sections are optional per environment."""
 
@@ -47,6 +61,15 @@ class Parameters(BaseModel):
     sandbox: SandboxConfig | None = Field(
         None, description="present: `runbook run` starts this local sandbox as the target"
     )
+    azure: AzureParams | None = Field(None, description="the App Service, reached how")
+    azure_standin: StandinConfig | None = Field(
+        None, description="present: `runbook run` starts this local Azure stand-in"
+    )
+    local_environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="rehearsal-only variables set for a local run (needs 'sandbox')",
+    )
+    environment_config: EnvironmentPhaseParams | None = None
     verify: SmokeParams | None = None
 
 
@@ -280,5 +303,8 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def public_dump(params: Parameters) -> dict[str, Any]:
-    """The parameters as JSON, secrets only as references (what notebooks and manifests get)."""
-    return params.model_dump(mode="json", by_alias=True)
+    """The parameters as JSON, secrets only as references (what notebooks and manifests get).
+    The rehearsal-only `local_environment` and the Azure stand-in's seed (which holds
+    placeholder secret settings) stay out: no notebook needs them."""
+    return params.model_dump(mode="json", by_alias=True,
+                             exclude={"local_environment", "azure_standin"})

@@ -1,0 +1,75 @@
+"""The local stand-ins a rehearsal needs: the PixCrawler sandbox and the Azure stand-in.
+
+`start_local_services` starts what the parameters ask for, gives each a fresh token through
+the environment variable its secret reference names, and returns parameters that point at
+them. Real environments have neither section, so nothing starts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _random
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.params import ParameterError, Parameters
+
+
+@dataclass
+class LocalServices:
+    """Handles of what was started (for request logs and fault knobs)."""
+
+    sandbox: Any = None
+    standin: Any = None
+    started: list[str] = field(default_factory=list)
+
+
+def start_local_services(params: Parameters, stack: ExitStack,
+                         say: Callable[[str], None]) -> tuple[Parameters, LocalServices]:
+    """Start the configured stand-ins (stopped when `stack` closes); return re-pointed params."""
+    services = LocalServices()
+    if params.local_environment:
+        if params.sandbox is None:
+            raise ParameterError(["'local_environment' is only allowed in a file that also "
+                                  "configures the local 'sandbox' (it holds rehearsal values)"])
+        for name, value in params.local_environment.items():
+            os.environ.setdefault(name, value)
+    if params.sandbox is not None:
+        from runbook.sandbox.server import start_sandbox
+
+        token_env = params.target.token.env
+        # the sandbox accepts the token already exported under that name, else a fresh one
+        os.environ[token_env] = os.environ.get(token_env) or _random.token_urlsafe(24)
+        say(f"starting the local sandbox (version {params.sandbox.version}) …")
+        services.sandbox = stack.enter_context(
+            start_sandbox(params.sandbox, os.environ[token_env], token_env=token_env))
+        params = params.model_copy(update={"target": params.target.model_copy(
+            update={"base_url": services.sandbox.url})})
+        services.started.append(f"sandbox at {services.sandbox.url}")
+    if params.azure_standin is not None:
+        params, services.standin = _start_standin(params, stack)
+        services.started.append(f"Azure stand-in at {services.standin.url}")
+    for line in services.started:
+        say(f"started {line}")
+    return params, services
+
+
+def _start_standin(params: Parameters, stack: ExitStack) -> tuple[Parameters, Any]:
+    from runbook.azure_standin import start_standin
+
+    azure = params.azure
+    if azure is None or azure.credential.kind != "static-token" or azure.credential.token is None:
+        raise ParameterError(["'azure_standin' needs 'azure.credential' to be "
+                              "{kind: static-token, token: {env: NAME}}"])
+    token_env = azure.credential.token.env
+    os.environ[token_env] = os.environ.get(token_env) or _random.token_urlsafe(24)
+    config = params.azure_standin.model_copy(update={"accept_token_env": token_env})
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-standin-")))
+    handle = stack.enter_context(start_standin(config, workdir))
+    azure = azure.model_copy(update={"arm_endpoint": handle.url.rstrip("/"),
+                                     "ca_bundle": str(handle.ca_bundle)})
+    return params.model_copy(update={"azure": azure}), handle
