@@ -45,15 +45,11 @@ def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[s
         f"<td>{e('; '.join(p.get('reasons', [])))}</td></tr>"
         for p in manifest["phases"]
     )
-    check_rows = "".join(
-        f"<tr><td style='color:{STATUS_COLOURS.get(Status(r['status']), '#555')}'>"
-        f"<b>{e(r['status'].upper())}</b></td>"
-        f"<td>{_link(_anchor(notebook_pages.get(r.get('phase') or ''), r['id']), r['id'])}</td>"
-        f"<td>{e(r['severity'])}</td><td>{e(r['section'])}</td><td>{e(r['title'])}</td>"
-        f"<td><code>{_cell(r.get('observed'))}</code></td>"
-        f"<td><code>{_cell(r.get('threshold'))}</code></td><td>{e(r.get('explanation', ''))}</td>"
-        f"</tr>"
-        for r in manifest["results"]
+    check_tables = "".join(
+        f"<h3>{e(phase)}</h3>" + _check_table(
+            [r for r in manifest["results"] if (r.get("phase") or "run") == phase],
+            notebook_pages.get(phase))
+        for phase in dict.fromkeys((r.get("phase") or "run") for r in manifest["results"])
     )
     reasons = "".join(f"<li>{e(x)}</li>" for x in manifest.get("reasons", []))
     target = manifest.get("target", {})
@@ -63,7 +59,10 @@ def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[s
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
-th, td {{ border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }}
+th, td {{ border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top;
+          max-width: 28em; overflow-wrap: anywhere; }}
+.section {{ color: #57606a; font-size: 11px; }}
+td.status {{ white-space: nowrap; }}
 th {{ background: #f6f8fa; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
 code {{ font-size: 12px; }}
@@ -85,8 +84,7 @@ code {{ font-size: 12px; }}
 <table><tr><th>phase</th><th>verdict</th><th>execution</th><th>time</th><th>evidence</th>
 <th>reasons</th></tr>{phase_rows}</table>
 <h2>Checks</h2>
-<table><tr><th>status</th><th>id</th><th>severity</th><th>checklist section</th><th>title</th>
-<th>observed</th><th>threshold</th><th>explanation</th></tr>{check_rows}</table>
+{check_tables}
 <p>Every file of this run is hashed in <code>manifest.json</code>; check it with
 <code>uv run runbook verify {e(str(run_dir))}</code>.</p>
 </body></html>
@@ -94,6 +92,22 @@ code {{ font-size: 12px; }}
     path = run_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _check_table(results: list[dict[str, Any]], page: str | None) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td class='status' style='color:{STATUS_COLOURS.get(Status(r['status']), '#555')}'>"
+        f"<b>{e(r['status'].upper())}</b><br><span class='section'>{e(r['severity'])}</span></td>"
+        f"<td>{_link(_anchor(page, r['id']), r['id'])}<br>{e(r['title'])}"
+        f"<br><span class='section'>{e(r['section'])}</span></td>"
+        f"<td><code>{_cell(r.get('observed'))}</code></td>"
+        f"<td><code>{_cell(r.get('threshold'))}</code></td><td>{e(r.get('explanation', ''))}</td>"
+        f"</tr>"
+        for r in results
+    )
+    return ("<table><tr><th>status</th><th>check</th><th>observed</th><th>threshold</th>"
+            f"<th>explanation</th></tr>{rows}</table>")
 
 
 def _anchor(page: str | None, check_id: str) -> str | None:
