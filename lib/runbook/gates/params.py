@@ -1,0 +1,316 @@
+"""Parameters of the pre-deployment gates, with defaults taken from the checklist.
+
+Checklist: "Pre-Deployment Checklist" §1 Code Quality Verification, §2 Test Coverage
+Verification, §3 Documentation Review, and "Environment Configuration" §2 Configuration
+Changes ("No database migrations required").
+
+How a gate finds the target's environment: an argv element that is exactly `{python}` is
+replaced by `PreDeploymentParams.python` (an argv prefix). Left unset it is the runbook's own
+`sys.executable`, which suits the local sample (its only dependencies — fastapi, pytest,
+pytest-cov, ruff, mypy — are in the runbook's venv). A real target must name its own
+environment, never the runbook's: e.g. `["backend/.venv/bin/python"]` (a relative first
+element is resolved against the target repository) or
+`["uv", "run", "--project", "backend", "--frozen", "python"]`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from runbook.checks import Severity
+
+PYTHON_PLACEHOLDER = "{python}"
+
+CODE_QUALITY = "Pre-Deployment §1 Code Quality Verification"
+TEST_COVERAGE = "Pre-Deployment §2 Test Coverage Verification"
+DOCUMENTATION = "Pre-Deployment §3 Documentation Review"
+CONFIGURATION_CHANGES = "Environment Configuration §2 Configuration Changes"
+
+GateKind = Literal["pytest", "ruff-check", "ruff-format", "mypy", "command"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError("must be lower-case letters, digits, '.', '_' or '-' (it names files)")
+    return value
+
+
+def _check_relative(value: str) -> str:
+    path = Path(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError("must be a path relative to the repository, without '..'")
+    return value
+
+
+class Gate(BaseModel):
+    """One command of the checklist, run in the target repository's own environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="stable check id; also names the evidence files")
+    title: str
+    section: str = Field(description="the checklist section and box this gate proves")
+    severity: Severity = Severity.BLOCKER
+    kind: GateKind
+    argv: list[str] = Field(min_length=1, description="argv, never a shell string")
+    cwd: str = Field(default=".", description="working directory, relative to the repository")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="extra environment variables (only names are recorded)"
+    )
+    timeout_s: float = Field(default=600.0, gt=0, le=7200)
+    coverage_report: bool = Field(
+        default=False,
+        description="pytest only: also write a coverage JSON report into the evidence",
+    )
+    mypy_output: Literal["json", "text"] = Field(
+        default="json", description="mypy only: `--output json` (mypy >= 1.11) or the text format"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value)
+
+    @field_validator("cwd")
+    @classmethod
+    def _cwd(cls, value: str) -> str:
+        return _check_relative(value)
+
+    @field_validator("argv")
+    @classmethod
+    def _placeholder_whole(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if PYTHON_PLACEHOLDER in item and item != PYTHON_PLACEHOLDER:
+                raise ValueError(f"{PYTHON_PLACEHOLDER} must be a whole argv element, got {item!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Gate:
+        if self.coverage_report and self.kind != "pytest":
+            raise ValueError("coverage_report is only for pytest gates")
+        return self
+
+
+class CoverageLayer(BaseModel):
+    """A layer's statement coverage gate: files under `prefix` in a coverage JSON report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    section: str
+    prefix: str = Field(description="path prefix as the coverage report records it")
+    exclude_prefixes: list[str] = Field(default_factory=list)
+    threshold_percent: float = Field(ge=0, le=100)
+    severity: Severity = Severity.WARNING
+    report: str | None = Field(
+        default=None, description="id of the pytest gate whose coverage report measures this layer"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value)
+
+    @field_validator("prefix", "exclude_prefixes")
+    @classmethod
+    def _prefix(cls, value: str | list[str]) -> str | list[str]:
+        for item in [value] if isinstance(value, str) else value:
+            if not item or item.startswith("/") or "\\" in item:
+                raise ValueError("must be a non-empty relative posix path prefix")
+        return value
+
+
+class DocumentSpec(BaseModel):
+    """A document the checklist requires."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="relative to the repository")
+    section: str
+    severity: Severity = Severity.BLOCKER
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _check_relative(value)
+
+    @property
+    def check_id(self) -> str:
+        """e.g. 'docs.backend-architecture-md'."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.path.lower()).strip("-")
+        return f"docs.{slug}"
+
+
+class PreDeploymentParams(BaseModel):
+    """Everything the pre-deployment gates need to know about the target repository."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repo: Path = Field(description="the target repository checkout")
+    python: list[str] | None = Field(
+        default=None, description="argv prefix for {python}; None = the runbook's own interpreter"
+    )
+    base_ref: str | None = Field(
+        default=None,
+        description="git ref of the last release (docs changed? migrations unchanged?)",
+    )
+    gates: list[Gate] = Field(default_factory=lambda: checklist_gates())
+    coverage_layers: list[CoverageLayer] = Field(default_factory=lambda: checklist_layers())
+    documents: list[DocumentSpec] = Field(default_factory=lambda: checklist_documents())
+    migrations_dir: str = Field(default="alembic/versions", description="Alembic versions folder")
+    migrations_severity: Severity = Severity.BLOCKER
+
+    @field_validator("migrations_dir")
+    @classmethod
+    def _migrations(cls, value: str) -> str:
+        return _check_relative(value)
+
+    @field_validator("python", mode="before")
+    @classmethod
+    def _python_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("python")
+    @classmethod
+    def _python_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("must name an interpreter (or be left unset)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PreDeploymentParams:
+        ids = [g.id for g in self.gates] + [layer.id for layer in self.coverage_layers]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate check ids: {duplicates}")
+        reporting = {g.id for g in self.gates if g.coverage_report}
+        for layer in self.coverage_layers:
+            if layer.report is not None and layer.report not in reporting:
+                raise ValueError(
+                    f"coverage layer {layer.id!r} reads report {layer.report!r}, "
+                    f"which is not a pytest gate with coverage_report: true"
+                )
+        return self
+
+
+def checklist_gates() -> list[Gate]:
+    """§1's commands, shaped for a repository laid out like PixCrawler (run from its root).
+
+    The backend test gate leaves out the architecture tests, which are their own box, so that
+    one broken rule flips one check.
+    """
+    py = PYTHON_PLACEHOLDER
+    return [
+        Gate(
+            id="code.tests.utility",
+            title="All tests pass locally: utility",
+            section=f"{CODE_QUALITY} — All tests pass locally",
+            kind="pytest",
+            argv=[py, "-m", "pytest", "utility", "--cov=utility"],
+            coverage_report=True,
+        ),
+        Gate(
+            id="code.tests.backend",
+            title="All tests pass locally: backend",
+            section=f"{CODE_QUALITY} — All tests pass locally",
+            kind="pytest",
+            argv=[
+                py,
+                "-m",
+                "pytest",
+                "backend/tests",
+                "--cov=backend",
+                "--ignore=backend/tests/test_architecture.py",
+            ],
+            coverage_report=True,
+        ),
+        Gate(
+            id="code.architecture",
+            title="Architecture tests pass",
+            section=f"{CODE_QUALITY} — Architecture tests pass",
+            kind="pytest",
+            argv=[py, "-m", "pytest", "backend/tests/test_architecture.py", "-v"],
+        ),
+        Gate(
+            id="code.lint",
+            title="Linting passes with no errors",
+            section=f"{CODE_QUALITY} — Linting passes with no errors",
+            kind="ruff-check",
+            argv=[py, "-m", "ruff", "check", "."],
+        ),
+        Gate(
+            id="code.types",
+            title="Type checking passes",
+            section=f"{CODE_QUALITY} — Type checking passes",
+            kind="mypy",
+            argv=[py, "-m", "mypy", "backend/"],
+        ),
+        Gate(
+            id="code.format",
+            title="Code formatted correctly",
+            section=f"{CODE_QUALITY} — Code formatted correctly",
+            kind="ruff-format",
+            argv=[py, "-m", "ruff", "format", "."],
+        ),
+    ]
+
+
+def checklist_layers() -> list[CoverageLayer]:
+    """§2's four coverage gates: utility is a blocker, the backend layers are targets."""
+    return [
+        CoverageLayer(
+            id="coverage.utility",
+            title="Utility package coverage ≥ 85%",
+            section=f"{TEST_COVERAGE} — Utility package coverage ≥ 85%",
+            prefix="utility/",
+            exclude_prefixes=["utility/tests/"],
+            threshold_percent=85,
+            severity=Severity.BLOCKER,
+            report="code.tests.utility",
+        ),
+        CoverageLayer(
+            id="coverage.backend.endpoints",
+            title="Backend endpoints coverage ≥ 90% (target)",
+            section=f"{TEST_COVERAGE} — Backend endpoints coverage ≥ 90% (target)",
+            prefix="backend/api/v1/endpoints/",
+            threshold_percent=90,
+            report="code.tests.backend",
+        ),
+        CoverageLayer(
+            id="coverage.backend.services",
+            title="Backend services coverage ≥ 85% (target)",
+            section=f"{TEST_COVERAGE} — Backend services coverage ≥ 85% (target)",
+            prefix="backend/services/",
+            threshold_percent=85,
+            report="code.tests.backend",
+        ),
+        CoverageLayer(
+            id="coverage.backend.repositories",
+            title="Backend repositories coverage ≥ 80% (target)",
+            section=f"{TEST_COVERAGE} — Backend repositories coverage ≥ 80% (target)",
+            prefix="backend/repositories/",
+            threshold_percent=80,
+            report="code.tests.backend",
+        ),
+    ]
+
+
+def checklist_documents() -> list[DocumentSpec]:
+    """The five documents §3 names."""
+    readme = f"{DOCUMENTATION} — README files updated"
+    architecture = f"{DOCUMENTATION} — Architecture documentation complete"
+    migration = f"{DOCUMENTATION} — Migration guide reviewed"
+    return [
+        DocumentSpec(path="utility/README.md", section=readme),
+        DocumentSpec(path="backend/README.md", section=readme),
+        DocumentSpec(path="backend/ARCHITECTURE.md", section=architecture),
+        DocumentSpec(path="backend/api/v1/ENDPOINT_STYLE_GUIDE.md", section=architecture),
+        DocumentSpec(path="docs/MIGRATION_GUIDE.md", section=migration),
+    ]

@@ -1,0 +1,1 @@
+"""PixCrawler backend (sample): a layered FastAPI application."""

@@ -1,0 +1,1 @@
+"""Endpoints: HTTP in, service call, HTTP out. No data access here."""

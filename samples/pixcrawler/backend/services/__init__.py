@@ -1,0 +1,1 @@
+"""Business logic; talks to repositories, never to HTTP."""

@@ -1,0 +1,1 @@
+"""PixCrawler utility package (sample): compression settings."""
