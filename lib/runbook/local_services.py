@@ -53,9 +53,29 @@ def start_local_services(params: Parameters, stack: ExitStack,
     if params.azure_standin is not None:
         params, services.standin = _start_standin(params, stack)
         services.started.append(f"Azure stand-in at {services.standin.url}")
+    if params.sample_target is not None:
+        params = _materialize_sample(params, stack)
+        services.started.append(f"sample target repository in {params.pre_deployment.repo}"
+                                + (f" with defects {params.sample_target.defects}"
+                                   if params.sample_target.defects else ""))
     for line in services.started:
         say(f"started {line}")
     return params, services
+
+
+def _materialize_sample(params: Parameters, stack: ExitStack) -> Parameters:
+    from runbook.gates.sample import materialize_sample
+
+    if params.pre_deployment is None:
+        raise ParameterError(["'sample_target' needs a 'pre_deployment' section to point at it"])
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-sample-")))
+    try:
+        sample = materialize_sample(workdir / "pixcrawler", params.sample_target.defects)
+    except ValueError as exc:
+        raise ParameterError([f"sample_target.defects: {exc}"]) from None
+    pre = params.pre_deployment.model_copy(update={"repo": sample.path,
+                                                   "base_ref": sample.base_ref})
+    return params.model_copy(update={"pre_deployment": pre})
 
 
 def _start_standin(params: Parameters, stack: ExitStack) -> tuple[Parameters, Any]:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runbook.azure.params import AppSettingsParams, AzureParams
 from runbook.azure_standin.config import StandinConfig
 from runbook.envconfig.params import EnvironmentConfigParams
+from runbook.gates.params import PreDeploymentParams
 from runbook.sandbox.config import SandboxConfig
 from runbook.smoke import SmokeParams
 from runbook.target import TargetParams
@@ -48,6 +49,29 @@ class EnvironmentPhaseParams(BaseModel):
     )
 
 
+class SampleTargetParams(BaseModel):
+    """Local rehearsal: materialize the sample target repository (optionally with deliberate
+    defects) and point `pre_deployment.repo` at the copy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defects: list[str] = Field(
+        default_factory=list,
+        description="failing-test, lint-error, format-error, type-error, low-coverage, "
+        "architecture-violation, missing-doc, new-migration, removed-endpoint",
+    )
+
+    @field_validator("defects")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from runbook.gates.sample import DEFECTS
+
+        unknown = [d for d in value if d not in DEFECTS]
+        if unknown:
+            raise ValueError(f"unknown defects {unknown}; known: {', '.join(sorted(DEFECTS))}")
+        return value
+
+
 class Parameters(BaseModel):
     """Everything one environment's run needs. Phase sections are optional per environment."""
 
@@ -69,6 +93,10 @@ class Parameters(BaseModel):
         default_factory=dict,
         description="rehearsal-only variables set for a local run (needs 'sandbox')",
     )
+    sample_target: SampleTargetParams | None = Field(
+        None, description="present: `runbook run` materializes the sample target repository"
+    )
+    pre_deployment: PreDeploymentParams | None = None
     environment_config: EnvironmentPhaseParams | None = None
     verify: SmokeParams | None = None
 
