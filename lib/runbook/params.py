@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from runbook.azure.params import AppSettingsParams, AzureParams
 from runbook.azure_standin.config import StandinConfig
+from runbook.contract.params import ContractParams
 from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.gates.params import PreDeploymentParams
 from runbook.sandbox.config import SandboxConfig
@@ -97,6 +98,9 @@ class Parameters(BaseModel):
         None, description="present: `runbook run` materializes the sample target repository"
     )
     pre_deployment: PreDeploymentParams | None = None
+    contract: ContractParams | None = Field(
+        None, description="API documentation and backward compatibility (Pre-Deployment §3, §4)"
+    )
     environment_config: EnvironmentPhaseParams | None = None
     verify: SmokeParams | None = None
 

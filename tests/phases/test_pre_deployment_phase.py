@@ -13,7 +13,8 @@ def test_clean_sample_is_go_with_every_gate(tmp_path: Path) -> None:
     ids = set(run.results)
     assert {"code.tests.utility", "code.tests.backend", "code.architecture",
             "code.lint", "code.types", "code.format"} <= ids
-    assert all(r["status"] == "pass" for r in run.results.values())
+    assert all(r["status"] == "pass" for r in run.results.values()), run.failing()
+    assert {"docs.openapi_schema", "docs.swagger_ui", "docs.redoc", "compat.api_contracts"} <= ids
     # full logs of every command are kept as evidence
     logs = list((run.run_dir / "evidence" / "pre-deployment").glob("*.log"))
     assert len(logs) >= 6
@@ -21,12 +22,16 @@ def test_clean_sample_is_go_with_every_gate(tmp_path: Path) -> None:
 
 def test_deliberate_defects_flip_exactly_their_checks(tmp_path: Path) -> None:
     run = run_phases(tmp_path, "pre-deployment", "environment",
-                     params=("sample_target.defects=[lint-error, missing-doc, new-migration]",))
+                     params=("sample_target.defects=[lint-error, missing-doc, new-migration, "
+                             "removed-endpoint]",))
     assert run.proc.returncode == 1
     assert run.manifest["verdict"] == "NO-GO"
     failing = run.failing()
     assert "code.lint" in failing and "config.no-migrations" in failing
     assert any(i.startswith("docs.") for i in failing)
+    assert {"compat.api_contracts", "compat.no_breaking_public_api"} <= failing
+    assert "DELETE /api/v1/projects/{project_id}" in run.results["compat.api_contracts"][
+        "explanation"]
     untouched = ("code.tests", "code.architecture", "code.types", "code.format")
     assert not any(i.startswith(untouched) for i in failing)
 

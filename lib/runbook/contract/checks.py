@@ -1,0 +1,325 @@
+"""Checklist boxes for API documentation (§3) and backward compatibility (§4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from runbook.checks import CheckResult, Severity, Status
+from runbook.contract.diff import ContractDiff, Difference, diff_schemas, list_operations
+from runbook.contract.params import AcceptedChange, ChangeKind, ContractParams
+from runbook.contract.schema_source import (
+    ContractError,
+    InvalidSchema,
+    fetch,
+    fetch_schema,
+    generate_schema,
+    load_baseline,
+)
+
+DOCS_SECTION = "Pre-Deployment §3 Documentation Review — API documentation verified"
+COMPAT_SECTION = "Pre-Deployment §4 Backward Compatibility Verification"
+
+CONTRACTS_ID = "compat.api_contracts"
+PUBLIC_ID = "compat.no_breaking_public_api"
+DEPRECATION_ID = "compat.deprecation_warnings"
+
+
+def _schema_result(
+    check_id: str, title: str, source: str, get: Callable[[], dict[str, Any]]
+) -> CheckResult:
+    common = partial(
+        CheckResult,
+        id=check_id,
+        section=DOCS_SECTION,
+        title=title,
+        severity=Severity.BLOCKER,
+        threshold="a valid OpenAPI 3.0/3.1 document",
+    )
+    try:
+        document = get()
+    except InvalidSchema as exc:
+        return common(
+            status=Status.FAIL,
+            observed="invalid",
+            explanation=str(exc),
+            evidence={"source": source, "error": str(exc)},
+        )
+    except ContractError as exc:
+        return common(
+            status=Status.ERROR,
+            observed="unavailable",
+            explanation=str(exc),
+            evidence={"source": source, "error": str(exc)},
+        )
+    observed = {
+        "openapi": document["openapi"],
+        "paths": len(document.get("paths") or {}),
+        "operations": len(list_operations(document)),
+    }
+    return common(
+        status=Status.PASS,
+        observed=observed,
+        explanation=f"{source} is a valid OpenAPI {document['openapi']} document",
+        evidence={"source": source, **observed, "info": document.get("info", {})},
+    )
+
+
+def _html_page_check(
+    check_id: str, title: str, base_url: str, path: str, params: ContractParams
+) -> CheckResult:
+    url = base_url.rstrip("/") + path
+    common = partial(
+        CheckResult,
+        id=check_id,
+        section=DOCS_SECTION,
+        title=title,
+        severity=Severity.BLOCKER,
+        threshold=f"200, text/html, page references {params.openapi_path}",
+    )
+    try:
+        response = fetch(base_url, path, params)
+    except ContractError as exc:
+        return common(
+            status=Status.ERROR,
+            observed="unreachable",
+            explanation=str(exc),
+            evidence={"url": url, "error": str(exc)},
+        )
+    content_type = response.headers.get("content-type", "")
+    references = params.openapi_path in response.text
+    evidence = {
+        "url": url,
+        "final_url": str(response.url),
+        "status_code": response.status_code,
+        "content_type": content_type,
+        "references_schema": references,
+        "redirects": [str(r.url) for r in response.history],
+        "body_bytes": len(response.content),
+    }
+    problems = []
+    if response.status_code != 200:
+        problems.append(f"answered {response.status_code}, expected 200")
+    if "text/html" not in content_type:
+        problems.append(f"content-type is {content_type!r}, expected text/html")
+    if response.status_code == 200 and not references:
+        problems.append(f"the page does not reference {params.openapi_path}")
+    if problems:
+        return common(
+            status=Status.FAIL,
+            observed=response.status_code,
+            explanation=f"GET {url}: " + "; ".join(problems),
+            evidence=evidence,
+        )
+    return common(
+        status=Status.PASS,
+        observed=response.status_code,
+        explanation=f"GET {url} serves HTML that loads {params.openapi_path}",
+        evidence=evidence,
+    )
+
+
+def schema_checks(params: ContractParams, base_url: str) -> list[CheckResult]:
+    """OpenAPI document, Swagger UI and ReDoc of a running target (three results)."""
+    url = base_url.rstrip("/") + params.openapi_path
+    return [
+        _schema_result(
+            "docs.openapi_schema",
+            "OpenAPI schema generates without errors",
+            f"GET {url}",
+            lambda: fetch_schema(base_url, params),
+        ),
+        _html_page_check(
+            "docs.swagger_ui",
+            f"Swagger UI accessible at {params.docs_path}",
+            base_url,
+            params.docs_path,
+            params,
+        ),
+        _html_page_check(
+            "docs.redoc",
+            f"ReDoc accessible at {params.redoc_path}",
+            base_url,
+            params.redoc_path,
+            params,
+        ),
+    ]
+
+
+def import_schema_check(params: ContractParams, repo: Path) -> CheckResult:
+    """OpenAPI schema generated by importing params.app in the target's own interpreter."""
+    return _schema_result(
+        "docs.openapi_schema_import",
+        "OpenAPI schema generates without errors (app import)",
+        f"{params.app} imported with {params.python or 'the runbook interpreter'} in {repo}",
+        lambda: generate_schema(Path(repo), params),
+    )
+
+
+# -- backward compatibility ----------------------------------------------------------------
+
+
+def _line(d: Difference) -> str:
+    return f"{d.operation}: {d.kind.value} @ {d.location}"
+
+
+def _triage(breaking: list[Difference], accepted: list[AcceptedChange]) -> tuple[list, list]:
+    open_, covered = [], []
+    for d in breaking:
+        match = next((a for a in accepted if d.matches(a)), None)
+        if match is None:
+            open_.append(d)
+        else:
+            covered.append(
+                {
+                    "difference": d.model_dump(mode="json"),
+                    "reason": match.reason,
+                    "announced": match.announced,
+                }
+            )
+    return open_, covered
+
+
+def _breaking_result(
+    check_id: str,
+    title: str,
+    breaking: list[Difference],
+    params: ContractParams,
+    diff: ContractDiff,
+    scope: str,
+) -> CheckResult:
+    unaccepted, accepted = _triage(breaking, params.accepted_changes)
+    unused = [
+        a.model_dump(mode="json")
+        for a in params.accepted_changes
+        if not any(d.matches(a) for d in diff.breaking)
+    ]
+    evidence = {
+        "scope": scope,
+        "baseline_version": diff.baseline_version,
+        "candidate_version": diff.candidate_version,
+        "operations_before": diff.operations_before,
+        "operations_after": diff.operations_after,
+        "unaccepted": [d.model_dump(mode="json") for d in unaccepted],
+        "accepted": accepted,
+        "unused_acceptances": unused,
+        "compatible": [d.model_dump(mode="json") for d in diff.compatible],
+    }
+    common = partial(
+        CheckResult,
+        id=check_id,
+        section=COMPAT_SECTION,
+        title=title,
+        severity=Severity.BLOCKER,
+        threshold="0 unaccepted breaking changes",
+        evidence=evidence,
+    )
+    note = f" ({len(accepted)} accepted as announced)" if accepted else ""
+    if unaccepted:
+        return common(
+            status=Status.FAIL,
+            observed=[_line(d) for d in unaccepted],
+            explanation=f"{len(unaccepted)} unaccepted breaking change(s) in {scope}{note}: "
+            + "; ".join(_line(d) for d in unaccepted),
+        )
+    return common(
+        status=Status.PASS,
+        observed=[],
+        explanation=f"no unaccepted breaking change in {scope}{note}; "
+        f"{len(diff.compatible)} compatible difference(s)",
+    )
+
+
+def _is_public(operation: str, prefixes: list[str]) -> bool:
+    path = operation.split(" ", 1)[1]
+    return any(path.startswith(prefix) for prefix in prefixes)
+
+
+def contract_checks(diff: ContractDiff, params: ContractParams) -> list[CheckResult]:
+    """The three §4 API boxes from a diff, honouring params.accepted_changes."""
+    public = [d for d in diff.breaking if _is_public(d.operation, params.public_path_prefixes)]
+    removed = [d for d in diff.differences if d.kind is ChangeKind.OPERATION_REMOVED]
+    undeprecated = [d.operation for d in removed if d.operation not in diff.deprecated_in_baseline]
+    deprecation_evidence = {
+        "removed": [d.operation for d in removed],
+        "removed_without_deprecation": undeprecated,
+        "newly_deprecated": diff.newly_deprecated,
+        "deprecated_in_baseline": diff.deprecated_in_baseline,
+    }
+    observed = {
+        "removed_without_deprecation": undeprecated,
+        "newly_deprecated": diff.newly_deprecated,
+    }
+    deprecation = CheckResult(
+        id=DEPRECATION_ID,
+        section=COMPAT_SECTION,
+        title="Deprecation warnings added where appropriate",
+        severity=Severity.WARNING,
+        status=Status.WARN if undeprecated else Status.PASS,
+        observed=observed,
+        threshold="every removed operation was marked deprecated in the baseline",
+        explanation=(
+            f"{len(undeprecated)} operation(s) removed without being deprecated first: "
+            + ", ".join(undeprecated)
+            if undeprecated
+            else f"no operation removed without prior deprecation; newly deprecated: "
+            f"{', '.join(diff.newly_deprecated) or 'none'}"
+        ),
+        evidence=deprecation_evidence,
+    )
+    return [
+        _breaking_result(
+            CONTRACTS_ID,
+            "API endpoints maintain same contracts",
+            diff.breaking,
+            params,
+            diff,
+            "all operations",
+        ),
+        _breaking_result(
+            PUBLIC_ID,
+            "No breaking changes to public APIs",
+            public,
+            params,
+            diff,
+            "public paths " + ", ".join(params.public_path_prefixes),
+        ),
+        deprecation,
+    ]
+
+
+def contract_error_checks(reason: str) -> list[CheckResult]:
+    """The three §4 API boxes as ERROR when baseline or candidate could not be obtained."""
+    boxes = [
+        (CONTRACTS_ID, "API endpoints maintain same contracts", Severity.BLOCKER),
+        (PUBLIC_ID, "No breaking changes to public APIs", Severity.BLOCKER),
+        (DEPRECATION_ID, "Deprecation warnings added where appropriate", Severity.WARNING),
+    ]
+    return [
+        CheckResult(
+            id=i,
+            section=COMPAT_SECTION,
+            title=t,
+            severity=s,
+            status=Status.ERROR,
+            observed=None,
+            threshold="a baseline and a candidate schema to compare",
+            explanation=f"cannot compare contracts: {reason}",
+            evidence={"error": reason},
+        )
+        for i, t, s in boxes
+    ]
+
+
+def check_compatibility(
+    params: ContractParams, candidate: dict[str, Any], repo: Path | None = None
+) -> tuple[ContractDiff | None, list[CheckResult]]:
+    """Load the baseline, diff it against `candidate`, and judge; failures become ERROR results."""
+    try:
+        baseline = load_baseline(params, repo)
+    except ContractError as exc:
+        return None, contract_error_checks(str(exc))
+    diff = diff_schemas(baseline, candidate)
+    return diff, contract_checks(diff, params)

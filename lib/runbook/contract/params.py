@@ -1,0 +1,123 @@
+"""Parameters of the API contract checks (checklist Pre-Deployment §3 and §4)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from runbook.secrets import SecretRef
+
+
+class ChangeKind(StrEnum):
+    """Every kind of difference the contract diff reports."""
+
+    OPERATION_REMOVED = "operation-removed"
+    OPERATION_ADDED = "operation-added"
+    OPERATION_DEPRECATED = "operation-deprecated"
+    REQUIRED_PARAMETER_ADDED = "required-parameter-added"
+    OPTIONAL_PARAMETER_ADDED = "optional-parameter-added"
+    PARAMETER_BECAME_REQUIRED = "parameter-became-required"
+    PARAMETER_BECAME_OPTIONAL = "parameter-became-optional"
+    PARAMETER_REMOVED = "parameter-removed"
+    REQUIRED_BODY_ADDED = "required-request-body-added"
+    REQUIRED_FIELD_ADDED = "required-field-added"
+    OPTIONAL_FIELD_ADDED = "optional-field-added"
+    FIELD_BECAME_REQUIRED = "field-became-required"
+    FIELD_BECAME_OPTIONAL = "field-became-optional"
+    REQUEST_FIELD_REMOVED = "request-field-removed"
+    RESPONSE_FIELD_REMOVED = "response-field-removed"
+    RESPONSE_FIELD_ADDED = "response-field-added"
+    TYPE_CHANGED = "type-changed"
+    SUCCESS_STATUS_REMOVED = "success-status-removed"
+    SUCCESS_STATUS_ADDED = "success-status-added"
+    ENUM_VALUE_REMOVED = "enum-value-removed"
+    ENUM_VALUE_ADDED = "enum-value-added"
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def normalize_operation(operation: str) -> str:
+    """'post  /api/v1/jobs/' -> 'POST /api/v1/jobs/'; refuses anything not 'METHOD /path'."""
+    parts = operation.split()
+    if len(parts) != 2 or parts[0].lower() not in HTTP_METHODS or not parts[1].startswith("/"):
+        raise ValueError(f"operation must look like 'METHOD /path', got {operation!r}")
+    return f"{parts[0].upper()} {parts[1]}"
+
+
+class AcceptedChange(BaseModel):
+    """A breaking change that was announced and accepted: it is reported, but does not fail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operation: str = Field(description="'METHOD /path' as in the diff, e.g. 'POST /api/v1/jobs/'")
+    kind: ChangeKind
+    location: str | None = Field(
+        default=None, description="narrow the acceptance to one location; None = any location"
+    )
+    reason: str = Field(min_length=1)
+    announced: str = Field(min_length=1, description="link or date of the announcement")
+
+    @field_validator("operation")
+    @classmethod
+    def _operation(cls, value: str) -> str:
+        return normalize_operation(value)
+
+
+class BaselineSource(BaseModel):
+    """Where the baseline contract comes from: a stored schema file, or the app at a git ref."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: Path | None = Field(default=None, description="JSON or YAML OpenAPI document")
+    git_ref: str | None = Field(default=None, description="tag/branch/commit of the target repo")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> BaselineSource:
+        if (self.file is None) == (self.git_ref is None):
+            raise ValueError("baseline needs exactly one of 'file' or 'git_ref'")
+        return self
+
+
+class ContractParams(BaseModel):
+    """Everything system-specific the contract checks need."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    openapi_path: str = "/openapi.json"
+    docs_path: str = "/docs"
+    redoc_path: str = "/redoc"
+    timeout_s: float = Field(default=10.0, gt=0)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="non-secret request headers (plain values)"
+    )
+    header_secrets: dict[str, SecretRef] = Field(
+        default_factory=dict,
+        description="secret request headers: header name -> reference to the secret",
+    )
+    baseline: BaselineSource | None = None
+    app: str = Field(default="backend.main:app", description="'module:attr' app or app factory")
+    python: str | None = Field(
+        default=".venv/bin/python",
+        description="the target's interpreter; a relative path is relative to the target repo; "
+        "null = the runbook's own (only for the local sample, whose dependencies it has)",
+    )
+    app_dir: str = Field(default=".", description="directory (inside the repo) to import from")
+    generate_env: dict[str, str] = Field(
+        default_factory=dict, description="non-secret environment overrides for the import"
+    )
+    generate_timeout_s: float = Field(default=120.0, gt=0)
+    public_path_prefixes: list[str] = Field(
+        default_factory=lambda: ["/"], description="paths that count as public API"
+    )
+    accepted_changes: list[AcceptedChange] = Field(default_factory=list)
+
+    @field_validator("app")
+    @classmethod
+    def _app(cls, value: str) -> str:
+        module, sep, attr = value.partition(":")
+        if not sep or not module or not attr:
+            raise ValueError(f"app must look like 'package.module:attribute', got {value!r}")
+        return value

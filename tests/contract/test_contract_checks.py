@@ -1,0 +1,200 @@
+"""contract_checks: blockers on unaccepted breaking changes, accepted changes, deprecations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from contract_specs import document, operation
+
+from runbook.checks import Severity, Status
+from runbook.contract import (
+    AcceptedChange,
+    BaselineSource,
+    ContractParams,
+    check_compatibility,
+    contract_checks,
+    contract_error_checks,
+    diff_schemas,
+)
+from runbook.verdict import Verdict, judge
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REMOVED = [  # in the diff's order: by path, then method
+    "POST /api/v1/jobs/",
+    "GET /api/v1/notifications/notifications",
+    "PUT /api/v1/users/{user_id}",
+]
+
+
+def pixcrawler_diff():
+    baseline = yaml.safe_load((FIXTURES / "pixcrawler_baseline.yaml").read_text())
+    candidate = json.loads((FIXTURES / "pixcrawler_candidate.json").read_text())
+    return diff_schemas(baseline, candidate)
+
+
+def accept(operation: str) -> AcceptedChange:
+    return AcceptedChange(
+        operation=operation,
+        kind="operation-removed",
+        reason="route renamed",
+        announced="https://example.invalid/changelog#2025-12",
+    )
+
+
+def by_id(results):
+    return {r.id: r for r in results}
+
+
+def test_unaccepted_breaking_changes_fail_both_blockers_listing_each():
+    results = by_id(contract_checks(pixcrawler_diff(), ContractParams()))
+    for check_id in ("compat.api_contracts", "compat.no_breaking_public_api"):
+        result = results[check_id]
+        assert result.status is Status.FAIL
+        assert result.severity is Severity.BLOCKER
+        assert result.section == "Pre-Deployment §4 Backward Compatibility Verification"
+        assert result.observed == [f"{op}: operation-removed @ operation" for op in REMOVED]
+        for op in REMOVED:
+            assert op in result.explanation
+        assert len(result.evidence["compatible"]) == 3
+        json.dumps(result.to_payload())
+    assert judge(results.values()).verdict is Verdict.NO_GO
+
+
+def test_accepted_changes_are_reported_and_do_not_fail():
+    params = ContractParams(accepted_changes=[accept(op) for op in REMOVED])
+    results = by_id(contract_checks(pixcrawler_diff(), params))
+    contracts = results["compat.api_contracts"]
+    assert contracts.status is Status.PASS
+    assert "3 accepted as announced" in contracts.explanation
+    assert [a["difference"]["operation"] for a in contracts.evidence["accepted"]] == REMOVED
+    assert contracts.evidence["accepted"][0]["announced"].startswith("https://")
+    assert results["compat.no_breaking_public_api"].status is Status.PASS
+    # accepted or not, these were removed without a deprecation period
+    assert results["compat.deprecation_warnings"].status is Status.WARN
+    assert judge(results.values()).verdict is Verdict.GO
+
+
+def test_partially_accepted_fails_on_the_rest_and_lists_unused_acceptances():
+    params = ContractParams(
+        accepted_changes=[
+            accept("POST /api/v1/jobs/"),
+            accept("PUT /api/v1/users/{user_id}"),
+            accept("DELETE /api/v1/never/existed"),
+        ]
+    )
+    result = by_id(contract_checks(pixcrawler_diff(), params))["compat.api_contracts"]
+    assert result.status is Status.FAIL
+    assert result.observed == [
+        "GET /api/v1/notifications/notifications: operation-removed @ operation"
+    ]
+    assert [u["operation"] for u in result.evidence["unused_acceptances"]] == [
+        "DELETE /api/v1/never/existed"
+    ]
+
+
+def test_acceptance_must_match_kind_and_location():
+    before = document(
+        {
+            "/a": {
+                "post": operation(
+                    params=[{"name": "q", "in": "query", "schema": {"type": "string"}}]
+                )
+            }
+        }
+    )
+    after = document(
+        {
+            "/a": {
+                "post": operation(
+                    params=[
+                        {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}
+                    ]
+                )
+            }
+        }
+    )
+    diff = diff_schemas(before, after)
+    wrong_kind = AcceptedChange(
+        operation="POST /a", kind="operation-removed", reason="r", announced="d"
+    )
+    wrong_location = AcceptedChange(
+        operation="POST /a",
+        kind="parameter-became-required",
+        location="parameter 'x' (query)",
+        reason="r",
+        announced="d",
+    )
+    right = AcceptedChange(
+        operation="POST /a",
+        kind="parameter-became-required",
+        location="parameter 'q' (query)",
+        reason="r",
+        announced="d",
+    )
+    for accepted, status in (
+        (wrong_kind, Status.FAIL),
+        (wrong_location, Status.FAIL),
+        (right, Status.PASS),
+    ):
+        params = ContractParams(accepted_changes=[accepted])
+        assert contract_checks(diff, params)[0].status is status
+
+
+def test_public_prefixes_scope_the_public_api_box():
+    params = ContractParams(public_path_prefixes=["/api/v2/"])
+    results = by_id(contract_checks(pixcrawler_diff(), params))
+    assert results["compat.api_contracts"].status is Status.FAIL
+    assert results["compat.no_breaking_public_api"].status is Status.PASS
+    assert "/api/v2/" in results["compat.no_breaking_public_api"].explanation
+
+
+def test_compatible_only_changes_pass():
+    before = document({"/a": {"get": operation()}})
+    after = document({"/a": {"get": operation()}, "/b": {"get": operation()}})
+    results = contract_checks(diff_schemas(before, after), ContractParams())
+    assert [r.status for r in results] == [Status.PASS, Status.PASS, Status.PASS]
+
+
+def test_deprecation_box_warns_on_removal_without_deprecation_and_lists_new_ones():
+    before = document(
+        {
+            "/old": {"get": operation(deprecated=True)},
+            "/gone": {"get": operation()},
+            "/aging": {"get": operation()},
+        }
+    )
+    after = document({"/aging": {"get": operation(deprecated=True)}})
+    deprecation = by_id(contract_checks(diff_schemas(before, after), ContractParams()))[
+        "compat.deprecation_warnings"
+    ]
+    assert deprecation.status is Status.WARN
+    assert deprecation.severity is Severity.WARNING
+    assert deprecation.observed == {
+        "removed_without_deprecation": ["GET /gone"],
+        "newly_deprecated": ["GET /aging"],
+    }
+    assert deprecation.evidence["removed"] == ["GET /gone", "GET /old"]
+
+
+def test_deprecation_box_passes_when_removed_operations_were_deprecated_first():
+    before = document({"/old": {"get": operation(deprecated=True)}, "/b": {"get": operation()}})
+    after = document({"/b": {"get": operation(deprecated=True)}})
+    deprecation = contract_checks(diff_schemas(before, after), ContractParams())[2]
+    assert deprecation.status is Status.PASS
+    assert "GET /b" in deprecation.explanation
+
+
+def test_error_boxes_are_errors_and_block():
+    results = contract_error_checks("baseline file x.json cannot be read")
+    assert [r.status for r in results] == [Status.ERROR] * 3
+    assert judge(results).verdict is Verdict.NO_GO
+
+
+def test_check_compatibility_with_a_stored_baseline_file():
+    candidate = json.loads((FIXTURES / "pixcrawler_candidate.json").read_text())
+    params = ContractParams(baseline=BaselineSource(file=FIXTURES / "pixcrawler_baseline.yaml"))
+    diff, results = check_compatibility(params, candidate)
+    assert diff is not None and len(diff.breaking) == 3
+    assert [r.status for r in results] == [Status.FAIL, Status.FAIL, Status.WARN]
