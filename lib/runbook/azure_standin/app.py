@@ -1,4 +1,4 @@
-"""The stand-in ASGI app: one router per concern (App Service ARM, admin; later Kudu, Monitor)."""
+"""The stand-in ASGI app: one router per concern (App Service ARM, Kudu, admin; later Monitor)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runbook.azure_standin import admin, arm_web
+from runbook.azure_standin import admin, arm_web, kudu
 from runbook.azure_standin.config import StandinConfig
 from runbook.azure_standin.faults import arm_error, arm_gate
 from runbook.azure_standin.state import StandinError, StandinState
@@ -18,6 +18,7 @@ def build_app(config: StandinConfig) -> FastAPI:
     app.state.standin = StandinState(config)
     app.middleware("http")(arm_gate)
     app.include_router(arm_web.router)
+    app.include_router(kudu.router)
     app.include_router(admin.router)
 
     @app.exception_handler(StandinError)

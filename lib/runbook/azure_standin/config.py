@@ -38,6 +38,9 @@ class SlotSpec(BaseModel):
         default_factory=dict, description="properties of GET .../config/web; moves with a swap"
     )
     deployments: list[DeploymentRecord] = Field(default_factory=list)
+    sandbox_url: str | None = Field(
+        default=None, description="admin URL of the sandbox playing this slot (gets its releases)"
+    )
 
 
 class SiteSpec(SlotSpec):
@@ -70,6 +73,13 @@ class FaultKnobs(BaseModel):
     fail_swap: bool = Field(default=False, description="swap operations end with status Failed")
     swap_in_progress_polls: int = Field(
         default=0, ge=0, description="how many polls of a swap answer InProgress before the end"
+    )
+    fail_zip_deploy: bool = Field(default=False, description="Kudu zip deploys end with status 3")
+    zip_deploy_in_progress_polls: int = Field(
+        default=0, ge=0, description="polls of a zip deploy answering status 0/1/2 before the end"
+    )
+    zip_deploy_never_completes: bool = Field(
+        default=False, description="Kudu zip deploys stay in progress forever"
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.azure_standin.config import FaultKnobs, SiteSpec, SlotSpec, StandinConfig
+from runbook.sandbox.release import ReleaseError, exchange_releases
 
 PRODUCTION = "production"
 
@@ -54,6 +55,7 @@ class StandinState:
         self.operations: dict[str, Operation] = {}
         self.restarts: list[dict[str, str]] = []
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.kudu: dict[str, Any] = {}  # Kudu deployments per SCM host (see kudu.py)
 
     @property
     def faults(self) -> FaultKnobs:
@@ -119,6 +121,12 @@ class StandinState:
         a, b = self.slot(site, source), self.slot(site, target)
         if a is b:
             raise StandinError(400, "BadRequest", "Cannot swap a slot with itself.")
+        if a.sandbox_url and b.sandbox_url:  # the sandboxes playing the two slots trade releases
+            try:
+                exchange_releases(a.sandbox_url, b.sandbox_url)
+            except ReleaseError as exc:
+                message = f"Swap of site '{site}' failed: {exc}"
+                raise StandinError(500, "SwapFailed", message) from exc
         sticky = set(spec.sticky_settings)
 
         def moving(s: SlotSpec) -> dict[str, str]:

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runbook.sandbox.config import SandboxConfig
+from runbook.sandbox.export import export_router
 from runbook.sandbox.faults import FaultInjector
+from runbook.sandbox.frontend import install_frontend
+from runbook.sandbox.release import router as release_router
 from runbook.sandbox.store import Store, StoredFile, utc_now
 from runbook.sandbox.traffic import (
     ADMIN_PREFIX,
@@ -423,9 +426,17 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
         runtime.reset()
         return {"status": "reset", "faults": runtime.injector.faults.model_dump()}
 
-    routers = (health, auth, projects, datasets, jobs, notifications, storage, admin)
+    exports = export_router(
+        lambda: runtime.store,
+        lambda: runtime.injector.faults.worker_stalled,
+        config.export_seconds,
+        authed,
+    )
+    routers = (health, auth, projects, datasets, jobs, notifications, storage, exports, admin)
     for router in routers:
         app.include_router(router)
+    app.include_router(release_router)  # admin: GET/PUT /_sandbox/release
+    install_frontend(app, config)  # CORS (inside the sandbox middleware) and the frontend page
     # The routes to resolve templates against, flat (recent FastAPI nests included routers).
     flat_routes = [r for r in app.router.routes if hasattr(r, "path")]
     flat_routes += [r for router in routers for r in router.routes]

@@ -99,3 +99,15 @@ class SandboxConfig(BaseModel):
     )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     user_email: str = "sandbox@pixcrawler.local"
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:3000"],
+        description="CORS origins (the backend's SECURITY_ALLOWED_ORIGINS); '*' = any",
+    )
+    frontend_page_path: str | None = Field(
+        default="/frontend/",
+        pattern=r"^/\S*$",
+        description="where a tiny HTML page stands in for the web frontend (None = no page)",
+    )
+    export_seconds: float = Field(
+        default=0.2, ge=0.0, le=3600, description="time a dataset export takes to complete"
+    )

@@ -43,6 +43,7 @@ class Store:
     job_state_since: dict[int, float] = field(default_factory=dict)  # monotonic time of last move
     notifications: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
+    exports: dict[int, Any] = field(default_factory=dict)  # export id -> export.ExportJob
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self) -> int:
