@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--env")
     lst.add_argument("--outputs", type=Path)
 
+    lab = sub.add_parser("lab", help="open the notebooks in JupyterLab against an environment "
+                                     "(for local: with the sandbox and stand-ins running)")
+    lab.add_argument("--env", required=True)
+    lab.add_argument("--param", action="append", dest="overrides", default=[],
+                     metavar="KEY=VALUE")
+    lab.add_argument("--no-browser", action="store_true")
+
     sandbox = sub.add_parser("sandbox", help="the local PixCrawler-compatible target "
                                              "(see docs/sandbox.md)", add_help=False)
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
@@ -63,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args.run_dir)
         if args.command == "list":
             return _list(args)
+        if args.command == "lab":
+            from runbook.lab import open_lab
+
+            return open_lab(args.env, args.overrides, no_browser=args.no_browser)
     except (ParameterError, UnknownPhase) as exc:
         print("error: invalid input, nothing was executed:", file=sys.stderr)
         for line in getattr(exc, "problems", [str(exc)]):

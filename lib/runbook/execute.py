@@ -135,8 +135,9 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     params = loaded.params
     started = _now()
     with ExitStack() as stack:
-        params, services = start_local_services(params, stack, say)
-        unset = missing(params)
+        uses = set().union(*(p.uses for p in selected))
+        params, services = start_local_services(params, stack, say, uses)
+        unset = missing(_needed_sections(params, selected, uses))
         if unset:
             raise ParameterError([f"{loaded.source}: secret reference {m} is not set in the "
                                   "environment; export it before the run" for m in unset])
@@ -160,6 +161,15 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
             _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
                        [r.model_dump(mode="json") for r in services.sandbox.requests()])
     return finalize(run_id, run_dir, loaded, params, outcomes, started, say)
+
+
+def _needed_sections(params: Parameters, selected: list[ph.Phase],
+                     uses: set[str]) -> dict[str, Any]:
+    """The parameter sections the selected phases read (their secrets must resolve)."""
+    keys = ["target", *(p.params_key for p in selected if p.params_key)]
+    if "azure" in uses:
+        keys.append("azure")
+    return {k: getattr(params, k, None) for k in keys}
 
 
 def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path,

@@ -28,9 +28,11 @@ class LocalServices:
     started: list[str] = field(default_factory=list)
 
 
-def start_local_services(params: Parameters, stack: ExitStack,
-                         say: Callable[[str], None]) -> tuple[Parameters, LocalServices]:
-    """Start the configured stand-ins (stopped when `stack` closes); return re-pointed params."""
+def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[str], None],
+                         uses: set[str] | None = None) -> tuple[Parameters, LocalServices]:
+    """Start the configured stand-ins (stopped when `stack` closes); return re-pointed params.
+    `uses` limits the Azure stand-in ("azure") and the sample repository ("sample") to runs
+    whose phases need them; None starts everything configured."""
     services = LocalServices()
     if params.local_environment:
         if params.sandbox is None:
@@ -50,10 +52,12 @@ def start_local_services(params: Parameters, stack: ExitStack,
         params = params.model_copy(update={"target": params.target.model_copy(
             update={"base_url": services.sandbox.url})})
         services.started.append(f"sandbox at {services.sandbox.url}")
-    if params.azure_standin is not None:
+    everything = {"azure", "sample"}
+    wanted = everything if uses is None else uses
+    if params.azure_standin is not None and "azure" in wanted:
         params, services.standin = _start_standin(params, stack)
         services.started.append(f"Azure stand-in at {services.standin.url}")
-    if params.sample_target is not None:
+    if params.sample_target is not None and "sample" in wanted:
         params = _materialize_sample(params, stack)
         services.started.append(f"sample target repository in {params.pre_deployment.repo}"
                                 + (f" with defects {params.sample_target.defects}"

@@ -5,6 +5,7 @@ expected; the CLI turns a `ParameterError` into exit code 2.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import types
@@ -27,6 +28,7 @@ from runbook.target import TargetParams
 
 ENVIRONMENTS_DIR = "parameters"
 OVERRIDES_ENV = "RUNBOOK_OVERRIDES"  # newline-separated key=value, for interactive kernels
+PARAMS_FILE_ENV = "RUNBOOK_PARAMS_FILE"  # JSON written by `runbook lab` (secret references only)
 
 
 class ExecutionParams(BaseModel):
@@ -266,10 +268,16 @@ def load(
 
 
 def from_notebook(env: str, params: dict[str, Any] | None) -> Parameters:
-    """Parameters inside a kernel: the dict injected by `runbook run`, or (interactively)
-    the environment's file plus $RUNBOOK_OVERRIDES."""
+    """Parameters inside a kernel: the dict injected by `runbook run`; interactively, the
+    file `runbook lab` wrote ($RUNBOOK_PARAMS_FILE), else the environment's file plus
+    $RUNBOOK_OVERRIDES."""
     if params:
         return Parameters.model_validate(params)
+    lab_file = os.environ.get(PARAMS_FILE_ENV)
+    if lab_file:
+        data = json.loads(Path(lab_file).read_text(encoding="utf-8"))
+        if data.get("environment") == env:
+            return Parameters.model_validate(data)
     extra = [line for line in os.environ.get(OVERRIDES_ENV, "").splitlines() if line.strip()]
     return load(env, extra).params
 

@@ -15,19 +15,24 @@ class Phase:
     notebook: str
     params_key: str | None = None
     changes_target: bool = False  # runs only when every earlier phase is GO
+    uses: frozenset[str] = frozenset()  # local stand-ins it needs besides the sandbox
 
     def path(self, root: Path) -> Path:
         return root / "runbooks" / self.notebook
 
 
 PHASES: tuple[Phase, ...] = (
-    Phase(1, "pre-deployment", "01_pre_deployment.ipynb", "pre_deployment"),
-    Phase(2, "environment", "02_environment.ipynb", "environment_config"),
-    Phase(3, "deploy", "03_deploy.ipynb", "deploy", changes_target=True),
+    Phase(1, "pre-deployment", "01_pre_deployment.ipynb", "pre_deployment",
+          uses=frozenset({"sample"})),
+    Phase(2, "environment", "02_environment.ipynb", "environment_config",
+          uses=frozenset({"sample", "azure"})),
+    Phase(3, "deploy", "03_deploy.ipynb", "deploy", changes_target=True,
+          uses=frozenset({"azure"})),
     Phase(4, "verify", "04_verify.ipynb", "verify"),
     Phase(5, "performance", "05_performance.ipynb", "performance"),
-    Phase(6, "monitor", "06_monitor.ipynb", "monitor"),
-    Phase(7, "rollback", "07_rollback.ipynb", "rollback", changes_target=True),
+    Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure"})),
+    Phase(7, "rollback", "07_rollback.ipynb", "rollback", changes_target=True,
+          uses=frozenset({"azure"})),
     Phase(8, "post-deployment", "08_post_deployment.ipynb", "post_deployment"),
     Phase(9, "success-criteria", "09_success_criteria.ipynb", "success_criteria"),
 )

@@ -119,6 +119,7 @@ def test_down_target_gives_no_go(tmp_path: Path) -> None:
 
 def test_unreachable_target_gives_no_go_with_an_error(tmp_path: Path) -> None:
     proc = runbook("run", "--env", "local", "--phase", "verify", "--param", "sandbox=null",
+                   "--param", "local_environment={}",
                    "--param", "target.base_url=http://127.0.0.1:9", "--param",
                    "target.timeout_s=2", outputs=tmp_path)
     assert proc.returncode == 1
@@ -129,8 +130,9 @@ def test_unreachable_target_gives_no_go_with_an_error(tmp_path: Path) -> None:
 
 def test_a_phase_that_crashes_keeps_its_partial_evidence(tmp_path: Path) -> None:
     proc = runbook("run", "--env", "local", "--phase", "verify",
-                   "--param", "execution.cell_timeout_s=2",
-                   "--param", "sandbox.faults.latency_ms=6000",
+                   "--param", "execution.cell_timeout_s=15",
+                   "--param", "target.timeout_s=60",
+                   "--param", "sandbox.faults.latency_ms=30000",
                    "--param", 'sandbox.faults.latency_routes=["POST /api/v1/projects/"]',
                    outputs=tmp_path)
     assert proc.returncode == 1

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from contract_specs import PRIVATE_TOKEN
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-
-PRIVATE_TOKEN_ENV = "CONTRACT_TEST_DOCS_TOKEN"
-PRIVATE_TOKEN = "docs-token-4f1c9a"  # what the server expects in X-Docs-Token
 
 
 def target_app() -> FastAPI:

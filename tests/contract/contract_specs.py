@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+PRIVATE_TOKEN_ENV = "CONTRACT_TEST_DOCS_TOKEN"
+PRIVATE_TOKEN = "docs-token-4f1c9a"  # what the server expects in X-Docs-Token
+
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from contract_specs import PRIVATE_TOKEN, PRIVATE_TOKEN_ENV
 
-from conftest import PRIVATE_TOKEN, PRIVATE_TOKEN_ENV
 from runbook.checks import Status
 from runbook.contract import (
     ContractError,

@@ -4,26 +4,20 @@ The real Azure SDK clients talk to it over TLS with bearer auth, exactly as they
 https://management.azure.com, so the runbook's Azure code runs unchanged in tests and rehearsals.
 """
 
-from runbook.azure_standin.config import (
-    DeploymentRecord,
-    FaultKnobs,
-    SiteSpec,
-    SlotSpec,
-    StandinConfig,
-    ThrottleFault,
-    load_standin_config,
-)
-from runbook.azure_standin.process import StandinHandle, StandinStartError, start_standin
+from runbook.lazy_exports import lazy_exports
 
-__all__ = [
-    "DeploymentRecord",
-    "FaultKnobs",
-    "SiteSpec",
-    "SlotSpec",
-    "StandinConfig",
-    "StandinHandle",
-    "StandinStartError",
-    "ThrottleFault",
-    "load_standin_config",
-    "start_standin",
-]
+_EXPORTS = {
+    "DeploymentRecord": "runbook.azure_standin.config",
+    "FaultKnobs": "runbook.azure_standin.config",
+    "SiteSpec": "runbook.azure_standin.config",
+    "SlotSpec": "runbook.azure_standin.config",
+    "StandinConfig": "runbook.azure_standin.config",
+    "StandinHandle": "runbook.azure_standin.process",
+    "StandinStartError": "runbook.azure_standin.process",
+    "ThrottleFault": "runbook.azure_standin.config",
+    "load_standin_config": "runbook.azure_standin.config",
+    "start_standin": "runbook.azure_standin.process",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,50 +1,34 @@
 """API contract checks: the OpenAPI document and its docs pages (checklist §3), and backward
-compatibility of the API against a baseline (checklist §4)."""
+compatibility of the API against a baseline (checklist §4).
+"""
 
-from runbook.contract.checks import (
-    check_compatibility,
-    contract_checks,
-    contract_error_checks,
-    import_schema_check,
-    schema_checks,
-)
-from runbook.contract.diff import ContractDiff, Difference, diff_schemas, list_operations
-from runbook.contract.params import AcceptedChange, BaselineSource, ChangeKind, ContractParams
-from runbook.contract.schema_source import (
-    ContractError,
-    InvalidSchema,
-    SchemaGenerationError,
-    SchemaUnreachable,
-    fetch_schema,
-    generate_schema,
-    generate_schema_at_ref,
-    load_baseline,
-    load_schema_file,
-    validate_openapi,
-)
+from runbook.lazy_exports import lazy_exports
 
-__all__ = [
-    "AcceptedChange",
-    "BaselineSource",
-    "ChangeKind",
-    "ContractDiff",
-    "ContractError",
-    "ContractParams",
-    "Difference",
-    "InvalidSchema",
-    "SchemaGenerationError",
-    "SchemaUnreachable",
-    "check_compatibility",
-    "contract_checks",
-    "contract_error_checks",
-    "diff_schemas",
-    "fetch_schema",
-    "generate_schema",
-    "generate_schema_at_ref",
-    "import_schema_check",
-    "list_operations",
-    "load_baseline",
-    "load_schema_file",
-    "schema_checks",
-    "validate_openapi",
-]
+_EXPORTS = {
+    "AcceptedChange": "runbook.contract.params",
+    "BaselineSource": "runbook.contract.params",
+    "ChangeKind": "runbook.contract.params",
+    "ContractDiff": "runbook.contract.diff",
+    "ContractError": "runbook.contract.schema_source",
+    "ContractParams": "runbook.contract.params",
+    "Difference": "runbook.contract.diff",
+    "InvalidSchema": "runbook.contract.schema_source",
+    "SchemaGenerationError": "runbook.contract.schema_source",
+    "SchemaUnreachable": "runbook.contract.schema_source",
+    "check_compatibility": "runbook.contract.checks",
+    "contract_checks": "runbook.contract.checks",
+    "contract_error_checks": "runbook.contract.checks",
+    "diff_schemas": "runbook.contract.diff",
+    "fetch_schema": "runbook.contract.schema_source",
+    "generate_schema": "runbook.contract.schema_source",
+    "generate_schema_at_ref": "runbook.contract.schema_source",
+    "import_schema_check": "runbook.contract.checks",
+    "list_operations": "runbook.contract.diff",
+    "load_baseline": "runbook.contract.schema_source",
+    "load_schema_file": "runbook.contract.schema_source",
+    "schema_checks": "runbook.contract.checks",
+    "validate_openapi": "runbook.contract.schema_source",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,48 +5,31 @@ Pure functions over a `Mapping[str, str]` of variables (from a `.env` file, the 
 environment, or App Settings read elsewhere); no Azure access here.
 """
 
-from runbook.envconfig.backend import backend_checks
-from runbook.envconfig.drift import DriftTable, drift_check, drift_frame, drift_table
-from runbook.envconfig.params import (
-    CHECKLIST_PRODUCTION_UTILITY,
-    DEFAULT_LEFTOVERS,
-    BackendParams,
-    DriftParams,
-    EnvironmentConfigParams,
-    FileSource,
-    ProcessEnvSource,
-    SecretPolicy,
-    UtilityParams,
-)
-from runbook.envconfig.sources import (
-    EnvFileError,
-    collect_variables,
-    load_env_file,
-    load_environments,
-    load_variables,
-)
-from runbook.envconfig.utility import parse_utility, utility_checks
+from runbook.lazy_exports import lazy_exports
 
-__all__ = [
-    "CHECKLIST_PRODUCTION_UTILITY",
-    "DEFAULT_LEFTOVERS",
-    "BackendParams",
-    "DriftParams",
-    "DriftTable",
-    "EnvFileError",
-    "EnvironmentConfigParams",
-    "FileSource",
-    "ProcessEnvSource",
-    "SecretPolicy",
-    "UtilityParams",
-    "backend_checks",
-    "collect_variables",
-    "drift_check",
-    "drift_frame",
-    "drift_table",
-    "load_env_file",
-    "load_environments",
-    "load_variables",
-    "parse_utility",
-    "utility_checks",
-]
+_EXPORTS = {
+    "BackendParams": "runbook.envconfig.params",
+    "CHECKLIST_PRODUCTION_UTILITY": "runbook.envconfig.params",
+    "DEFAULT_LEFTOVERS": "runbook.envconfig.params",
+    "DriftParams": "runbook.envconfig.params",
+    "DriftTable": "runbook.envconfig.drift",
+    "EnvFileError": "runbook.envconfig.sources",
+    "EnvironmentConfigParams": "runbook.envconfig.params",
+    "FileSource": "runbook.envconfig.params",
+    "ProcessEnvSource": "runbook.envconfig.params",
+    "SecretPolicy": "runbook.envconfig.params",
+    "UtilityParams": "runbook.envconfig.params",
+    "backend_checks": "runbook.envconfig.backend",
+    "collect_variables": "runbook.envconfig.sources",
+    "drift_check": "runbook.envconfig.drift",
+    "drift_frame": "runbook.envconfig.drift",
+    "drift_table": "runbook.envconfig.drift",
+    "load_env_file": "runbook.envconfig.sources",
+    "load_environments": "runbook.envconfig.sources",
+    "load_variables": "runbook.envconfig.sources",
+    "parse_utility": "runbook.envconfig.utility",
+    "utility_checks": "runbook.envconfig.utility",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

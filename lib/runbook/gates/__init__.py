@@ -10,26 +10,24 @@ calls one function per step:
     migration_check(params)
 """
 
-from runbook.gates.documentation import documentation_checks
-from runbook.gates.layer_coverage import coverage_chart, coverage_checks, coverage_reports
-from runbook.gates.migrations import migration_check
-from runbook.gates.params import CoverageLayer, DocumentSpec, Gate, PreDeploymentParams
-from runbook.gates.runner import run_gate, run_gates
-from runbook.gates.sample import DEFECTS, SampleRepo, materialize_sample
+from runbook.lazy_exports import lazy_exports
 
-__all__ = [
-    "DEFECTS",
-    "CoverageLayer",
-    "DocumentSpec",
-    "Gate",
-    "PreDeploymentParams",
-    "SampleRepo",
-    "coverage_chart",
-    "coverage_checks",
-    "coverage_reports",
-    "documentation_checks",
-    "materialize_sample",
-    "migration_check",
-    "run_gate",
-    "run_gates",
-]
+_EXPORTS = {
+    "CoverageLayer": "runbook.gates.params",
+    "DEFECTS": "runbook.gates.sample",
+    "DocumentSpec": "runbook.gates.params",
+    "Gate": "runbook.gates.params",
+    "PreDeploymentParams": "runbook.gates.params",
+    "SampleRepo": "runbook.gates.sample",
+    "coverage_chart": "runbook.gates.layer_coverage",
+    "coverage_checks": "runbook.gates.layer_coverage",
+    "coverage_reports": "runbook.gates.layer_coverage",
+    "documentation_checks": "runbook.gates.documentation",
+    "materialize_sample": "runbook.gates.sample",
+    "migration_check": "runbook.gates.migrations",
+    "run_gate": "runbook.gates.runner",
+    "run_gates": "runbook.gates.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,27 +1,21 @@
-"""A local, in-memory, PixCrawler-compatible API target with fault knobs, for rehearsals."""
+"""A local, in-memory, PixCrawler-compatible API target with fault knobs, for rehearsals.
+"""
 
-from runbook.sandbox.config import DEFAULT_TOKEN_ENV, SandboxConfig, SandboxFaults
-from runbook.sandbox.server import (
-    SandboxError,
-    SandboxHandle,
-    get_faults,
-    get_requests,
-    reset_sandbox,
-    set_faults,
-    start_sandbox,
-)
-from runbook.sandbox.traffic import RequestRecord
+from runbook.lazy_exports import lazy_exports
 
-__all__ = [
-    "DEFAULT_TOKEN_ENV",
-    "RequestRecord",
-    "SandboxConfig",
-    "SandboxError",
-    "SandboxFaults",
-    "SandboxHandle",
-    "get_faults",
-    "get_requests",
-    "reset_sandbox",
-    "set_faults",
-    "start_sandbox",
-]
+_EXPORTS = {
+    "DEFAULT_TOKEN_ENV": "runbook.sandbox.config",
+    "RequestRecord": "runbook.sandbox.traffic",
+    "SandboxConfig": "runbook.sandbox.config",
+    "SandboxError": "runbook.sandbox.server",
+    "SandboxFaults": "runbook.sandbox.config",
+    "SandboxHandle": "runbook.sandbox.server",
+    "get_faults": "runbook.sandbox.server",
+    "get_requests": "runbook.sandbox.server",
+    "reset_sandbox": "runbook.sandbox.server",
+    "set_faults": "runbook.sandbox.server",
+    "start_sandbox": "runbook.sandbox.server",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
