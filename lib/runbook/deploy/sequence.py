@@ -1,0 +1,96 @@
+"""The whole deploy of one environment, step by step, stopping at the first step that fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from azure.core.credentials import TokenCredential
+from azure.mgmt.web import WebSiteManagementClient
+
+from runbook.azure.params import AzureParams
+from runbook.checks import CheckResult, Status
+from runbook.deploy.app_service import record_deployment, restart, swap
+from runbook.deploy.command import command_deploy
+from runbook.deploy.downtime import ProbeMark, ProbeRecord, ZeroDowntimeProbe
+from runbook.deploy.health import wait_healthy
+from runbook.deploy.package import build_package
+from runbook.deploy.params import PRODUCTION, DeployParams
+from runbook.deploy.zipdeploy import zip_deploy
+
+GOING_ON = (Status.PASS, Status.WARN)
+
+
+@dataclass
+class DeployRun:
+    """The results in order, and the probe's records and marks (for timeline_figure)."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    records: list[ProbeRecord] = field(default_factory=list)
+    marks: list[ProbeMark] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every step passed (a warning, e.g. nothing to roll back to, is allowed)."""
+        return bool(self.results) and all(r.status in GOING_ON for r in self.results)
+
+
+def run_deploy(
+    params: DeployParams,
+    azure: AzureParams | None,
+    workdir: Path,
+    *,
+    expect_version: str | None = None,
+    client: WebSiteManagementClient | None = None,
+    credential: TokenCredential | None = None,
+) -> DeployRun:
+    """command: run, wait healthy. zip: package, record, probe, deploy, restart, health, swap."""
+    run = DeployRun()
+    if params.method == "command":
+        run.results.append(command_deploy(params))
+        if run.ok:
+            run.results.append(wait_healthy(params, params.slot_name))
+        return run
+    if azure is None:
+        raise ValueError("a zip deploy needs the azure parameters (site, endpoint, credential)")
+    built = build_package(params, workdir)
+    run.results.append(built.result)
+    if built.package is None:
+        return run
+    run.results.append(record_deployment(params, azure, built.package, client=client))
+    if not run.ok:
+        return run
+    probe = ZeroDowntimeProbe.for_slot(params, PRODUCTION) if params.app_url(PRODUCTION) else None
+    if probe is not None:
+        probe.start()
+
+    def mark(label: str) -> None:
+        if probe is not None:
+            probe.mark(label)
+
+    slot = params.slot_name
+    try:
+        mark("deploy start")
+        run.results.append(
+            zip_deploy(params, azure, built.package, client=client, credential=credential)
+        )
+        mark("deploy end")
+        if run.ok and params.restart_after_deploy:
+            mark("restart")
+            run.results.append(restart(params, azure, slot=slot, client=client))
+        if run.ok:
+            run.results.append(wait_healthy(params, slot, expect_version=expect_version))
+        if run.ok and params.swap_to_production:
+            mark("swap start")
+            run.results.append(swap(params, azure, client=client))
+            mark("swap end")
+            if run.ok:
+                run.results.append(
+                    wait_healthy(params, PRODUCTION, expect_version=expect_version,
+                                 title=f"{params.labels.healthy} (production after swap)")
+                )  # fmt: skip
+    finally:
+        if probe is not None:
+            run.results.append(probe.stop())
+            run.records, run.marks = list(probe.records), list(probe.marks)
+    return run
