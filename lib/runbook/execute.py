@@ -192,7 +192,7 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
             execution_timeout=params.execution.cell_timeout_s,
             start_timeout=params.execution.start_timeout_s,
             progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
-            cwd=str(root / "runbooks"), shutdown_kernel="immediate",
+            cwd=str(root), shutdown_kernel="immediate",
         )
     except PapermillExecutionError as exc:
         status, error = "crashed", f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}"

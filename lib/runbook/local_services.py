@@ -25,6 +25,7 @@ class LocalServices:
 
     sandbox: Any = None
     standin: Any = None
+    slot_sandboxes: dict[str, Any] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
 
 
@@ -55,7 +56,8 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
     everything = {"azure", "sample"}
     wanted = everything if uses is None else uses
     if params.azure_standin is not None and "azure" in wanted:
-        params, services.standin = _start_standin(params, stack)
+        slot_urls = _start_slot_sandboxes(params, services, stack)
+        params, services.standin = _start_standin(params, stack, slot_urls)
         services.started.append(f"Azure stand-in at {services.standin.url}")
     if params.sample_target is not None and "sample" in wanted:
         params = _materialize_sample(params, stack)
@@ -82,8 +84,30 @@ def _materialize_sample(params: Parameters, stack: ExitStack) -> Parameters:
     return params.model_copy(update={"pre_deployment": pre})
 
 
-def _start_standin(params: Parameters, stack: ExitStack) -> tuple[Parameters, Any]:
+def _start_slot_sandboxes(params: Parameters, services: LocalServices,
+                          stack: ExitStack) -> dict[str, str]:
+    """For a zip deploy rehearsal: the sandbox already started plays the production slot, one
+    more sandbox per deployment slot plays that slot. Returns slot -> URL."""
+    if services.sandbox is None or params.deploy is None or params.deploy.method != "zip":
+        return {}
+    from runbook.deploy.rehearsal import start_slot_sandboxes
+
+    slots = [s for s in [params.azure.slot if params.azure else None,
+                         params.deploy.target_slot] if s and s != "production"]
+    token_env = params.target.token.env
+    extra = start_slot_sandboxes(params.sandbox, os.environ[token_env], token_env,
+                                 slots=tuple(dict.fromkeys(slots)))
+    for handle in extra.values():
+        stack.enter_context(handle)
+    services.slot_sandboxes = extra
+    services.started += [f"sandbox for slot {s} at {h.url}" for s, h in extra.items()]
+    return {"production": services.sandbox.url, **{s: h.url for s, h in extra.items()}}
+
+
+def _start_standin(params: Parameters, stack: ExitStack,
+                   slot_urls: dict[str, str]) -> tuple[Parameters, Any]:
     from runbook.azure_standin import start_standin
+    from runbook.deploy.rehearsal import attach_slot_sandboxes
 
     azure = params.azure
     if azure is None or azure.credential.kind != "static-token" or azure.credential.token is None:
@@ -92,8 +116,16 @@ def _start_standin(params: Parameters, stack: ExitStack) -> tuple[Parameters, An
     token_env = azure.credential.token.env
     os.environ[token_env] = os.environ.get(token_env) or _random.token_urlsafe(24)
     config = params.azure_standin.model_copy(update={"accept_token_env": token_env})
+    if slot_urls:
+        config = attach_slot_sandboxes(config, azure.site, slot_urls)
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-standin-")))
     handle = stack.enter_context(start_standin(config, workdir))
     azure = azure.model_copy(update={"arm_endpoint": handle.url.rstrip("/"),
                                      "ca_bundle": str(handle.ca_bundle)})
-    return params.model_copy(update={"azure": azure}), handle
+    update: dict[str, Any] = {"azure": azure}
+    if params.deploy is not None and params.deploy.method == "zip":
+        kudu = params.deploy.kudu.model_copy(
+            update={"scm_url": f"{handle.url.rstrip('/')}/{{scm_host}}"})
+        update["deploy"] = params.deploy.model_copy(
+            update={"kudu": kudu, "app_urls": {**params.deploy.app_urls, **slot_urls}})
+    return params.model_copy(update=update), handle

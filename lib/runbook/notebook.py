@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ class PhaseContext:
         self.phase = phase
         self.params = params
         self.run_dir = run_dir
-        self.root = project_root()  # relative paths in parameters are relative to this
+        self.root = project_root()
+        os.chdir(self.root)  # every relative path in parameters is relative to the checkout
         if run_dir is None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             run_dir = self.root / "outputs" / "interactive" / stamp

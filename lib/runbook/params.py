@@ -20,8 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from runbook.azure.params import AppSettingsParams, AzureParams
 from runbook.azure_standin.config import StandinConfig
 from runbook.contract.params import ContractParams
+from runbook.deploy.params import DeployParams
 from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.gates.params import PreDeploymentParams
+from runbook.integration.params import IntegrationParams
+from runbook.perf.params import PerformanceParams
 from runbook.sandbox.config import SandboxConfig
 from runbook.smoke import SmokeParams
 from runbook.target import TargetParams
@@ -104,7 +107,12 @@ class Parameters(BaseModel):
         None, description="API documentation and backward compatibility (Pre-Deployment §3, §4)"
     )
     environment_config: EnvironmentPhaseParams | None = None
+    deploy: DeployParams | None = None
     verify: SmokeParams | None = None
+    integration: IntegrationParams | None = Field(
+        None, description="Deployment Steps §2.3 integration tests, run in phase verify"
+    )
+    performance: PerformanceParams | None = None
 
 
 class ParameterError(ValueError):

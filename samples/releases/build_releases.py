@@ -2,7 +2,7 @@
 
     uv run python samples/releases/build_releases.py OUT_DIR
 
-writes OUT_DIR/release-1.0.0.zip (healthy) and OUT_DIR/release-1.1.0-regressed.zip (the sandbox's
+writes OUT_DIR/release-1.0.0.zip and release-1.1.0.zip (healthy) and OUT_DIR/release-1.1.0-regressed.zip (the sandbox's
 slow route takes 400 ms, GET /api/v1/notifications/ answers 500) and prints name, sha256 and path
 as JSON lines. Each folder's release.json is what the package "is" in a rehearsal (see
 runbook.sandbox.release). No zip is committed: they are built at run time.
@@ -17,7 +17,7 @@ from pathlib import Path
 from runbook.deploy.package import sha256_file, zip_folder
 
 HERE = Path(__file__).resolve().parent
-RELEASES = ("release-1.0.0", "release-1.1.0-regressed")
+RELEASES = ("release-1.0.0", "release-1.1.0", "release-1.1.0-regressed")
 
 
 def build_releases(out_dir: Path) -> dict[str, Path]:

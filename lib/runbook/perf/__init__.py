@@ -19,6 +19,9 @@ _EXPORTS = {
     "memory_slope_check": "runbook.perf.verdicts",
     "route_stats": "runbook.perf.stats",
     "run_load": "runbook.perf.probe",
+    "run_target_load": "runbook.perf.target",
+    "database_check": "runbook.perf.target",
+    "memory_check": "runbook.perf.target",
     "window_stats": "runbook.perf.stats",
 }
 

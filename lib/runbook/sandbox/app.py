@@ -39,7 +39,11 @@ class SandboxRuntime:
         self.config = config
         self.store = Store(user_id=SANDBOX_USER_ID)
         self.injector = FaultInjector(config.faults, config.seed)
-        self.limiter = FixedWindowRateLimiter(config.rate_limit_per_minute)
+        self.limiter = FixedWindowRateLimiter(
+            config.rate_limit_per_minute,
+            per_key={"token": config.token_rate_limit_per_minute}
+            if config.token_rate_limit_per_minute else None,
+        )
         self.log = RequestLog(config.request_log_size)
 
     def reset(self) -> None:

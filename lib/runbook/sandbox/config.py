@@ -85,6 +85,11 @@ class SandboxConfig(BaseModel):
         ge=1,
         description="requests per client (token, else IP) per fixed 60 s window",
     )
+    token_rate_limit_per_minute: int | None = Field(
+        default=None, ge=1,
+        description="another limit for the valid token's requests (e.g. so a load test with the "
+        "token is not throttled while anonymous clients are); None = rate_limit_per_minute",
+    )
     job_step_seconds: float = Field(
         default=0.2, ge=0.0, le=3600, description="time a job spends in each of pending and running"
     )

@@ -90,8 +90,10 @@ class RequestLog:
 class FixedWindowRateLimiter:
     """Counts requests per client key in fixed windows; refuses beyond the limit."""
 
-    def __init__(self, limit: int, window_seconds: float = 60.0) -> None:
+    def __init__(self, limit: int, window_seconds: float = 60.0,
+                 per_key: dict[str, int] | None = None) -> None:
         self.limit = limit
+        self.per_key = dict(per_key or {})  # e.g. {"token": N}: another limit for that client
         self.window = window_seconds
         self.reset()
 
@@ -110,7 +112,7 @@ class FixedWindowRateLimiter:
             count = 0
         count += 1
         self._counts[key] = (window, count)
-        return count <= self.limit, retry_after
+        return count <= self.per_key.get(key, self.limit), retry_after
 
 
 class SandboxMiddleware:
