@@ -224,7 +224,7 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
 def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,
              outcomes: list[PhaseOutcome], started: str, say: Say) -> RunOutcome:
     """Scan for secrets, judge, render the report, write the manifest; print the verdict."""
-    from runbook.report import render_notebook, write_report
+    from runbook.report import notebook_figures, render_notebook, write_report
 
     results = [r for o in outcomes for r in o.results]
     leaks = ev.scan_for_values(run_dir, resolved_values(params))
@@ -241,13 +241,14 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
     overall = combine([*phase_verdicts, judge([scan]).verdict]) if outcomes else Verdict.INCOMPLETE
     reasons = [f"{o.phase.name}: {r}" for o in outcomes for r in o.reasons] + (
         [scan.explanation] if leaks else [])
-    pages = {}
+    pages, figures = {}, {}
     for o in outcomes:
         if o.notebook:
             html_rel = f"notebooks/{Path(o.notebook).stem}.html"
             try:
                 render_notebook(run_dir / o.notebook, run_dir / html_rel)
                 pages[o.phase.name] = html_rel
+                figures[o.phase.name] = notebook_figures(run_dir / o.notebook)
             except Exception as exc:  # noqa: BLE001 - a missing rendering must not lose a run
                 say(f"warning: could not render {o.notebook}: {exc}")
     manifest = {
@@ -267,7 +268,7 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
         "verdict": overall.value,
         "reasons": reasons,
     }
-    write_report(run_dir, manifest, pages)
+    write_report(run_dir, manifest, pages, figures)
     ev.write_manifest(run_dir, manifest)
     say(f"report: {run_dir / 'report.html'}")
     print(f"{overall.value}: {run_dir}", flush=True)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import html
+import io
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -48,9 +49,15 @@ class PhaseContext:
                 display(result)
 
     def show(self, obj: Any) -> None:
-        """Display a table or a figure (never a check result: use `check`)."""
-        from IPython.display import display
+        """Display a table or a figure (never a check result: use `check`). A matplotlib
+        figure is rendered to PNG here, so it is saved in the notebook whatever the backend."""
+        from IPython.display import Image, display
 
+        if hasattr(obj, "savefig"):
+            buffer = io.BytesIO()
+            obj.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+            display(Image(data=buffer.getvalue(), format="png"))
+            return
         display(obj)
 
     def verdict(self) -> VerdictReport:

@@ -25,6 +25,13 @@ def render_notebook(notebook: Path, dest: Path) -> Path:
     return dest
 
 
+def notebook_figures(notebook: Path) -> list[str]:
+    """The base64 PNG figures an executed notebook displayed, in order."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [output["data"]["image/png"] for cell in nb.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
@@ -32,9 +39,10 @@ def _cell(value: Any) -> str:
     return html.escape(text if len(text) < 200 else text[:199] + "…")
 
 
-def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[str, str]) -> Path:
+def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[str, str],
+                 figures: dict[str, list[str]] | None = None) -> Path:
     """Write report.html for a run from its manifest data; `notebook_pages` maps phase -> the
-    relative path of its rendered notebook."""
+    relative path of its rendered notebook, `figures` phase -> its base64 PNG figures."""
     e = html.escape
     verdict = manifest["verdict"]
     colour = VERDICT_COLOURS.get(verdict, "#555")
@@ -51,6 +59,12 @@ def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[s
             notebook_pages.get(phase))
         for phase in dict.fromkeys((r.get("phase") or "run") for r in manifest["results"])
     )
+    figure_html = "".join(
+        f"<h3>{e(phase)}</h3>" + "".join(
+            f"<img alt='{e(phase)} figure {i}' src='data:image/png;base64,{png.strip()}'>"
+            for i, png in enumerate(pngs, 1))
+        for phase, pngs in (figures or {}).items() if pngs
+    )
     reasons = "".join(f"<li>{e(x)}</li>" for x in manifest.get("reasons", []))
     target = manifest.get("target", {})
     page = f"""<!doctype html>
@@ -66,6 +80,7 @@ td.status {{ white-space: nowrap; }}
 th {{ background: #f6f8fa; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
 code {{ font-size: 12px; }}
+img {{ max-width: 900px; display: block; margin: 0.5em 0; }}
 </style></head><body>
 <h1>PixCrawler deployment runbook</h1>
 <p class="verdict">{e(verdict)}</p>
@@ -85,6 +100,7 @@ code {{ font-size: 12px; }}
 <th>reasons</th></tr>{phase_rows}</table>
 <h2>Checks</h2>
 {check_tables}
+{"<h2>Figures</h2>" + figure_html if figure_html else ""}
 <p>Every file of this run is hashed in <code>manifest.json</code>; check it with
 <code>uv run runbook verify {e(str(run_dir))}</code>.</p>
 </body></html>
