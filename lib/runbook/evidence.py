@@ -218,6 +218,24 @@ def list_runs(outputs: Path, env: str | None = None) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["run_id"], reverse=True)
 
 
+def previous_manifests(env_dir: Path, *, phase: str | None = None,
+                       exclude_run: str | None = None) -> list[dict[str, Any]]:
+    """Finished manifests of an environment, newest first (optionally only runs that executed
+    `phase`, and never `exclude_run`): where earlier baselines and monitor evidence come from."""
+    out = []
+    for entry in reversed(read_chain(env_dir)):
+        run_id = entry.get("run_id")
+        path = env_dir / str(run_id) / MANIFEST
+        if run_id == exclude_run or not path.is_file():
+            continue
+        manifest = json.loads(path.read_text())
+        if phase and not any(p.get("name") == phase and p.get("status") == "completed"
+                             for p in manifest.get("phases", [])):
+            continue
+        out.append(manifest)
+    return out
+
+
 def scan_for_values(run_dir: Path, values: list[str]) -> list[str]:
     """Files under the run directory containing any of `values` (raw or JSON-escaped).
     Returns relative paths only: a finding never repeats the value."""

@@ -60,6 +60,18 @@ class PhaseContext:
             return
         display(obj)
 
+    def prior_results(self) -> list[CheckResult]:
+        """Results of the phases this run already executed (read from their saved notebooks)."""
+        from runbook.evidence import results_from_notebook
+
+        if self.run_dir is None:
+            return []
+        folder = self.run_dir / "notebooks"
+        if not folder.is_dir():
+            return []
+        return [r for nb in sorted(folder.glob("*.ipynb")) for r in results_from_notebook(nb)
+                if r.phase != self.phase]
+
     def verdict(self) -> VerdictReport:
         return judge(self.results.values())
 
