@@ -25,7 +25,7 @@ from runbook.deploy import (
     run_deploy,
     zip_deploy,
 )
-from runbook.deploy.package import sha256_file
+from runbook.evidence import sha256_file
 from runbook.sandbox.release import Release, exchange_releases, get_release, put_release
 
 
@@ -100,10 +100,11 @@ def test_the_sample_release_script_builds_reproducible_zips(
     out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
                          text=True, check=True, timeout=60).stdout  # fmt: skip
     one = [json.loads(line) for line in out.splitlines()]
-    assert [r["name"] for r in one] == ["release-1.0.0", "release-1.1.0-regressed"]
+    names = ["release-1.0.0", "release-1.1.0", "release-1.1.0-regressed"]
+    assert [r["name"] for r in one] == names
     # another process, another folder, another time: the same bytes as the session's build
     assert [r["sha256"] for r in one] == [sha256_file(packages[r["name"]]) for r in one]
-    with zipfile.ZipFile(one[1]["path"]) as archive:
+    with zipfile.ZipFile(one[2]["path"]) as archive:
         release = Release.model_validate_json(archive.read("release.json"))
     assert release.version == "1.1.0" and release.sandbox.slow_route_ms == 400
 

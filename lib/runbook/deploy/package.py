@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from runbook.checks import CheckResult, Severity, Status
 from runbook.deploy.params import DeployParams, PackageParams
+from runbook.evidence import sha256_file
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
@@ -35,15 +35,6 @@ class PackageBuild:
 
     result: CheckResult
     package: PackageInfo | None
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _excluded(relative: str, patterns: list[str]) -> bool:
