@@ -215,10 +215,28 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
             evidence={"notebook": f"notebooks/{phase.notebook}"},
         ))
     report = judge(results)
-    return PhaseOutcome(phase=phase, status=status, results=results, verdict=report.verdict,
+    verdict = _declared_verdict(results) or report.verdict
+    if verdict.rank < report.verdict.rank:  # a declared verdict never hides a failure
+        verdict = report.verdict
+    return PhaseOutcome(phase=phase, status=status, results=results, verdict=verdict,
                         reasons=report.reasons, duration_s=duration,
                         notebook=f"notebooks/{phase.notebook}" if out.is_file() else None,
                         error=error)
+
+
+SUCCESS_VERDICT_ID = "success.verdict"
+
+
+def _declared_verdict(results: list[CheckResult]) -> Verdict | None:
+    """The verdict phase success-criteria computed (it may say ROLLBACK REQUIRED, which no
+    single check can), read from its `success.verdict` result."""
+    for r in results:
+        if r.id == SUCCESS_VERDICT_ID and isinstance(r.observed, dict):
+            try:
+                return Verdict(r.observed.get("verdict"))
+            except ValueError:
+                return None
+    return None
 
 
 def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,

@@ -31,8 +31,9 @@ PHASES: tuple[Phase, ...] = (
     Phase(4, "verify", "04_verify.ipynb", "verify"),
     Phase(5, "performance", "05_performance.ipynb", "performance"),
     Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure"})),
-    Phase(7, "rollback", "07_rollback.ipynb", "rollback", changes_target=True,
-          uses=frozenset({"azure"})),
+    # rollback changes the target too, but exactly when things are not GO: it runs always and
+    # acts only when its own decision, computed from the evidence, says roll back
+    Phase(7, "rollback", "07_rollback.ipynb", "rollback", uses=frozenset({"azure"})),
     Phase(8, "post-deployment", "08_post_deployment.ipynb", "post_deployment"),
     Phase(9, "success-criteria", "09_success_criteria.ipynb", "success_criteria"),
 )

@@ -64,3 +64,14 @@ def test_unknown_schema_version_is_refused() -> None:
     payload = result(Status.PASS).to_payload() | {"schema_version": 99}
     with pytest.raises(ValueError, match="schema_version"):
         CheckResult.from_payload(payload)
+
+
+def test_success_criteria_can_declare_rollback_required_but_never_hide_a_failure() -> None:
+    from runbook.execute import _declared_verdict
+
+    declared = result(Status.FAIL, id="success.verdict").model_copy(
+        update={"observed": {"verdict": "ROLLBACK REQUIRED"}})
+    assert _declared_verdict([declared]) is Verdict.ROLLBACK_REQUIRED
+    bogus = declared.model_copy(update={"observed": {"verdict": "PROBABLY FINE"}})
+    assert _declared_verdict([bogus]) is None
+    assert _declared_verdict([result(Status.PASS)]) is None
