@@ -53,12 +53,18 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
         params = params.model_copy(update={"target": params.target.model_copy(
             update={"base_url": services.sandbox.url})})
         services.started.append(f"sandbox at {services.sandbox.url}")
-    everything = {"azure", "sample"}
+    everything = {"azure", "sample", "workers"}
     wanted = everything if uses is None else uses
     if params.azure_standin is not None and "azure" in wanted:
         slot_urls = _start_slot_sandboxes(params, services, stack)
         params, services.standin = _start_standin(params, stack, slot_urls)
         services.started.append(f"Azure stand-in at {services.standin.url}")
+    if params.workers is not None and params.sandbox is not None and "workers" in wanted:
+        from runbook.workers.local import start_rehearsal_workers
+
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-workers-")))
+        start_rehearsal_workers(params.workers, stack, folder, exercise_tasks=3)
+        services.started.append("redis-server and a Celery worker (rehearsal)")
     if params.sample_target is not None and "sample" in wanted:
         params = _materialize_sample(params, stack)
         services.started.append(f"sample target repository in {params.pre_deployment.repo}"

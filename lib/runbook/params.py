@@ -25,6 +25,7 @@ from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.gates.params import PreDeploymentParams
 from runbook.integration.params import IntegrationParams
 from runbook.perf.params import PerformanceParams
+from runbook.workers.params import WorkersParams
 from runbook.sandbox.config import SandboxConfig
 from runbook.smoke import SmokeParams
 from runbook.target import TargetParams
@@ -113,6 +114,9 @@ class Parameters(BaseModel):
         None, description="Deployment Steps §2.3 integration tests, run in phase verify"
     )
     performance: PerformanceParams | None = None
+    workers: WorkersParams | None = Field(
+        None, description="Redis and Celery health (Monitoring §3, §4); local: started for the run"
+    )
 
 
 class ParameterError(ValueError):

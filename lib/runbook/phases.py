@@ -30,7 +30,7 @@ PHASES: tuple[Phase, ...] = (
           uses=frozenset({"azure"})),
     Phase(4, "verify", "04_verify.ipynb", "verify"),
     Phase(5, "performance", "05_performance.ipynb", "performance"),
-    Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure"})),
+    Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure", "workers"})),
     # rollback changes the target too, but exactly when things are not GO: it runs always and
     # acts only when its own decision, computed from the evidence, says roll back
     Phase(7, "rollback", "07_rollback.ipynb", "rollback", uses=frozenset({"azure"})),
