@@ -25,10 +25,10 @@ from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.gates.params import PreDeploymentParams
 from runbook.integration.params import IntegrationParams
 from runbook.perf.params import PerformanceParams
-from runbook.workers.params import WorkersParams
 from runbook.sandbox.config import SandboxConfig
 from runbook.smoke import SmokeParams
 from runbook.target import TargetParams
+from runbook.workers.params import WorkersParams
 
 ENVIRONMENTS_DIR = "parameters"
 OVERRIDES_ENV = "RUNBOOK_OVERRIDES"  # newline-separated key=value, for interactive kernels
