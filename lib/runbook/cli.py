@@ -34,9 +34,43 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="validate and show what would run; execute and change nothing")
     run.add_argument("--outputs", type=Path, help="where run directories go (default outputs/)")
+    run.add_argument("--approval", type=Path,
+                     help="approval file of this exact plan (see `runbook plan` / `approve`)")
+    run.add_argument("--override-promotion", nargs=2, metavar=("BY", "REASON"),
+                     help="start although the promotion gate refuses; recorded in the evidence")
 
-    verify = sub.add_parser("verify", help="recompute a run's hashes and check its manifest")
-    verify.add_argument("run_dir", type=Path)
+    plan = sub.add_parser("plan", help="render what a run would do and print its hash")
+    plan.add_argument("--env", required=True)
+    plan.add_argument("--phase", action="append", dest="phases", metavar="NAME")
+    plan.add_argument("--param", action="append", dest="overrides", default=[],
+                      metavar="KEY=VALUE")
+    plan.add_argument("--out", type=Path, help="folder (default outputs/plans/<env>/<hash>)")
+
+    approve = sub.add_parser("approve", help="approve a plan hash (writes an approval file)")
+    approve.add_argument("--env", required=True)
+    approve.add_argument("plan_sha256")
+    approve.add_argument("--by", required=True, help="who approves")
+    approve.add_argument("--note", default="")
+    approve.add_argument("--out", type=Path, help="default: the environment's approval.file")
+
+    verify = sub.add_parser("verify", help="recompute a run's hashes and check its manifest, "
+                                           "or walk an environment's whole hash chain")
+    verify.add_argument("run_dir", type=Path, nargs="?")
+    verify.add_argument("--chain", metavar="ENV", help="verify every run of ENV and their chain")
+    verify.add_argument("--outputs", type=Path)
+
+    rejudge = sub.add_parser("rejudge", help="recompute a saved run's verdicts under other "
+                                             "thresholds, from its raw samples (no target)")
+    rejudge.add_argument("run_dir", type=Path)
+    rejudge.add_argument("--param", action="append", dest="overrides", default=[],
+                         metavar="KEY=VALUE")
+    rejudge.add_argument("--out", type=Path)
+
+    schedule = sub.add_parser("schedule", help="print §3.5 extended monitoring as CI schedule "
+                                               "entries")
+    schedule.add_argument("--env", required=True)
+    schedule.add_argument("--deployed-at", required=True,
+                          help="ISO 8601 time of the deployment, with a time zone")
 
     lst = sub.add_parser("list", help="past runs with their verdicts")
     lst.add_argument("--env")
@@ -67,7 +101,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)
         if args.command == "verify":
+            if args.chain:
+                return _verify_chain(args.chain, args.outputs)
+            if args.run_dir is None:
+                print("error: give a RUN_DIR or --chain ENV", file=sys.stderr)
+                return EXIT_INVALID
             return _verify(args.run_dir)
+        if args.command == "schedule":
+            return _schedule(args)
+        if args.command == "plan":
+            return _plan(args)
+        if args.command == "approve":
+            return _approve(args)
+        if args.command == "rejudge":
+            return _rejudge(args)
         if args.command == "list":
             return _list(args)
         if args.command == "lab":
@@ -87,7 +134,9 @@ def _run(args: argparse.Namespace) -> int:
 
     outcome = run(RunRequest(env=args.env, phases=args.phases, overrides=args.overrides,
                              dry_run=args.dry_run, outputs=args.outputs,
-                             progress=sys.stderr.isatty()))
+                             progress=sys.stderr.isatty(), approval=args.approval,
+                             promotion_override=tuple(args.override_promotion)
+                             if args.override_promotion else None))
     if outcome.verdict is None:  # dry run
         return 0
     return outcome.exit_code
@@ -102,6 +151,92 @@ def _verify(run_dir: Path) -> int:
         print(line)
     print(f"FAILED: {run_dir} does not match its recorded evidence")
     return 1
+
+
+def _verify_chain(env: str, outputs: Path | None) -> int:
+    from runbook.chain import verify_chain
+
+    env_dir = (outputs or project_root() / "outputs") / env
+    if not env_dir.is_dir():
+        print(f"FAILED: no runs for environment {env!r} under {env_dir.parent}")
+        return 1
+    report = verify_chain(env_dir)
+    for line in report.lines():
+        print(line)
+    print(f"{'OK' if report.ok else 'FAILED'}: hash chain of {env_dir}")
+    return 0 if report.ok else 1
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from runbook.approval import build_plan, write_plan
+    from runbook.execute import RunRequest, prepare
+
+    loaded, selected, root = prepare(RunRequest(env=args.env, phases=args.phases,
+                                                overrides=args.overrides))
+    plan = build_plan(loaded.params, selected, root)
+    folder = args.out or root / "outputs" / "plans" / args.env / plan.sha256[:12]
+    digest = write_plan(plan, folder)
+    print(f"plan of {args.env} ({', '.join(p.name for p in selected)}) written to {folder}",
+          file=sys.stderr)
+    print(f"approve it with: uv run runbook approve --env {args.env} {digest} --by NAME",
+          file=sys.stderr)
+    print(digest)
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from runbook.approval import create_approval, save_approval
+    from runbook.params import load
+
+    params = load(args.env).params
+    settings = params.approval
+    path = args.out or (project_root() / settings.file if settings and settings.file else None)
+    if path is None:
+        print("error: give --out (the environment has no approval.file)", file=sys.stderr)
+        return EXIT_INVALID
+    approval = create_approval(args.plan_sha256, args.by, args.note,
+                               key_ref=settings.hmac_key if settings else None)
+    save_approval(approval, path)
+    print(f"approval of plan {args.plan_sha256} by {args.by} written to {path}")
+    return 0
+
+
+def _rejudge(args: argparse.Namespace) -> int:
+    from runbook.rejudge import RejudgeError, default_folder, rejudge, save_rejudge
+
+    try:
+        report = rejudge(args.run_dir, args.overrides)
+    except RejudgeError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    for line in report.lines():
+        print(line)
+    outputs = args.run_dir.resolve().parent.parent
+    saved = save_rejudge(report, args.out or default_folder(outputs, args.run_dir))
+    print(f"{report.new_verdict}: re-judged {args.run_dir} (report: {saved})")
+    return 0 if report.new_verdict == "GO" else 1
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from runbook.monitor import schedule_entries
+    from runbook.params import load
+
+    params = load(args.env).params
+    if params.monitor is None:
+        raise ParameterError([f"parameters/{args.env}.yaml has no 'monitor' section"])
+    try:
+        deployed_at = datetime.fromisoformat(args.deployed_at)
+    except ValueError:
+        raise ParameterError([f"--deployed-at {args.deployed_at!r} is not an ISO 8601 time"]
+                             ) from None
+    if deployed_at.tzinfo is None:
+        raise ParameterError([f"--deployed-at {args.deployed_at!r} needs a time zone "
+                              "(e.g. 2026-11-28T14:00:00+00:00)"])
+    for entry in schedule_entries(args.env, params.monitor, deployed_at):
+        print(entry)
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -198,7 +198,7 @@ def list_runs(outputs: Path, env: str | None = None) -> list[dict[str, Any]]:
     rows = []
     envs = [outputs / env] if env else sorted(p for p in outputs.iterdir() if p.is_dir())
     for env_dir in envs:
-        if not env_dir.is_dir() or env_dir.name == "interactive":
+        if not env_dir.is_dir() or env_dir.name in {"interactive", "plans", "rejudge"}:
             continue
         for run_dir in env_dir.iterdir():
             if not run_dir.is_dir():

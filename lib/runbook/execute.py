@@ -29,6 +29,7 @@ from runbook.secrets import missing, resolved_values
 from runbook.verdict import Verdict, combine, judge
 
 RUN_SECTION = "Runbook execution"
+AWAITING_SIGN_OFF = "awaiting-sign-off"
 CI_VARIABLES = ("CI", "GITHUB_ACTOR", "GITHUB_RUN_ID", "GITHUB_WORKFLOW", "GITHUB_SHA",
                 "BUILD_BUILDID", "BUILD_REQUESTEDFOR", "SYSTEM_TEAMPROJECT")
 
@@ -44,6 +45,8 @@ class RunRequest:
     root: Path | None = None
     outputs: Path | None = None
     progress: bool = False
+    approval: Path | None = None
+    promotion_override: tuple[str, str] | None = None  # (by, reason)
 
 
 @dataclass
@@ -134,6 +137,8 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     outputs = request.outputs or root / "outputs"
     params = loaded.params
     started = _now()
+    gate_results, gate_record = governance_gates(request, loaded, selected, root, outputs)
+    os.environ[HEADLESS_ENV] = "1"  # sign-off cells take their records from parameters / CI
     with ExitStack() as stack:
         uses = set().union(*(p.uses for p in selected))
         params, services = start_local_services(params, stack, say, uses)
@@ -146,6 +151,10 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
         outcomes: list[PhaseOutcome] = []
         for index, phase in enumerate(selected, 1):
             prior = combine(o.verdict for o in outcomes) if outcomes else Verdict.GO
+            if any(o.status == AWAITING_SIGN_OFF for o in outcomes):
+                outcomes.append(_skipped(phase, "not started: a required sign-off is pending"))
+                say(f"[{index}/{len(selected)}] {phase.name}: skipped (sign-off pending)")
+                continue
             if phase.changes_target and prior is not Verdict.GO:
                 outcomes.append(_skipped(phase, f"not started: the run is {prior.value} before "
                                                 f"this phase, which changes the target"))
@@ -160,7 +169,44 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
         if services.sandbox is not None:
             _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
                        [r.model_dump(mode="json") for r in services.sandbox.requests()])
-    return finalize(run_id, run_dir, loaded, params, outcomes, started, say)
+    return finalize(run_id, run_dir, loaded, params, outcomes, started, say,
+                    gate_results, gate_record)
+
+
+HEADLESS_ENV = "RUNBOOK_HEADLESS"
+
+
+def governance_gates(request: RunRequest, loaded: LoadedParameters, selected: list[ph.Phase],
+                     root: Path, outputs: Path) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Refuse to start (ParameterError, exit 2) without a valid approval of exactly this plan
+    or without fresh GO evidence of the same build in the previous environment, when the
+    parameters require them. Returns their results and what the manifest records."""
+    params = loaded.params
+    results: list[CheckResult] = []
+    record: dict[str, Any] = {}
+    if params.approval is not None and params.approval.required:
+        from runbook.approval import check_approval, plan_hash
+
+        digest = plan_hash(params, selected, root)
+        path = request.approval or (root / params.approval.file if params.approval.file
+                                    else None)
+        result = check_approval(params.approval, path, digest)
+        record.update(plan_sha256=digest, approval=str(path) if path else None)
+        if result.status is not Status.PASS:
+            raise ParameterError([f"approval refused: {result.explanation} (plan {digest})"])
+        results.append(result.model_copy(update={"phase": "run"}))
+    if params.promotion is not None:
+        from runbook.promotion import PromotionOverride, gate_from_params
+
+        override = (PromotionOverride(by=request.promotion_override[0],
+                                      reason=request.promotion_override[1])
+                    if request.promotion_override else None)
+        decision = gate_from_params(outputs, params.promotion, params.build_id, override)
+        record["promotion"] = decision.record()
+        if not decision.allowed:
+            raise ParameterError([f"promotion gate: {decision.result().explanation}"])
+        results.append(decision.result().model_copy(update={"phase": "run"}))
+    return results, record
 
 
 def _needed_sections(params: Parameters, selected: list[ph.Phase],
@@ -195,6 +241,8 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
         )
     except PapermillExecutionError as exc:
         status, error = "crashed", f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}"
+        if exc.ename == "SignOffPending":  # stopped on purpose: its pending results say why
+            status = AWAITING_SIGN_OFF
     except Exception as exc:  # noqa: BLE001 - kernel death, timeouts, I/O: all kept as evidence
         status = "crashed"
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
@@ -239,20 +287,17 @@ def _declared_verdict(results: list[CheckResult]) -> Verdict | None:
 
 
 def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,
-             outcomes: list[PhaseOutcome], started: str, say: Say) -> RunOutcome:
+             outcomes: list[PhaseOutcome], started: str, say: Say,
+             gate_results: list[CheckResult] | None = None,
+             gate_record: dict[str, Any] | None = None) -> RunOutcome:
     """Scan for secrets, judge, render the report, write the manifest; print the verdict."""
     from runbook.report import notebook_figures, render_notebook, write_report
+    from runbook.secret_scan import secret_scan_check
 
-    results = [r for o in outcomes for r in o.results]
-    leaks = ev.scan_for_values(run_dir, resolved_values(params))
-    scan = CheckResult(
-        id="runbook.secret-scan", section=RUN_SECTION, phase="run",
-        title="No secret value appears in the evidence", severity=Severity.BLOCKER,
-        status=Status.FAIL if leaks else Status.PASS, observed={"files_with_secrets": leaks},
-        threshold={"files_with_secrets": []},
-        explanation=(f"a resolved secret value was found in {', '.join(leaks)}" if leaks
-                     else "no resolved secret value found in any file of the run"),
-    )
+    results = [*(gate_results or []), *(r for o in outcomes for r in o.results)]
+    scan = secret_scan_check(run_dir, resolved_values(params)).model_copy(
+        update={"phase": "run"})
+    leaks = scan.status is not Status.PASS
     results.append(scan)
     phase_verdicts = [o.verdict for o in outcomes]
     overall = combine([*phase_verdicts, judge([scan]).verdict]) if outcomes else Verdict.INCOMPLETE
@@ -284,6 +329,7 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
         "results": [r.to_payload() for r in results],
         "verdict": overall.value,
         "reasons": reasons,
+        **(gate_record or {}),
     }
     write_report(run_dir, manifest, pages, figures)
     ev.write_manifest(run_dir, manifest)

@@ -134,4 +134,7 @@ def _start_standin(params: Parameters, stack: ExitStack,
             update={"scm_url": f"{handle.url.rstrip('/')}/{{scm_host}}"})
         update["deploy"] = params.deploy.model_copy(
             update={"kudu": kudu, "app_urls": {**params.deploy.app_urls, **slot_urls}})
+    if params.monitor is not None and params.monitor.logs is not None:
+        logs = params.monitor.logs.model_copy(update={"endpoint": handle.url.rstrip("/")})
+        update["monitor"] = params.monitor.model_copy(update={"logs": logs})
     return params.model_copy(update=update), handle

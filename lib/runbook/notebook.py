@@ -53,6 +53,11 @@ class PhaseContext:
         figure is rendered to PNG here, so it is saved in the notebook whatever the backend."""
         from IPython.display import Image, display
 
+        if isinstance(obj, dict | list | tuple) and obj and all(
+                hasattr(o, "savefig") for o in (obj.values() if isinstance(obj, dict) else obj)):
+            for figure in obj.values() if isinstance(obj, dict) else obj:
+                self.show(figure)
+            return
         if hasattr(obj, "savefig"):
             buffer = io.BytesIO()
             obj.savefig(buffer, format="png", dpi=100, bbox_inches="tight")

@@ -17,16 +17,23 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from runbook.approval import ApprovalParams
 from runbook.azure.params import AppSettingsParams, AzureParams
 from runbook.azure_standin.config import StandinConfig
+from runbook.baseline import PostDeploymentParams
 from runbook.contract.params import ContractParams
 from runbook.deploy.params import DeployParams
 from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.gates.params import PreDeploymentParams
 from runbook.integration.params import IntegrationParams
+from runbook.monitor.params import MonitorParams
 from runbook.perf.params import PerformanceParams
+from runbook.promotion import PromotionParams
+from runbook.rollback.params import RollbackParams
 from runbook.sandbox.config import SandboxConfig
+from runbook.signoff import SignOffParams
 from runbook.smoke import SmokeParams
+from runbook.success import SuccessParams
 from runbook.target import TargetParams
 from runbook.workers.params import WorkersParams
 
@@ -114,6 +121,19 @@ class Parameters(BaseModel):
         None, description="Deployment Steps §2.3 integration tests, run in phase verify"
     )
     performance: PerformanceParams | None = None
+    monitor: MonitorParams | None = None
+    rollback: RollbackParams | None = None
+    post_deployment: PostDeploymentParams | None = None
+    success_criteria: SuccessParams | None = None
+    signoff: SignOffParams | None = Field(
+        None, description="manual checklist boxes: who may sign, and headless sign-offs"
+    )
+    approval: ApprovalParams | None = Field(
+        None, description="require an approval of exactly this plan (runbook plan / approve)"
+    )
+    promotion: PromotionParams | None = Field(
+        None, description="require a fresh GO run of the same build in an earlier environment"
+    )
     workers: WorkersParams | None = Field(
         None, description="Redis and Celery health (Monitoring §3, §4); local: started for the run"
     )

@@ -116,7 +116,8 @@ def test_deploy_then_swap_puts_the_new_version_in_production_with_zero_downtime(
     assert probe.observed["versions"] == ["1.0.0", "1.1.0"]  # the switch happened under the probe
     assert by_id["deploy.record"].evidence["rollback"] == {"how": "swap back",
                                                           "restores": "dep-prod-100"}  # fmt: skip
-    assert [m.label for m in run.marks] == ["deploy start", "deploy end", "swap start", "swap end"]
+    assert [m.label for m in run.marks] == ["deploy start", "deploy end", "swap start", "swap end",
+                                            "settle"]
     fig = timeline_figure(run.records, run.marks)
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) >= 1 + len(run.marks)
     fig.savefig(tmp_path / "timeline.png")

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.azure_standin.monitor_seed import MonitorSeed
+
 
 class DeploymentRecord(BaseModel):
     """One entry of a site's (or slot's) deployment history, as `GET .../deployments` lists it."""
@@ -94,6 +96,10 @@ class StandinConfig(BaseModel):
     faults: FaultKnobs = Field(default_factory=lambda: FaultKnobs())
     host_suffix: str = Field(
         default="azurewebsites.net", description="default host names: {site}.{suffix}"
+    )
+    monitor: MonitorSeed = Field(
+        default_factory=lambda: MonitorSeed(),
+        description="Azure Monitor: alert rules, process sampling, metrics/logs fault knobs",
     )
     accept_token_env: str | None = Field(
         default=None,

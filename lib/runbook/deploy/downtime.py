@@ -104,6 +104,10 @@ class ZeroDowntimeProbe:
                 next_at = self._started + n * probe.interval  # a steady cadence, no drift
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
 
+    def wait(self, seconds: float) -> None:
+        """Keep probing for `seconds` more (returns early if the probe was stopped)."""
+        self._stop.wait(seconds)
+
     def stop(self) -> CheckResult:
         """Stop probing; PASS only if every request was healthy and at least min_requests ran."""
         self._stop.set()

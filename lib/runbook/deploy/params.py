@@ -89,6 +89,10 @@ class ProbeParams(BaseModel):
     interval: float = Field(default=0.5, gt=0, description="seconds between probe requests")
     min_requests: int = Field(default=10, ge=1, description="fewer requests: inconclusive")
     request_timeout: float = Field(default=5, gt=0)
+    settle_s: float = Field(
+        default=5, ge=0, description="keep probing this long after the last step: a swap's "
+        "effects (cold instances, drained connections) show up just after it ends",
+    )
 
 
 class ChecklistLabels(BaseModel):

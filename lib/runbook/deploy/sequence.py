@@ -91,6 +91,8 @@ def run_deploy(
                 )  # fmt: skip
     finally:
         if probe is not None:
+            mark("settle")
+            probe.wait(params.probe.settle_s)
             run.results.append(probe.stop())
             run.records, run.marks = list(probe.records), list(probe.marks)
     return run

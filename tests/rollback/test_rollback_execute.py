@@ -1,0 +1,234 @@
+"""Rollback execution for real: the Azure stand-in (ARM + Kudu over TLS) with two slot sandboxes.
+
+The regressed release (1.1.0: GET /api/v1/notifications/ answers 500) is deployed to staging
+and swapped into production; the decision (from the real smoke results) says roll back, and
+`execute_rollback` swaps back so production serves 1.0.0 again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from deploy_support import (
+    ACCEPT_ENV,
+    CLIENT_ENV,
+    RG,
+    SANDBOX_ENV,
+    SANDBOX_TOKEN,
+    SITE,
+    SUB,
+    TOKEN,
+    deploy_params,
+    release_builder,
+    standin_config,
+    version_of,
+)
+
+from runbook.azure.params import AzureParams
+from runbook.azure_standin import StandinHandle, start_standin
+from runbook.checks import CheckResult, Status
+from runbook.deploy import (
+    attach_slot_sandboxes,
+    build_package,
+    record_deployment,
+    run_deploy,
+    start_slot_sandboxes,
+    zip_deploy,
+)
+from runbook.rollback import RollbackParams, decide, execute_rollback
+from runbook.sandbox import SandboxConfig, SandboxHandle
+from runbook.sandbox.release import Release, put_release
+from runbook.smoke import SmokeParams, SmokeSession
+from runbook.success import SuccessParams, success_verdict
+from runbook.target import TargetParams
+from runbook.verdict import Verdict
+
+REGRESSED = "release-1.1.0-regressed"
+STEPS = ["smoke.health", "smoke.auth-me", "smoke.list-notifications"]
+SMOKE = SmokeParams.model_validate({"steps": [
+    {"id": "smoke.health", "title": "Health endpoint responds", "path": "/health", "auth": False,
+     "expect_status": 200, "expect_json": {"status": "healthy"}},
+    {"id": "smoke.auth-me", "title": "Authentication works", "path": "/api/v1/auth/me",
+     "expect_status": 200, "expect_keys": ["id"]},
+    {"id": "smoke.list-notifications", "title": "List notifications works",
+     "path": "/api/v1/notifications/", "expect_status": 200, "expect_keys": ["data"]},
+]})  # fmt: skip
+FAST = {"metrics": {"duration_s": 1.0, "warmup_s": 0.2, "concurrency": 2},
+        "swap_polling_interval": 0.05, "verify_steps": STEPS}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def slot_sandboxes() -> Iterator[dict[str, SandboxHandle]]:
+    base = SandboxConfig(version="1.0.0", environment="test", job_step_seconds=0.05)
+    handles = start_slot_sandboxes(base, SANDBOX_TOKEN, SANDBOX_ENV)
+    yield handles
+    for handle in handles.values():
+        handle.stop()
+
+
+@pytest.fixture(scope="module")
+def standin_module(
+    tmp_path_factory: pytest.TempPathFactory, slot_sandboxes: dict[str, SandboxHandle]
+) -> Iterator[StandinHandle]:
+    urls = {slot: h.url for slot, h in slot_sandboxes.items()}
+    config = attach_slot_sandboxes(standin_config(), SITE, urls)
+    with start_standin(config, tmp_path_factory.mktemp("rollback-standin"),
+                       env={ACCEPT_ENV: TOKEN}) as handle:  # fmt: skip
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return release_builder().build_releases(tmp_path_factory.mktemp("releases"))
+
+
+@pytest.fixture
+def standin(standin_module: StandinHandle, slot_sandboxes: dict[str, SandboxHandle],
+            monkeypatch: pytest.MonkeyPatch) -> StandinHandle:  # fmt: skip
+    standin_module.reset()
+    for handle in slot_sandboxes.values():
+        put_release(handle.url, Release(version="1.0.0"))
+        handle.reset()
+    monkeypatch.setenv(CLIENT_ENV, TOKEN)
+    monkeypatch.setenv(SANDBOX_ENV, SANDBOX_TOKEN)
+    return standin_module
+
+
+@pytest.fixture
+def urls(slot_sandboxes: dict[str, SandboxHandle]) -> dict[str, str]:
+    return {slot: h.url for slot, h in slot_sandboxes.items()}
+
+
+@pytest.fixture
+def azure(standin: StandinHandle) -> AzureParams:
+    return AzureParams(
+        subscription_id=SUB, resource_group=RG, site=SITE, slot="staging",
+        arm_endpoint=standin.url, ca_bundle=str(standin.ca_bundle),
+        credential={"kind": "static-token", "token": {"env": CLIENT_ENV}},
+        retry_total=0, timeout=5, polling_interval=0.1,
+    )  # fmt: skip
+
+
+def _target(url: str) -> TargetParams:
+    return TargetParams(name="production", base_url=url, token={"env": SANDBOX_ENV}, timeout_s=5)
+
+
+def _regressed_in_production(standin, azure, urls, packages, tmp_path):
+    """Deploy the regressed release and swap it in; then the smoke steps, as verify runs them."""
+    params = deploy_params(urls, packages[REGRESSED], standin.url)
+    run = run_deploy(params, azure, tmp_path, expect_version="1.1.0")
+    assert run.ok, [r.summary_line() for r in run.results]
+    assert version_of(urls["production"]) == "1.1.0"
+    session = SmokeSession(SMOKE, _target(urls["production"]))
+    try:
+        smoke = [session.step(s) for s in STEPS]
+    finally:
+        session.close()
+    return params, run.results, smoke
+
+
+def _by_id(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {r.id: r for r in results}
+
+
+def test_rollback_swaps_back_and_the_healthy_version_serves_production_again(
+    standin: StandinHandle, azure: AzureParams, urls: dict, packages: dict, tmp_path: Path
+) -> None:
+    params, deployed, smoke = _regressed_in_production(standin, azure, urls, packages, tmp_path)
+    rollback = RollbackParams.model_validate({**FAST, "execute": True})
+    decision = decide([*deployed, *smoke], rollback)
+    assert decision.roll_back
+    assert "smoke.list-notifications" in decision.row("critical_functionality").detail
+
+    results = execute_rollback(decision, rollback, params, azure, _target(urls["production"]),
+                               deployed, smoke=SMOKE, workdir=tmp_path)  # fmt: skip
+    json.dumps([r.to_payload() for r in results])  # every result's evidence is JSON
+    by_id = _by_id(results)
+    for key in ("initiated", "previous_version_deployed", "health", "functionality_restored",
+                "metrics_normal"):
+        assert by_id[f"rollback.{key}"].status is Status.PASS, by_id[f"rollback.{key}"].explanation
+    assert by_id["rollback.services_restarted"].status is Status.SKIP
+    assert version_of(urls["production"]) == "1.0.0"
+    assert version_of(urls["staging"]) == "1.1.0"
+    assert by_id["rollback.previous_version_deployed"].observed["live_deployment"] == "dep-prod-100"
+    assert by_id["rollback.health"].observed["version"] == "1.0.0"
+    assert by_id["rollback.initiated"].observed["expect_version"] == "1.0.0"  # from the probe
+    assert by_id["rollback.verify.smoke.list-notifications"].status is Status.PASS
+    assert by_id["rollback.metrics_normal"].observed["error_rate"] == 0
+    swaps = [r for r in standin.requests() if r["path"].endswith("/slotsswap")]
+    assert len(swaps) == 2  # the deploy's swap and the swap back
+    pending = [r for r in results if r.id.startswith("rollback.signoff.")]
+    assert len(pending) == 5 and {r.status for r in pending} == {Status.PENDING_SIGN_OFF}
+
+    verdict = success_verdict([*deployed, *smoke, *decision.checks(), *results], SuccessParams())
+    assert verdict.verdict is Verdict.ROLLBACK_REQUIRED
+    assert verdict.rollback["verified"]
+    assert any("executed and verified" in r for r in verdict.reasons)
+
+
+def test_execute_false_only_says_what_it_would_do_and_changes_nothing(
+    standin: StandinHandle, azure: AzureParams, urls: dict, packages: dict, tmp_path: Path
+) -> None:
+    params, deployed, smoke = _regressed_in_production(standin, azure, urls, packages, tmp_path)
+    before = len(standin.requests())
+    rollback = RollbackParams.model_validate({**FAST, "execute": False})
+    decision = decide([*deployed, *smoke], rollback)
+    results = execute_rollback(decision, rollback, params, azure, _target(urls["production"]),
+                               deployed, smoke=SMOKE)  # fmt: skip
+
+    assert standin.requests()[before:] == []  # not even a read
+    assert version_of(urls["production"]) == "1.1.0"
+    steps = [r for r in results if not r.id.startswith("rollback.signoff.")]
+    assert {r.status for r in steps} == {Status.SKIP}
+    assert "swap staging with production again" in _by_id(results)["rollback.initiated"].explanation
+    assert "dep-prod-100" in _by_id(results)["rollback.initiated"].explanation
+
+
+def test_failed_swap_back_fails_and_production_keeps_the_regressed_release(
+    standin: StandinHandle, azure: AzureParams, urls: dict, packages: dict, tmp_path: Path
+) -> None:
+    params, deployed, smoke = _regressed_in_production(standin, azure, urls, packages, tmp_path)
+    standin.set_faults(fail_swap=True)
+    rollback = RollbackParams.model_validate({**FAST, "execute": True})
+    results = execute_rollback(decide([*deployed, *smoke], rollback), rollback, params, azure,
+                               _target(urls["production"]), deployed, smoke=SMOKE)  # fmt: skip
+    by_id = _by_id(results)
+
+    assert by_id["rollback.initiated"].status is Status.PASS
+    assert by_id["rollback.previous_version_deployed"].status is Status.FAIL
+    assert "SwapFailed" in by_id["rollback.previous_version_deployed"].explanation
+    for key in ("services_restarted", "health", "functionality_restored", "metrics_normal"):
+        assert by_id[f"rollback.{key}"].status is Status.ERROR
+    assert version_of(urls["production"]) == "1.1.0"
+
+
+def test_redeploy_puts_the_previous_package_back_when_there_was_no_swap(
+    standin: StandinHandle, azure: AzureParams, urls: dict, packages: dict, tmp_path: Path
+) -> None:
+    params = deploy_params(urls, packages[REGRESSED], standin.url, swap_to_production=False)
+    built = build_package(params, tmp_path).package
+    assert built is not None
+    deployed = [record_deployment(params, azure, built), zip_deploy(params, azure, built)]
+    assert [r.status for r in deployed] == [Status.PASS, Status.PASS]
+    assert deployed[0].evidence["rollback"]["how"] == "redeploy"
+    assert version_of(urls["staging"]) == "1.1.0"
+    rollback = RollbackParams.model_validate({
+        **FAST, "execute": True, "verify_steps": ["smoke.health"],
+        "previous_package": {"path": str(packages["release-1.0.0"]), "build_id": "ci-1.0.0"},
+        "expect_version": "1.0.0",
+    })  # fmt: skip
+    broken = [CheckResult(id="smoke.list-notifications", section="t", title="t",
+                          status=Status.FAIL, explanation="answered 500")]  # fmt: skip
+    results = execute_rollback(decide([*deployed, *broken], rollback), rollback, params,
+                               azure, _target(urls["staging"]), deployed, smoke=SMOKE,
+                               workdir=tmp_path)  # fmt: skip
+    by_id = _by_id(results)
+
+    assert by_id["rollback.previous_version_deployed"].status is Status.PASS
+    assert by_id["rollback.previous_version_deployed"].evidence["package"]["build_id"] == "ci-1.0.0"
+    assert by_id["rollback.health"].status is Status.PASS
+    assert version_of(urls["staging"]) == "1.0.0"
+    assert version_of(urls["production"]) == "1.0.0"
