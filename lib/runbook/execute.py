@@ -278,9 +278,10 @@ def _declared_verdict(results: list[CheckResult]) -> Verdict | None:
     """The verdict phase success-criteria computed (it may say ROLLBACK REQUIRED, which no
     single check can), read from its `success.verdict` result."""
     for r in results:
-        if r.id == SUCCESS_VERDICT_ID and isinstance(r.observed, dict):
+        if r.id == SUCCESS_VERDICT_ID:
+            declared = r.observed.get("verdict") if isinstance(r.observed, dict) else r.observed
             try:
-                return Verdict(r.observed.get("verdict"))
+                return Verdict(declared)
             except ValueError:
                 return None
     return None

@@ -75,3 +75,5 @@ def test_success_criteria_can_declare_rollback_required_but_never_hide_a_failure
     bogus = declared.model_copy(update={"observed": {"verdict": "PROBABLY FINE"}})
     assert _declared_verdict([bogus]) is None
     assert _declared_verdict([result(Status.PASS)]) is None
+    as_text = declared.model_copy(update={"observed": "ROLLBACK REQUIRED"})
+    assert _declared_verdict([as_text]) is Verdict.ROLLBACK_REQUIRED
