@@ -1,5 +1,6 @@
-"""Deploy, verify and performance together: a healthy release is GO with zero downtime; a
-regressed release is NO-GO naming its regression."""
+"""The whole runbook, as `uv run runbook run --env local` runs it: a healthy release is GO with
+zero downtime through all nine phases; a regressed release is ROLLBACK REQUIRED, rolled back
+and verified, all in the evidence."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from pathlib import Path
 
 from phase_runs import run_phases
 
-PHASES = ("deploy", "verify", "performance")
-
-
-def test_healthy_release_deploys_with_zero_downtime_and_is_go(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, *PHASES)
+def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: Path) -> None:
+    run = run_phases(tmp_path)
     assert run.proc.returncode == 0, run.failing()
+    assert [p["name"] for p in run.manifest["phases"]] == [
+        "pre-deployment", "environment", "deploy", "verify", "performance", "monitor",
+        "rollback", "post-deployment", "success-criteria"]
+    assert run.manifest["verdict"] == "GO"
     r = run.results
     zero = r["deploy.zero_downtime"]
     assert zero["status"] == "pass"
@@ -24,6 +26,12 @@ def test_healthy_release_deploys_with_zero_downtime_and_is_go(tmp_path: Path) ->
     assert r["deploy.health.production"]["observed"]["version"] == "1.1.0"
     assert r["integration.jobs"]["status"] == "pass"
     assert r["perf.probe"]["status"] == "pass"
+    assert r["rollback.decision"]["status"] == "pass"  # not required, nothing executed
+    assert r["success.verdict"]["observed"] == "GO"
+    assert r["signoff.team-notified"]["status"] == "pass"
+    alert_rules = [v for k, v in r.items() if k.startswith("monitor.alert-rule.")]
+    assert len(alert_rules) >= 7 and all(v["status"] == "pass" for v in alert_rules)
+    assert r["celery.active_workers"]["status"] == "pass"
     # the plots are in the notebooks and in the report
     report = (run.run_dir / "report.html").read_text()
     images = report.count("data:image/png;base64,")
@@ -32,14 +40,30 @@ def test_healthy_release_deploys_with_zero_downtime_and_is_go(tmp_path: Path) ->
     assert base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_regressed_release_is_no_go_naming_the_regression(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, *PHASES, params=(
+def test_regressed_release_is_rolled_back_and_the_recovery_verified(tmp_path: Path) -> None:
+    run = run_phases(tmp_path, params=(
         "deploy.package.source_dir=samples/releases/release-1.1.0-regressed",))
     assert run.proc.returncode == 1
     failing = run.failing()
     assert "smoke.list-notifications" in failing
     assert "perf.p95.GET /api/v1/sandbox/slow" in failing
-    assert run.manifest["verdict"] == "NO-GO"
+    r = run.results
+    assert r["rollback.decision"]["status"] == "fail"
+    assert "Critical functionality broken" in r["rollback.decision"]["explanation"]
+    for step in ("rollback.initiated", "rollback.previous_version_deployed", "rollback.health",
+                 "rollback.functionality_restored", "rollback.metrics_normal"):
+        assert r[step]["status"] == "pass", (step, r[step]["explanation"])
+    assert r["rollback.verify.smoke.list-notifications"]["status"] == "pass"  # healthy again
+    assert run.manifest["verdict"] == "ROLLBACK REQUIRED"
+    assert run.proc.stdout.strip().splitlines()[-1].startswith("ROLLBACK REQUIRED: ")
+
+
+def test_a_metric_source_returning_errors_is_incomplete_not_go(tmp_path: Path) -> None:
+    run = run_phases(tmp_path, "monitor", params=(
+        "azure_standin.monitor.faults.metrics_error_status=503",))
+    assert run.proc.returncode == 1
+    assert run.manifest["verdict"] == "INCOMPLETE"
+    assert run.results["monitor.metrics.error-rate"]["status"] == "inconclusive"
 
 
 def test_failed_zip_deploy_stops_before_the_swap(tmp_path: Path) -> None:

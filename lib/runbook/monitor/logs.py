@@ -121,10 +121,11 @@ class _Ctx:
     def problem(self, names: tuple[str, ...]) -> tuple[Status, str] | None:
         bad = [self.outcomes.get(n) for n in names]
         if any(o is None for o in bad):
-            return Status.ERROR, "query not run"
+            return Status.INCONCLUSIVE, "query not run"
         errors = [o for o in bad if o is not None and o.status == "error"]
-        if errors:
-            return Status.ERROR, "; ".join(f"{o.name}: {o.message}" for o in errors)
+        if errors:  # the source failed: counted apart from a bad value, never a pass
+            return Status.INCONCLUSIVE, "source error: " + "; ".join(
+                f"{o.name}: {o.message}" for o in errors)
         partial = [o for o in bad if o is not None and o.status == "partial"]
         if partial:
             return Status.INCONCLUSIVE, "; ".join(f"{o.name}: {o.message}" for o in partial)

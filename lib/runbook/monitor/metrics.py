@@ -214,14 +214,17 @@ def _result(
 
 
 def _source_problem(ctx: _Ctx, roles: tuple[str, ...]) -> tuple[Status, str] | None:
-    """ERROR if a source's SDK call failed; INCONCLUSIVE if it reported an error or no series."""
+    """INCONCLUSIVE (never PASS, and apart from a bad value) when a source could not be read,
+    reported an error or gave no series: a data source that cannot be read leaves the run
+    INCOMPLETE, as the verdict rules want for an unreachable data source."""
     bad = [ctx.sources[r] for r in roles if r in ctx.sources and ctx.sources[r].status != "ok"]
     missing = [r for r in roles if r not in ctx.sources]
     if missing:
-        return Status.ERROR, f"metric source(s) not read: {', '.join(missing)}"
+        return Status.INCONCLUSIVE, f"metric source(s) not read: {', '.join(missing)}"
     errors = [s for s in bad if s.status == "error"]
     if errors:
-        return Status.ERROR, "; ".join(f"{s.metric}: {s.message}" for s in errors)
+        return Status.INCONCLUSIVE, "source error: " + "; ".join(
+            f"{s.metric}: {s.message}" for s in errors)
     if bad:
         return Status.INCONCLUSIVE, "; ".join(f"{s.metric}: {s.message}" for s in bad)
     return None
