@@ -9,6 +9,7 @@ from pathlib import Path
 
 from phase_runs import run_phases
 
+
 def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: Path) -> None:
     run = run_phases(tmp_path)
     assert run.proc.returncode == 0, run.failing()
