@@ -141,7 +141,12 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     os.environ[HEADLESS_ENV] = "1"  # sign-off cells take their records from parameters / CI
     with ExitStack() as stack:
         uses = set().union(*(p.uses for p in selected))
-        params, services = start_local_services(params, stack, say, uses)
+        try:
+            params, services = start_local_services(params, stack, say, uses)
+        except ParameterError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missing binary, a port, a start timeout
+            raise ParameterError([f"could not start the local stand-ins: {exc}"]) from None
         unset = missing(_needed_sections(params, selected, uses))
         if unset:
             raise ParameterError([f"{loaded.source}: secret reference {m} is not set in the "
