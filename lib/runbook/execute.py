@@ -137,6 +137,7 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     outputs = request.outputs or root / "outputs"
     params = loaded.params
     started = _now()
+    _warm_imports()
     gate_results, gate_record = governance_gates(request, loaded, selected, root, outputs)
     os.environ[HEADLESS_ENV] = "1"  # sign-off cells take their records from parameters / CI
     with ExitStack() as stack:
@@ -179,6 +180,22 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
 
 
 HEADLESS_ENV = "RUNBOOK_HEADLESS"
+
+
+def _warm_imports() -> None:
+    """Import papermill and nbconvert (about 2 s each here) on a background thread while the
+    stand-ins start and the kernels run: the main thread only waits on them."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in ("papermill", "runbook.report"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the main thread's own import reports it
+                return
+
+    threading.Thread(target=load, name="runbook-warm-imports", daemon=True).start()
 
 
 def governance_gates(request: RunRequest, loaded: LoadedParameters, selected: list[ph.Phase],
