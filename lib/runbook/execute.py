@@ -152,6 +152,9 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
         if unset:
             raise ParameterError([f"{loaded.source}: secret reference {m} is not set in the "
                                   "environment; export it before the run" for m in unset])
+        absent = _missing_repository(params, selected, root)
+        if absent:
+            raise ParameterError([f"{loaded.source}: {absent}"])
         run_id, run_dir = ev.new_run_dir(outputs / params.environment)
         say(f"run {run_id} → {run_dir}")
         outcomes: list[PhaseOutcome] = []
@@ -180,6 +183,19 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
 
 
 HEADLESS_ENV = "RUNBOOK_HEADLESS"
+
+
+def _missing_repository(params: Parameters, selected: list[ph.Phase], root: Path) -> str | None:
+    """A problem sentence when phase pre-deployment would run against a repository folder
+    that does not exist (relative paths are resolved against the checkout, like the kernel)."""
+    pre = params.pre_deployment
+    if pre is None or not any(p.params_key == "pre_deployment" for p in selected):
+        return None
+    repo = pre.repo if pre.repo.is_absolute() else root / pre.repo
+    if repo.is_dir():
+        return None
+    return (f"key 'pre_deployment.repo': the target repository {str(pre.repo)!r} is not a "
+            f"folder (looked for {repo})")
 
 
 def _warm_imports() -> None:

@@ -76,7 +76,9 @@ class AzureParams(BaseModel):
     @field_validator("arm_endpoint")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+        from runbook.target import validate_http_url
+
+        return validate_http_url(value).rstrip("/")
 
 
 ExpectedValue = str | SecretRef

@@ -5,7 +5,7 @@ lines), database time < 100 ms."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class RouteSpec(BaseModel):
@@ -47,6 +47,16 @@ class PerfGates(BaseModel):
     memory_slope_mb_per_h: float = Field(
         20.0, gt=0, description="§2.4 'no memory leaks': fail when memory grows faster than this"
     )
+
+    @model_validator(mode="after")
+    def _rollback_lines_beyond_gates(self) -> PerfGates:
+        """A rollback line stricter than its gate would roll back a release that passes."""
+        for gate, line in (("p95_ms", "rollback_p95_ms"), ("error_rate", "rollback_error_rate")):
+            if getattr(self, line) < getattr(self, gate):
+                raise ValueError(f"{line} ({getattr(self, line)}) is below {gate} "
+                                 f"({getattr(self, gate)}): the rollback line must not be "
+                                 "stricter than the gate")
+        return self
 
 
 class PerformanceParams(BaseModel):
