@@ -4,6 +4,7 @@ the executed notebook (rendered with nbconvert) that proves it."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def notebook_figures(notebook: Path) -> list[str]:
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
-    text = value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
     return html.escape(text if len(text) < 200 else text[:199] + "…")
 
 
