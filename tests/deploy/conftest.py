@@ -58,6 +58,7 @@ def standin(
         put_release(handle.url, Release(version="1.0.0"))
         handle.reset()
     monkeypatch.setenv(CLIENT_ENV, TOKEN)
+    monkeypatch.setenv(SANDBOX_ENV, SANDBOX_TOKEN)  # smoke steps against the slots use it
     return standin_session
 
 

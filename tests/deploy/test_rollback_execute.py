@@ -8,39 +8,24 @@ and swapped into production; the decision (from the real smoke results) says rol
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from deploy_support import (
-    ACCEPT_ENV,
-    CLIENT_ENV,
-    RG,
     SANDBOX_ENV,
-    SANDBOX_TOKEN,
-    SITE,
-    SUB,
-    TOKEN,
     deploy_params,
-    release_builder,
-    standin_config,
     version_of,
 )
 
 from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle, start_standin
+from runbook.azure_standin import StandinHandle
 from runbook.checks import CheckResult, Status
 from runbook.deploy import (
-    attach_slot_sandboxes,
     build_package,
     record_deployment,
     run_deploy,
-    start_slot_sandboxes,
     zip_deploy,
 )
 from runbook.rollback import RollbackParams, decide, execute_rollback
-from runbook.sandbox import SandboxConfig, SandboxHandle
-from runbook.sandbox.release import Release, put_release
 from runbook.smoke import SmokeParams, SmokeSession
 from runbook.success import SuccessParams, success_verdict
 from runbook.target import TargetParams
@@ -58,58 +43,6 @@ SMOKE = SmokeParams.model_validate({"steps": [
 ]})  # fmt: skip
 FAST = {"metrics": {"duration_s": 1.0, "warmup_s": 0.2, "concurrency": 2},
         "swap_polling_interval": 0.05, "verify_steps": STEPS}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def slot_sandboxes() -> Iterator[dict[str, SandboxHandle]]:
-    base = SandboxConfig(version="1.0.0", environment="test", job_step_seconds=0.05)
-    handles = start_slot_sandboxes(base, SANDBOX_TOKEN, SANDBOX_ENV)
-    yield handles
-    for handle in handles.values():
-        handle.stop()
-
-
-@pytest.fixture(scope="module")
-def standin_module(
-    tmp_path_factory: pytest.TempPathFactory, slot_sandboxes: dict[str, SandboxHandle]
-) -> Iterator[StandinHandle]:
-    urls = {slot: h.url for slot, h in slot_sandboxes.items()}
-    config = attach_slot_sandboxes(standin_config(), SITE, urls)
-    with start_standin(config, tmp_path_factory.mktemp("rollback-standin"),
-                       env={ACCEPT_ENV: TOKEN}) as handle:  # fmt: skip
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return release_builder().build_releases(tmp_path_factory.mktemp("releases"))
-
-
-@pytest.fixture
-def standin(standin_module: StandinHandle, slot_sandboxes: dict[str, SandboxHandle],
-            monkeypatch: pytest.MonkeyPatch) -> StandinHandle:  # fmt: skip
-    standin_module.reset()
-    for handle in slot_sandboxes.values():
-        put_release(handle.url, Release(version="1.0.0"))
-        handle.reset()
-    monkeypatch.setenv(CLIENT_ENV, TOKEN)
-    monkeypatch.setenv(SANDBOX_ENV, SANDBOX_TOKEN)
-    return standin_module
-
-
-@pytest.fixture
-def urls(slot_sandboxes: dict[str, SandboxHandle]) -> dict[str, str]:
-    return {slot: h.url for slot, h in slot_sandboxes.items()}
-
-
-@pytest.fixture
-def azure(standin: StandinHandle) -> AzureParams:
-    return AzureParams(
-        subscription_id=SUB, resource_group=RG, site=SITE, slot="staging",
-        arm_endpoint=standin.url, ca_bundle=str(standin.ca_bundle),
-        credential={"kind": "static-token", "token": {"env": CLIENT_ENV}},
-        retry_total=0, timeout=5, polling_interval=0.1,
-    )  # fmt: skip
 
 
 def _target(url: str) -> TargetParams:
