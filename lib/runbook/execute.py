@@ -276,6 +276,9 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
             start_timeout=params.execution.start_timeout_s,
             progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
             cwd=str(root), shutdown_kernel="immediate",
+            # the kernel's start-up chatter (e.g. "running over TCP without encryption" on
+            # loopback) would bury the progress lines; its errors still show
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         status, error = "crashed", f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}"
