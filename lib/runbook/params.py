@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from runbook.approval import ApprovalParams
 from runbook.azure.params import AppSettingsParams, AzureParams
@@ -137,6 +144,42 @@ class Parameters(BaseModel):
     workers: WorkersParams | None = Field(
         None, description="Redis and Celery health (Monitoring §3, §4); local: started for the run"
     )
+
+    @model_validator(mode="after")
+    def _rollback_lines_not_stricter_than_gates(self) -> Parameters:
+        """A "When to Rollback" line below the gate that measures the same thing would order a
+        rollback of a release every gate passed (e.g. a memory slope the monitor accepts)."""
+        problems = [
+            f"rollback.criteria.{line} ({limit:g}) is below {gate} ({value:g}): a rollback "
+            "line must not be stricter than the gate for the same quantity"
+            for line, limit, gate, value in self._rollback_lines_and_gates()
+            if limit < value
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _rollback_lines_and_gates(self) -> list[tuple[str, float, str, float]]:
+        c = (self.rollback or RollbackParams()).criteria  # the phase runs on defaults too
+        pairs = []
+        if self.performance is not None:
+            g = self.performance.gates
+            pairs += [
+                ("error_rate.limit", c.error_rate.limit, "performance.gates.error_rate",
+                 g.error_rate),
+                ("p95_ms.limit", c.p95_ms.limit, "performance.gates.p95_ms", g.p95_ms),
+                ("memory_slope_mb_per_h.limit", c.memory_slope_mb_per_h.limit,
+                 "performance.gates.memory_slope_mb_per_h", g.memory_slope_mb_per_h),
+            ]  # fmt: skip
+        if self.monitor is not None:
+            t = self.monitor.thresholds
+            pairs += [
+                ("error_rate.limit", c.error_rate.limit, "monitor.thresholds.error_rate",
+                 t.error_rate),
+                ("memory_slope_mb_per_h.limit", c.memory_slope_mb_per_h.limit,
+                 "monitor.thresholds.memory_slope_mb_per_h", t.memory_slope_mb_per_h),
+            ]  # fmt: skip
+        return [p for p in pairs if getattr(c, p[0].split(".")[0]).enabled]
 
 
 class ParameterError(ValueError):

@@ -12,6 +12,8 @@ from rollback_support import healthy_run, perf_checks, result, smoke_checks
 
 from runbook.checks import CheckResult, Severity, Status
 from runbook.evidence import write_manifest
+from runbook.monitor import MonitorParams
+from runbook.params import ParameterError, load
 from runbook.rollback import MonitorEvidence, RollbackParams, decide, previous_monitor_results
 
 
@@ -164,3 +166,25 @@ def test_monitor_evidence_older_than_allowed_is_ignored(tmp_path: Path) -> None:
     assert previous_monitor_results(this_run, MonitorEvidence(max_age_hours=48)) == []
     assert len(previous_monitor_results(this_run, MonitorEvidence(max_age_hours=96))) == 1
     assert previous_monitor_results(None, MonitorEvidence()) == []
+
+
+@pytest.mark.parametrize("env", ["local", "development", "staging", "production"])
+def test_a_memory_slope_the_monitor_accepts_never_orders_a_rollback(env: str) -> None:
+    params = load(env).params
+    monitor, rollback = params.monitor or MonitorParams(), params.rollback or RollbackParams()
+    accepted = monitor.thresholds.memory_slope_mb_per_h * 0.99
+    slope = result("monitor.metrics.memory-slope", observed={"slope_mb_per_h": accepted})
+    decision = decide(_replace(healthy_run(), slope), rollback)
+    assert decision.row("memory_leak").evaluated
+    assert not decision.row("memory_leak").crossed, decision.row("memory_leak").detail
+
+
+def test_a_rollback_line_stricter_than_its_gate_is_refused_naming_both_keys() -> None:
+    with pytest.raises(ParameterError) as caught:
+        load("local", ["rollback.criteria.memory_slope_mb_per_h.limit=50"])
+    message = str(caught.value)
+    assert "rollback.criteria.memory_slope_mb_per_h.limit (50)" in message
+    assert "monitor.thresholds.memory_slope_mb_per_h (1000)" in message
+    with pytest.raises(ParameterError, match=r"rollback.criteria.p95_ms.limit \(150\) is below "
+                                             r"performance.gates.p95_ms \(200\)"):
+        load("local", ["rollback.criteria.p95_ms.limit=150"])
