@@ -11,9 +11,10 @@ import os
 import platform
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from contextlib import ExitStack
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,14 +23,14 @@ from typing import Any
 from runbook import __version__
 from runbook import evidence as ev
 from runbook import phases as ph
-from runbook.checks import CheckResult, Severity, Status
-from runbook.local_services import start_local_services
+from runbook.checks import CheckResult, Status
+from runbook.local_services import export_local_secrets, start_local_services
 from runbook.params import LoadedParameters, ParameterError, Parameters, load, public_dump
+from runbook.phase_exec import PhaseOutcome
+from runbook.runner import PhaseRunner, Rendering, render_phase
 from runbook.secrets import missing, resolved_values
 from runbook.verdict import Verdict, combine, judge
 
-RUN_SECTION = "Runbook execution"
-AWAITING_SIGN_OFF = "awaiting-sign-off"
 CI_VARIABLES = ("CI", "GITHUB_ACTOR", "GITHUB_RUN_ID", "GITHUB_WORKFLOW", "GITHUB_SHA",
                 "BUILD_BUILDID", "BUILD_REQUESTEDFOR", "SYSTEM_TEAMPROJECT")
 
@@ -47,24 +48,6 @@ class RunRequest:
     progress: bool = False
     approval: Path | None = None
     promotion_override: tuple[str, str] | None = None  # (by, reason)
-
-
-@dataclass
-class PhaseOutcome:
-    phase: ph.Phase
-    status: str  # completed | crashed | skipped
-    results: list[CheckResult]
-    verdict: Verdict
-    reasons: list[str]
-    duration_s: float
-    notebook: str | None
-    error: str | None = None
-
-    def record(self) -> dict[str, Any]:
-        return {"name": self.phase.name, "notebook": self.notebook, "status": self.status,
-                "verdict": self.verdict.value, "reasons": self.reasons,
-                "duration_s": round(self.duration_s, 3), "error": self.error,
-                "checks": len(self.results)}
 
 
 @dataclass
@@ -140,7 +123,13 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     _warm_imports()
     gate_results, gate_record = governance_gates(request, loaded, selected, root, outputs)
     os.environ[HEADLESS_ENV] = "1"  # sign-off cells take their records from parameters / CI
-    with ExitStack() as stack:
+    stack = ExitStack()
+    with _closed_on_error(stack):
+        runner = stack.enter_context(PhaseRunner(root, params.execution, say,
+                                                 progress=request.progress))
+        if params.sandbox is not None:  # local: the rehearsal's secrets can be exported now
+            export_local_secrets(params)
+        runner.warm_ahead(selected)  # the first kernels start beside the stand-ins
         uses = set().union(*(p.uses for p in selected))
         try:
             params, services = start_local_services(params, stack, say, uses)
@@ -157,30 +146,28 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
             raise ParameterError([f"{loaded.source}: {absent}"])
         run_id, run_dir = ev.new_run_dir(outputs / params.environment)
         say(f"run {run_id} → {run_dir}")
-        outcomes: list[PhaseOutcome] = []
-        for index, phase in enumerate(selected, 1):
-            prior = combine(o.verdict for o in outcomes) if outcomes else Verdict.GO
-            if any(o.status == AWAITING_SIGN_OFF for o in outcomes):
-                outcomes.append(_skipped(phase, "not started: a required sign-off is pending"))
-                say(f"[{index}/{len(selected)}] {phase.name}: skipped (sign-off pending)")
-                continue
-            if phase.changes_target and prior is not Verdict.GO:
-                outcomes.append(_skipped(phase, f"not started: the run is {prior.value} before "
-                                                f"this phase, which changes the target"))
-                say(f"[{index}/{len(selected)}] {phase.name}: skipped ({prior.value} before it)")
-                continue
-            say(f"[{index}/{len(selected)}] {phase.name} …")
-            outcome = execute_phase(phase, params, root, run_dir, progress=request.progress)
-            outcomes.append(outcome)
-            say(f"[{index}/{len(selected)}] {phase.name}: {outcome.verdict.value} "
-                f"({_counts(outcome.results)}) in {outcome.duration_s:.1f} s"
-                + (f" — {outcome.error}" if outcome.error else ""))
+        outcomes = runner.run(selected, params, run_dir)
         if services.sandbox is not None:
             _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
                        [r.model_dump(mode="json") for r in services.sandbox.requests()])
-    return finalize(run_id, run_dir, loaded, params, outcomes, started, say,
-                    gate_results, gate_record)
+    # the stand-ins stop while the report is written: nothing in it needs them any more
+    stopping = threading.Thread(target=stack.close, name="runbook-stop-services")
+    stopping.start()
+    try:
+        return finalize(run_id, run_dir, loaded, params, outcomes, started, say,
+                        gate_results, gate_record, runner.renderings)
+    finally:
+        stopping.join()
 
+
+@contextmanager
+def _closed_on_error(stack: ExitStack) -> Iterator[None]:
+    """Close `stack` (stop what was started) if the block raises; else leave it open."""
+    try:
+        yield
+    except BaseException:
+        stack.close()
+        raise
 
 HEADLESS_ENV = "RUNBOOK_HEADLESS"
 
@@ -255,85 +242,14 @@ def _needed_sections(params: Parameters, selected: list[ph.Phase],
     return {k: getattr(params, k, None) for k in keys}
 
 
-def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path,
-                  progress: bool = False) -> PhaseOutcome:
-    """Run one phase notebook with papermill; a crash keeps the partial notebook and adds an
-    error result naming what happened."""
-    import papermill  # heavy: imported only when a phase really runs
-    from papermill.exceptions import PapermillExecutionError
-
-    out = run_dir / "notebooks" / phase.notebook
-    out.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    status, error = "completed", None
-    try:
-        papermill.execute_notebook(
-            str(phase.path(root)), str(out),
-            parameters={"env": params.environment, "params": public_dump(params),
-                        "run_dir": str(run_dir)},
-            kernel_name=params.execution.kernel_name,
-            execution_timeout=params.execution.cell_timeout_s,
-            start_timeout=params.execution.start_timeout_s,
-            progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
-            cwd=str(root), shutdown_kernel="immediate",
-            # the kernel's start-up chatter (e.g. "running over TCP without encryption" on
-            # loopback) would bury the progress lines; its errors still show
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
-    except PapermillExecutionError as exc:
-        status, error = "crashed", f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}"
-        if exc.ename == "SignOffPending":  # stopped on purpose: its pending results say why
-            status = AWAITING_SIGN_OFF
-    except Exception as exc:  # noqa: BLE001 - kernel death, timeouts, I/O: all kept as evidence
-        status = "crashed"
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-        error = ev.notebook_error(out) or error
-    duration = time.perf_counter() - t0
-    results = []
-    if out.is_file():
-        try:
-            results = ev.results_from_notebook(out)
-        except Exception as exc:  # noqa: BLE001 - an unreadable notebook is itself a finding
-            status, error = "crashed", f"the executed notebook cannot be read: {exc}"
-    if status == "crashed":
-        results.append(CheckResult(
-            id=f"runbook.{phase.name}.execution", section=RUN_SECTION,
-            title=f"Phase {phase.name} ran to the end", severity=Severity.BLOCKER,
-            status=Status.ERROR, phase=phase.name, explanation=error or "crashed",
-            evidence={"notebook": f"notebooks/{phase.notebook}"},
-        ))
-    report = judge(results)
-    verdict = _declared_verdict(results) or report.verdict
-    if verdict.rank < report.verdict.rank:  # a declared verdict never hides a failure
-        verdict = report.verdict
-    return PhaseOutcome(phase=phase, status=status, results=results, verdict=verdict,
-                        reasons=report.reasons, duration_s=duration,
-                        notebook=f"notebooks/{phase.notebook}" if out.is_file() else None,
-                        error=error)
-
-
-SUCCESS_VERDICT_ID = "success.verdict"
-
-
-def _declared_verdict(results: list[CheckResult]) -> Verdict | None:
-    """The verdict phase success-criteria computed (it may say ROLLBACK REQUIRED, which no
-    single check can), read from its `success.verdict` result."""
-    for r in results:
-        if r.id == SUCCESS_VERDICT_ID:
-            declared = r.observed.get("verdict") if isinstance(r.observed, dict) else r.observed
-            try:
-                return Verdict(declared)
-            except ValueError:
-                return None
-    return None
-
-
 def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,
              outcomes: list[PhaseOutcome], started: str, say: Say,
              gate_results: list[CheckResult] | None = None,
-             gate_record: dict[str, Any] | None = None) -> RunOutcome:
-    """Scan for secrets, judge, render the report, write the manifest; print the verdict."""
-    from runbook.report import notebook_figures, render_notebook, write_report
+             gate_record: dict[str, Any] | None = None,
+             renderings: dict[str, Future[Rendering]] | None = None) -> RunOutcome:
+    """Scan for secrets, judge, render the report, write the manifest; print the verdict.
+    `renderings`: notebooks already being rendered in the background, by phase name."""
+    from runbook.report import write_report
     from runbook.secret_scan import secret_scan_check
 
     results = [*(gate_results or []), *(r for o in outcomes for r in o.results)]
@@ -348,13 +264,13 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
     pages, figures = {}, {}
     for o in outcomes:
         if o.notebook:
-            html_rel = f"notebooks/{Path(o.notebook).stem}.html"
+            pending = (renderings or {}).get(o.phase.name)
             try:
-                render_notebook(run_dir / o.notebook, run_dir / html_rel)
-                pages[o.phase.name] = html_rel
-                figures[o.phase.name] = notebook_figures(run_dir / o.notebook)
+                done = pending.result() if pending else render_phase(run_dir, o.notebook)
             except Exception as exc:  # noqa: BLE001 - a missing rendering must not lose a run
                 say(f"warning: could not render {o.notebook}: {exc}")
+                continue
+            pages[o.phase.name], figures[o.phase.name] = done.html, done.figures
     manifest = {
         "run_id": run_id,
         "environment": params.environment,
@@ -378,21 +294,6 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
     say(f"report: {run_dir / 'report.html'}")
     print(f"{overall.value}: {run_dir}", flush=True)
     return RunOutcome(verdict=overall, run_dir=run_dir, phases=outcomes)
-
-
-def _skipped(phase: ph.Phase, why: str) -> PhaseOutcome:
-    result = CheckResult(id=f"runbook.{phase.name}.started", section=RUN_SECTION,
-                         title=f"Phase {phase.name} started", status=Status.SKIP,
-                         phase=phase.name, explanation=why)
-    return PhaseOutcome(phase=phase, status="skipped", results=[result],
-                        verdict=Verdict.INCOMPLETE, reasons=[why], duration_s=0.0, notebook=None)
-
-
-def _counts(results: list[CheckResult]) -> str:
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status.value] = counts.get(r.status.value, 0) + 1
-    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks"
 
 
 def _now() -> str:

@@ -16,26 +16,43 @@ class Phase:
     params_key: str | None = None
     changes_target: bool = False  # runs only when every earlier phase is GO
     uses: frozenset[str] = frozenset()  # local stand-ins it needs besides the sandbox
+    # may run beside the phase before it: it reads nothing earlier phases produce and changes
+    # nothing they look at
+    beside_previous: bool = False
+    # measures latency on this machine: nothing else runs in the background meanwhile
+    quiet: bool = False
+    # libraries its checks import on first use, imported ahead in its kernel (runbook.kernels)
+    warm: tuple[str, ...] = ()
 
     def path(self, root: Path) -> Path:
         return root / "runbooks" / self.notebook
 
 
+_FIGURES = ("matplotlib.figure", "matplotlib.backends.backend_agg")
+_WEB = ("azure.mgmt.web", "azure.core.exceptions")
+
 PHASES: tuple[Phase, ...] = (
     Phase(1, "pre-deployment", "01_pre_deployment.ipynb", "pre_deployment",
-          uses=frozenset({"sample"})),
+          uses=frozenset({"sample"}),
+          warm=("pandas", *_FIGURES, "httpx", "openapi_spec_validator")),
     Phase(2, "environment", "02_environment.ipynb", "environment_config",
-          uses=frozenset({"sample", "azure"})),
+          uses=frozenset({"sample", "azure"}), beside_previous=True, warm=("pandas", *_WEB)),
     Phase(3, "deploy", "03_deploy.ipynb", "deploy", changes_target=True,
-          uses=frozenset({"azure"})),
-    Phase(4, "verify", "04_verify.ipynb", "verify"),
-    Phase(5, "performance", "05_performance.ipynb", "performance"),
-    Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure", "workers"})),
+          uses=frozenset({"azure"}), warm=("httpx", *_WEB, *_FIGURES)),
+    Phase(4, "verify", "04_verify.ipynb", "verify", warm=("httpx",)),
+    Phase(5, "performance", "05_performance.ipynb", "performance", quiet=True,
+          warm=("pandas", "httpx", *_FIGURES)),
+    Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure", "workers"}),
+          warm=("pandas", *_FIGURES, "azure.mgmt.monitor", "azure.monitor.query", "redis",
+                "celery")),
     # rollback changes the target too, but exactly when things are not GO: it runs always and
     # acts only when its own decision, computed from the evidence, says roll back
-    Phase(7, "rollback", "07_rollback.ipynb", "rollback", uses=frozenset({"azure"})),
-    Phase(8, "post-deployment", "08_post_deployment.ipynb", "post_deployment"),
-    Phase(9, "success-criteria", "09_success_criteria.ipynb", "success_criteria"),
+    Phase(7, "rollback", "07_rollback.ipynb", "rollback", uses=frozenset({"azure"}),
+          warm=("pandas", "httpx", *_WEB)),
+    Phase(8, "post-deployment", "08_post_deployment.ipynb", "post_deployment",
+          warm=("pandas",)),
+    Phase(9, "success-criteria", "09_success_criteria.ipynb", "success_criteria",
+          warm=("pandas",)),
 )
 
 BY_NAME = {p.name: p for p in PHASES}
@@ -69,3 +86,16 @@ def select(root: Path, names: list[str] | None) -> list[Phase]:
         )
     wanted = set(names)
     return [p for p in available if p.name in wanted]
+
+
+def steps(selected: list[Phase]) -> list[list[Phase]]:
+    """The selected phases as consecutive steps; the phases of one step may run at once."""
+    out: list[list[Phase]] = []
+    for phase in selected:
+        last = out[-1] if out else None
+        if (last and phase.beside_previous and not phase.changes_target and not phase.quiet
+                and not any(p.changes_target or p.quiet for p in last)):
+            last.append(phase)
+        else:
+            out.append([phase])
+    return out

@@ -67,7 +67,7 @@ def test_unknown_schema_version_is_refused() -> None:
 
 
 def test_success_criteria_can_declare_rollback_required_but_never_hide_a_failure() -> None:
-    from runbook.execute import _declared_verdict
+    from runbook.phase_exec import declared_verdict as _declared_verdict
 
     declared = result(Status.FAIL, id="success.verdict").model_copy(
         update={"observed": {"verdict": "ROLLBACK REQUIRED"}})
