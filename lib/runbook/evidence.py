@@ -4,10 +4,16 @@ notebooks, the manifest with a sha256 of every file, the per-environment hash ch
 
 Layout of a run:  outputs/<env>/<run-id>/{manifest.json, report.html, notebooks/, evidence/}
 Chain of an env:  outputs/<env>/chain.jsonl, one line per finished run (append-only).
+
+A file that cannot be written (disk full, file too large, quota) raises EvidenceWriteError
+naming it; nothing is left half-written: files are replaced atomically, a chain line is
+appended whole or not at all, and a manifest whose chain line failed is taken back, so the run
+stays unfinished and every earlier run still verifies.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -25,6 +31,61 @@ from runbook.checks import CHECK_MIME, CheckResult
 MANIFEST = "manifest.json"
 CHAIN = "chain.jsonl"
 MANIFEST_SCHEMA_VERSION = 1
+OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+class EvidenceWriteError(OSError):
+    """A file of a run's evidence could not be written. `filename` is its path, `errno` and
+    `strerror` the operating system's error; the run cannot finish with trustworthy evidence."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause), str(path))
+
+    def describe(self) -> str:
+        """One line: 'could not write evidence <path>: <OS error>'."""
+        return f"could not write evidence {self.filename}: {self.strerror}"
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """True for an OSError saying the disk, the file size limit or the quota is exhausted."""
+    return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE
+
+
+def write_evidence(path: Path, data: str | bytes, *, sync: bool = False) -> None:
+    """Write a whole file atomically (a temporary file beside it, then rename; parents are
+    created). On failure the temporary file is removed, an existing file is left as it was,
+    and EvidenceWriteError names `path`. `sync`: fsync before the rename."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.parent / f".{path.name}.{_random.token_hex(4)}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as handle:
+            handle.write(payload)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EvidenceWriteError(path, exc) from None
+
+
+def append_whole(path: Path, line: str) -> None:
+    """Append `line` to `path` and fsync it, whole or not at all: after a failed or short
+    write the file is cut back to its old length (EvidenceWriteError names `path`)."""
+    payload = memoryview(line.encode("utf-8"))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            while payload:
+                payload = payload[os.write(fd, payload):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)
+            raise EvidenceWriteError(path, exc) from None
+    finally:
+        os.close(fd)
 
 
 def new_run_dir(env_dir: Path) -> tuple[str, Path]:
@@ -59,13 +120,12 @@ def hash_tree(run_dir: Path) -> dict[str, str]:
 
 
 def results_from_notebook(path: Path) -> list[CheckResult]:
-    """Every check result a notebook emitted (last one wins for a repeated id)."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
+    """Every check result a notebook emitted (last one wins for a repeated id). Read as plain
+    JSON: validating the whole notebook (nbformat) would cost a second in every kernel."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
     found: dict[str, CheckResult] = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
             continue
         for output in cell.get("outputs", []):
             payload = output.get("data", {}).get(CHECK_MIME)
@@ -79,12 +139,16 @@ def results_from_notebook(path: Path) -> list[CheckResult]:
 
 
 def notebook_error(path: Path) -> str | None:
-    """The first error output of an executed notebook, as 'Name: message', or None."""
+    """The first error output of an executed notebook, as 'Name: message', or None (also when
+    the notebook is missing or cannot be read, e.g. cut short by a full disk)."""
     if not path.is_file():
         return None
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: no error output to name
+        return None
     for cell in nb.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.get("output_type") == "error":
@@ -113,7 +177,9 @@ def read_chain(env_dir: Path) -> list[dict[str, Any]]:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> str:
     """Hash the run's files, chain to the environment's previous manifest, write the manifest
-    and append it to the chain. Returns the manifest's sha256."""
+    and append it to the chain. Returns the manifest's sha256. Raises EvidenceWriteError when
+    either cannot be written; then neither is: the chain is as it was and the run has no
+    manifest (an unfinished run, which `verify_chain` lists but does not count as a break)."""
     env_dir = run_dir.parent
     with env_lock(env_dir):
         chain = read_chain(env_dir)
@@ -122,9 +188,7 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> str:
         manifest["previous_manifest_sha256"] = chain[-1]["manifest_sha256"] if chain else None
         manifest["files"] = hash_tree(run_dir)
         data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
-        tmp = run_dir / f".{MANIFEST}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, run_dir / MANIFEST)
+        write_evidence(run_dir / MANIFEST, data, sync=True)
         digest = hashlib.sha256(data).hexdigest()
         line = {
             "run_id": manifest.get("run_id"),
@@ -133,10 +197,11 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> str:
             "verdict": manifest.get("verdict"),
             "finished_at": manifest.get("finished_at"),
         }
-        with (env_dir / CHAIN).open("a") as handle:
-            handle.write(json.dumps(line) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            append_whole(env_dir / CHAIN, json.dumps(line) + "\n")
+        except EvidenceWriteError:
+            (run_dir / MANIFEST).unlink(missing_ok=True)  # unfinished, not a run off the chain
+            raise
     return digest
 
 
