@@ -11,8 +11,10 @@ import os
 import secrets as _random
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +37,11 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
     `uses` limits the Azure stand-in ("azure") and the sample repository ("sample") to runs
     whose phases need them; None starts everything configured."""
     services = LocalServices()
-    if params.local_environment:
-        if params.sandbox is None:
-            raise ParameterError(["'local_environment' is only allowed in a file that also "
-                                  "configures the local 'sandbox' (it holds rehearsal values)"])
-        for name, value in params.local_environment.items():
-            os.environ.setdefault(name, value)
+    export_local_secrets(params)
     if params.sandbox is not None:
         from runbook.sandbox.server import start_sandbox
 
         token_env = params.target.token.env
-        # the sandbox accepts the token already exported under that name, else a fresh one
-        os.environ[token_env] = os.environ.get(token_env) or _random.token_urlsafe(24)
         say(f"starting the local sandbox (version {params.sandbox.version}) …")
         services.sandbox = stack.enter_context(
             start_sandbox(params.sandbox, os.environ[token_env], token_env=token_env))
@@ -55,24 +50,96 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
         services.started.append(f"sandbox at {services.sandbox.url}")
     everything = {"azure", "sample", "workers"}
     wanted = everything if uses is None else uses
-    if params.azure_standin is not None and "azure" in wanted:
-        slot_urls = _start_slot_sandboxes(params, services, stack)
-        params, services.standin = _start_standin(params, stack, slot_urls)
+    # the Azure chain (slot sandboxes, then the stand-in) and the sample repository start
+    # beside the workers; the workers start on this thread because redis-server and Celery die
+    # with the thread that started them (PR_SET_PDEATHSIG), and pool threads end
+    with ThreadPoolExecutor(2, thread_name_prefix="runbook-start") as pool:
+        side: dict[str, Future[tuple[ExitStack, Any]]] = {}
+        if params.azure_standin is not None and "azure" in wanted:
+            side["azure"] = pool.submit(_in_own_stack, partial(_start_azure, services), params)
+        if params.sample_target is not None and "sample" in wanted:
+            side["sample"] = pool.submit(_in_own_stack, _materialize_sample, params)
+        try:
+            if params.workers is not None and params.sandbox is not None and "workers" in wanted:
+                _start_workers(params, stack)
+                services.started.append("redis-server and a Celery worker (rehearsal)")
+        finally:
+            done = _join(side, stack)
+    if "azure" in done:
+        params = params.model_copy(update=done["azure"])
         services.started.append(f"Azure stand-in at {services.standin.url}")
-    if params.workers is not None and params.sandbox is not None and "workers" in wanted:
-        from runbook.workers.local import start_rehearsal_workers
-
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-workers-")))
-        start_rehearsal_workers(params.workers, stack, folder, exercise_tasks=3)
-        services.started.append("redis-server and a Celery worker (rehearsal)")
-    if params.sample_target is not None and "sample" in wanted:
-        params = _materialize_sample(params, stack)
-        services.started.append(f"sample target repository in {params.pre_deployment.repo}"
+    if "sample" in done:
+        pre = done["sample"].pre_deployment
+        params = params.model_copy(update={"pre_deployment": pre})
+        services.started.append(f"sample target repository in {pre.repo}"
                                 + (f" with defects {params.sample_target.defects}"
                                    if params.sample_target.defects else ""))
     for line in services.started:
         say(f"started {line}")
     return params, services
+
+
+def export_local_secrets(params: Parameters) -> None:
+    """Export what a rehearsal's kernels and stand-ins share before any of them starts: the
+    'local_environment' values and a fresh token for the sandbox and for the Azure stand-in
+    (a value already exported under that name is kept). The workers' URLs come later."""
+    if params.local_environment:
+        if params.sandbox is None:
+            raise ParameterError(["'local_environment' is only allowed in a file that also "
+                                  "configures the local 'sandbox' (it holds rehearsal values)"])
+        for name, value in params.local_environment.items():
+            os.environ.setdefault(name, value)
+    names = []
+    if params.sandbox is not None:
+        names.append(params.target.token.env)
+    if params.azure_standin is not None and params.azure is not None and \
+            params.azure.credential.token is not None:
+        names.append(params.azure.credential.token.env)
+    for name in names:
+        os.environ[name] = os.environ.get(name) or _random.token_urlsafe(24)
+
+
+def _in_own_stack(start: Callable[[Parameters, ExitStack], Any],
+                  params: Parameters) -> tuple[ExitStack, Any]:
+    """Run `start(params, stack)` with a stack of its own (closed at once if it fails)."""
+    own = ExitStack()
+    try:
+        return own, start(params, own)
+    except BaseException:
+        own.close()
+        raise
+
+
+def _join(side: dict[str, Future[tuple[ExitStack, Any]]], stack: ExitStack) -> dict[str, Any]:
+    """Wait for services started beside the main chain; their stacks close with `stack`. The
+    first failure is raised once every one of them is accounted for."""
+    done: dict[str, Any] = {}
+    failure: BaseException | None = None
+    for key, future in side.items():
+        try:
+            own, value = future.result()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others
+            failure = failure or exc
+            continue
+        stack.enter_context(own)
+        done[key] = value
+    if failure is not None:
+        raise failure
+    return done
+
+
+def _start_azure(services: LocalServices, params: Parameters, stack: ExitStack) -> dict[str, Any]:
+    """The slot sandboxes and the Azure stand-in; returns the parameter sections re-pointed."""
+    slot_urls = _start_slot_sandboxes(params, services, stack)
+    pointed, services.standin = _start_standin(params, stack, slot_urls)
+    return {k: getattr(pointed, k) for k in ("azure", "deploy", "monitor")}
+
+
+def _start_workers(params: Parameters, stack: ExitStack) -> Any:
+    from runbook.workers.local import start_rehearsal_workers
+
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-workers-")))
+    return start_rehearsal_workers(params.workers, stack, folder, exercise_tasks=3)
 
 
 def _materialize_sample(params: Parameters, stack: ExitStack) -> Parameters:
