@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 
@@ -25,6 +26,16 @@ class Run:
     @property
     def results(self) -> dict[str, dict]:
         return {r["id"]: r for r in self.manifest["results"]}
+
+    def notebook_spans(self) -> dict[str, tuple[datetime, datetime]]:
+        """When each executed phase notebook started and ended (papermill's metadata)."""
+        spans = {}
+        for phase in self.manifest["phases"]:
+            if phase["notebook"]:
+                meta = json.loads((self.run_dir / phase["notebook"]).read_text())["metadata"]
+                spans[phase["name"]] = (datetime.fromisoformat(meta["papermill"]["start_time"]),
+                                        datetime.fromisoformat(meta["papermill"]["end_time"]))
+        return spans
 
     def failing(self) -> set[str]:
         return {i for i, r in self.results.items() if r["status"] in {"fail", "error"}}

@@ -33,6 +33,13 @@ def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: 
     alert_rules = [v for k, v in r.items() if k.startswith("monitor.alert-rule.")]
     assert len(alert_rules) >= 7 and all(v["status"] == "pass" for v in alert_rules)
     assert r["celery.active_workers"]["status"] == "pass"
+    # pre-deployment and environment ran side by side; performance ran alone
+    spans = run.notebook_spans()
+    assert spans["environment"][0] < spans["pre-deployment"][1]
+    assert spans["pre-deployment"][0] < spans["environment"][1]
+    perf = spans["performance"]
+    assert all(end <= perf[0] or start >= perf[1]
+               for name, (start, end) in spans.items() if name != "performance")
     # the plots are in the notebooks and in the report
     report = (run.run_dir / "report.html").read_text()
     images = report.count("data:image/png;base64,")
