@@ -203,3 +203,19 @@ def test_a_removed_weakened_or_disabled_alert_rule_is_named(
     assert "'availability-below-99pct' is disabled" in (
         results["monitor.alert-rule.availability"].explanation
     )
+
+
+def test_connections_the_app_reset_count_as_5xx_like_app_services_front_end_502(
+    standin: StandinHandle, sandbox: SandboxHandle, azure: AzureParams, params: MonitorParams
+) -> None:
+    import httpx
+
+    sandbox.set_faults(reset_routes=[f"GET {FAILING}"])
+    traffic(sandbox.url, ok=45)
+    with httpx.Client(base_url=sandbox.url, timeout=10) as client:
+        for _ in range(5):
+            with pytest.raises(httpx.TransportError):
+                client.get(FAILING)
+    result = _by_id(metric_checks(params, azure).results)["monitor.metrics.error-rate"]
+    assert result.status is Status.FAIL
+    assert result.observed["http5xx"] == 5 and result.observed["requests"] == 50

@@ -282,6 +282,10 @@ def _bins(start: datetime, end: datetime, interval: timedelta) -> list[datetime]
     return out
 
 
+NO_ANSWER = 0  # the sandbox's log status for a connection reset without an HTTP answer
+FRONT_END_BAD_GATEWAY = 502
+
+
 # -- sandbox data -------------------------------------------------------------------------------
 async def _sandbox_log(url: str) -> list[dict[str, Any]]:
     try:
@@ -295,6 +299,8 @@ async def _sandbox_log(url: str) -> list[dict[str, Any]]:
         ) from exc
     for r in records:
         r["_t"] = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp()
+        if r["status"] == NO_ANSWER:  # the app dropped the connection: the front end says 502
+            r["status"] = FRONT_END_BAD_GATEWAY
     return records
 
 

@@ -55,8 +55,22 @@ class Exchange:
         }
 
 
+def _was_reset(exc: BaseException) -> bool:
+    """True if the peer reset the connection (ECONNRESET) anywhere in the exception's chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionResetError) or "connection reset" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def describe_error(exc: Exception) -> str:
     """A sentence a person understands for a transport-level failure."""
+    if isinstance(exc, httpx.TransportError) and _was_reset(exc):
+        return f"the connection was reset by the server (ECONNRESET), no HTTP answer: {exc}"
     if isinstance(exc, httpx.ConnectError):
         text = str(exc)
         if "CERTIFICATE" in text.upper() or "SSL" in text.upper():

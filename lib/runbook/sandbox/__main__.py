@@ -35,6 +35,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 async def _serve(config: SandboxConfig, token: str, exit_with_parent: bool) -> None:
     from runbook.sandbox.app import create_app
+    from runbook.sandbox.resets import ResettableH11Protocol
 
     parent = os.getppid()
     sock = _bind(config.host, config.port)
@@ -46,6 +47,7 @@ async def _serve(config: SandboxConfig, token: str, exit_with_parent: bool) -> N
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            http=ResettableH11Protocol,  # lets the reset_* fault knobs send a TCP RST
         )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))

@@ -51,6 +51,14 @@ class SandboxFaults(BaseModel):
     fail_routes: list[str] = Field(
         default_factory=list, description="routes that always answer 500 with the error envelope"
     )
+    reset_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="share of requests whose TCP connection is reset (RST, no HTTP answer)",
+    )
+    reset_routes: list[str] = Field(
+        default_factory=list,
+        description="routes whose TCP connection is always reset (RST, no HTTP answer)",
+    )
     down: bool = Field(default=False, description="every non-admin route answers 503")
     worker_stalled: bool = Field(
         default=False,
@@ -61,7 +69,7 @@ class SandboxFaults(BaseModel):
         description="status /api/v1/health/detailed reports per component (default healthy)",
     )
 
-    @field_validator("error_routes", "latency_routes", "fail_routes")
+    @field_validator("error_routes", "latency_routes", "fail_routes", "reset_routes")
     @classmethod
     def _route_specs(cls, value: list[str]) -> list[str]:
         return _check_route_specs(value)

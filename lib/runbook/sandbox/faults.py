@@ -22,11 +22,13 @@ def route_listed(specs: list[str], method: str, template: str | None, path: str)
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What to do to one request: add latency, and maybe answer an error instead of the route."""
+    """What to do to one request: add latency, and maybe answer an error instead of the route,
+    or reset the connection without any answer."""
 
     latency_ms: float = 0.0
     status: int | None = None  # 500 to fail the request, None to let it through
-    reason: str | None = None  # "fail_routes" or "error_rate"
+    reason: str | None = None  # "reset_routes", "fail_routes", "reset_rate" or "error_rate"
+    reset: bool = False  # True: close the TCP connection with a RST, no HTTP answer
 
 
 class FaultInjector:
@@ -54,15 +56,21 @@ class FaultInjector:
         return self.replace(SandboxFaults.model_validate(merged))
 
     def decide(self, method: str, template: str | None, path: str) -> FaultDecision:
-        """Latency and failure for one non-admin request (the 'down' knob is checked before)."""
+        """Latency and failure for one non-admin request (the 'down' knob is checked before).
+        Listed routes win over rates; a reset wins over a 500. The random stream is only drawn
+        from for a rate above 0, so adding reset_rate=0 changes no seeded error sequence."""
         f = self._faults
         latency = 0.0
         if f.latency_ms > 0 and (
             not f.latency_routes or route_listed(f.latency_routes, method, template, path)
         ):
             latency = f.latency_ms
+        if f.reset_routes and route_listed(f.reset_routes, method, template, path):
+            return FaultDecision(latency, reason="reset_routes", reset=True)
         if f.fail_routes and route_listed(f.fail_routes, method, template, path):
             return FaultDecision(latency, 500, "fail_routes")
+        if f.reset_rate > 0 and self._rng.random() < f.reset_rate:
+            return FaultDecision(latency, reason="reset_rate", reset=True)
         if (
             f.error_rate > 0
             and (not f.error_routes or route_listed(f.error_routes, method, template, path))

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runbook.sandbox.faults import FaultInjector
 
 ADMIN_PREFIX = "/_sandbox"
+NO_ANSWER = 0  # the status logged for a request whose connection was reset unanswered
 
 
 def error_envelope(
@@ -62,7 +63,7 @@ class RequestRecord(BaseModel):
     method: str
     path: str
     route: str | None
-    status: int
+    status: int  # NO_ANSWER (0): the connection was reset, nothing was answered
     duration_ms: float
     faults: list[str]
 
@@ -116,7 +117,8 @@ class FixedWindowRateLimiter:
 
 
 class SandboxMiddleware:
-    """ASGI middleware: down -> rate limit -> latency -> failures -> API; logs each request."""
+    """ASGI middleware: down -> rate limit -> latency -> resets / failures -> API; logs each
+    request."""
 
     def __init__(
         self,
@@ -180,6 +182,20 @@ class SandboxMiddleware:
             if decision.latency_ms:
                 applied.append("latency")
                 await asyncio.sleep(decision.latency_ms / 1000)
+            if decision.reset:
+                from runbook.sandbox.resets import reset_connection  # uvicorn: server side only
+
+                applied.append(decision.reason or "reset")
+                if await reset_connection(scope, receive):
+                    status["code"] = NO_ANSWER
+                    return
+                response = error_envelope(  # not served by ResettableH11Protocol: say so
+                    500, "InternalServerError",
+                    f"Internal server error (sandbox fault: {decision.reason}; this server "
+                    "cannot reset connections)",
+                )
+                await response(scope, receive, send_logged)
+                return
             if decision.status is not None:
                 applied.append(decision.reason or "fault")
                 response = error_envelope(
