@@ -132,6 +132,18 @@ def test_throttle_with_retry_after_then_success(
     assert 0.9 <= elapsed < 5  # Retry-After was honoured, no more
 
 
+def test_503_throttle_with_retry_after_then_success(
+    arm_params: AzureParams, standin: StandinHandle
+) -> None:
+    standin.set_faults(throttle={"count": 1, "retry_after": 1, "status": 503})
+    started = time.monotonic()
+    settings = web_client(arm_params).web_apps.list_application_settings(RG, SITE).properties
+    elapsed = time.monotonic() - started
+    assert settings["ENVIRONMENT"] == "production"
+    assert [r["status"] for r in standin.requests()] == [503, 200]
+    assert 0.9 <= elapsed < 5  # Retry-After was honoured on a 503 too
+
+
 def test_wrong_token_is_refused(arm_params: AzureParams, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNBOOK_TEST_WRONG_TOKEN", "not-the-token")
     params = AzureParams.model_validate(

@@ -57,12 +57,15 @@ class SiteSpec(SlotSpec):
 
 
 class ThrottleFault(BaseModel):
-    """Answer the next `count` ARM requests with 429 and `Retry-After: retry_after`."""
+    """Answer the next `count` ARM requests with `status` (429 Too Many Requests, or 503
+    Service Unavailable as ARM does when a resource provider is overloaded) and
+    `Retry-After: retry_after`."""
 
     model_config = ConfigDict(extra="forbid")
 
     count: int = Field(default=0, ge=0)
     retry_after: float = Field(default=1, ge=0)
+    status: Literal[429, 503] = Field(default=429, description="the throttling answer's status")
 
 
 class FaultKnobs(BaseModel):

@@ -48,13 +48,16 @@ def _fault(state: StandinState) -> JSONResponse | None:
         faults.throttle.count -= 1
         after = faults.throttle.retry_after
         text = str(int(after)) if float(after).is_integer() else str(after)
-        return arm_error(
-            429,
-            "TooManyRequests",
-            "The request is being throttled (stand-in fault).",
-            headers={"Retry-After": text},
-        )
+        code, message = _THROTTLE_ANSWERS[faults.throttle.status]
+        return arm_error(faults.throttle.status, code, message, headers={"Retry-After": text})
     return None
+
+
+_THROTTLE_ANSWERS = {  # status -> (ARM error code, message) of a throttling answer
+    429: ("TooManyRequests", "The request is being throttled (stand-in fault)."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable; retry after the "
+                                "Retry-After interval (stand-in fault)."),
+}
 
 
 async def arm_gate(
