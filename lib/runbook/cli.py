@@ -13,6 +13,7 @@ from runbook import evidence
 from runbook.params import ParameterError, project_root
 from runbook.phases import PHASES, UnknownPhase
 
+EXIT_FAILED = 1  # NO-GO / INCOMPLETE / verification failed / evidence could not be written
 EXIT_INVALID = 2
 
 
@@ -132,14 +133,29 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from runbook.execute import RunRequest, run
 
-    outcome = run(RunRequest(env=args.env, phases=args.phases, overrides=args.overrides,
-                             dry_run=args.dry_run, outputs=args.outputs,
-                             progress=sys.stderr.isatty(), approval=args.approval,
-                             promotion_override=tuple(args.override_promotion)
-                             if args.override_promotion else None))
+    try:
+        outcome = run(RunRequest(env=args.env, phases=args.phases, overrides=args.overrides,
+                                 dry_run=args.dry_run, outputs=args.outputs,
+                                 progress=sys.stderr.isatty(), approval=args.approval,
+                                 promotion_override=tuple(args.override_promotion)
+                                 if args.override_promotion else None))
+    except OSError as exc:
+        if not (isinstance(exc, evidence.EvidenceWriteError) or evidence.is_out_of_space(exc)):
+            raise  # any other OS error is a bug to see whole
+        print(f"error: {_write_failure(exc)}; the run stopped unfinished (no verdict, no "
+              "manifest, not chained); earlier runs are untouched", file=sys.stderr)
+        return EXIT_FAILED
     if outcome.verdict is None:  # dry run
         return 0
     return outcome.exit_code
+
+
+def _write_failure(exc: OSError) -> str:
+    """'could not write evidence <path>: <OS error>' (the path when the error names one)."""
+    if isinstance(exc, evidence.EvidenceWriteError):
+        return exc.describe()
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"could not write evidence{where}: {exc.strerror or exc}"
 
 
 def _verify(run_dir: Path) -> int:

@@ -267,6 +267,8 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
             pending = (renderings or {}).get(o.phase.name)
             try:
                 done = pending.result() if pending else render_phase(run_dir, o.notebook)
+            except ev.EvidenceWriteError:
+                raise  # no room for the evidence: the run stops unfinished (see cli)
             except Exception as exc:  # noqa: BLE001 - a missing rendering must not lose a run
                 say(f"warning: could not render {o.notebook}: {exc}")
                 continue
@@ -301,8 +303,7 @@ def _now() -> str:
 
 
 def _save_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, default=str))
+    ev.write_evidence(path, json.dumps(data, indent=1, default=str))
 
 
 def _operator() -> dict[str, Any]:

@@ -72,6 +72,8 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
         if exc.ename == "SignOffPending":  # stopped on purpose: its pending results say why
             status = AWAITING_SIGN_OFF
     except Exception as exc:  # noqa: BLE001 - kernel death, timeouts, I/O: all kept as evidence
+        if ev.is_out_of_space(exc):  # the notebook itself cannot be saved: the run stops
+            raise ev.EvidenceWriteError(out, exc) from None
         status = "crashed"
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
         error = ev.notebook_error(out) or error

@@ -12,17 +12,18 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from runbook.checks import STATUS_COLOURS, Status
+from runbook.evidence import write_evidence
 
 VERDICT_COLOURS = {"GO": "#1a7f37", "NO-GO": "#cf222e", "INCOMPLETE": "#8250df",
                    "ROLLBACK REQUIRED": "#cf222e"}
 
 
 def render_notebook(notebook: Path, dest: Path) -> Path:
-    """Render an executed notebook to standalone HTML (outputs kept, inputs shown)."""
+    """Render an executed notebook to standalone HTML (outputs kept, inputs shown); a page that
+    cannot be written raises EvidenceWriteError naming `dest`."""
     exporter = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(body, encoding="utf-8")
+    write_evidence(dest, body)
     return dest
 
 
@@ -107,7 +108,7 @@ img {{ max-width: 900px; display: block; margin: 0.5em 0; }}
 </body></html>
 """
     path = run_dir / "report.html"
-    path.write_text(page, encoding="utf-8")
+    write_evidence(path, page)  # EvidenceWriteError naming it when it cannot be written
     return path
 
 
