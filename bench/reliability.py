@@ -5,7 +5,9 @@ a secret scan of every run directory, and tampering with a saved run. Prints the
 
 Faults: each is one real run of one cheap phase (CLI, papermill, kernel, sandbox, Azure
 stand-in); it "survives" when the run ends with the expected verdict, the expected check has
-the expected status, and the saved evidence passes `runbook verify`. Not a test: it takes a
+the expected status, and the saved evidence passes `runbook verify`. A full disk (a real
+RLIMIT_FSIZE, no root) survives when the run stops with no verdict, names the file it could
+not write, and the earlier runs of its outputs folder still verify. Not a test: it takes a
 few minutes. The same faults are asserted one by one in tests/reliability/ and in the phase
 tests; this script counts them.
 """
@@ -17,7 +19,9 @@ import contextlib
 import io
 import json
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,6 +76,16 @@ def _all(prefix: str, *statuses: str) -> Expect:
     return lambda r: (any(i.startswith(prefix) for i in r)
                       and all(v["status"] in statuses for i, v in r.items()
                               if i.startswith(prefix)))
+
+
+def _says(prefix: str, status: str, text: str) -> Expect:
+    """Some check under `prefix` has `status`, and every such check's explanation says `text`
+    (a sent request's own failure, not a later step missing a capture)."""
+    def expect(r: Results) -> bool:
+        hits = [v for i, v in r.items() if i.startswith(prefix) and v["status"] == status
+                and (v.get("evidence") or {}).get("exchange", True) is not None]
+        return bool(hits) and all(text in v["explanation"] for v in hits)
+    return expect
 
 
 def _env(extra: dict[str, str] | None = None, root: Path | None = None) -> dict[str, str]:
@@ -152,6 +166,50 @@ def run_twins(work: Path) -> Outcome:
                    seconds)
 
 
+DISK_LIMITS = (("notebook", 64 * 1024), ("rendering", 256 * 1024))  # see test_more_faults
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def run_disk_full(work: Path) -> list[Outcome]:
+    """A GO run, then runs into the same outputs whose files cannot grow past a limit (EFBIG,
+    as on a full disk) while papermill saves the notebook / while it is rendered. Each
+    survives when it exits 1 with no verdict line, one 'could not write evidence <path>: File
+    too large' line and no traceback, and the folder's chain (the earlier run) still verifies."""
+    from runbook.chain import verify_chain
+
+    outputs = work / "disk-full"
+    first, _ = _finish(_start(outputs, "verify", ("integration=null",)))
+    outcomes = []
+    for name, limit in DISK_LIMITS:
+        started = time.monotonic()
+        argv = [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--phase",
+                "verify", "--outputs", str(outputs), "--param", "integration=null"]
+        env = _env({"IPYTHONDIR": str(work / f"ipython-{name}")})
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=RUN_TIMEOUT_S, preexec_fn=_file_size_limit(limit),
+                              check=False)
+        seconds = time.monotonic() - started
+        last = (proc.stderr.strip().splitlines() or [""])[-1]
+        chain = verify_chain(outputs / "local")
+        ok = (first is not None and proc.returncode == 1 and not proc.stdout.strip()
+              and "Traceback" not in proc.stderr
+              and last.startswith("error: could not write evidence ")
+              and "File too large" in last and chain.ok and chain.runs == 1
+              and len(chain.unfinished) == len(outcomes) + 1)
+        note = ("exit 1, no verdict, 'could not write evidence …: File too large', earlier "
+                "run verifies" if ok else f"exit {proc.returncode}; {last[-160:]}"
+                + ("" if chain.ok else "; chain does NOT verify"))
+        outcomes.append(Outcome(f"disk full ({name})", "stopped" if ok else None, ok,
+                                [first] if first else [], note, seconds))
+    return outcomes
+
+
 def dying_checkout(work: Path) -> Path:
     """A throwaway checkout whose verify notebook kills its kernel after the health check."""
     root = work / "dying-checkout"
@@ -215,6 +273,17 @@ def faults(work: Path, arm_url: str) -> list[Fault]:
               _status("deploy.zip_deploy", "error", "fail"), "deploy.zip_deploy error"),
         Fault("swap failing", "deploy", (f"{std}fail_swap=true",), "NO-GO",
               _status("deploy.swap", "fail", "error"), "deploy.swap fail"),
+        Fault("connection reset (one route)", "verify",
+              ('sandbox.faults.reset_routes=["GET /api/v1/auth/me"]', "integration=null"),
+              "NO-GO", _says("smoke.auth-me", "error", "connection was reset"),
+              "smoke.auth-me error: connection was reset"),
+        Fault("connection reset (50 %)", "verify",
+              ("sandbox.faults.reset_rate=0.5", "sandbox.seed=7", "integration=null"),
+              "NO-GO", _says("smoke.", "error", "connection was reset"),
+              "smoke.* error: connection was reset"),
+        Fault("metrics with no data", "monitor",
+              ("azure_standin.monitor.faults.metrics_empty=true",), "INCOMPLETE",
+              _all("monitor.metrics.", "inconclusive"), "monitor.metrics.* inconclusive"),
         Fault("metrics unavailable (503)", "monitor",
               ("azure_standin.monitor.faults.metrics_error_status=503",), "INCOMPLETE",
               _status("monitor.metrics.error-rate", "inconclusive"),
@@ -225,6 +294,15 @@ def faults(work: Path, arm_url: str) -> list[Fault]:
         Fault("ARM 429 beyond the retry budget", "environment",
               (f"{std}throttle.count=50", f"{std}throttle.retry_after=0"), "NO-GO",
               _all("azure.appsettings", "error"), "azure.appsettings.* error"),
+        Fault("ARM 503 within the retry budget", "environment",
+              (f"{std}throttle.status=503", f"{std}throttle.count=1",
+               f"{std}throttle.retry_after=1"), "GO",
+              _all("azure.appsettings", "pass"), "azure.appsettings.* pass"),
+        Fault("ARM 503 beyond the retry budget", "environment",
+              (f"{std}throttle.status=503", f"{std}throttle.count=50",
+               f"{std}throttle.retry_after=0"), "NO-GO",
+              _says("azure.appsettings", "error", "HTTP 503"),
+              "azure.appsettings.* error: HTTP 503"),
         Fault("ARM 503 unavailable", "environment", (f"{std}unavailable=true",), "NO-GO",
               _all("azure.appsettings", "error"), "azure.appsettings.* error"),
         Fault("TLS failure (untrusted certificate)", "environment",
@@ -387,6 +465,7 @@ def main() -> int:
             futures = [pool.submit(run_fault, f, work) for f in matrix]
             outcomes = [f.result() for f in futures]
         outcomes.append(run_twins(work))
+        outcomes += run_disk_full(work)
     print(f"{'fault':<38} {'verdict':<11} {'ok':<4} {'s':>6}  detail")
     for o in outcomes:
         print(f"{o.name:<38} {o.verdict or '-':<11} {'yes' if o.survived else 'NO':<4} "

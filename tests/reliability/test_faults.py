@@ -15,64 +15,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
 import pytest
+from launched_runs import NO_INTEGRATION, ROOT, Launched, launch
 
 from runbook import evidence
 from runbook.chain import verify_chain
 from runbook.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN_TIMEOUT_S = 420
 ARM_TOKEN = "arm-" + os.urandom(9).hex()
-NO_INTEGRATION = ("--param", "integration=null")  # verify = the smoke steps only (cheap)
-
-
-@dataclass
-class Launched:
-    proc: subprocess.Popen[str]
-    outputs: Path
-    _done: tuple[str, str] | None = None
-
-    def finish(self) -> tuple[int, str, str]:
-        if self._done is None:
-            self._done = self.proc.communicate(timeout=RUN_TIMEOUT_S)
-        out, err = self._done
-        return self.proc.returncode, out, err
-
-    @property
-    def run_dir(self) -> Path:
-        _, out, err = self.finish()
-        assert out.strip(), err
-        return Path(out.strip().splitlines()[-1].split(": ", 1)[1])
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads((self.run_dir / "manifest.json").read_text())
-
-    @property
-    def results(self) -> dict[str, dict]:
-        return {r["id"]: r for r in self.manifest["results"]}
-
-
-def _launch(outputs: Path, *args: str, root: Path | None = None,
-            extra_env: dict[str, str] | None = None) -> Launched:
-    env = {k: v for k, v in os.environ.items() if k != "RUNBOOK_ARM_TOKEN"}
-    if root is not None:
-        env["RUNBOOK_ROOT"] = str(root)
-    env.update(extra_env or {})
-    proc = subprocess.Popen([sys.executable, "-m", "runbook.cli", "run", "--env", "local",
-                             "--outputs", str(outputs), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
-    return Launched(proc, outputs)
 
 
 def _dying_checkout(tmp: Path) -> Path:
@@ -111,19 +66,19 @@ def runs(tmp_path_factory) -> Iterator[dict[str, Launched]]:
         arm_url = _untrusted_standin(stack, tmp)
         shared = tmp / "shared-outputs"
         launched = {
-            "dying": _launch(tmp / "dying", "--phase", "verify", *NO_INTEGRATION,
+            "dying": launch(tmp / "dying", "--phase", "verify", *NO_INTEGRATION,
                              root=_dying_checkout(tmp)),
-            "twin-a": _launch(shared, "--phase", "verify", *NO_INTEGRATION),
-            "twin-b": _launch(shared, "--phase", "verify", *NO_INTEGRATION),
-            "tls": _launch(tmp / "tls", "--phase", "environment",
+            "twin-a": launch(shared, "--phase", "verify", *NO_INTEGRATION),
+            "twin-b": launch(shared, "--phase", "verify", *NO_INTEGRATION),
+            "tls": launch(tmp / "tls", "--phase", "environment",
                            "--param", "azure_standin=null",
                            "--param", f"azure.arm_endpoint={arm_url}",
                            "--param", f"azure.ca_bundle={certifi.where()}",
                            extra_env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN}),
-            "throttled": _launch(tmp / "throttled", "--phase", "environment",
+            "throttled": launch(tmp / "throttled", "--phase", "environment",
                                  "--param", "azure_standin.faults.throttle.count=1",
                                  "--param", "azure_standin.faults.throttle.retry_after=1"),
-            "throttled-out": _launch(tmp / "throttled-out", "--phase", "environment",
+            "throttled-out": launch(tmp / "throttled-out", "--phase", "environment",
                                      "--param", "azure_standin.faults.throttle.count=50",
                                      "--param", "azure_standin.faults.throttle.retry_after=0"),
         }
