@@ -213,3 +213,53 @@ def test_mypy_blocking_syntax_error_fails_with_its_code(tmp_path: Path) -> None:
     assert result.evidence["exit_code"] == 2
     assert result.status is Status.FAIL
     assert result.observed == {"errors": 1, "by_code": {"syntax": 1}}
+
+
+def _marking(tmp_path: Path, name: str, seconds: float) -> list[str]:
+    """A command that records when it starts and ends (monotonic) into name.start / name.end."""
+    script = (f"import pathlib, time; d = pathlib.Path({str(tmp_path)!r});"
+              f"(d / '{name}.start').write_text(repr(time.monotonic())); time.sleep({seconds});"
+              f"(d / '{name}.end').write_text(repr(time.monotonic()))")
+    return ["{python}", "-c", script]
+
+
+def test_parallel_gates_overlap_and_keep_their_order(tmp_path: Path) -> None:
+    params = PreDeploymentParams(
+        repo=tmp_path, parallel=2, coverage_layers=[],
+        gates=[gate("command", _marking(tmp_path, n, 1.0), id=n) for n in ("a", "b", "c")],
+    )  # fmt: skip
+    results = run_gates(params, tmp_path / "ev")
+    assert [r.id for r in results] == ["a", "b", "c"]
+    assert all(r.status is Status.PASS for r in results)
+    t = {f.name: float(f.read_text()) for f in tmp_path.glob("*.start")} | {
+        f.name: float(f.read_text()) for f in tmp_path.glob("*.end")}
+    assert t["b.start"] < t["a.end"] and t["a.start"] < t["b.end"]  # a and b at once
+    assert t["c.start"] >= min(t["a.end"], t["b.end"])  # never more than two at once
+
+
+def test_interrupting_parallel_gates_stops_the_running_ones_and_skips_the_rest(
+    tmp_path: Path,
+) -> None:
+    params = PreDeploymentParams(
+        repo=tmp_path, parallel=2, coverage_layers=[],
+        gates=[gate("command", _marking(tmp_path, n, 30), id=n) for n in ("a", "b", "c")],
+    )  # fmt: skip
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_both_run() -> None:
+        deadline = time.monotonic() + 20
+        while len(list(tmp_path.glob("*.start"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    operator = threading.Thread(target=interrupt_once_both_run)
+    operator.start()
+    started = time.monotonic()
+    results = run_gates(params, tmp_path / "ev")
+    operator.join()
+    assert time.monotonic() - started < 15  # the 30 s commands were stopped
+    assert [r.status for r in results] == [Status.ERROR] * 3
+    assert all("interrupted" in r.explanation for r in results[:2])
+    assert results[2].explanation == "not run: an earlier gate was interrupted"
+    assert not list(tmp_path.glob("*.end"))

@@ -162,6 +162,11 @@ class PreDeploymentParams(BaseModel):
         description="git ref of the last release (docs changed? migrations unchanged?)",
     )
     gates: list[Gate] = Field(default_factory=lambda: checklist_gates())
+    parallel: int = Field(
+        default=1, ge=1, le=16,
+        description="gates run at once (each has its own reports and COVERAGE_FILE; raise it "
+        "only when the commands share nothing else, e.g. a test database)",
+    )
     coverage_layers: list[CoverageLayer] = Field(default_factory=lambda: checklist_layers())
     documents: list[DocumentSpec] = Field(default_factory=lambda: checklist_documents())
     migrations_dir: str = Field(default="alembic/versions", description="Alembic versions folder")

@@ -13,8 +13,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +119,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _execute(
-    argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float, out: Path, err: Path
+    argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float, out: Path, err: Path,
+    cancel: threading.Event | None = None,
 ) -> _Process:
     run = _Process()
     started = time.monotonic()
@@ -141,17 +144,34 @@ def _execute(
             run.start_error = f"{argv[0]!r} could not be started ({exc.strerror or exc})"
         else:
             try:
-                run.exit_code = proc.wait(timeout=timeout_s)
+                run.exit_code = _wait(proc, started + timeout_s, cancel)
             except subprocess.TimeoutExpired:
                 run.timed_out = True
                 _kill_group(proc)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, _Cancelled):
                 run.interrupted = True
                 _kill_group(proc)
             else:  # nothing the gate started may outlive it
                 _signal_group(proc.pid, signal.SIGKILL)
     run.duration_s = round(time.monotonic() - started, 3)
     return run
+
+
+class _Cancelled(Exception):
+    """The operator interrupted the run while this gate ran on a worker thread."""
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float, cancel: threading.Event | None) -> int:
+    """proc's exit code; TimeoutExpired past `deadline`; _Cancelled once `cancel` is set."""
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return proc.wait(timeout=max(0.0, min(remaining, 0.1) if cancel else remaining))
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled from None
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _last_line(path: Path, limit: int = 300) -> str:
@@ -273,9 +293,11 @@ def _judge(gate: Gate, run: _Process, evidence_dir: Path, out: Path, err: Path) 
 
 
 def run_gate(
-    gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None = None
+    gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> CheckResult:
-    """Run one gate in `repo`, keep its logs and reports in `evidence_dir`, judge its report."""
+    """Run one gate in `repo`, keep its logs and reports in `evidence_dir`, judge its report.
+    Setting `cancel` interrupts it as Ctrl-C would (for gates run on worker threads)."""
     evidence_dir.mkdir(parents=True, exist_ok=True)
     argv = gate_argv(gate, repo, evidence_dir, python)
     out, err = (_report_path(gate, evidence_dir, s) for s in ("stdout.log", "stderr.log"))
@@ -298,7 +320,7 @@ def run_gate(
         out.write_text("")
         err.write_text(run.start_error or "")
     else:
-        run = _execute(argv, cwd, env, gate.timeout_s, out, err)
+        run = _execute(argv, cwd, env, gate.timeout_s, out, err, cancel)
     evidence.update(
         exit_code=run.exit_code,
         duration_s=run.duration_s,
@@ -334,24 +356,33 @@ def run_gate(
 
 
 def run_gates(params: PreDeploymentParams, evidence_dir: Path) -> list[CheckResult]:
-    """Run every gate in order; after an interruption the rest are ERROR, not silently absent."""
-    results: list[CheckResult] = []
-    interrupted = False
-    for gate in params.gates:
-        if interrupted:
-            results.append(
-                CheckResult(
-                    id=gate.id,
-                    section=gate.section,
-                    title=gate.title,
-                    severity=gate.severity,
-                    status=Status.ERROR,
-                    explanation="not run: an earlier gate was interrupted",
-                    evidence={"argv": gate.argv, "cwd": gate.cwd},
-                )
-            )
-            continue
-        result = run_gate(gate, params.repo, evidence_dir, params.python)
-        interrupted = bool(result.evidence.get("interrupted"))
-        results.append(result)
-    return results
+    """Run every gate, `params.parallel` at a time, results in the gates' order; after an
+    interruption (Ctrl-C) the running gates are stopped and those not yet started are ERROR,
+    not silently absent."""
+    done: dict[int, CheckResult] = {}
+    queue = list(enumerate(params.gates))
+    cancel = threading.Event()
+    with ThreadPoolExecutor(params.parallel, thread_name_prefix="runbook-gate") as pool:
+        running: dict[Future[CheckResult], int] = {}
+        while running or (queue and not cancel.is_set()):
+            while queue and len(running) < params.parallel and not cancel.is_set():
+                index, gate = queue.pop(0)
+                running[pool.submit(run_gate, gate, params.repo, evidence_dir, params.python,
+                                    cancel)] = index  # fmt: skip
+            try:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:  # reaches this thread only: stop the gates' processes
+                cancel.set()
+                continue
+            for future in finished:
+                result = future.result()
+                done[running.pop(future)] = result
+                if result.evidence.get("interrupted"):
+                    cancel.set()
+    for index, gate in queue:
+        done[index] = CheckResult(
+            id=gate.id, section=gate.section, title=gate.title, severity=gate.severity,
+            status=Status.ERROR, explanation="not run: an earlier gate was interrupted",
+            evidence={"argv": gate.argv, "cwd": gate.cwd},
+        )  # fmt: skip
+    return [done[i] for i in range(len(params.gates))]
