@@ -38,12 +38,15 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
     whose phases need them; None starts everything configured."""
     services = LocalServices()
     export_local_secrets(params)
+    groups: list[ExitStack] = []  # one per service: they stop side by side
+    stack.callback(_stop_together, groups)
     if params.sandbox is not None:
         from runbook.sandbox.server import start_sandbox
 
         token_env = params.target.token.env
         say(f"starting the local sandbox (version {params.sandbox.version}) …")
-        services.sandbox = stack.enter_context(
+        groups.append(ExitStack())
+        services.sandbox = groups[-1].enter_context(
             start_sandbox(params.sandbox, os.environ[token_env], token_env=token_env))
         params = params.model_copy(update={"target": params.target.model_copy(
             update={"base_url": services.sandbox.url})})
@@ -61,10 +64,11 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
             side["sample"] = pool.submit(_in_own_stack, _materialize_sample, params)
         try:
             if params.workers is not None and params.sandbox is not None and "workers" in wanted:
-                _start_workers(params, stack)
+                groups.append(ExitStack())
+                _start_workers(params, groups[-1])
                 services.started.append("redis-server and a Celery worker (rehearsal)")
         finally:
-            done = _join(side, stack)
+            done = _join(side, groups)
     if "azure" in done:
         params = params.model_copy(update=done["azure"])
         services.started.append(f"Azure stand-in at {services.standin.url}")
@@ -110,9 +114,10 @@ def _in_own_stack(start: Callable[[Parameters, ExitStack], Any],
         raise
 
 
-def _join(side: dict[str, Future[tuple[ExitStack, Any]]], stack: ExitStack) -> dict[str, Any]:
-    """Wait for services started beside the main chain; their stacks close with `stack`. The
-    first failure is raised once every one of them is accounted for."""
+def _join(side: dict[str, Future[tuple[ExitStack, Any]]],
+          groups: list[ExitStack]) -> dict[str, Any]:  # fmt: skip
+    """Wait for services started beside the main chain; their stacks join `groups`. The first
+    failure is raised once every one of them is accounted for."""
     done: dict[str, Any] = {}
     failure: BaseException | None = None
     for key, future in side.items():
@@ -121,11 +126,21 @@ def _join(side: dict[str, Future[tuple[ExitStack, Any]]], stack: ExitStack) -> d
         except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others
             failure = failure or exc
             continue
-        stack.enter_context(own)
+        groups.append(own)
         done[key] = value
     if failure is not None:
         raise failure
     return done
+
+
+def _stop_together(groups: list[ExitStack]) -> None:
+    """Stop every service at once (each waits for its processes to exit); the first error is
+    raised after all of them have stopped."""
+    with ThreadPoolExecutor(max(1, len(groups)), thread_name_prefix="runbook-stop") as pool:
+        futures = [pool.submit(group.close) for group in groups]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
 
 
 def _start_azure(services: LocalServices, params: Parameters, stack: ExitStack) -> dict[str, Any]:

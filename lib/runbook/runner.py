@@ -92,6 +92,8 @@ class PhaseRunner:
         if not self.warm_kernels:
             return
         for phase in phases:
+            if phase.beside_previous:  # it starts beside a longer phase: its own start is free
+                continue
             self._pool.prepare(phase.name, KernelRecipe(
                 kernel_name=self.execution.kernel_name, cwd=self.root,
                 extra_arguments=KERNEL_ARGUMENTS,
@@ -110,9 +112,12 @@ class PhaseRunner:
             self._pool.discard(phase.name)
             self.outcomes.append(skipped(phase, why[0]))
             self.say(f"{self._tag(phase)} {phase.name}: skipped ({why[1]})")
-        self._prepare(ahead)  # warms while this step runs
         if any(p.quiet for p in runnable):
-            self._lane.quiet()  # nothing beside a phase that measures latency here
+            # nothing beside a phase that measures latency here: wait for what is in flight
+            # (its own kernel and the next ones were prepared by earlier steps), start nothing
+            self._lane.quiet()
+        else:
+            self._prepare(ahead)  # warms while this step runs
         timeout = self.execution.start_timeout_s
         kernels = {p.name: self._pool.take(p.name, timeout) for p in runnable}
         for phase in runnable:
