@@ -79,7 +79,7 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
     if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the server closed or broke the connection: {exc}"
+        return f"the server closed or broke the connection, no HTTP answer: {exc}"
     if isinstance(exc, httpx.HTTPError):
         return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
