@@ -10,6 +10,7 @@ read back, ending now.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -148,9 +149,12 @@ def fetch_metrics(
                     f"cannot build the Monitor client: {failure.message}", failure.model_dump(),
                 )  # fmt: skip
             return pd.DataFrame(columns=["timestamp"]), sources, (start, end)
-    for role in ROLES:
-        spec = getattr(params.metrics, role)
-        outcome, series = _fetch_one(client, resource_uri, spec, role, timespan, interval)
+    # one query per metric, a few at a time (the SDK client is thread-safe; ARM allows it)
+    with ThreadPoolExecutor(4, thread_name_prefix="runbook-metrics") as pool:
+        fetched = list(pool.map(
+            lambda role: _fetch_one(client, resource_uri, getattr(params.metrics, role), role,
+                                    timespan, interval), ROLES))  # fmt: skip
+    for role, (outcome, series) in zip(ROLES, fetched, strict=True):
         sources[role] = outcome
         columns.append(series)
     frame = pd.concat(columns, axis=1) if any(len(c) for c in columns) else pd.DataFrame()
