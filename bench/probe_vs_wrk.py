@@ -10,7 +10,7 @@ thread (--wrk-threads 1) because the single-process sandbox needs one of the two
 second busy wrk thread competes with it. Each concurrency is measured in alternating rounds and
 the medians compared; wrk's own round-to-round spread is printed as the noise floor.
 
-Run: uv run python bench/probe_vs_wrk.py [--duration 5] [--rounds 3] [--httpx]
+Run: uv run python bench/probe_vs_wrk.py [--duration 8] [--rounds 5] [--httpx]
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def run_httpx_shared(url: str, concurrency: int, duration_s: int) -> dict[str, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating wrk/probe rounds")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating wrk/probe rounds")
     parser.add_argument("--workers", type=int, default=2, help="probe worker processes")
     parser.add_argument("--wrk-threads", type=int, default=1,
                         help="wrk threads (the sandbox needs one of the 2 cores: a second busy "
