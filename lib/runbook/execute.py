@@ -127,8 +127,7 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
     with _closed_on_error(stack):
         runner = stack.enter_context(PhaseRunner(root, params.execution, say,
                                                  progress=request.progress))
-        if params.sandbox is not None:  # local: the rehearsal's secrets can be exported now
-            export_local_secrets(params)
+        export_local_secrets(params)  # a rehearsal's tokens exist before any kernel starts
         runner.warm_ahead(selected)  # the first kernels start beside the stand-ins
         uses = set().union(*(p.uses for p in selected))
         try:

@@ -73,7 +73,6 @@ class WarmKernel:
     """A started, warmed kernel for papermill (`km=`); `close()` shuts it down at once."""
 
     manager: Any  # jupyter_client.AsyncKernelManager (tracks the clients it hands out)
-    warm_s: float = 0.0
 
     def close(self) -> None:
         """Stop the kernel and every client connected to it (safe to call twice)."""
@@ -110,9 +109,6 @@ def _manager_class() -> type:
 
 def start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
     """Start a kernel as papermill would and run the recipe's imports in it, silently."""
-    import time
-
-    began = time.perf_counter()
     manager = _manager_class()(kernel_name=recipe.kernel_name)
     asyncio.run(manager.start_kernel(cwd=str(recipe.cwd),
                                      extra_arguments=list(recipe.extra_arguments)))
@@ -134,7 +130,6 @@ def start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
     except BaseException:
         kernel.close()
         raise
-    kernel.warm_s = time.perf_counter() - began
     return kernel
 
 

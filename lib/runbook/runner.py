@@ -52,7 +52,6 @@ class PhaseRunner:
     execution: ExecutionParams
     say: Say
     progress: bool = False
-    warm_kernels: bool = True
     lookahead: int = 2  # steps whose kernels warm while a step runs
     outcomes: list[PhaseOutcome] = field(default_factory=list)
     renderings: dict[str, Future[Rendering]] = field(default_factory=dict)
@@ -89,8 +88,6 @@ class PhaseRunner:
         return self.outcomes
 
     def _prepare(self, phases: list[ph.Phase]) -> None:
-        if not self.warm_kernels:
-            return
         for phase in phases:
             if phase.beside_previous:  # it starts beside a longer phase: its own start is free
                 continue
