@@ -146,6 +146,19 @@ class Parameters(BaseModel):
     )
 
     @model_validator(mode="after")
+    def _deploy_defaults(self) -> Parameters:
+        """The package's build id defaults to the run's; the production slot's app URL (where
+        the deploy checks health) defaults to the target's base URL."""
+        dp = self.deploy
+        if dp is not None:
+            if dp.package is not None and dp.package.build_id is None:
+                dp.package.build_id = self.build_id or "unversioned"
+            dp.app_urls.setdefault("production", self.target.base_url)
+            if dp.start is not None and dp.start.repo is None and self.pre_deployment:
+                dp.start.repo = str(self.pre_deployment.repo)
+        return self
+
+    @model_validator(mode="after")
     def _rollback_lines_not_stricter_than_gates(self) -> Parameters:
         """A "When to Rollback" line below the gate that measures the same thing would order a
         rollback of a release every gate passed (e.g. a memory slope the monitor accepts)."""

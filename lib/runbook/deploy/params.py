@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.secrets import SecretRef
+
 PRODUCTION = "production"
 KUDU_SCOPE = "https://appservice.azure.com/.default"
 DEFAULT_EXCLUDE = [".git", ".git/*", "*/__pycache__/*", "__pycache__/*", "*.pyc", ".venv/*"]
@@ -18,7 +20,10 @@ class PackageParams(BaseModel):
 
     path: str | None = Field(default=None, description="a ready zip (e.g. backend.zip)")
     source_dir: str | None = Field(default=None, description="a folder to zip instead")
-    build_id: str = Field(min_length=1, description="CI build id / commit the package came from")
+    build_id: str | None = Field(
+        default=None, min_length=1,
+        description="CI build id / commit the package came from; None: the run's build_id",
+    )
     exclude: list[str] = Field(
         default_factory=lambda: list(DEFAULT_EXCLUDE),
         description="glob patterns (relative paths) left out when zipping a folder",
@@ -39,6 +44,28 @@ class CommandParams(BaseModel):
     argv: list[str] = Field(min_length=1)
     cwd: str | None = None
     timeout: float = Field(default=600, gt=0, description="seconds before the command is killed")
+
+
+class StartParams(BaseModel):
+    """Development deploy: start the app from the target's checkout (Deployment Steps §1.1
+    "Terminal 1: Backend"). `{host}` and `{port}` in argv come from the target's base URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    argv: list[str] = Field(
+        default_factory=lambda: ["uv", "run", "uvicorn", "backend.main:app",
+                                 "--host", "{host}", "--port", "{port}"],
+        min_length=1, description="argv (no shell), run in `cwd` with the target's environment",
+    )
+    repo: str | None = Field(default=None, description="checkout; None: pre_deployment.repo")
+    cwd: str = Field(default="backend", description="relative to `repo`")
+    env: dict[str, str | SecretRef] = Field(
+        default_factory=dict, description="extra variables (secrets as {env: NAME})")
+    docs_path: str = "/docs"
+    error_pattern: str = Field(
+        default=r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)",
+        description="a log line matching this regex is an error (\"No errors in logs\")",
+    )
 
 
 class KuduParams(BaseModel):
@@ -103,6 +130,7 @@ class ChecklistLabels(BaseModel):
     section: str = "Deployment Steps §2.1 Deploy to Staging"
     deployed: str = "Code deployed to staging"
     restarted: str = "Services restarted"
+    started: str = "All services started successfully"
     healthy: str = "Health check passes"
     zero_downtime_section: str = "Success Criteria — Deployment Successful If"
     zero_downtime: str = "Zero downtime deployment"
@@ -115,8 +143,10 @@ class DeployParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["command", "zip"]
+    method: Literal["command", "zip", "start"]
     command: CommandParams | None = None
+    start: StartParams | None = Field(
+        default=None, description="method 'start': the app started from the checkout")
     package: PackageParams | None = None
     target_slot: str | None = Field(
         default=None, description="slot the package goes to; None: the site (production slot)"
@@ -143,6 +173,8 @@ class DeployParams(BaseModel):
     def _consistent(self) -> DeployParams:
         if self.method == "command" and self.command is None:
             raise ValueError("method 'command' needs 'command: {argv: [...]}'")
+        if self.method == "start" and self.start is None:
+            self.start = StartParams()
         if self.method == "zip" and self.package is None:
             raise ValueError("method 'zip' needs 'package'")
         if self.swap_to_production and self.target_slot in (None, PRODUCTION):

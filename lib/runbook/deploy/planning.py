@@ -49,6 +49,10 @@ def plan(params: DeployParams, azure: AzureParams | None, workdir: Path) -> Depl
     if params.method == "command":
         assert params.command is not None
         steps.append(f"run {params.command.argv} in {params.command.cwd or '.'}")
+    elif params.method == "start":
+        assert params.start is not None
+        steps.append(f"start {params.start.argv} in {params.start.repo or '.'}/"
+                     f"{params.start.cwd}, logging to {workdir.name}/app.log")
     else:
         built = build_package(params, workdir)
         package = (
@@ -68,6 +72,9 @@ def plan(params: DeployParams, azure: AzureParams | None, workdir: Path) -> Depl
         steps.append(f"restart {slot}")
     steps.append(f"wait until {params.app_url(slot) or '?'}{health} is healthy "
                  f"(up to {params.health.timeout:g} s)")  # fmt: skip
+    if params.method == "start":
+        steps += [f"GET {params.start.docs_path if params.start else '/docs'} answers HTML",
+                  "no error lines in the app's log", "the app is stopped when the run ends"]
     if params.swap_to_production:
         steps += [
             f"swap {slot} into production (polling every {params.swap_polling_interval:g} s)",

@@ -14,6 +14,7 @@ from runbook.deploy.app_service import record_deployment, restart, swap
 from runbook.deploy.command import command_deploy
 from runbook.deploy.downtime import ProbeMark, ProbeRecord, ZeroDowntimeProbe
 from runbook.deploy.health import wait_healthy
+from runbook.deploy.local_app import docs_check, log_check, start_app, still_running
 from runbook.deploy.package import build_package
 from runbook.deploy.params import PRODUCTION, DeployParams
 from runbook.deploy.zipdeploy import zip_deploy
@@ -44,8 +45,11 @@ def run_deploy(
     client: WebSiteManagementClient | None = None,
     credential: TokenCredential | None = None,
 ) -> DeployRun:
-    """command: run, wait healthy. zip: package, record, probe, deploy, restart, health, swap."""
+    """command: run, wait healthy. start: start the app, wait healthy, /docs, its log. zip:
+    package, record, probe, deploy, restart, health, swap."""
     run = DeployRun()
+    if params.method == "start":
+        return _start_deploy(params, workdir, run)
     if params.method == "command":
         run.results.append(command_deploy(params))
         if run.ok:
@@ -95,4 +99,18 @@ def run_deploy(
             probe.wait(params.probe.settle_s)
             run.results.append(probe.stop())
             run.records, run.marks = list(probe.records), list(probe.marks)
+    return run
+
+
+def _start_deploy(params: DeployParams, workdir: Path, run: DeployRun) -> DeployRun:
+    """Deployment Steps §1.1: start, health, "All services started", /docs, no errors in logs."""
+    started, proc = start_app(params, workdir)
+    run.results.append(started)
+    if proc is None:
+        return run
+    run.results.append(wait_healthy(params, PRODUCTION))
+    run.results.append(still_running(params, proc, workdir))
+    if run.results[-2].status is Status.PASS:
+        run.results.append(docs_check(params))
+    run.results.append(log_check(params, workdir))
     return run

@@ -1,0 +1,208 @@
+"""Development deploy (Deployment Steps §1.1): start the app from the target's checkout in its
+own environment (`cd backend && uv run uvicorn backend.main:app`), wait until it answers, and
+read its log. The process outlives the deploy notebook's kernel (its own session) so the later
+phases can look at it; the run stops it at the end (`stop_started_apps`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from runbook.checks import CheckResult, Severity, Status
+from runbook.deploy.params import DeployParams, StartParams
+from runbook.deploy.results import deploy_result
+from runbook.secrets import SecretRef, SecretUnavailable, resolve
+
+PROCESS_FILE = "app-process.json"
+LOG_FILE = "app.log"
+# what the runbook's own process carries that must not leak into the target's environment
+_DROPPED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT", "CONDA_PREFIX",
+            "RUNBOOK_HEADLESS", "RUNBOOK_PARAMS_FILE", "RUNBOOK_OVERRIDES", "JPY_PARENT_PID")
+
+
+def app_environment(spec: StartParams) -> dict[str, str]:
+    """The app's process environment: ours without the runbook's venv and Jupyter variables,
+    plus `spec.env` (secret references resolved here, never recorded)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in _DROPPED and not k.startswith(("JUPYTER_", "IPY", "PYDEVD", "MPLBACKEND"))}
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                      if not p.startswith(venv))
+    for name, value in spec.env.items():
+        env[name] = resolve(value) if isinstance(value, SecretRef) else value
+    return env
+
+
+def _argv(spec: StartParams, base_url: str) -> list[str]:
+    url = urlsplit(base_url)
+    port = str(url.port or (443 if url.scheme == "https" else 80))
+    return [a.replace("{host}", url.hostname or "127.0.0.1").replace("{port}", port)
+            for a in spec.argv]
+
+
+def _listening(base_url: str) -> bool:
+    url = urlsplit(base_url)
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def start_app(params: DeployParams, workdir: Path) -> tuple[CheckResult, subprocess.Popen | None]:
+    """Start the app (PASS: started; ERROR: could not start or something else already answers
+    at its address). Its output goes to `workdir/app.log`; `workdir/app-process.json` records
+    the process so the run can stop it."""
+    spec, base = params.start, params.app_url("production")
+    title = params.labels.started
+    if spec is None or base is None:
+        return deploy_result(params, "start", title, Status.ERROR,
+                             explanation="method 'start' needs 'start' and a target URL"), None
+    cwd = Path(spec.repo or ".") / spec.cwd
+    argv = _argv(spec, base)
+    evidence = {"argv": argv, "cwd": str(cwd), "log": f"evidence/{workdir.name}/{LOG_FILE}",
+                "env_names": sorted(spec.env)}
+    if _listening(base):
+        return deploy_result(
+            params, "start", title, Status.ERROR, evidence=evidence,
+            explanation=f"something already answers at {base}: stop it first, or the checks "
+            "would look at that process instead of this checkout"), None
+    if not cwd.is_dir():
+        return deploy_result(params, "start", title, Status.ERROR, evidence=evidence,
+                             explanation=f"the app's folder {cwd} does not exist"), None
+    try:
+        env = app_environment(spec)
+    except SecretUnavailable as exc:
+        return deploy_result(params, "start", title, Status.INCONCLUSIVE, evidence=evidence,
+                             explanation=f"cannot start the app: {exc}"), None
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = (workdir / LOG_FILE).open("wb")
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        return deploy_result(params, "start", title, Status.ERROR, evidence=evidence,
+                             explanation=f"`{' '.join(argv)}` could not start: {exc}"), None
+    finally:
+        log.close()
+    (workdir / PROCESS_FILE).write_text(json.dumps({"pid": proc.pid, "argv": argv}),
+                                        encoding="utf-8")
+    evidence["pid"] = proc.pid
+    return deploy_result(params, "start", title, Status.PASS, observed={"pid": proc.pid},
+                         evidence=evidence,
+                         explanation=f"started `{' '.join(argv)}` in {cwd}"), proc
+
+
+def still_running(params: DeployParams, proc: subprocess.Popen, workdir: Path) -> CheckResult:
+    """"All services started successfully": the process is still alive after the health wait."""
+    code = proc.poll()
+    if code is None:
+        return deploy_result(params, "running", params.labels.started, Status.PASS,
+                             observed="running", threshold="running",
+                             explanation=f"the app (pid {proc.pid}) is running")
+    return deploy_result(params, "running", params.labels.started, Status.FAIL,
+                         observed=f"exited {code}", threshold="running",
+                         explanation=f"the app exited with code {code}: "
+                         f"{_tail(workdir / LOG_FILE)}")
+
+
+def docs_check(params: DeployParams) -> CheckResult:
+    """"API documentation accessible: /docs": an HTML page with HTTP 200."""
+    spec, base = params.start, params.app_url("production")
+    path = spec.docs_path if spec else "/docs"
+    title = f"API documentation accessible: {path}"
+    try:
+        answer = httpx.get(f"{base}{path}", timeout=params.health.request_timeout)
+    except httpx.HTTPError as exc:
+        return deploy_result(params, "docs", title, Status.ERROR, threshold="HTTP 200 HTML",
+                             explanation=f"no answer from {base}{path}: {exc}")
+    html = "html" in answer.headers.get("content-type", "")
+    ok = answer.status_code == 200 and html
+    return deploy_result(
+        params, "docs", title, Status.PASS if ok else Status.FAIL,
+        observed={"status": answer.status_code,
+                  "content_type": answer.headers.get("content-type")},
+        threshold="HTTP 200 HTML",
+        explanation=f"{path} answered {answer.status_code} "
+        f"{answer.headers.get('content-type', '')}")
+
+
+def error_lines(text: str, pattern: str) -> list[str]:
+    """The log's lines that match the error pattern (ANSI colour codes removed first)."""
+    clean = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+    rx = re.compile(pattern)
+    return [line for line in clean.splitlines() if rx.search(line)]
+
+
+def log_check(params: DeployParams, workdir: Path) -> CheckResult:
+    """"No errors in logs": the app's log has no line matching `start.error_pattern`."""
+    spec = params.start
+    pattern = spec.error_pattern if spec else StartParams().error_pattern
+    path = workdir / LOG_FILE
+    if not path.is_file():
+        return deploy_result(params, "logs", "No errors in logs", Status.INCONCLUSIVE,
+                             explanation="the app's log was not written")
+    found = error_lines(path.read_text(encoding="utf-8", errors="replace"), pattern)
+    quoted = "; ".join(line.strip()[:200] for line in found[:3])
+    return deploy_result(
+        params, "logs", "No errors in logs", Status.FAIL if found else Status.PASS,
+        observed=len(found), threshold=0, severity=Severity.BLOCKER,
+        evidence={"log": f"evidence/{workdir.name}/{LOG_FILE}", "pattern": pattern},
+        explanation=(f"{len(found)} error line(s) in the app's log, e.g. {quoted}" if found
+                     else "no error lines in the app's log"))
+
+
+def stop_started_apps(run_dir: Path, grace_s: float = 10.0) -> list[int]:
+    """Stop every app a deploy of this run started (SIGTERM to its session, then SIGKILL)."""
+    stopped = []
+    for record in run_dir.glob(f"evidence/*/{PROCESS_FILE}"):
+        try:
+            pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if _signal(pid, signal.SIGTERM):
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.1)
+            _signal(pid, signal.SIGKILL)
+            stopped.append(pid)
+    return stopped
+
+
+def _signal(pid: int, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(pid, sig)  # the app leads its own session: its workers go with it
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a zombie of ours counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
