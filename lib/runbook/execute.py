@@ -137,15 +137,20 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
         except Exception as exc:  # noqa: BLE001 - a missing binary, a port, a start timeout
             raise ParameterError([f"could not start the local stand-ins: {exc}"]) from None
         unset = missing(_needed_sections(params, selected, uses))
-        if unset:
-            raise ParameterError([f"{loaded.source}: secret reference {m} is not set in the "
-                                  "environment; export it before the run" for m in unset])
+        if unset:  # only the run can tell what they hide: the checks needing them say INCOMPLETE
+            say("warning: not set, so the checks that need them will be INCOMPLETE: "
+                + ", ".join(unset))
         absent = _missing_repository(params, selected, root)
         if absent:
             raise ParameterError([f"{loaded.source}: {absent}"])
         run_id, run_dir = ev.new_run_dir(outputs / params.environment)
         say(f"run {run_id} → {run_dir}")
-        outcomes = runner.run(selected, params, run_dir)
+        try:
+            outcomes = runner.run(selected, params, run_dir)
+        finally:  # an app a development deploy started lives only as long as its run
+            from runbook.deploy.local_app import stop_started_apps
+
+            stop_started_apps(run_dir)
         if services.sandbox is not None:
             _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
                        [r.model_dump(mode="json") for r in services.sandbox.requests()])

@@ -23,6 +23,9 @@ SUCCESS_VERDICT_ID = "success.verdict"
 # the kernel's start-up chatter (e.g. "running over TCP without encryption" on loopback) would
 # bury the progress lines; its errors still show
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+# a cell that stopped for want of a secret or a credential could not look: the phase is
+# INCOMPLETE with the one line naming what is missing, not NO-GO
+BLIND_ERRORS = ("SecretUnavailable", "CredentialUnavailableError", "ClientAuthenticationError")
 
 
 @dataclass
@@ -95,10 +98,12 @@ def judge_phase(phase: ph.Phase, out: Path, status: str, error: str | None,
         except Exception as exc:  # noqa: BLE001 - an unreadable notebook is itself a finding
             status, error = "crashed", f"the executed notebook cannot be read: {exc}"
     if status == "crashed":
+        blind = any(f"raised {name}:" in (error or "") for name in BLIND_ERRORS)
         results.append(CheckResult(
             id=f"runbook.{phase.name}.execution", section=RUN_SECTION,
             title=f"Phase {phase.name} ran to the end", severity=Severity.BLOCKER,
-            status=Status.ERROR, phase=phase.name, explanation=error or "crashed",
+            status=Status.INCONCLUSIVE if blind else Status.ERROR, phase=phase.name,
+            explanation=(f"could not look: {error}" if blind else error or "crashed"),
             evidence={"notebook": f"notebooks/{phase.notebook}"},
         ))  # fmt: skip
     report = judge(results)

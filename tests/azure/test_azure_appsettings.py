@@ -216,13 +216,14 @@ def test_wrong_ca_is_error_naming_tls(arm_params: AzureParams, tmp_path: Path) -
     assert "TLS" in result.explanation
 
 
-def test_missing_token_variable_is_auth_error(
+def test_missing_token_variable_is_inconclusive_naming_the_credential(
     arm_params: AzureParams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RUNBOOK_TEST_ARM_TOKEN")
     params = arm_params.model_copy(update={"slot": None})
     [result] = check_app_settings(params, expected_settings())
-    assert result.status is Status.ERROR
+    assert result.status is Status.INCONCLUSIVE  # the run could not look: INCOMPLETE, not NO-GO
+    assert "needs an Azure credential" in result.explanation
     assert result.evidence["failure"]["reason"] == "auth"
     assert "RUNBOOK_TEST_ARM_TOKEN" in result.explanation
 

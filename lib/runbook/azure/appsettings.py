@@ -16,7 +16,7 @@ from azure.mgmt.web import WebSiteManagementClient
 from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.azure.clients import web_client
-from runbook.azure.errors import describe_azure_error
+from runbook.azure.errors import describe_azure_error, failure_is_blind
 from runbook.azure.params import AppSettingsParams, AzureParams, ExpectedValue, Target
 from runbook.checks import CheckResult, Severity, Status
 from runbook.secrets import SecretRef
@@ -196,11 +196,12 @@ def settings_result(
 def _error_result(
     params: AzureParams, settings: AppSettingsParams, slot: str | None, message: str, **extra: Any
 ) -> CheckResult:
+    blind = failure_is_blind(extra.get("failure"))
     return _result(
         settings,
         params,
         slot,
-        status=Status.ERROR,
+        status=Status.INCONCLUSIVE if blind else Status.ERROR,
         observed=None,
         threshold=_threshold(settings),
         explanation=message,

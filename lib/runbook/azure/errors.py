@@ -32,6 +32,16 @@ class AzureFailure(BaseModel):
     message: str
 
 
+CANNOT_LOOK = "auth"  # no credential, or one that is refused: the check could not look
+
+
+def failure_is_blind(failure: AzureFailure | dict | None) -> bool:
+    """True when the call failed for want of a usable Azure credential: the check could not
+    look (INCONCLUSIVE, the run INCOMPLETE), which is not a finding about the target."""
+    reason = failure.get("reason") if isinstance(failure, dict) else getattr(failure, "reason", None)
+    return reason == CANNOT_LOOK
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
@@ -68,7 +78,9 @@ def describe_azure_error(exc: BaseException) -> AzureFailure:
         return AzureFailure(reason=reason, status_code=status, error_type=kind, message=message)
 
     if isinstance(exc, ClientAuthenticationError):
-        return failure("auth", f"authentication failed: {_first_line(exc)}")
+        return failure(CANNOT_LOOK, "needs an Azure credential that is accepted (az login, a "
+                       "managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET):"
+                       f" {_first_line(exc)}")
     if isinstance(exc, ResourceNotFoundError):
         return failure("not-found", f"not found (HTTP 404): {_first_line(exc)}")
     if isinstance(exc, HttpResponseError) and status is not None:

@@ -10,7 +10,7 @@ from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import CsmSlotEntity
 
 from runbook.azure.clients import web_client
-from runbook.azure.errors import describe_azure_error
+from runbook.azure.errors import describe_azure_error, failure_is_blind
 from runbook.azure.params import AzureParams
 from runbook.checks import CheckResult, Severity, Status
 from runbook.deploy.package import PackageInfo
@@ -82,7 +82,8 @@ def record_deployment(
     except AzureError as exc:
         failure = describe_azure_error(exc)
         return deploy_result(
-            params, "record", labels.rollback, Status.ERROR,
+            params, "record", labels.rollback,
+            Status.INCONCLUSIVE if failure_is_blind(failure) else Status.ERROR,
             section=labels.rollback_section,
             explanation=f"could not read the deployment history: {failure.message}",
             evidence={**evidence, "failure": failure.model_dump()},

@@ -8,7 +8,7 @@ from typing import Any
 
 from azure.mgmt.monitor import MonitorManagementClient
 
-from runbook.azure.errors import describe_azure_error
+from runbook.azure.errors import describe_azure_error, failure_is_blind
 from runbook.azure.params import AzureParams
 from runbook.checks import CheckResult, Status
 from runbook.monitor.clients import monitor_client
@@ -130,7 +130,8 @@ def alert_rule_checks(
         return [
             CheckResult(
                 id=f"monitor.alert-rule.{required.id}", section=params.alert_section,
-                title=required.title, severity=required.severity, status=Status.ERROR,
+                title=required.title, severity=required.severity,
+                status=Status.INCONCLUSIVE if failure_is_blind(failure) else Status.ERROR,
                 threshold={"operator": required.operator, "threshold": required.threshold},
                 explanation=(f"could not list the metric alert rules of {azure.resource_group!r} "
                              f"at {azure.arm_endpoint}: {failure.reason}: {failure.message}"),
