@@ -3,6 +3,11 @@
 Each step is one request with its expected status and JSON; steps can capture values
 (ids) for later steps' paths and register a cleanup request, run in reverse order at
 the end so test data never stays behind. Every route, method and status is a parameter.
+
+Without a test user's token the steps that need it are INCONCLUSIVE (never FAIL), and so are
+the steps that need what those would have captured, naming the step they depend on. The
+routes the checklist names are probed without credentials: one it names but the app no longer
+serves (404/405) is reported as checklist drift, naming the route to use.
 """
 
 from __future__ import annotations
@@ -16,11 +21,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from runbook.checks import CheckResult, Severity, Status
 from runbook.probes.http import Exchange, exchange
-from runbook.secrets import SecretUnavailable, resolve
+from runbook.secrets import SecretRef, SecretUnavailable, resolve
 from runbook.target import TargetParams
+from runbook.unauth_sweep import UnauthSweepParams
 
 SMOKE_SECTION = "Deployment Steps §1.2 Smoke Tests"
+DRIFT_ID = "smoke.checklist-drift"
 _PATH = re.compile(r"^/[^\s]*$")
+_ROUTE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /\S*$")
+
+
+def missing_token(ref: SecretRef) -> str | None:
+    """Why the test user's token cannot be used ('needs a test-user token: $X is not set'), or
+    None when it resolves (the value is never returned or shown)."""
+    try:
+        resolve(ref)
+    except SecretUnavailable:
+        return f"needs a test-user token: {ref.describe()} is not set"
+    return None
 
 
 class RequestSpec(BaseModel):
@@ -97,6 +115,11 @@ class SmokeStep(RequestSpec):
         default_factory=dict, description="name -> dotted path in the response JSON"
     )
     cleanup: RequestSpec | None = None
+    checklist_route: str | None = Field(
+        None,
+        description="the route as the checklist names it when the app's differs, e.g. "
+        "'POST /api/v1/jobs/': probed without credentials, 404/405 is reported as drift",
+    )
 
     @field_validator("expect_status", mode="before")
     @classmethod
@@ -110,13 +133,42 @@ class SmokeStep(RequestSpec):
             raise ValueError("must be one or more HTTP status codes between 100 and 599")
         return value
 
+    @field_validator("checklist_route")
+    @classmethod
+    def _route(cls, value: str | None) -> str | None:
+        if value is not None and not _ROUTE.match(value):
+            raise ValueError("must be 'METHOD /path', e.g. 'POST /api/v1/jobs/'")
+        return value
 
-class SmokeParams(BaseModel):
-    """The smoke-test phase: its steps, run in order."""
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class ChecklistDriftParams(BaseModel):
+    """Probing the routes the checklist names, without credentials."""
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: list[SmokeStep]
+    enabled: bool = True
+    gone_status: list[int] = Field(
+        default_factory=lambda: [404, 405], min_length=1,
+        description="answers meaning the app no longer serves the route",
+    )
+    own_routes: bool = Field(
+        True, description="also probe the steps' own routes (those without placeholders)"
+    )
+
+
+class SmokeParams(BaseModel):
+    """The smoke-test phase: its steps, run in order, the unauthenticated sweep and the
+    checklist-drift probe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[SmokeStep] = Field(default_factory=list)
+    unauthenticated: UnauthSweepParams = Field(default_factory=lambda: UnauthSweepParams())
+    checklist_drift: ChecklistDriftParams = Field(default_factory=lambda: ChecklistDriftParams())
 
     @model_validator(mode="after")
     def _consistent(self) -> SmokeParams:
@@ -138,6 +190,15 @@ class SmokeParams(BaseModel):
                 raise ValueError(f"steps.{i} ({step.id}): its cleanup uses {sorted(unknown)} "
                                  "which no earlier step captures")
         return self
+
+    def unknown_ids(self, ids: list[str]) -> list[str]:
+        """The ids among `ids` that name no configured step."""
+        known = {s.id for s in self.steps}
+        return [i for i in ids if i not in known]
+
+    def producer(self, name: str) -> SmokeStep | None:
+        """The first step that captures `name`."""
+        return next((s for s in self.steps if name in s.capture), None)
 
 
 _MISSING = object()
@@ -165,6 +226,8 @@ class SmokeSession:
         self.phase = phase
         self.captures: dict[str, Any] = {}
         self.done: set[str] = set()
+        self.outcomes: dict[str, CheckResult] = {}
+        self._why_not: dict[str, str] = {}  # step id -> the root reason it could not look
         self._cleanups: list[tuple[str, RequestSpec]] = []
         self._client = httpx.Client(
             timeout=target.timeout_s, verify=target.verify_tls, follow_redirects=False
@@ -175,20 +238,36 @@ class SmokeSession:
         """Run the configured step `step_id` and return its result."""
         step = next((s for s in self.params.steps if s.id == step_id), None)
         if step is None:
+            known = ", ".join(s.id for s in self.params.steps) or "none"
             return CheckResult(
                 id=step_id, section=SMOKE_SECTION, title=step_id, status=Status.ERROR,
                 phase=self.phase,
-                explanation=f"no smoke step with id {step_id!r} is configured in the parameters",
+                explanation=f"no smoke step with id {step_id!r} is configured in the parameters "
+                f"(verify.steps has: {known})",
             )
         self.done.add(step_id)
-        return self._run(step)
+        result = self._run(step)
+        self.outcomes[step_id] = result
+        return result
 
     def remaining(self) -> list[CheckResult]:
         """Run every configured step no cell has run yet, in order."""
         return [self.step(s.id) for s in self.params.steps if s.id not in self.done]
 
+    def run_all(self) -> list[CheckResult]:
+        """Every configured step, in the parameters' order (those not run yet)."""
+        return self.remaining()
+
     def cleanup(self) -> CheckResult:
         """Undo what the steps created (reverse order); a failed cleanup is a finding."""
+        title = "Test data created by the smoke tests is removed"
+        if not self._cleanups:
+            return CheckResult(
+                id="smoke.cleanup", section=SMOKE_SECTION, title=title,
+                severity=Severity.WARNING, status=Status.SKIP, phase=self.phase,
+                observed={"cleaned": 0, "failed": 0}, threshold={"failed": 0},
+                explanation="nothing to clean up: no step created test data",
+            )
         failures, records = [], []
         while self._cleanups:
             step_id, spec = self._cleanups.pop()
@@ -198,18 +277,73 @@ class SmokeSession:
                 failures.append(f"{step_id}: {error or (ex.error if ex else '') or ex.status}")
         status = Status.FAIL if failures else Status.PASS
         return CheckResult(
-            id="smoke.cleanup", section=SMOKE_SECTION, title="Test data created by the smoke "
-            "tests is removed", severity=Severity.WARNING, status=status, phase=self.phase,
+            id="smoke.cleanup", section=SMOKE_SECTION, title=title,
+            severity=Severity.WARNING, status=status, phase=self.phase,
             observed={"cleaned": len(records), "failed": len(failures)}, threshold={"failed": 0},
             explanation="; ".join(failures) if failures else f"{len(records)} cleanup request(s)"
             " succeeded",
             evidence={"requests": records},
         )
 
+    def checklist_drift(self) -> CheckResult:
+        """Probe the routes the checklist names without credentials: a route the app no longer
+        serves (404/405) is a WARN naming the route to use (the step's own)."""
+        p = self.params.checklist_drift
+        title = "The routes the checklist names are still served (else: the route to use)"
+        common: dict[str, Any] = {
+            "id": DRIFT_ID, "section": SMOKE_SECTION, "title": title,
+            "severity": Severity.WARNING, "phase": self.phase,
+            "threshold": {"not": p.gone_status},
+        }
+        if not p.enabled:
+            return CheckResult(**common, status=Status.SKIP,
+                               explanation="off (verify.checklist_drift.enabled: false)")
+        probes = self._drift_probes(p.own_routes)
+        if not probes:
+            return CheckResult(**common, status=Status.SKIP,
+                               explanation="no step names a checklist route to probe")
+        observed: dict[str, Any] = {}
+        records, drifted, unknown = [], [], []
+        for route, step in probes.items():
+            method, path = route.split(" ", 1)
+            ex = exchange(self._client, method, self.target.base_url.rstrip("/") + path,
+                          headers=dict(self.target.headers),
+                          json_body={} if method in ("POST", "PUT", "PATCH") else None)
+            observed[route] = ex.status if ex.ok else "no answer"
+            records.append({"route": route, "step": step.id, **ex.evidence()})
+            if not ex.ok:
+                unknown.append(f"{route}: {ex.error}")
+            elif ex.status in p.gone_status:
+                use = (f"the route to use is {step.route} (step {step.id})"
+                       if route != step.route else
+                       f"no other route is configured (step {step.id}: give it the route the "
+                       "app serves)")
+                drifted.append(f"checklist drift: {route} answers {ex.status}; {use}")
+        if drifted:
+            status, why = Status.WARN, "; ".join(drifted)
+        elif unknown:
+            status, why = Status.INCONCLUSIVE, "no answer from " + "; ".join(unknown)
+        else:
+            status, why = Status.PASS, (f"all {len(probes)} route(s) the checklist names are "
+                                        "served (none answers " +
+                                        "/".join(map(str, p.gone_status)) + ")")
+        return CheckResult(**common, status=status, observed=observed, explanation=why,
+                           evidence={"probes": records})
+
     def close(self) -> None:
         self._client.close()
 
     # -- internals ------------------------------------------------------------------
+    def _drift_probes(self, own_routes: bool) -> dict[str, SmokeStep]:
+        """Route the checklist names -> the step that covers it."""
+        probes: dict[str, SmokeStep] = {}
+        for step in self.params.steps:
+            if step.checklist_route:
+                probes.setdefault(step.checklist_route, step)
+            elif own_routes and "{" not in step.path and step.method not in ("HEAD", "OPTIONS"):
+                probes.setdefault(step.route, step)
+        return probes
+
     def _send(self, spec: RequestSpec) -> tuple[Exchange | None, str | None]:
         headers = dict(self.target.headers) | dict(spec.headers)
         if spec.auth:
@@ -225,6 +359,26 @@ class SmokeSession:
         url = self.target.base_url.rstrip("/") + path
         return exchange(self._client, spec.method, url, headers=headers, json_body=body), None
 
+    def _unmet(self, step: SmokeStep) -> tuple[Status, str] | None:
+        """Why a step cannot be sent because a capture it needs is missing, naming the step
+        that should have made it; INCONCLUSIVE when that step could not look either."""
+        for name in sorted(step.placeholders() - set(self.captures)):
+            producer = self.params.producer(name)
+            done = self.outcomes.get(producer.id) if producer else None
+            if producer is None:
+                return Status.ERROR, f"needs {name!r}, which no step captures"
+            if done is None:
+                return Status.ERROR, (f"needs {name!r} from {producer.id}, which has not run "
+                                      "yet")
+            if done.status in (Status.INCONCLUSIVE, Status.SKIP):
+                root = self._why_not.get(producer.id, done.explanation)
+                self._why_not[step.id] = root
+                return Status.INCONCLUSIVE, (f"needs {name!r} from {producer.id}, which was "
+                                             f"{done.status.value} ({root})")
+            return Status.ERROR, (f"needs {name!r} from {producer.id}, which did not capture "
+                                  f"it ({done.status.value})")
+        return None
+
     def _run(self, step: SmokeStep) -> CheckResult:
         def result(status: Status, explanation: str, observed: Any = None,
                    ex: Exchange | None = None) -> CheckResult:
@@ -238,6 +392,13 @@ class SmokeSession:
                           "captured": sorted(step.capture)},
             )
 
+        unmet = self._unmet(step)
+        if unmet is not None:
+            return result(unmet[0], f"{step.method} {step.path} not sent: {unmet[1]}")
+        no_token = missing_token(self.target.token) if step.auth else None
+        if no_token:
+            self._why_not[step.id] = no_token
+            return result(Status.INCONCLUSIVE, f"{step.method} {step.path} not sent: {no_token}")
         ex, error = self._send(step)
         if ex is None:
             return result(Status.ERROR, f"{step.method} {step.path} not sent: {error}")

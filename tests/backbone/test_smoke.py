@@ -8,7 +8,7 @@ import pytest
 
 from runbook import params as P
 from runbook.checks import Status
-from runbook.smoke import SmokeSession
+from runbook.smoke import SmokeSession, SmokeStep
 from runbook.target import TargetParams
 
 
@@ -65,10 +65,68 @@ def test_unreachable_target_is_an_error_not_a_pass(repo_root: Path, monkeypatch)
     assert result.status is Status.ERROR and "cannot connect" in result.explanation
 
 
-def test_unset_secret_is_an_error_naming_the_reference(session, monkeypatch) -> None:
+def test_without_a_token_authenticated_steps_are_inconclusive_never_failed(
+        session, monkeypatch) -> None:
     monkeypatch.delenv("PIXCRAWLER_SANDBOX_TOKEN")
-    result = session.step("smoke.auth-me")
-    assert result.status is Status.ERROR and "$PIXCRAWLER_SANDBOX_TOKEN" in result.explanation
+    results = {r.id: r for r in session.run_all()}
+    # what needs no token still runs and passes
+    for step_id in ("smoke.health", "smoke.auth-required", "smoke.openapi"):
+        assert results[step_id].status is Status.PASS, results[step_id].explanation
+    me = results["smoke.auth-me"]
+    assert me.status is Status.INCONCLUSIVE
+    assert "needs a test-user token: $PIXCRAWLER_SANDBOX_TOKEN is not set" in me.explanation
+    # chained steps are inconclusive too, naming the step they depend on
+    dataset = results["smoke.create-dataset"]
+    assert dataset.status is Status.INCONCLUSIVE
+    assert "'project_id' from smoke.create-project" in dataset.explanation
+    job = results["smoke.create-job"]
+    assert job.status is Status.INCONCLUSIVE
+    assert "'dataset_id' from smoke.create-dataset" in job.explanation
+    assert "needs a test-user token" in job.explanation
+    assert not any(r.status in (Status.FAIL, Status.ERROR) for r in results.values())
+    cleanup = session.cleanup()
+    assert cleanup.status is Status.SKIP and "nothing to clean up" in cleanup.explanation
+
+
+def test_steps_come_from_the_parameters_alone(session) -> None:
+    kept = [s for s in session.params.steps if s.id in ("smoke.health", "smoke.openapi")]
+    session.params.steps[:] = kept
+    results = session.run_all()
+    assert [r.id for r in results] == ["smoke.health", "smoke.openapi"]
+    assert all(r.status is Status.PASS for r in results)
+    assert session.run_all() == []  # each step runs once
+    assert session.params.unknown_ids(["smoke.health", "smoke.auth-me"]) == ["smoke.auth-me"]
+
+
+def test_checklist_route_the_app_no_longer_serves_is_drift_naming_the_route_to_use(
+        session) -> None:
+    steps = session.params.steps
+    i = next(i for i, s in enumerate(steps) if s.id == "smoke.create-job")
+    steps[i] = steps[i].model_copy(update={"checklist_route": "POST /api/v1/jobs/"})
+    drift = session.checklist_drift()
+    assert drift.status is Status.WARN and drift.severity.value == "warning"
+    assert ("checklist drift: POST /api/v1/jobs/ answers 405; the route to use is "
+            "POST /api/v1/jobs/datasets/{dataset_id}/jobs") in drift.explanation
+    assert drift.observed["GET /api/v1/notifications/"] == 401  # served (secured)
+    # a step whose own route is gone is drift with no route to use
+    steps.append(steps[0].model_copy(update={"id": "smoke.gone", "path": "/api/v1/gone/"}))
+    drift = session.checklist_drift()
+    assert "GET /api/v1/gone/ answers 404; no other route is configured" in drift.explanation
+
+
+def test_checklist_drift_passes_when_every_named_route_is_served_and_can_be_off(
+        session) -> None:
+    steps = session.params.steps
+    steps[:] = [s.model_copy(update={"checklist_route": None}) for s in steps]
+    drift = session.checklist_drift()
+    assert drift.status is Status.PASS, drift.explanation
+    session.params.checklist_drift.enabled = False
+    assert session.checklist_drift().status is Status.SKIP
+
+
+def test_checklist_route_must_be_method_and_path() -> None:
+    with pytest.raises(ValueError, match="METHOD /path"):
+        SmokeStep(id="s", title="t", path="/x", expect_status=200, checklist_route="/x")
 
 
 def test_wrong_json_fails_naming_the_key(session) -> None:
@@ -78,8 +136,9 @@ def test_wrong_json_fails_naming_the_key(session) -> None:
     assert result.status is Status.FAIL and "'status' is 'healthy'" in result.explanation
 
 
-def test_unknown_step_id_is_an_error(session) -> None:
-    assert session.step("smoke.nope").status is Status.ERROR
+def test_unknown_step_id_is_an_error_naming_the_configured_ones(session) -> None:
+    result = session.step("smoke.nope")
+    assert result.status is Status.ERROR and "smoke.health" in result.explanation
 
 
 def test_token_is_never_recorded(session, sandbox_token: str) -> None:
