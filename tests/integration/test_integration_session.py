@@ -54,13 +54,34 @@ def test_an_unreachable_target_is_an_error_for_every_check(token):
     assert "cannot connect" in main[0].explanation
 
 
-def test_a_missing_token_is_an_error_naming_only_its_reference(sandbox, token):
+def test_without_a_token_checks_that_need_it_are_inconclusive_naming_its_reference(
+        sandbox, token):
     target = TargetParams(name="s", base_url=sandbox.url, token={"env": "RUNBOOK_NO_SUCH_TOKEN"})
-    check, _ = integration.job_processing_check(local_params(), target)
+    results = {r.id: r for r in integration.run_all(local_params(), target)}
 
-    assert check.status is Status.ERROR
-    assert "$RUNBOOK_NO_SUCH_TOKEN" in check.explanation
-    assert token not in json.dumps(check.to_payload())
+    needs_token = ["integration.jobs", "integration.files.upload", "integration.files.download",
+                   "integration.export"]
+    for check_id in needs_token:
+        check = results[check_id]
+        assert check.status is Status.INCONCLUSIVE, check.summary_line()
+        assert ("needs a test-user token: $RUNBOOK_NO_SUCH_TOKEN is not set"
+                in check.explanation)
+    # what needs no token (frontend, CORS, Redis health, the anonymous burst) still runs
+    for check_id in ("integration.frontend", "integration.cors.allowed",
+                     "integration.cors.foreign", "integration.redis", "integration.rate-limit"):
+        assert results[check_id].status is Status.PASS, results[check_id].summary_line()
+    # nothing was created, so there is nothing to clean up and no cleanup row
+    assert not [i for i in results if i.endswith(".cleanup")]
+    assert api_listing(sandbox, token, "/api/v1/projects/") == []
+    assert token not in json.dumps([r.to_payload() for r in results.values()])
+
+
+def test_a_burst_with_its_own_unset_token_is_inconclusive(sandbox, target, token):
+    params = local_params(rate_limit={"request": {"method": "GET", "path": "/api/v1/auth/me"},
+                                      "token": {"env": "RUNBOOK_NO_BURST_TOKEN"}})
+    [check] = integration.rate_limit_check(params, target)
+    assert check.status is Status.INCONCLUSIVE
+    assert "$RUNBOOK_NO_BURST_TOKEN is not set" in check.explanation
 
 
 def test_the_authorization_header_is_redacted_in_evidence(target, params, token):

@@ -29,7 +29,7 @@ from runbook.integration.params import (
 )
 from runbook.probes.http import Exchange, exchange
 from runbook.secrets import SecretRef, SecretUnavailable, resolve
-from runbook.smoke import _MISSING, RequestSpec, fill, lookup
+from runbook.smoke import _MISSING, RequestSpec, fill, lookup, missing_token
 from runbook.target import TargetParams
 
 _CORS_HEADERS = ("access-control-", "vary")
@@ -108,6 +108,9 @@ class IntegrationSession:
                                 "runs to completion)", p, status, why, observed,
                                 {"wait_s": p.wait_s, "done": p.done_values}, ev)
 
+        no_token = self._no_token([*self.params.test_data, p.create, p.poll])
+        if no_token:
+            return [result(Status.INCONCLUSIVE, f"not attempted: {no_token}")]
         out: list[CheckResult] = []
         setup, problem = self._setup(captures, cleanups)
         if problem:
@@ -141,6 +144,9 @@ class IntegrationSession:
             return self._result("integration.rate-limit", title, p, status, why, observed,
                                 threshold, ev)
 
+        no_token = self._no_token([p.request], p.token)
+        if no_token:
+            return [result(Status.INCONCLUSIVE, f"not attempted: {no_token}")]
         headers = self._headers(p.request)
         if p.request.auth:
             try:
@@ -206,6 +212,12 @@ class IntegrationSession:
         if not p.enabled:
             return [self._skipped("integration.files.upload", up_title, p),
                     self._skipped("integration.files.download", down_title, p)]
+        no_token = self._no_token([p.upload, p.download])
+        if no_token:
+            return [self._result(check_id, title, p, Status.INCONCLUSIVE,
+                                 f"not attempted: {no_token}", None, None, {})
+                    for check_id, title in (("integration.files.upload", up_title),
+                                            ("integration.files.download", down_title))]
         captures, cleanups = self._captures(), _Cleanups()
         captures[FILE_NAME] = fill(p.name, captures)
         data = os.urandom(p.size_bytes)
@@ -255,6 +267,10 @@ class IntegrationSession:
         title = "Redis caching works (Redis reported healthy)"
         if not p.enabled:
             return [self._skipped("integration.redis", title, p)]
+        no_token = self._no_token([p.request])
+        if no_token:
+            return [self._result("integration.redis", title, p, Status.INCONCLUSIVE,
+                                 f"not attempted: {no_token}", None, None, {})]
         sent = self._send(p.request, self._captures(), p.timeout_s)
         threshold = {"status": p.expect_status, p.status_key: p.healthy_values}
         value = lookup(sent.ex.json, p.status_key) if sent.ex and sent.ex.ok else _MISSING
@@ -286,6 +302,10 @@ class IntegrationSession:
             return self._result("integration.export", title, p, status, why, observed,
                                 threshold, ev)
 
+        later = [r for r in (p.poll, p.download) if r is not None]
+        no_token = self._no_token([*self.params.test_data, p.create, *later])
+        if no_token:
+            return [result(Status.INCONCLUSIVE, f"not attempted: {no_token}")]
         out: list[CheckResult] = []
         setup, problem = self._setup(captures, cleanups)
         if problem:
@@ -459,6 +479,13 @@ class IntegrationSession:
                       f"{p.expect_format} archive as expected", observed, **ev)
 
     # -- building blocks --------------------------------------------------------------------
+    def _no_token(self, specs: list[Any], token: SecretRef | None = None) -> str | None:
+        """Why a check cannot run: one of its requests (or cleanups) needs the test user's
+        token and it is not set; None otherwise."""
+        needs = any(spec.auth or (getattr(spec, "cleanup", None) is not None and spec.cleanup.auth)
+                    for spec in specs)
+        return missing_token(token or self.target.token) if needs else None
+
     def _captures(self) -> dict[str, Any]:
         return {RUN_ID: self.run_id}
 
