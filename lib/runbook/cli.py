@@ -84,6 +84,19 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="KEY=VALUE")
     lab.add_argument("--no-browser", action="store_true")
 
+    doctor = sub.add_parser("doctor", help="check every prerequisite of a run before it starts "
+                                           "and print every problem with its fix")
+    doctor.add_argument("--env", required=True)
+    doctor.add_argument("--param", action="append", dest="overrides", default=[],
+                        metavar="KEY=VALUE")
+
+    init = sub.add_parser("init", help="inspect a repository and write a commented parameters "
+                                       "file for it")
+    init.add_argument("--env", required=True, help="name of the new parameters/<env>.yaml")
+    init.add_argument("--repo", required=True, type=Path, help="the target's git checkout")
+    init.add_argument("--url", required=True, help="the target's base URL")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     sandbox = sub.add_parser("sandbox", help="the local PixCrawler-compatible target "
                                              "(see docs/sandbox.md)", add_help=False)
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
@@ -118,6 +131,17 @@ def main(argv: list[str] | None = None) -> int:
             return _rejudge(args)
         if args.command == "list":
             return _list(args)
+        if args.command == "doctor":
+            from runbook.doctor import diagnose, report
+            from runbook.params import load
+
+            root = project_root()
+            return report(diagnose(load(args.env, args.overrides, root).params, root), args.env)
+        if args.command == "init":
+            from runbook.init import init_environment
+
+            return init_environment(args.env, args.repo, args.url, project_root(),
+                                     force=args.force)
         if args.command == "lab":
             from runbook.lab import open_lab
 
