@@ -12,17 +12,18 @@ class GitError(RuntimeError):
     """git could not answer (no repository, unknown ref, missing binary, timeout)."""
 
 
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def git(
+    repo: Path, *args: str, check: bool = True, timeout_s: float = GIT_TIMEOUT_S
+) -> subprocess.CompletedProcess[bytes]:
     """Run `git -C repo args...`; raises GitError when git fails and `check` is set."""
     argv = ["git", "-C", str(repo), *args]
     try:
-        done = subprocess.run(
-            argv, capture_output=True, timeout=GIT_TIMEOUT_S, shell=False, check=False
-        )
+        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, shell=False,
+                              check=False)  # fmt: skip
     except FileNotFoundError:
         raise GitError("git is not installed") from None
     except subprocess.TimeoutExpired:
-        raise GitError(f"git {' '.join(args)} timed out after {GIT_TIMEOUT_S:g} s") from None
+        raise GitError(f"git {' '.join(args)} timed out after {timeout_s:g} s") from None
     if check and done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(

@@ -1,33 +1,75 @@
-"""Statement coverage per layer (path prefix), from `coverage json` reports.
+"""Coverage per layer (path prefix), from the `coverage json` report of the test run itself.
 
 Checklist "Pre-Deployment §2 Test Coverage Verification": utility ≥ 85 %, backend endpoints
-≥ 90 %, services ≥ 85 %, repositories ≥ 80 %. A layer is covered statements / statements over
-the files under its prefix. Paths in a report are relative to the directory the tests ran in;
-when the report comes from a gate, they are rebased onto the repository with that gate's `cwd`.
+≥ 90 %, services ≥ 85 %, repositories ≥ 80 %. The coverage run *is* the test run: each pytest
+gate with `coverage_report` has pytest-cov write a JSON report (and its own TOTAL line) of
+that run, and nothing runs the suite again. A figure is coverage.py's own: (covered lines +
+covered branches) / (statements + branches), so a run's total here equals the TOTAL line
+pytest-cov printed — each run gets a `coverage.total.<gate>` row that says which files and
+`--cov` sources were counted and checks that agreement; the layers sit beside it. Paths in a
+report are relative to the folder the tests ran in and are rebased onto the repository with
+that gate's `cwd`. A report that cannot be trusted (its tests stopped at collection, pytest-cov
+is missing, the gate timed out) makes its rows ERROR naming why.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, Field
 
-from runbook.checks import STATUS_COLOURS, CheckResult, Status
-from runbook.gates.params import CoverageLayer, PreDeploymentParams
+from runbook.checks import STATUS_COLOURS, CheckResult, Severity, Status
+from runbook.gates.params import TEST_COVERAGE, CoverageLayer, PreDeploymentParams
 
-# file -> (statement lines, executed lines)
-LineSets = dict[str, tuple[set[int], set[int]]]
+TOTAL_TOLERANCE = 0.05
+
+
+@dataclass
+class FileCoverage:
+    """One file's statements and branches (as (from, to) arcs), and which of them ran."""
+
+    statements: set[int] = field(default_factory=set)
+    executed: set[int] = field(default_factory=set)
+    branches: set[tuple[int, int]] = field(default_factory=set)
+    executed_branches: set[tuple[int, int]] = field(default_factory=set)
+
+    def __iter__(self) -> Any:  # (statements, executed), as the line sets always were
+        return iter((self.statements, self.executed))
+
+
+LineSets = dict[str, FileCoverage]
 
 
 class CoverageReportError(ValueError):
     """A coverage JSON report is missing or malformed."""
 
 
+class CoverageRun(BaseModel):
+    """The coverage of one test gate's run: its report, and why it cannot be used if not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gate: str
+    report: Path | None = None
+    cwd: str = "."
+    sources: list[str] = Field(default_factory=list, description="the --cov sources")
+    total_line: str | None = Field(default=None, description="pytest-cov's own TOTAL line")
+    total_line_percent: float | None = None
+    problem: str | None = Field(default=None, description="why the report cannot be trusted")
+
+
+def _arcs(entry: dict[str, Any], key: str) -> set[tuple[int, int]]:
+    return {(int(a), int(b)) for a, b in entry.get(key) or []}
+
+
 def load_coverage(path: Path, *, repo: Path | None = None, cwd: str = ".") -> LineSets:
-    """Statement and executed lines per file of a `coverage json` report, repo-relative."""
+    """Statements, branches and what ran of each file of a `coverage json` report,
+    repo-relative."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         files = data["files"]
@@ -37,7 +79,10 @@ def load_coverage(path: Path, *, repo: Path | None = None, cwd: str = ".") -> Li
         for name, entry in files.items():
             executed = {int(n) for n in entry["executed_lines"]}
             missing = {int(n) for n in entry["missing_lines"]}
-            lines[_repo_relative(name, repo, cwd)] = (executed | missing, executed)
+            ran = _arcs(entry, "executed_branches")
+            lines[_repo_relative(name, repo, cwd)] = FileCoverage(
+                executed | missing, executed, ran | _arcs(entry, "missing_branches"), ran
+            )
     except FileNotFoundError:
         raise CoverageReportError(f"coverage report {path} does not exist") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -55,77 +100,195 @@ def _repo_relative(name: str, repo: Path | None, cwd: str) -> str:
 
 
 def merge_coverage(reports: Sequence[LineSets]) -> LineSets:
-    """Union of several reports: a line is covered when any report executed it."""
+    """Union of several reports: a line or branch is covered when any report ran it."""
     merged: LineSets = {}
     for report in reports:
-        for name, (statements, executed) in report.items():
-            old_statements, old_executed = merged.get(name, (set(), set()))
-            merged[name] = (old_statements | statements, old_executed | executed)
+        for name, file in report.items():
+            into = merged.setdefault(name, FileCoverage())
+            into.statements |= file.statements
+            into.executed |= file.executed
+            into.branches |= file.branches
+            into.executed_branches |= file.executed_branches
     return merged
 
 
-def measure_layer(lines: LineSets, layer: CoverageLayer) -> dict[str, Any]:
-    """Covered and total statements of the files under the layer's prefix."""
+def _counts(file: FileCoverage) -> tuple[int, int]:
+    """(covered, total) as coverage.py counts them: lines plus branches."""
+    covered = len(file.executed & file.statements) + len(file.executed_branches & file.branches)
+    return covered, len(file.statements) + len(file.branches)
+
+
+def measure(lines: LineSets, prefix: str = "", exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """Covered and total (statements + branches) of the files under `prefix`."""
     files: dict[str, dict[str, Any]] = {}
     for name in sorted(lines):
-        if not name.startswith(layer.prefix) or any(
-            name.startswith(prefix) for prefix in layer.exclude_prefixes
-        ):
+        if not name.startswith(prefix) or any(name.startswith(e) for e in exclude):
             continue
-        statements, executed = lines[name]
-        covered = len(executed & statements)
-        files[name] = {
-            "statements": len(statements),
-            "covered": covered,
-            "percent": _percent(covered, len(statements)),
-        }
-    total = sum(f["statements"] for f in files.values())
+        file = lines[name]
+        covered, total = _counts(file)
+        files[name] = {"statements": len(file.statements), "branches": len(file.branches),
+                       "covered": covered, "percent": _percent(covered, total)}  # fmt: skip
     covered = sum(f["covered"] for f in files.values())
+    statements = sum(f["statements"] for f in files.values())
+    branches = sum(f["branches"] for f in files.values())
     return {
         "files": len(files),
-        "statements": total,
+        "statements": statements,
+        "branches": branches,
         "covered": covered,
-        "percent": _percent(covered, total),
+        "percent": _percent(covered, statements + branches),
         "per_file": files,
     }
+
+
+def measure_layer(lines: LineSets, layer: CoverageLayer) -> dict[str, Any]:
+    """Covered and total of the files under the layer's prefix."""
+    return measure(lines, layer.prefix, layer.exclude_prefixes)
 
 
 def _percent(covered: int, total: int) -> float | None:
     return round(100.0 * covered / total, 2) if total else None
 
 
-def coverage_reports(results: Sequence[CheckResult], evidence_dir: Path) -> dict[str, Path]:
-    """Gate id -> coverage JSON path, for the gate results that wrote one."""
-    return {
-        r.id: evidence_dir / r.evidence["coverage_json"]
-        for r in results
-        if isinstance(r.evidence.get("coverage_json"), str)
-    }
+def displayed(percent: float, precision: int) -> float:
+    """`percent` as coverage.py displays it with `precision` decimals (never 100 or 0 unless
+    exact)."""
+    step = 10.0**-precision
+    if 0 < percent < step:
+        return step
+    if 100 - step < percent < 100:
+        return round(100 - step, precision)
+    return round(percent, precision)
+
+
+def cov_sources(argv: Sequence[str]) -> list[str]:
+    """The `--cov` sources of a pytest argv (`--cov=x` or `--cov x`; bare `--cov` is '.')."""
+    sources: list[str] = []
+    for index, item in enumerate(argv):
+        if item.startswith("--cov="):
+            sources.append(item.removeprefix("--cov="))
+        elif item == "--cov":
+            following = argv[index + 1] if index + 1 < len(argv) else ""
+            sources.append(following if following and not following.startswith("-") else ".")
+    return sources
+
+
+def _problem(result: CheckResult) -> str | None:
+    evidence = result.evidence
+    if evidence.get("collection_errors") is not None or (
+        isinstance(result.observed, dict) and result.observed.get("collection_errors")
+    ):
+        modules = evidence.get("collection_errors") or []
+        count = (result.observed or {}).get("collection_errors", len(modules))
+        where = f" in {', '.join(modules[:5])}" if modules else ""
+        return (f"tests stopped at collection: {count} error{'s' if count != 1 else ''}{where}; "
+                f"no test ran, so {result.id} measured no coverage")  # fmt: skip
+    if evidence.get("missing_plugin"):
+        return result.explanation
+    if not isinstance(evidence.get("coverage_json"), str):
+        return f"{result.id} wrote no coverage report ({result.status.value}: {result.explanation})"
+    if result.status is Status.ERROR:
+        return f"{result.id} did not finish cleanly ({result.explanation})"
+    return None
+
+
+def coverage_reports(results: Sequence[CheckResult], evidence_dir: Path) -> dict[str, CoverageRun]:
+    """Gate id -> the coverage of its run, for every test gate that was to measure coverage
+    (with the reason when its report cannot be used)."""
+    runs: dict[str, CoverageRun] = {}
+    for r in results:
+        if not (r.evidence.get("coverage_report") or isinstance(r.evidence.get("coverage_json"),
+                                                                 str)):  # fmt: skip
+            continue
+        name = r.evidence.get("coverage_json")
+        runs[r.id] = CoverageRun(
+            gate=r.id,
+            report=evidence_dir / name if isinstance(name, str) else None,
+            cwd=r.evidence.get("cwd", "."),
+            sources=cov_sources(r.evidence.get("argv") or []),
+            total_line=r.evidence.get("cov_total_line"),
+            total_line_percent=r.evidence.get("cov_total_percent"),
+            problem=_problem(r),
+        )
+    return runs
 
 
 def coverage_checks(
-    params: PreDeploymentParams, coverage_json: Path | Mapping[str, Path]
+    params: PreDeploymentParams, coverage_json: Path | Mapping[str, Path | CoverageRun]
 ) -> list[CheckResult]:
-    """One check per coverage layer, from one report or from {gate id: report} (see
-    `coverage_reports`); a layer reads the report of its `report` gate, else all of them."""
+    """One `coverage.total.<gate>` row per run (given as `CoverageRun`s, see
+    `coverage_reports`), then one check per coverage layer; a layer reads the report of its
+    `report` gate, else all of them. A single path is read by every layer."""
     cwd_of = {g.id: g.cwd for g in params.gates}
     if isinstance(coverage_json, Mapping):
-        sources = dict(coverage_json)
+        sources = {k: v if isinstance(v, CoverageRun) else CoverageRun(gate=k, report=Path(v),
+                   cwd=cwd_of.get(k, ".")) for k, v in coverage_json.items()}  # fmt: skip
     else:
-        sources = {"": Path(coverage_json)}
+        sources = {"": CoverageRun(gate="", report=Path(coverage_json))}
     loaded: dict[str, LineSets | CoverageReportError] = {}
-    for key, path in sources.items():
+    for key, run in sources.items():
+        if run.problem is not None or run.report is None:
+            loaded[key] = CoverageReportError(run.problem or f"{key} wrote no coverage report")
+            continue
         try:
-            loaded[key] = load_coverage(path, repo=params.repo, cwd=cwd_of.get(key, "."))
+            loaded[key] = load_coverage(run.report, repo=params.repo, cwd=run.cwd)
         except CoverageReportError as exc:
             loaded[key] = exc
-    return [_layer_check(layer, loaded, sources) for layer in params.coverage_layers]
+    totals = [_total_check(run, loaded[key], params) for key, run in sources.items()
+              if isinstance(coverage_json, Mapping) and isinstance(coverage_json[key],
+                                                                   CoverageRun)]  # fmt: skip
+    return totals + [_layer_check(layer, loaded, sources) for layer in params.coverage_layers]
+
+
+def total_check_id(gate_id: str) -> str:
+    """'code.tests.backend' -> 'coverage.total.backend'."""
+    return f"coverage.total.{gate_id.removeprefix('code.tests.')}"
+
+
+def _total_check(
+    run: CoverageRun, lines: LineSets | CoverageReportError, params: PreDeploymentParams
+) -> CheckResult:
+    evidence: dict[str, Any] = {"gate": run.gate, "report": str(run.report), "cwd": run.cwd,
+                                "cov_sources": run.sources,
+                                "total_line": run.total_line}  # fmt: skip
+    base: dict[str, Any] = {
+        "id": total_check_id(run.gate), "section": f"{TEST_COVERAGE} — what was measured",
+        "title": f"Coverage measured by {run.gate}", "severity": Severity.BLOCKER,
+        "threshold": "the run's total equals pytest-cov's own TOTAL line",
+    }  # fmt: skip
+    if isinstance(lines, CoverageReportError):
+        return CheckResult(**base, status=Status.ERROR, explanation=str(lines), evidence=evidence)
+    counted = measure(lines)
+    evidence.update(counted)
+    percent = counted["percent"]
+    observed = {k: counted[k] for k in ("percent", "covered", "statements", "branches", "files")}
+    observed["pytest_cov_total"] = run.total_line_percent
+    what = (f"{counted['files']} files of --cov={','.join(run.sources) or '(config)'} run in "
+            f"{run.cwd}/")  # fmt: skip
+    if percent is None:
+        return CheckResult(**base, status=Status.INCONCLUSIVE, observed=observed, evidence=evidence,
+                           explanation=f"nothing was measured ({what})")  # fmt: skip
+    if run.total_line_percent is None:
+        return CheckResult(**base, status=Status.PASS, observed=observed, evidence=evidence,
+                           explanation=f"{percent:.2f}% of {what} (pytest-cov printed no TOTAL "
+                           "line to compare with)")  # fmt: skip
+    line = run.total_line or ""
+    precision = len(line.rstrip("%").split()[-1].partition(".")[2]) if line else 0
+    shown = displayed(percent, precision)
+    agrees = abs(shown - run.total_line_percent) <= TOTAL_TOLERANCE
+    return CheckResult(
+        **base, status=Status.PASS if agrees else Status.ERROR, observed=observed,
+        evidence=evidence,
+        explanation=(f"{percent:.2f}% of {what}; pytest-cov's TOTAL says "
+                     f"{run.total_line_percent:g}%" + ("" if agrees else
+                     " — they disagree, so the per-layer figures cannot be trusted")),
+    )  # fmt: skip
 
 
 def _layer_check(
     layer: CoverageLayer,
     loaded: Mapping[str, LineSets | CoverageReportError],
-    sources: Mapping[str, Path],
+    sources: Mapping[str, CoverageRun],
 ) -> CheckResult:
     if "" in loaded:  # a single report given: every layer reads it
         keys = [""]
@@ -144,7 +307,7 @@ def _layer_check(
         "prefix": layer.prefix,
         "exclude_prefixes": layer.exclude_prefixes,
         "threshold_percent": layer.threshold_percent,
-        "reports": [str(sources[k]) for k in keys],
+        "reports": [str(sources[k].report) for k in keys],
     }
     if not keys:
         source = f"from gate {layer.report!r} " if layer.report else ""
@@ -160,10 +323,10 @@ def _layer_check(
             **base, status=Status.ERROR, explanation="; ".join(problems), evidence=evidence
         )
     lines = merge_coverage([v for k in keys if not isinstance(v := loaded[k], Exception)])
-    measure = measure_layer(lines, layer)
-    evidence.update(measure)
-    observed = {k: measure[k] for k in ("percent", "covered", "statements", "files")}
-    if measure["percent"] is None:
+    measured = measure_layer(lines, layer)
+    evidence.update(measured)
+    observed = {k: measured[k] for k in ("percent", "covered", "statements", "files")}
+    if measured["percent"] is None:
         return CheckResult(
             **base,
             status=Status.INCONCLUSIVE,
@@ -171,14 +334,14 @@ def _layer_check(
             explanation=f"no statements measured under {layer.prefix!r}: nothing was proven",
             evidence=evidence,
         )
-    ok = measure["percent"] >= layer.threshold_percent
+    ok = measured["percent"] >= layer.threshold_percent
     return CheckResult(
         **base,
         status=Status.PASS if ok else Status.FAIL,
         observed=observed,
         explanation=(
-            f"{measure['percent']:.1f}% of {measure['statements']} statements in "
-            f"{measure['files']} files under {layer.prefix} "
+            f"{measured['percent']:.1f}% of {measured['statements']} statements in "
+            f"{measured['files']} files under {layer.prefix} "
             + ("meets" if ok else "is below")
             + f" {layer.threshold_percent:g}%"
         ),

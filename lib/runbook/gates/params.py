@@ -4,13 +4,29 @@ Checklist: "Pre-Deployment Checklist" §1 Code Quality Verification, §2 Test Co
 Verification, §3 Documentation Review, and "Environment Configuration" §2 Configuration
 Changes ("No database migrations required").
 
-How a gate finds the target's environment: an argv element that is exactly `{python}` is
-replaced by `PreDeploymentParams.python` (an argv prefix). Left unset it is the runbook's own
-`sys.executable`, which suits the local sample (its only dependencies — fastapi, pytest,
-pytest-cov, ruff, mypy — are in the runbook's venv). A real target must name its own
-environment, never the runbook's: e.g. `["backend/.venv/bin/python"]` (a relative first
-element is resolved against the target repository) or
-`["uv", "run", "--project", "backend", "--frozen", "python"]`.
+How a gate's argv finds the target's environment (two whole-element placeholders):
+
+- `{run}` is the *runner prefix*: what the checklist writes as `uv run`. It expands to
+  `PreDeploymentParams.runner`, default `["uv", "run"]`, so the default gates are exactly the
+  checklist's commands (`cd backend && uv run pytest`, `uv run ruff check .`, ...), run in the
+  target's own uv environments. A target with another tool changes only the runner, e.g.
+  `[poetry, run]`, `[backend/.venv/bin/python, -m]` or `["{python}", "-m"]`.
+- `{python}` expands to `PreDeploymentParams.python` (an argv prefix; a relative first element
+  is resolved against the candidate's tree). Left unset it is the runbook's own interpreter,
+  which suits only the local rehearsal's sample (its dependencies are the runbook's):
+  parameters/local.yaml sets `runner: ["{python}", "-m"]`.
+- Any other argv is explicit and runs as written (`kind: command` for arbitrary commands).
+
+Where gates run: in a scratch `git worktree` of `candidate_ref` (default HEAD) kept per
+repository under `worktree_cache`, so the user's checkout is never written to and the tools'
+caches (`worktree_keep`: .venv, .mypy_cache, ...) survive between runs. `candidate_ref: null`
+runs them in the checkout as it is. Every gate gets a clean process environment (see
+`clean_env`); `env_passthrough` names variables of the runbook's own environment to hand on.
+
+Side by side: `parallel` gates at once (default 2: the checklist's gates are independent
+processes — two pytest runs of different packages, ruff and mypy, which only read the tree and
+keep separate caches). Gates naming the same entry of `locks` (e.g. a test database both
+backend test gates use) never run at once.
 """
 
 from __future__ import annotations
@@ -24,6 +40,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from runbook.checks import Severity
 
 PYTHON_PLACEHOLDER = "{python}"
+RUN_PLACEHOLDER = "{run}"
+PLACEHOLDERS = (PYTHON_PLACEHOLDER, RUN_PLACEHOLDER)
+DEFAULT_RUNNER = ["uv", "run"]
+DEFAULT_WORKTREE_CACHE = Path("outputs/.cache/worktrees")
+DEFAULT_WORKTREE_KEEP = [".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache"]
 
 CODE_QUALITY = "Pre-Deployment §1 Code Quality Verification"
 TEST_COVERAGE = "Pre-Deployment §2 Test Coverage Verification"
@@ -38,6 +59,14 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 def _check_id(value: str) -> str:
     if not _ID.match(value):
         raise ValueError("must be lower-case letters, digits, '.', '_' or '-' (it names files)")
+    return value
+
+
+def _whole_placeholders(value: list[str]) -> list[str]:
+    for item in value:
+        for placeholder in PLACEHOLDERS:
+            if placeholder in item and item != placeholder:
+                raise ValueError(f"{placeholder} must be a whole argv element, got {item!r}")
     return value
 
 
@@ -66,10 +95,18 @@ class Gate(BaseModel):
     timeout_s: float = Field(default=600.0, gt=0, le=7200)
     coverage_report: bool = Field(
         default=False,
-        description="pytest only: also write a coverage JSON report into the evidence",
+        description="pytest only: pytest-cov writes a coverage JSON report (and its TOTAL line) "
+        "of this same run into the evidence; the --cov sources stay in argv",
     )
-    mypy_output: Literal["json", "text"] = Field(
-        default="json", description="mypy only: `--output json` (mypy >= 1.11) or the text format"
+    mypy_output: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="mypy only: `--output json` (mypy >= 1.11), the text format, or auto "
+        "(json, then text when this mypy refuses --output)",
+    )
+    locks: list[str] = Field(
+        default_factory=list,
+        description="named resources used exclusively (e.g. a test database): gates sharing "
+        "one never run side by side",
     )
 
     @field_validator("id")
@@ -85,10 +122,7 @@ class Gate(BaseModel):
     @field_validator("argv")
     @classmethod
     def _placeholder_whole(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if PYTHON_PLACEHOLDER in item and item != PYTHON_PLACEHOLDER:
-                raise ValueError(f"{PYTHON_PLACEHOLDER} must be a whole argv element, got {item!r}")
-        return value
+        return _whole_placeholders(value)
 
     @model_validator(mode="after")
     def _kind_options(self) -> Gate:
@@ -154,8 +188,33 @@ class PreDeploymentParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repo: Path = Field(description="the target repository checkout")
+    runner: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RUNNER),
+        description="argv prefix for {run}: how the target runs its own tools (checklist: "
+        "`uv run`); may contain {python}",
+    )
     python: list[str] | None = Field(
         default=None, description="argv prefix for {python}; None = the runbook's own interpreter"
+    )
+    candidate_ref: str | None = Field(
+        default="HEAD",
+        description="the commit the gates test, checked out in a scratch worktree; None = run "
+        "in the checkout as it is (it may then be written to)",
+    )
+    worktree_cache: Path = Field(
+        default=DEFAULT_WORKTREE_CACHE,
+        description="folder of the per-repository scratch worktrees (relative: to the runbook "
+        "checkout); kept between runs so the tools' caches are warm",
+    )
+    worktree_keep: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_WORKTREE_KEEP),
+        description="ignored folders kept in the worktree between runs (gitignore patterns): "
+        "environments and tool caches; everything else untracked is cleaned",
+    )
+    env_passthrough: list[str] = Field(
+        default_factory=list,
+        description="variables of the runbook's environment handed to every gate (NAME, or a "
+        "PREFIX_* pattern); everything else is left out",
     )
     base_ref: str | None = Field(
         default=None,
@@ -163,9 +222,9 @@ class PreDeploymentParams(BaseModel):
     )
     gates: list[Gate] = Field(default_factory=lambda: checklist_gates())
     parallel: int = Field(
-        default=1, ge=1, le=16,
-        description="gates run at once (each has its own reports and COVERAGE_FILE; raise it "
-        "only when the commands share nothing else, e.g. a test database)",
+        default=2, ge=1, le=16,
+        description="gates run at once (each has its own reports and COVERAGE_FILE); gates "
+        "sharing a `locks` entry still run one after the other",
     )
     coverage_layers: list[CoverageLayer] = Field(default_factory=lambda: checklist_layers())
     documents: list[DocumentSpec] = Field(default_factory=lambda: checklist_documents())
@@ -181,6 +240,22 @@ class PreDeploymentParams(BaseModel):
     @classmethod
     def _python_list(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("runner")
+    @classmethod
+    def _runner(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name a command prefix, e.g. [uv, run]")
+        if RUN_PLACEHOLDER in value:
+            raise ValueError(f"cannot contain {RUN_PLACEHOLDER} itself")
+        return _whole_placeholders(value)
+
+    @field_validator("candidate_ref")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or value.startswith("-")):
+            raise ValueError("must be a git ref such as HEAD, a branch, a tag or a commit")
+        return value
 
     @field_validator("python")
     @classmethod
@@ -206,19 +281,24 @@ class PreDeploymentParams(BaseModel):
 
 
 def checklist_gates() -> list[Gate]:
-    """§1's commands, shaped for a repository laid out like PixCrawler (run from its root).
+    """§1's commands as the checklist writes them (`{run}` is `uv run` by default), each in
+    its own folder of a repository laid out like PixCrawler.
 
-    The backend test gate leaves out the architecture tests, which are their own box, so that
-    one broken rule flips one check.
+    Two deliberate differences: the backend test gate leaves out the architecture tests, which
+    are their own box (one broken rule flips one check), and `ruff format` runs with `--check`
+    (the gate never rewrites the tree). The test gates measure coverage in the same run
+    (`--cov`), so the suite never runs twice; the two backend gates share `locks: [backend-tests]`
+    (a real backend's tests may share a database) and so never run side by side.
     """
-    py = PYTHON_PLACEHOLDER
+    run = RUN_PLACEHOLDER
     return [
         Gate(
             id="code.tests.utility",
             title="All tests pass locally: utility",
             section=f"{CODE_QUALITY} — All tests pass locally",
             kind="pytest",
-            argv=[py, "-m", "pytest", "utility", "--cov=utility"],
+            cwd="utility",
+            argv=[run, "pytest", "--cov=utility"],
             coverage_report=True,
         ),
         Gate(
@@ -226,43 +306,40 @@ def checklist_gates() -> list[Gate]:
             title="All tests pass locally: backend",
             section=f"{CODE_QUALITY} — All tests pass locally",
             kind="pytest",
-            argv=[
-                py,
-                "-m",
-                "pytest",
-                "backend/tests",
-                "--cov=backend",
-                "--ignore=backend/tests/test_architecture.py",
-            ],
+            cwd="backend",
+            argv=[run, "pytest", "--cov=backend", "--ignore=tests/test_architecture.py"],
             coverage_report=True,
+            locks=["backend-tests"],
         ),
         Gate(
             id="code.architecture",
             title="Architecture tests pass",
             section=f"{CODE_QUALITY} — Architecture tests pass",
             kind="pytest",
-            argv=[py, "-m", "pytest", "backend/tests/test_architecture.py", "-v"],
+            cwd="backend",
+            argv=[run, "pytest", "tests/test_architecture.py", "-v"],
+            locks=["backend-tests"],
         ),
         Gate(
             id="code.lint",
             title="Linting passes with no errors",
             section=f"{CODE_QUALITY} — Linting passes with no errors",
             kind="ruff-check",
-            argv=[py, "-m", "ruff", "check", "."],
+            argv=[run, "ruff", "check", "."],
         ),
         Gate(
             id="code.types",
             title="Type checking passes",
             section=f"{CODE_QUALITY} — Type checking passes",
             kind="mypy",
-            argv=[py, "-m", "mypy", "backend/"],
+            argv=[run, "mypy", "backend/"],
         ),
         Gate(
             id="code.format",
             title="Code formatted correctly",
             section=f"{CODE_QUALITY} — Code formatted correctly",
             kind="ruff-format",
-            argv=[py, "-m", "ruff", "format", "."],
+            argv=[run, "ruff", "format", "--check", "."],
         ),
     ]
 

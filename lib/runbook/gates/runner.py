@@ -1,15 +1,19 @@
-"""Run the checklist's code-quality commands in the target repository and judge their reports.
+"""Run the checklist's code-quality commands on the candidate and judge what the tools report.
 
-Every gate runs as argv (`shell=False`) in its own process group, with stdout and stderr
-written in full to evidence files. A gate that cannot start, times out (its whole process
-group is killed) or is interrupted is `Status.ERROR`; so is a non-zero exit whose report
-cannot be parsed. Verdicts come from the tools' machine-readable reports (see
-`tool_reports`), never from scraping their human-readable text.
+`run_gates` checks the candidate ref out in its cached scratch worktree (`worktree`), then runs
+every gate there, `parallel` at a time (gates sharing a `locks` entry one after the other).
+Each gate runs as argv (`shell=False`) in its own process group, in its own folder of the
+candidate, with a clean environment (`clean_env`), and its stdout and stderr are written in
+full to evidence files; after it, the same runner asks the tool for its version. A gate that
+cannot start, times out (its whole process group is killed) or is interrupted is
+`Status.ERROR`; so is a non-zero exit whose report cannot be parsed. A `warning:` a tool
+prints never makes an ERROR. Reports are read as `tool_reports` explains.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,28 +22,38 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runbook.checks import CheckResult, Status
-from runbook.gates.params import PYTHON_PLACEHOLDER, Gate, PreDeploymentParams
+from runbook.gates.clean_env import gate_environment
+from runbook.gates.git_refs import GitError
+from runbook.gates.params import (
+    DEFAULT_RUNNER,
+    PYTHON_PLACEHOLDER,
+    RUN_PLACEHOLDER,
+    Gate,
+    PreDeploymentParams,
+)
 from runbook.gates.tool_reports import (
     FindingsReport,
     ReportError,
+    meaningful_lines,
     parse_junit,
     parse_mypy_json,
     parse_mypy_text,
-    parse_ruff_json,
+    parse_pytest_text,
+    parse_ruff_check,
+    parse_ruff_format,
+    warnings_in,
 )
+from runbook.gates.worktree import Candidate, candidate_worktree
 
 KILL_GRACE_S = 3.0
+VERSION_TIMEOUT_S = 60.0
+BUDGET_MARGIN_S = 120.0
 
-_KIND_ARGS: dict[str, list[str]] = {
-    "ruff-check": ["--output-format=json", "--no-fix"],
-    "ruff-format": ["--check", "--output-format=json"],
-    "command": [],
-}
 _MYPY_ARGS = {
     "json": ["--output=json"],
     "text": ["--show-error-codes", "--no-pretty", "--no-color-output"],
@@ -50,6 +64,10 @@ _PYTEST_EXIT = {
     4: "pytest was called with bad arguments",
     5: "pytest collected no tests",
 }
+_TOOLS = {"pytest": ("pytest", "py.test"), "ruff-check": ("ruff",), "ruff-format": ("ruff",),
+          "mypy": ("mypy",)}  # fmt: skip
+_SCHEDULE = {"pytest": 0, "mypy": 1}  # the slow kinds start first
+_MYPY_REFUSES = re.compile(r"unrecognized arguments?:.*--output|no such option.*--output", re.I)
 
 
 @dataclass
@@ -58,7 +76,7 @@ class _Outcome:
     observed: Any
     threshold: Any
     explanation: str
-    details: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,22 +100,50 @@ def python_argv(python: Sequence[str] | None, repo: Path) -> list[str]:
     return [first, *rest]
 
 
+def expand_argv(
+    argv: Sequence[str], repo: Path, python: Sequence[str] | None,
+    runner: Sequence[str] = DEFAULT_RUNNER,
+) -> list[str]:
+    """`argv` with `{run}` replaced by the runner prefix and `{python}` by the interpreter."""
+    expanded: list[str] = []
+    for item in argv:
+        if item == RUN_PLACEHOLDER:
+            expanded.extend(expand_argv(runner, repo, python, runner))
+        elif item == PYTHON_PLACEHOLDER:
+            expanded.extend(python_argv(python, repo))
+        else:
+            expanded.append(item)
+    return expanded
+
+
 def gate_argv(
-    gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None
+    gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None,
+    runner: Sequence[str] = DEFAULT_RUNNER, mypy_output: str | None = None,
 ) -> list[str]:
     """The full argv a gate runs: placeholders expanded, report options appended."""
-    argv: list[str] = []
-    for item in gate.argv:
-        argv.extend(python_argv(python, repo) if item == PYTHON_PLACEHOLDER else [item])
+    argv = expand_argv(gate.argv, repo, python, runner)
     if gate.kind == "pytest":
         argv.append(f"--junitxml={_report_path(gate, evidence_dir, 'junit.xml')}")
-        if gate.coverage_report:
-            argv.append(f"--cov-report=json:{_report_path(gate, evidence_dir, 'coverage.json')}")
+        if gate.coverage_report:  # the json for the layers, the TOTAL line to check it against
+            argv += [f"--cov-report=json:{_report_path(gate, evidence_dir, 'coverage.json')}",
+                     "--cov-report=term"]  # fmt: skip
     elif gate.kind == "mypy":
-        argv.extend(_MYPY_ARGS[gate.mypy_output])
-    else:
-        argv.extend(_KIND_ARGS[gate.kind])
+        mode = mypy_output or gate.mypy_output
+        argv.extend(_MYPY_ARGS["json" if mode == "auto" else mode])
+    elif gate.kind == "ruff-check":
+        argv.extend(["--output-format=json", "--no-fix"])
+    elif gate.kind == "ruff-format" and not {"--check", "--diff"} & set(argv):
+        argv.append("--check")
     return argv
+
+
+def version_argv(kind: str, argv: Sequence[str]) -> list[str] | None:
+    """The same runner asking the gate's tool for its version (None for a plain command)."""
+    names = _TOOLS.get(kind, ())
+    for index, item in enumerate(argv):
+        if Path(item).name in names:
+            return [*argv[: index + 1], "--version"]
+    return None
 
 
 def _report_path(gate: Gate, evidence_dir: Path, suffix: str) -> Path:
@@ -174,11 +220,16 @@ def _wait(proc: subprocess.Popen[bytes], deadline: float, cancel: threading.Even
                 raise
 
 
-def _last_line(path: Path, limit: int = 300) -> str:
+def _read(path: Path) -> str:
     try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+        return path.read_text(errors="replace")
     except OSError:
         return ""
+
+
+def _last_line(path: Path, limit: int = 300) -> str:
+    """The last line of a log that is neither empty nor a warning, escapes stripped."""
+    lines = meaningful_lines(_read(path))
     return lines[-1][:limit] if lines else ""
 
 
@@ -186,25 +237,52 @@ def _error(explanation: str, **details: Any) -> _Outcome:
     return _Outcome(Status.ERROR, None, None, explanation, details)
 
 
-def _judge_pytest(gate: Gate, run: _Process, evidence_dir: Path) -> _Outcome:
+def _shown(items: Sequence[str], limit: int = 5) -> str:
+    return ", ".join(items[:limit]) + (" …" if len(items) > limit else "")
+
+
+def _judge_pytest(gate: Gate, run: _Process, evidence_dir: Path, out: Path, err: Path
+                  ) -> _Outcome:  # fmt: skip
     threshold = "0 failed, 0 errors, at least 1 test run"
     code = run.exit_code
+    text = parse_pytest_text(_read(out), _read(err))
+    details: dict[str, Any] = {}
+    if text.cov_total_percent is not None:
+        details.update(cov_total_line=text.cov_total_line, cov_total_percent=text.cov_total_percent)
+    if text.missing_plugin and code == 4:
+        return _error(
+            f"{text.missing_plugin} is not installed in the target's environment: pytest refused "
+            f"--cov (add {text.missing_plugin} to its test dependencies, or set coverage_report: "
+            "false and leave --cov out of argv)",
+            missing_plugin=text.missing_plugin,
+        )
     if code in _PYTEST_EXIT and code != 2:
-        return _error(f"{_PYTEST_EXIT[code]} (exit {code}); nothing was proven")
+        return _error(f"{_PYTEST_EXIT[code]} (exit {code}): {_last_line(err) or _last_line(out)}"
+                      "; nothing was proven")  # fmt: skip
     try:
         report = parse_junit(_report_path(gate, evidence_dir, "junit.xml"))
     except ReportError as exc:
-        return _error(f"pytest exited {code} and its report is unusable: {exc}")
+        return _error(f"pytest exited {code} and its report is unusable: {exc}", **details)
     observed = report.model_dump(exclude={"failing"})
-    details = {"failing_tests": report.failing}
+    details["failing_tests"] = report.failing
+    if text.collection_error_count:
+        count = text.collection_error_count
+        observed["collection_errors"] = count
+        details["collection_errors"] = text.collection_errors
+        return _Outcome(
+            Status.FAIL, observed, threshold,
+            f"tests stopped at collection: {count} error{'s' if count != 1 else ''} in "
+            f"{_shown(text.collection_errors) or 'the test modules'}; no test ran",
+            details,
+        )  # fmt: skip
     bad = report.failed + report.errors
     if bad:
-        shown = ", ".join(report.failing[:5]) + (" …" if len(report.failing) > 5 else "")
         return _Outcome(
             Status.FAIL,
             observed,
             threshold,
-            f"{report.failed} failed, {report.errors} errors of {report.total} tests: {shown}",
+            f"{report.failed} failed, {report.errors} errors of {report.total} tests: "
+            f"{_shown(report.failing)}",
             details,
         )
     if code == 2:
@@ -259,54 +337,93 @@ def _judge_findings(
     return _Outcome(Status.PASS, observed, threshold, f"{tool}: no {what}", details)
 
 
-def _judge(gate: Gate, run: _Process, evidence_dir: Path, out: Path, err: Path) -> _Outcome:
+def _judge_format(run: _Process, out: Path, err: Path) -> _Outcome:
+    report = parse_ruff_format(_read(out), _read(err))
+    count, code = report.count, run.exit_code
+    observed = {"files to reformat": count}
+    details: dict[str, Any] = {"files": report.files, "summary_count": report.summary_count}
+    if report.errors:
+        details["errors"] = report.errors[:50]
+    threshold = "0 files to reformat"
+    unreadable = f"; ruff could not read {_shown(report.errors, 3)}" if report.errors else ""
+    if count and code in (1, 2):
+        named = f": {_shown(report.files)}" if report.files else ""
+        return _Outcome(Status.FAIL, observed, threshold,
+                        f"{count} files to reformat{named}{unreadable}", details)  # fmt: skip
+    if code == 0 and not report.errors:
+        return _Outcome(Status.PASS, observed, threshold, "ruff format --check: every file "
+                        "already formatted", details)  # fmt: skip
+    reason = _shown(report.errors, 3) or _last_line(err) or _last_line(out) or "no output"
+    return _Outcome(Status.ERROR, observed, threshold,
+                    f"ruff format --check exited {code} and named no file to reformat: {reason}",
+                    details)  # fmt: skip
+
+
+def _judge(gate: Gate, run: _Process, evidence_dir: Path, out: Path, err: Path,
+           mypy_mode: str) -> _Outcome:  # fmt: skip
     if gate.kind == "pytest":
-        return _judge_pytest(gate, run, evidence_dir)
+        return _judge_pytest(gate, run, evidence_dir, out, err)
+    if gate.kind == "ruff-format":
+        return _judge_format(run, out, err)
     if gate.kind == "command":
         if run.exit_code == 0:
-            return _Outcome(Status.PASS, {"exit_code": 0}, "exit code 0", "exited 0", {})
+            return _Outcome(Status.PASS, {"exit_code": 0}, "exit code 0", "exited 0")
         return _Outcome(
             Status.FAIL,
             {"exit_code": run.exit_code},
             "exit code 0",
             f"exited {run.exit_code}: {_last_line(err) or _last_line(out)}",
-            {},
         )
-    text = out.read_text(errors="replace")
+    text = _read(out)
     try:
         if gate.kind == "mypy":
-            if gate.mypy_output == "json":
-                report = parse_mypy_json(text)
-            else:
-                report = parse_mypy_text(text)
+            report = parse_mypy_text(text) if mypy_mode == "text" else parse_mypy_json(text)
             if run.exit_code not in (0, 1) and not report.findings:  # 2: usage error or crash
                 return _error(f"mypy exited {run.exit_code}: {_last_line(err) or _last_line(out)}")
             return _judge_findings("mypy", "errors", report, run.exit_code)
-        tool = "ruff check" if gate.kind == "ruff-check" else "ruff format --check"
         if run.exit_code not in (0, 1) and not text.strip().startswith("["):
-            return _error(f"{tool} exited {run.exit_code}: {_last_line(err) or _last_line(out)}")
-        report = parse_ruff_json(text, tool)
+            return _error(f"ruff check exited {run.exit_code}: "
+                          f"{_last_line(err) or _last_line(out)}")  # fmt: skip
+        report = parse_ruff_check(text)
     except ReportError as exc:
         return _error(f"exit {run.exit_code}; {exc}; {_last_line(err)}".strip("; "))
-    what = "violations" if gate.kind == "ruff-check" else "files to reformat"
-    return _judge_findings(tool, what, report, run.exit_code)
+    return _judge_findings("ruff check", "violations", report, run.exit_code)
+
+
+def _tool_version(argv: list[str] | None, cwd: Path, env: dict[str, str],
+                  cancel: threading.Event | None) -> str | None:  # fmt: skip
+    """The first line `<tool> --version` prints through the gate's runner, or why not."""
+    if argv is None:
+        return None
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=VERSION_TIMEOUT_S, check=False, stdin=subprocess.DEVNULL,
+                              errors="replace")  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({type(exc).__name__})"
+    lines = meaningful_lines(done.stdout) or meaningful_lines(done.stderr)
+    if done.returncode != 0 or not lines:
+        return f"unknown (exit {done.returncode}: {lines[-1][:120] if lines else 'no output'})"
+    return lines[0][:200]
 
 
 def run_gate(
     gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None = None,
-    cancel: threading.Event | None = None,
+    cancel: threading.Event | None = None, *, runner: Sequence[str] = DEFAULT_RUNNER,
+    env_passthrough: Sequence[str] = (), candidate: Candidate | None = None,
 ) -> CheckResult:
-    """Run one gate in `repo`, keep its logs and reports in `evidence_dir`, judge its report.
-    Setting `cancel` interrupts it as Ctrl-C would (for gates run on worker threads)."""
+    """Run one gate in `repo` (the candidate's tree), keep its logs and reports in
+    `evidence_dir`, judge its report. Setting `cancel` interrupts it as Ctrl-C would."""
     evidence_dir.mkdir(parents=True, exist_ok=True)
-    argv = gate_argv(gate, repo, evidence_dir, python)
+    mypy_mode = "json" if gate.mypy_output == "auto" else gate.mypy_output
+    argv = gate_argv(gate, repo, evidence_dir, python, runner, mypy_mode)
     out, err = (_report_path(gate, evidence_dir, s) for s in ("stdout.log", "stderr.log"))
     reports = [_report_path(gate, evidence_dir, s) for s in ("junit.xml", "coverage.json")]
     for stale in reports:  # a report left by an earlier run must never be judged
         stale.unlink(missing_ok=True)
     cwd = repo / gate.cwd
-    env = {**os.environ, **gate.env}
-    if gate.coverage_report:  # keep coverage's data file out of the target's working tree
+    env = gate_environment(gate.env, env_passthrough)
+    if gate.coverage_report:  # keep coverage's data file out of the target's tree
         env["COVERAGE_FILE"] = str(_report_path(gate, evidence_dir, "coverage"))
     evidence: dict[str, Any] = {
         "kind": gate.kind,
@@ -315,21 +432,35 @@ def run_gate(
         "env_names": sorted(gate.env),
         "timeout_s": gate.timeout_s,
     }
+    if gate.coverage_report:
+        evidence["coverage_report"] = True
+    if candidate is not None:
+        evidence["candidate"] = candidate.evidence()
+    started = time.monotonic()
     if not cwd.is_dir():
         run = _Process(start_error=f"working directory {cwd} does not exist")
         out.write_text("")
         err.write_text(run.start_error or "")
     else:
         run = _execute(argv, cwd, env, gate.timeout_s, out, err, cancel)
+        refused = gate.kind == "mypy" and gate.mypy_output == "auto" and run.exit_code == 2
+        if refused and _MYPY_REFUSES.search(_read(err) + _read(out)):  # mypy < 1.11
+            mypy_mode = "text"
+            argv = gate_argv(gate, repo, evidence_dir, python, runner, mypy_mode)
+            remaining = max(1.0, gate.timeout_s - (time.monotonic() - started))
+            run = _execute(argv, cwd, env, remaining, out, err, cancel)
+            evidence.update(argv=argv, mypy_output="text (this mypy refuses --output json)")
     evidence.update(
         exit_code=run.exit_code,
-        duration_s=run.duration_s,
+        duration_s=round(time.monotonic() - started, 3),
         stdout=out.name,
         stderr=err.name,
     )
     for path in reports:
         if path.is_file():
             evidence["junit" if path.suffix == ".xml" else "coverage_json"] = path.name
+    if warnings := warnings_in(_read(err)):
+        evidence["tool_warnings"] = warnings[:20]
     if run.start_error:
         outcome = _error(f"the gate could not start: {run.start_error}")
     elif run.timed_out:
@@ -340,8 +471,11 @@ def run_gate(
     elif run.exit_code is not None and run.exit_code < 0:
         outcome = _error(f"killed by signal {-run.exit_code}")
     else:
-        outcome = _judge(gate, run, evidence_dir, out, err)
+        outcome = _judge(gate, run, evidence_dir, out, err, mypy_mode)
+    if not (run.start_error or run.interrupted) and (probe := version_argv(gate.kind, argv)):
+        evidence["tool_version"] = _tool_version(probe, cwd, env, cancel)
     evidence.update(outcome.details)
+    note = candidate.note() if candidate is not None else ""
     return CheckResult(
         id=gate.id,
         section=gate.section,
@@ -350,25 +484,80 @@ def run_gate(
         status=outcome.status,
         observed=outcome.observed,
         threshold=outcome.threshold,
-        explanation=outcome.explanation,
+        explanation=outcome.explanation + (f" ({note})" if note else ""),
         evidence=evidence,
     )
 
 
+def cell_budget_s(params: PreDeploymentParams) -> float:
+    """How long the notebook cell running `run_gates` may take at most: every gate's timeout
+    (plus its version probe and kill grace) shared over `parallel` slots, plus the longest
+    chain of gates that must run one after another (one gate, or all gates of one lock), plus
+    a margin for the worktree checkout."""
+    cost = {g.id: g.timeout_s + VERSION_TIMEOUT_S + 2 * KILL_GRACE_S for g in params.gates}
+    if not cost:
+        return BUDGET_MARGIN_S
+    chains = [max(cost.values())]
+    for lock in {lock for g in params.gates for lock in g.locks}:
+        chains.append(sum(cost[g.id] for g in params.gates if lock in g.locks))
+    return round(sum(cost.values()) / params.parallel + max(chains) + BUDGET_MARGIN_S, 1)
+
+
+def _not_run(gate: Gate, why: str, **evidence: Any) -> CheckResult:
+    return CheckResult(
+        id=gate.id, section=gate.section, title=gate.title, severity=gate.severity,
+        status=Status.ERROR, explanation=why,
+        evidence={"argv": gate.argv, "cwd": gate.cwd, **evidence},
+    )  # fmt: skip
+
+
+def worktree_cache(params: PreDeploymentParams) -> Path:
+    """The folder of the scratch worktrees (a relative parameter: under the runbook checkout)."""
+    if params.worktree_cache.is_absolute():
+        return params.worktree_cache
+    from runbook.params import project_root  # the parameters package imports this one
+
+    return project_root() / params.worktree_cache
+
+
 def run_gates(params: PreDeploymentParams, evidence_dir: Path) -> list[CheckResult]:
-    """Run every gate, `params.parallel` at a time, results in the gates' order; after an
+    """Run every gate on the candidate (a scratch worktree of `candidate_ref`, or the checkout
+    itself when it is None), results in the gates' order. A candidate that cannot be checked
+    out makes every gate an ERROR saying why."""
+    if params.candidate_ref is None:
+        return _run_all(params, params.repo, evidence_dir, None)
+    try:
+        with candidate_worktree(params.repo, params.candidate_ref, worktree_cache(params),
+                                params.worktree_keep) as candidate:  # fmt: skip
+            return _run_all(params, candidate.root, evidence_dir, candidate)
+    except GitError as exc:
+        return [_not_run(g, f"cannot check out the candidate {params.candidate_ref!r}: {exc}",
+                         candidate={"ref": params.candidate_ref}) for g in params.gates]
+
+
+def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
+             candidate: Candidate | None) -> list[CheckResult]:  # fmt: skip
+    """`params.parallel` gates at a time, never two holding the same lock; after an
     interruption (Ctrl-C) the running gates are stopped and those not yet started are ERROR,
     not silently absent."""
     done: dict[int, CheckResult] = {}
-    queue = list(enumerate(params.gates))
+    queue = sorted(enumerate(params.gates), key=lambda item: _SCHEDULE.get(item[1].kind, 2))
     cancel = threading.Event()
+    options = {"runner": params.runner, "env_passthrough": params.env_passthrough,
+               "candidate": candidate}  # fmt: skip
     with ThreadPoolExecutor(params.parallel, thread_name_prefix="runbook-gate") as pool:
         running: dict[Future[CheckResult], int] = {}
         while running or (queue and not cancel.is_set()):
-            while queue and len(running) < params.parallel and not cancel.is_set():
-                index, gate = queue.pop(0)
-                running[pool.submit(run_gate, gate, params.repo, evidence_dir, params.python,
-                                    cancel)] = index  # fmt: skip
+            held = {lock for i in running.values() for lock in params.gates[i].locks}
+            while len(running) < params.parallel and not cancel.is_set():
+                ready = [item for item in queue if not held & set(item[1].locks)]
+                if not ready:
+                    break
+                queue.remove(ready[0])
+                index, gate = ready[0]
+                held |= set(gate.locks)
+                running[pool.submit(run_gate, gate, root, evidence_dir, params.python, cancel,
+                                    **options)] = index  # fmt: skip
             try:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:  # reaches this thread only: stop the gates' processes
@@ -380,9 +569,5 @@ def run_gates(params: PreDeploymentParams, evidence_dir: Path) -> list[CheckResu
                 if result.evidence.get("interrupted"):
                     cancel.set()
     for index, gate in queue:
-        done[index] = CheckResult(
-            id=gate.id, section=gate.section, title=gate.title, severity=gate.severity,
-            status=Status.ERROR, explanation="not run: an earlier gate was interrupted",
-            evidence={"argv": gate.argv, "cwd": gate.cwd},
-        )  # fmt: skip
+        done[index] = _not_run(gate, "not run: an earlier gate was interrupted")
     return [done[i] for i in range(len(params.gates))]

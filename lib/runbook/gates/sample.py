@@ -20,6 +20,7 @@ from runbook.gates.params import PreDeploymentParams
 
 SAMPLE_SOURCE = Path(__file__).resolve().parents[3] / "samples" / "pixcrawler"
 BASE_TAG = "base"
+SAMPLE_RUNNER = ["{python}", "-m"]  # the sample's dependencies are the runbook's own
 
 # documents this release updated (base: title only) and wrote (absent at base)
 _UPDATED_DOCS = ("utility/README.md", "backend/README.md")
@@ -51,9 +52,11 @@ class SampleRepo(BaseModel):
     commits: dict[str, str]
 
     def params(self, **updates: object) -> PreDeploymentParams:
-        """Checklist-default parameters pointing at this sample (fields may be overridden)."""
+        """Checklist-default parameters pointing at this sample, its tools run by the runbook's
+        own interpreter (`runner: ["{python}", "-m"]`, as parameters/local.yaml has it); fields
+        may be overridden."""
         return PreDeploymentParams.model_validate(
-            {"repo": self.path, "base_ref": self.base_ref, **updates}
+            {"repo": self.path, "base_ref": self.base_ref, "runner": SAMPLE_RUNNER, **updates}
         )
 
 
@@ -215,6 +218,24 @@ def test_delete_project(client: TestClient) -> None:
     )
 
 
+_UNIMPORTABLE_TEST = '''"""Tests of the project export, whose module this release renamed."""
+
+import importlib
+
+exporter = importlib.import_module("backend.services.project_export")
+
+
+def test_export_format_is_json() -> None:
+    assert exporter.FORMAT == "json"
+'''
+
+
+def _collection_error(repo: Path) -> None:
+    (repo / "backend" / "tests" / "test_project_export.py").write_text(
+        _UNIMPORTABLE_TEST, encoding="utf-8"
+    )
+
+
 DEFECTS: dict[str, Callable[[Path], None]] = {
     "failing-test": _failing_test,
     "lint-error": _lint_error,
@@ -225,6 +246,7 @@ DEFECTS: dict[str, Callable[[Path], None]] = {
     "missing-doc": _missing_doc,
     "new-migration": _new_migration,
     "removed-endpoint": _removed_endpoint,
+    "collection-error": _collection_error,
 }
 
 

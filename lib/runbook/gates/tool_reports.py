@@ -1,19 +1,21 @@
-"""Parsers for the machine-readable reports of pytest, ruff and mypy.
+"""Parsers for what pytest, ruff and mypy report, chosen to be stable across tool versions.
 
-Each parser reads what the tool wrote for machines (JUnit XML, ruff's JSON, mypy's JSON lines)
-and raises `ReportError` when the report is missing or malformed; the runner turns that into
-`Status.ERROR`, never a pass.
+Each parser raises `ReportError` when the report is missing or malformed; the runner turns
+that into `Status.ERROR`, never a pass. Text is always read through `strip_ansi`, and a line a
+tool prints as `warning: ...` is kept as a warning, never treated as a failure of the tool.
 
 Choices:
 - pytest: `--junitxml=<file>`; a test's outcome is the first `failure`/`error`/`skipped` child
-  of its `testcase`, a collection error is a `testcase` with an `error` child.
-- ruff check: `--output-format=json` (a JSON list of violations).
-- ruff format: `--check --output-format=json` (ruff 0.17 prints the same JSON list, one
-  "unformatted" entry per file it would change). `--check` also guarantees the gate never
-  rewrites the target's files (the checklist's bare `ruff format .` would). Preferred over
-  `--diff`, whose unified diff would have to be scraped for file names, and over the
-  "Would reformat: path" text; a ruff too old for `--output-format` on `format` refuses the
-  option and the gate is an ERROR, never a pass.
+  of its `testcase`, a collection error is a `testcase` with an `error` child. From its text:
+  the modules that failed at collection ("ERROR collecting <path>") and pytest-cov's TOTAL.
+- ruff check: `--output-format=json` (a JSON list, stable since ruff 0.1); a ruff that prints
+  text instead is read from its concise `path:row:col: CODE message` lines and "Found N errors".
+- ruff format: `--check` and its *text*, not `--output-format=json` (refused by ruff < 0.9,
+  "unstable, requires preview" up to 0.14, accepted later): "Would reformat: <path>" lines
+  (ruff <= 0.14) or "unformatted: ..." diagnostics followed by ` --> <path>:row:col` (0.15+),
+  and the summary "N files would be reformatted" as the count. Exit 1 means files to reformat,
+  2 an error (e.g. a file that does not parse). `--check` also guarantees the gate never
+  rewrites the target's files (the checklist's bare `ruff format .` would).
 - mypy: `--output json` (mypy >= 1.11; one JSON object per line, with `code` and `severity`);
   for an older mypy the text format (`--show-error-codes --no-pretty`) with a strict regex for
   `file:line[:col]: severity: message  [code]` lines, cross-checked with "Found N errors".
@@ -33,6 +35,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class ReportError(ValueError):
     """A tool's machine-readable report is missing or cannot be parsed."""
+
+
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    """`text` without terminal escape sequences (colours, cursor moves, hyperlinks)."""
+    return _ANSI.sub("", text)
+
+
+def warnings_in(text: str) -> list[str]:
+    """Lines a tool printed as `warning: ...` (never a failure of the tool by themselves)."""
+    return [ln.strip() for ln in strip_ansi(text).splitlines() if ln.strip().lower().startswith(
+        "warning:")]  # fmt: skip
+
+
+def meaningful_lines(text: str) -> list[str]:
+    """Non-empty lines of a tool's output, escapes stripped, warnings left out."""
+    return [ln.strip() for ln in strip_ansi(text).splitlines()
+            if ln.strip() and not ln.strip().lower().startswith("warning:")]  # fmt: skip
 
 
 class PytestReport(BaseModel):
@@ -82,6 +104,41 @@ class FindingsReport(BaseModel):
         return sorted({f.file for f in self.findings})
 
 
+_COLLECTING = re.compile(r"^_+ ERROR collecting (?P<path>\S+) _+$")
+_COLLECTION_SUMMARY = re.compile(r"Interrupted: (?P<count>\d+) errors? during collection")
+_COV_TOTAL = re.compile(r"^TOTAL(?:\s+\d+)+\s+(?P<percent>\d+(?:\.\d+)?)%")
+
+
+class PytestText(BaseModel):
+    """What pytest's own text says beyond the JUnit report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collection_errors: list[str] = Field(default_factory=list, description="modules")
+    collection_error_count: int = 0
+    cov_total_line: str | None = None
+    cov_total_percent: float | None = None
+    missing_plugin: str | None = None
+
+
+def parse_pytest_text(stdout: str, stderr: str = "") -> PytestText:
+    """Modules that failed at collection, pytest-cov's TOTAL line, and a refused --cov."""
+    found = PytestText()
+    for line in meaningful_lines(stdout):
+        if match := _COLLECTING.match(line):
+            found.collection_errors.append(match["path"])
+        elif match := _COLLECTION_SUMMARY.search(line):
+            found.collection_error_count = int(match["count"])
+        elif match := _COV_TOTAL.match(line):
+            found.cov_total_line = line
+            found.cov_total_percent = float(match["percent"])
+    found.collection_error_count = max(found.collection_error_count, len(found.collection_errors))
+    for line in meaningful_lines(stderr):
+        if "unrecognized arguments" in line and "--cov" in line:
+            found.missing_plugin = "pytest-cov"
+    return found
+
+
 def parse_junit(path: Path) -> PytestReport:
     """Counts and failing ids from a pytest JUnit XML report."""
     if not path.is_file():
@@ -120,6 +177,84 @@ def _json_list(text: str, tool: str) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise ReportError(f"{tool}'s JSON report is not a list of objects")
     return data
+
+
+_RUFF_CONCISE = re.compile(
+    r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<column>\d+): (?P<code>[A-Z]+[0-9]+) (?P<message>.*)$"
+)
+_RUFF_FOUND = re.compile(r"^Found (?P<count>\d+) errors?\b")
+
+
+def parse_ruff_check(text: str) -> FindingsReport:
+    """Violations from `ruff check --output-format=json`, or from its concise text lines when
+    this ruff printed text (cross-checked with "Found N errors")."""
+    text = strip_ansi(text)
+    if text.lstrip().startswith("["):
+        return parse_ruff_json(text, "ruff check")
+    report = FindingsReport()
+    for line in meaningful_lines(text):
+        if found := _RUFF_FOUND.match(line):
+            report.summary_count = int(found["count"])
+        elif match := _RUFF_CONCISE.match(line):
+            report.findings.append(Finding(file=match["file"], line=int(match["line"]),
+                                           code=match["code"], message=match["message"]))
+        elif not line.startswith(("All checks passed", "[*]", "No fixes available")):
+            report.unparsed_lines.append(line)
+    if not report.findings and report.summary_count is None and report.unparsed_lines:
+        raise ReportError(
+            f"ruff check printed neither JSON nor findings: {report.unparsed_lines[0]}"
+        )
+    if report.summary_count is not None and report.summary_count != len(report.findings):
+        raise ReportError(f"ruff check reported {report.summary_count} errors but "
+                          f"{len(report.findings)} were parsed")  # fmt: skip
+    return report
+
+
+_WOULD_REFORMAT = re.compile(r"^Would reformat: (?P<file>.+)$")
+_POINTER = re.compile(r"^-->\s*(?P<file>.+?):(?P<line>\d+):\d+$")
+_FORMAT_SUMMARY = re.compile(r"^(?P<count>\d+) files? would be reformatted\b")
+_FORMAT_CLEAN = re.compile(r"^\d+ files? (?:already formatted|left unchanged)\b")
+
+
+class FormatReport(FindingsReport):
+    """`ruff format --check`: files it would reformat, files it could not read, the count."""
+
+    errors: list[str] = Field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """Files to reformat: ruff's own summary when it printed one."""
+        return max(self.summary_count or 0, len(self.findings))
+
+
+def parse_ruff_format(stdout: str, stderr: str = "") -> FormatReport:
+    """Files `ruff format --check` would reformat, from its text in any ruff version."""
+    report = FormatReport()
+    pending: str | None = None  # the header of a diagnostic waiting for its ` --> path`
+    clean = False
+    for line in meaningful_lines(stdout) + meaningful_lines(stderr):
+        if match := _WOULD_REFORMAT.match(line):
+            report.findings.append(Finding(file=match["file"], code="unformatted",
+                                           message="would be reformatted"))  # fmt: skip
+        elif match := _FORMAT_SUMMARY.match(line):
+            report.summary_count = int(match["count"])
+        elif _FORMAT_CLEAN.match(line):
+            clean = True
+        elif line.startswith("error:"):
+            report.errors.append(line.removeprefix("error:").strip())
+        elif (match := _POINTER.match(line)) and pending is not None:
+            if pending.startswith("unformatted:"):
+                report.findings.append(Finding(file=match["file"], line=int(match["line"]),
+                                               code="unformatted",
+                                               message="would be reformatted"))  # fmt: skip
+            else:
+                report.errors.append(f"{match['file']}:{match['line']}: {pending}")
+            pending = None
+        elif re.match(r"^[a-z][a-z0-9-]*: ", line) and not line.startswith("-->"):
+            pending = line
+    if report.summary_count is None and clean:
+        report.summary_count = 0
+    return report
 
 
 def parse_ruff_json(text: str, tool: str = "ruff") -> FindingsReport:
