@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from runbook.perf.params import PerfGates, PerformanceParams
 from runbook.perf.probe import LoadResult
 from runbook.perf.stats import ALL_ROUTES, window_stats
+from runbook.perf.verdicts import SKIPPED_ROUTES
 
 GATE_COLOUR, ROLLBACK_COLOUR = "#bf8700", "#cf222e"
 
@@ -19,8 +20,24 @@ def _gates(thresholds: PerfGates | PerformanceParams) -> PerfGates:
 
 
 def _overall(result: LoadResult) -> pd.DataFrame:
+    if not result.routes or result.measured.empty:
+        return pd.DataFrame()
     table = window_stats(result.frame, result.window_s, warmup_s=result.warmup_s)
     return table[table["route"] == ALL_ROUTES]
+
+
+def _empty_figure(result: LoadResult, what: str, height: float) -> Figure:
+    """A figure that says why there is nothing to draw (never an exception)."""
+    skipped = result.probe.get(SKIPPED_ROUTES) or {}
+    why = ("; ".join(sorted(set(skipped.values()))) if skipped and not result.routes
+           else "; ".join(result.failures) or "no request was measured")
+    fig = Figure(figsize=(8, height), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(what, fontsize=10)
+    ax.text(0.5, 0.5, f"nothing to plot: {why}", ha="center", va="center", wrap=True,
+            fontsize=10, color="#57606a", transform=ax.transAxes)
+    return fig
 
 
 def _frame_axes(ax: Axes, result: LoadResult, ylabel: str) -> None:
@@ -34,6 +51,8 @@ def latency_figure(result: LoadResult, thresholds: PerfGates | PerformanceParams
     """p50/p95/p99 of all routes per window, with the p95 gate and the rollback line."""
     gates = _gates(thresholds)
     data = _overall(result)
+    if data.empty:
+        return _empty_figure(result, "Latency per window", 3.6)
     fig = Figure(figsize=(8, 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = data["window_start_s"]
@@ -56,6 +75,8 @@ def error_rate_figure(result: LoadResult, thresholds: PerfGates | PerformancePar
     """Error rate of all routes per window (%), with the 1 % gate and the 5 % rollback line."""
     gates = _gates(thresholds)
     data = _overall(result)
+    if data.empty:
+        return _empty_figure(result, "Error rate per window", 3.0)
     fig = Figure(figsize=(8, 3.0), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(data["window_start_s"], data["error_rate"] * 100, marker=".", color="#0969da",

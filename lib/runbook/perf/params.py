@@ -89,6 +89,18 @@ class PerformanceParams(BaseModel):
         "database.response_time_ms", description="dotted path of the DB timing in that JSON"
     )
     database_samples: int = Field(5, ge=1, le=100)
+    database_status_field: str | None = Field(
+        "database.status", description="dotted path of the database's state in that JSON "
+        "(None = not read)"
+    )
+    database_unhealthy_values: list[str] = Field(
+        default_factory=lambda: ["unhealthy", "degraded"],
+        description="states that fail the database check, quoting the target's reason",
+    )
+    database_reason_fields: list[str] = Field(
+        default_factory=lambda: ["database.error", "database.message", "database.detail"],
+        description="dotted paths of the target's reason, the first present is quoted",
+    )
     memory_source: str | None = Field(
         None, description="where memory samples come from (e.g. an Azure metric); None = skip"
     )

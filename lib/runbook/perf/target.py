@@ -1,13 +1,19 @@
 """The performance checks against the runbook's target: what a notebook cell calls, with the
-target's bearer token resolved in-process (never shown) and every value from parameters."""
+target's bearer token resolved in-process (never shown) and every value from parameters.
+
+Without the test user's token, routes with `auth: true` are not loaded: the unauthenticated
+routes run, and each skipped route's p95 is INCONCLUSIVE naming the missing reference."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from runbook.checks import CheckResult
 from runbook.perf.params import PerformanceParams
-from runbook.perf.probe import LoadResult, run_load
-from runbook.perf.verdicts import database_time_check, memory_slope_check
+from runbook.perf.probe import LoadResult, _empty_frame, run_load
+from runbook.perf.verdicts import SKIPPED_ROUTES, database_time_check, memory_slope_check
 from runbook.secrets import resolve
+from runbook.smoke import missing_token
 from runbook.target import TargetParams
 
 
@@ -19,16 +25,39 @@ def _headers(target: TargetParams, auth: bool) -> dict[str, str]:
 
 
 def run_target_load(params: PerformanceParams, target: TargetParams) -> LoadResult:
-    """The load probe against the target (routes with auth get its bearer token)."""
-    return run_load(params, target.base_url, _headers(target, any(r.auth for r in params.routes)))
+    """The load probe against the target (routes with auth get its bearer token; without a
+    token they are left out and recorded as skipped, with the reason)."""
+    needs_token = [r for r in params.routes if r.auth]
+    no_token = missing_token(target.token) if needs_token else None
+    if no_token is None:
+        return run_load(params, target.base_url, _headers(target, bool(needs_token)))
+    skipped = {r.label: no_token for r in needs_token}
+    runnable = [r for r in params.routes if not r.auth]
+    if not runnable:
+        return LoadResult(
+            frame=_empty_frame([]), base_url=target.base_url.rstrip("/"), routes=[],
+            concurrency=params.concurrency, workers=0, warmup_s=params.warmup_s,
+            duration_s=params.duration_s, window_s=params.window_s,
+            rate_per_s=params.rate_per_s,
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            probe={SKIPPED_ROUTES: skipped},
+        )  # fmt: skip
+    result = run_load(params.model_copy(update={"routes": runnable}), target.base_url,
+                      _headers(target, False))
+    result.probe[SKIPPED_ROUTES] = skipped
+    return result
 
 
 def database_check(params: PerformanceParams, target: TargetParams) -> CheckResult:
-    """Database query time from the target's detailed health, against the gate."""
+    """Database query time from the target's detailed health, against the gate; a database the
+    target reports unhealthy fails, quoting the target's reason."""
     return database_time_check(
         target.base_url, params.detailed_health_path, headers=dict(target.headers),
         field=params.database_field, limit_ms=params.gates.database_ms,
         samples=params.database_samples, timeout_s=params.timeout_s,
+        status_field=params.database_status_field,
+        unhealthy_values=params.database_unhealthy_values,
+        reason_fields=params.database_reason_fields,
     )
 
 

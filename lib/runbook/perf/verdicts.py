@@ -20,6 +20,7 @@ from runbook.probes.http import exchange
 SECTION_PERF = "Deployment Steps §2.4 Performance Tests (Staging)"
 SECTION_MONITOR = "Deployment Steps §3.4 Monitor Production (First 24 Hours)"
 SECTION_ROLLBACK = "Rollback Procedures — When to Rollback"
+SKIPPED_ROUTES = "skipped_routes"  # LoadResult.probe key: route label -> why it was not loaded
 
 
 def _num(value: Any, digits: int = 2) -> float | None:
@@ -54,7 +55,52 @@ def _probe_problem(result: LoadResult, params: PerformanceParams) -> str | None:
 
 
 def load_checks(result: LoadResult, params: PerformanceParams) -> list[CheckResult]:
-    """Probe health, p95 per route, error rate, and the rollback lines, for one load run."""
+    """Probe health, p95 per route, error rate, and the rollback lines, for one load run;
+    a route the run could not load (no token) has an INCONCLUSIVE p95 saying why."""
+    skipped: dict[str, str] = dict(result.probe.get(SKIPPED_ROUTES) or {})
+    if not result.routes:
+        return _not_loaded_checks(result, params, skipped)
+    checks = _load_checks(result, params)
+    if skipped:
+        note = "; not loaded: " + ", ".join(skipped)
+        checks = [c if c.id.startswith("perf.p95.") else
+                  c.model_copy(update={"explanation": c.explanation + note,
+                                       "evidence": {**c.evidence, SKIPPED_ROUTES: skipped}})
+                  for c in checks]
+        checks += [_skipped_p95(route, why, params.gates) for route, why in skipped.items()]
+    return checks
+
+
+def _skipped_p95(route: str, why: str, gates: PerfGates) -> CheckResult:
+    return CheckResult(
+        id=f"perf.p95.{route}", section=f"{SECTION_PERF}; {SECTION_MONITOR}",
+        title=f"API response time p95 < {gates.p95_ms:g} ms — {route}",
+        status=Status.INCONCLUSIVE, threshold=f"< {gates.p95_ms:g} ms",
+        explanation=f"{route} not loaded: {why}", evidence={"route": route, "reason": why})
+
+
+def _not_loaded_checks(result: LoadResult, params: PerformanceParams,
+                       skipped: dict[str, str]) -> list[CheckResult]:
+    """No route could be loaded: every check says why, none passes."""
+    why = "; ".join(sorted(set(skipped.values()))) or "no route was loaded"
+    gates = params.gates
+    evidence = {"base_url": result.base_url, SKIPPED_ROUTES: skipped}
+    common = {"status": Status.INCONCLUSIVE, "evidence": evidence,
+              "explanation": f"no load was run: every route {why}"}
+    return [
+        CheckResult(id="perf.probe", section=SECTION_PERF,
+                    title="The load probe measured the server, not itself", **common),
+        *[_skipped_p95(route, reason, gates) for route, reason in skipped.items()],
+        CheckResult(id="perf.error_rate", section=f"{SECTION_MONITOR}; {SECTION_PERF}",
+                    title=f"Error rate < {gates.error_rate:.0%}",
+                    threshold=f"< {gates.error_rate:.0%} overall and per route", **common),
+        CheckResult(id="perf.rollback_lines", section=SECTION_ROLLBACK,
+                    title=f"Not in rollback territory (p95 ≤ {gates.rollback_p95_ms:g} ms, "
+                          f"errors ≤ {gates.rollback_error_rate:.0%})", **common),
+    ]
+
+
+def _load_checks(result: LoadResult, params: PerformanceParams) -> list[CheckResult]:
     gates = params.gates
     measured = result.measured
     table = route_stats(result.frame, warmup_s=result.warmup_s, duration_s=result.duration_s)
@@ -196,6 +242,14 @@ def _dig(body: Any, dotted: str) -> Any:
     return body
 
 
+def _reason(body: Any, fields: Sequence[str]) -> str | None:
+    for dotted in fields:
+        value = _dig(body, dotted)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
 def database_time_check(
     base_url: str,
     detailed_health_path: str | None,
@@ -205,8 +259,13 @@ def database_time_check(
     limit_ms: float = 100.0,
     samples: int = 5,
     timeout_s: float = 5.0,
+    status_field: str | None = "database.status",
+    unhealthy_values: Sequence[str] = ("unhealthy", "degraded"),
+    reason_fields: Sequence[str] = ("database.error", "database.message", "database.detail"),
 ) -> CheckResult:
-    """Database time from the detailed health (worst of `samples` reads) < limit_ms."""
+    """Database time from the detailed health (worst of `samples` reads) < limit_ms; a database
+    the body reports unhealthy (whatever the HTTP status) FAILS quoting the target's reason;
+    only a body that says nothing about the database is INCONCLUSIVE."""
     common: dict[str, Any] = {
               "id": "perf.database_time", "section": f"{SECTION_PERF}; {SECTION_MONITOR}",
               "title": f"Database query time < {limit_ms:g} ms",
@@ -221,9 +280,18 @@ def database_time_check(
     with httpx.Client(timeout=timeout_s) as client:
         for _ in range(samples):
             ex = exchange(client, "GET", url, headers=headers)
+            state = _dig(ex.json, status_field) if status_field else None
             value = _dig(ex.json, field) if ex.status == 200 else None
             reads.append({"status": ex.status, "error": ex.error, "value": value,
+                          "database_status": state,
                           "elapsed_ms": None if ex.elapsed_ms is None else round(ex.elapsed_ms, 2)})
+            if ex.ok and isinstance(state, str) and state in unhealthy_values:
+                why = _reason(ex.json, reason_fields) or "the target gives no reason"
+                return CheckResult(
+                    **common, status=Status.FAIL, observed={"database": state},
+                    explanation=f"GET {detailed_health_path} reports the database {state}: "
+                                f"{why}",
+                    evidence={"url": url, "reads": reads, "body_excerpt": ex.body_text[:2000]})
             if ex.error or ex.status != 200:
                 return CheckResult(
                     **common, status=Status.ERROR,
@@ -231,9 +299,13 @@ def database_time_check(
                                 f"{ex.error or f'answered {ex.status}'}",
                     evidence={"url": url, "reads": reads, "last": ex.evidence()})
             if not isinstance(value, int | float) or isinstance(value, bool):
+                said = (f"reports the database {state!r} but has no number at '{field}'"
+                        if state is not None else
+                        f"says nothing about the database (no '{field}'"
+                        + (f", no '{status_field}')" if status_field else ")"))
                 return CheckResult(
                     **common, status=Status.INCONCLUSIVE,
-                    explanation=f"the detailed health has no number at '{field}'",
+                    explanation=f"the detailed health {said}",
                     evidence={"url": url, "reads": reads, "body_excerpt": ex.body_text[:2000]})
             values.append(float(value))
     worst = max(values)
