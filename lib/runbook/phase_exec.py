@@ -5,7 +5,9 @@ happened; a pending sign-off stops the phase on purpose.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ SUCCESS_VERDICT_ID = "success.verdict"
 # the kernel's start-up chatter (e.g. "running over TCP without encryption" on loopback) would
 # bury the progress lines; its errors still show
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+# a cell whose metadata says {"runbook": {"timeout_budget": NAME}} may run as long as the
+# budget NAME computed from the parameters (never less than execution.cell_timeout_s)
+BUDGET_KEY = "timeout_budget"
+GATES_BUDGET = "pre_deployment.gates"
 # a cell that stopped for want of a secret or a credential could not look: the phase is
 # INCOMPLETE with the one line naming what is missing, not NO-GO
 BLIND_ERRORS = ("SecretUnavailable", "CredentialUnavailableError", "ClientAuthenticationError")
@@ -46,6 +52,28 @@ class PhaseOutcome:
                 "checks": len(self.results)}
 
 
+def cell_budgets(params: Parameters) -> dict[str, float]:
+    """Budget name -> seconds, for the cells that run more than one timed step (the gates
+    cell: derived from every gate's own timeout, see `gates.runner.cell_budget_s`)."""
+    budgets: dict[str, float] = {}
+    if params.pre_deployment is not None:
+        from runbook.gates.runner import cell_budget_s
+
+        budgets[GATES_BUDGET] = cell_budget_s(params.pre_deployment)
+    return budgets
+
+
+def cell_timeout_func(default_s: float, budgets: Mapping[str, float]) -> Callable[[Any], int]:
+    """nbclient's `timeout_func`: a cell's own budget when its metadata names one, else the
+    default cell timeout."""
+
+    def timeout(cell: Any) -> int:
+        named = ((cell.get("metadata") or {}).get("runbook") or {}).get(BUDGET_KEY)
+        return math.ceil(max(default_s, budgets.get(named, 0.0) if named else 0.0))
+
+    return timeout
+
+
 def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path,
                   progress: bool = False, kernel: WarmKernel | None = None) -> PhaseOutcome:
     """Run one phase notebook with papermill (in `kernel` when one was started ahead; it is
@@ -64,6 +92,7 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
                         "run_dir": str(run_dir)},
             kernel_name=params.execution.kernel_name,
             execution_timeout=params.execution.cell_timeout_s,
+            timeout_func=cell_timeout_func(params.execution.cell_timeout_s, cell_budgets(params)),
             start_timeout=params.execution.start_timeout_s,
             progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
             cwd=str(root), shutdown_kernel="immediate",

@@ -28,18 +28,19 @@ class SampleRun:
     results: dict[str, CheckResult]
 
 
-def sample_params(sample: SampleRepo, mypy_cache: Path) -> PreDeploymentParams:
-    """Checklist defaults, with mypy's cache kept outside the sample (and shareable)."""
+def sample_params(sample: SampleRepo, mypy_cache: Path, worktrees: Path) -> PreDeploymentParams:
+    """Checklist defaults, with mypy's cache kept outside the sample (and shareable) and the
+    scratch worktrees in a test folder."""
     gates = [
         g.model_copy(update={"env": {"MYPY_CACHE_DIR": str(mypy_cache)}}) if g.kind == "mypy" else g
         for g in checklist_gates()
     ]
-    return sample.params(gates=gates)
+    return sample.params(gates=gates, worktree_cache=worktrees)
 
 
 def run_all_checks(sample: SampleRepo, work: Path, mypy_cache: Path) -> SampleRun:
     """Every pre-deployment check of this part, on one sample."""
-    params = sample_params(sample, mypy_cache)
+    params = sample_params(sample, mypy_cache, work / "worktrees")
     evidence = work / "evidence"
     results = run_gates(params, evidence)
     results += coverage_checks(params, coverage_reports(results, evidence))

@@ -81,7 +81,7 @@ def test_interruption_is_an_error_and_stops_the_rest(tmp_path: Path) -> None:
     started = tmp_path / "started"
     slow = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(30)"
     params = PreDeploymentParams(
-        repo=tmp_path,
+        repo=tmp_path, candidate_ref=None, parallel=1,
         gates=[
             gate("command", ["{python}", "-c", slow], id="slow"),
             gate("command", ["true"], id="after"),
@@ -124,7 +124,7 @@ def test_nonzero_exit_without_a_report_is_an_error(tmp_path: Path) -> None:
     fake_ruff = ["{python}", "-c", "import sys; print('Something went wrong'); sys.exit(1)"]
     result = run_gate(gate("ruff-check", fake_ruff), tmp_path, tmp_path / "ev")
     assert result.status is Status.ERROR
-    assert "did not print a JSON report" in result.explanation
+    assert "printed neither JSON nor findings: Something went wrong" in result.explanation
 
 
 def test_old_mypy_refusing_json_output_is_an_error(tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def _marking(tmp_path: Path, name: str, seconds: float) -> list[str]:
 
 def test_parallel_gates_overlap_and_keep_their_order(tmp_path: Path) -> None:
     params = PreDeploymentParams(
-        repo=tmp_path, parallel=2, coverage_layers=[],
+        repo=tmp_path, parallel=2, coverage_layers=[], candidate_ref=None,
         gates=[gate("command", _marking(tmp_path, n, 1.0), id=n) for n in ("a", "b", "c")],
     )  # fmt: skip
     results = run_gates(params, tmp_path / "ev")
@@ -241,7 +241,7 @@ def test_interrupting_parallel_gates_stops_the_running_ones_and_skips_the_rest(
     tmp_path: Path,
 ) -> None:
     params = PreDeploymentParams(
-        repo=tmp_path, parallel=2, coverage_layers=[],
+        repo=tmp_path, parallel=2, coverage_layers=[], candidate_ref=None,
         gates=[gate("command", _marking(tmp_path, n, 30), id=n) for n in ("a", "b", "c")],
     )  # fmt: skip
     main = threading.main_thread().ident

@@ -19,6 +19,8 @@ EXPECTED_IDS = {
     "code.lint",
     "code.types",
     "code.format",
+    "coverage.total.utility",
+    "coverage.total.backend",
     "coverage.utility",
     "coverage.backend.endpoints",
     "coverage.backend.services",
@@ -31,6 +33,8 @@ EXPECTED_IDS = {
     "config.no-migrations",
 }
 
+BACKEND_COVERAGE = {"coverage.total.backend", "coverage.backend.endpoints",
+                    "coverage.backend.services", "coverage.backend.repositories"}
 # defect -> (the check it must flip, a fragment its explanation must name)
 FLIPS: dict[str, tuple[str | None, str]] = {
     "failing-test": ("code.tests.backend", "test_get_project"),
@@ -42,7 +46,11 @@ FLIPS: dict[str, tuple[str | None, str]] = {
     "missing-doc": ("docs.backend-architecture-md", "does not exist"),
     "new-migration": ("config.no-migrations", "new: 0003_add_project_tags.py"),
     "removed-endpoint": (None, ""),  # the OpenAPI diff (another part) catches it, not these
+    "collection-error": ("code.tests.backend", "tests stopped at collection: 1 error in "
+                         "backend/tests/test_project_export.py"),
 }
+# checks a defect flips besides its own (to ERROR, saying why)
+ALSO_FLIPS: dict[str, set[str]] = {"collection-error": BACKEND_COVERAGE}
 
 
 def test_every_defect_has_an_expectation() -> None:
@@ -81,7 +89,12 @@ def test_defect_flips_exactly_its_check(defect: str, gate_matrix: dict[str, Samp
     assert set(broken) == EXPECTED_IDS
     flipped = {i for i in EXPECTED_IDS if broken[i].status is not clean[i].status}
     expected_id, fragment = FLIPS[defect]
-    assert flipped == ({expected_id} if expected_id else set())
+    also = ALSO_FLIPS.get(defect, set())
+    assert flipped == ({expected_id} if expected_id else set()) | also
+    for check in also:
+        assert broken[check].status is Status.ERROR
+        assert "tests stopped at collection" in broken[check].explanation
+        assert "did its test gate run" not in broken[check].explanation
     if expected_id:
         result = broken[expected_id]
         assert result.status is Status.FAIL
