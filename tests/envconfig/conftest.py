@@ -29,3 +29,8 @@ def development_vars() -> dict[str, str]:
 @pytest.fixture
 def invalid_vars() -> dict[str, str]:
     return load_env_file(SAMPLES / "production-invalid.env")
+
+
+@pytest.fixture
+def repo_root_dir() -> Path:
+    return SAMPLES.parents[3]

@@ -55,6 +55,25 @@ def test_local_maps_to_development_by_parameter(development_vars):
     assert result.status is Status.FAIL
 
 
+def test_an_unmapped_runbook_environment_is_not_silently_the_expected_value(development_vars):
+    result = run(development_vars, "qa")["envconfig.backend.environment"]
+    assert result.status is Status.SKIP
+    assert "'qa' is not a backend environment" in result.explanation
+    assert "environment_values: {qa: <development | staging | production | test>}" in (
+        result.explanation)
+    # an invalid value still fails without a mapping
+    bad = run({**development_vars, "ENVIRONMENT": "dev"}, "qa")["envconfig.backend.environment"]
+    assert bad.status is Status.FAIL
+    mapped = EnvironmentConfigParams(backend={"environment_values": {"qa": "staging"}})
+    result = run(development_vars, "qa", mapped)["envconfig.backend.environment"]
+    assert result.status is Status.FAIL and "must run as staging" in result.explanation
+
+
+def test_a_mapping_to_a_value_the_backend_refuses_is_a_parameter_error():
+    with pytest.raises(ValueError, match="must be one of"):
+        EnvironmentConfigParams(backend={"environment_values": {"qa": "qa"}})
+
+
 @pytest.mark.parametrize("value", ["true", "1", "yes", "on"])
 def test_debug_on_in_production_fails(production_vars, value):
     result = run({**production_vars, "DEBUG": value})["envconfig.backend.debug"]
@@ -120,27 +139,58 @@ def test_only_the_stale_origins_name_set_fails_format(production_vars):
     assert "stale name ALLOWED_ORIGINS" in result.explanation
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "redis://localhost:6379/0",
-        "redis://127.0.0.1:6379/0",
-        "redis://127.0.0.2:6379",
-        "redis://[::1]:6379",
-    ],
-)
-def test_local_redis_in_production_fails(production_vars, url):
-    result = run({**production_vars, "REDIS_URL": url})["envconfig.backend.redis"]
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.0.0.2", "[::1]", "::1"])
+def test_local_redis_host_in_production_fails(production_vars, host):
+    result = run({**production_vars, "LIMITER_REDIS_HOST": host})["envconfig.backend.redis"]
     assert result.status is Status.FAIL
-    assert "refuses localhost Redis" in result.explanation
+    assert "the rate limiter uses Redis on" in result.explanation
+    assert "refuses a localhost Redis in production" in result.explanation
+    assert "cache" not in result.explanation  # the cache's host is not local
 
 
-def test_missing_redis_fails_in_production_and_warns_elsewhere(production_vars, development_vars):
-    prod = {k: v for k, v in production_vars.items() if k != "REDIS_URL"}
-    assert run(prod)["envconfig.backend.redis"].status is Status.FAIL
-    dev = {k: v for k, v in development_vars.items() if k != "REDIS_URL"}
-    assert run(dev, "local")["envconfig.backend.redis"].status is Status.WARN
-    assert run(development_vars, "local")["envconfig.backend.redis"].status is Status.PASS
+def test_unset_hosts_default_to_localhost_which_production_refuses(production_vars):
+    # REDIS_URL alone does not configure the limiter or the cache (backend defaults)
+    variables = {k: v for k, v in production_vars.items()
+                 if k not in ("LIMITER_REDIS_HOST", "CACHE_REDIS_HOST")}
+    result = run(variables)["envconfig.backend.redis"]
+    assert result.status is Status.FAIL
+    assert "LIMITER_REDIS_HOST not set, default localhost" in result.explanation
+    assert "CACHE_REDIS_HOST not set, default localhost" in result.explanation
+
+
+@pytest.mark.parametrize("var", ["LIMITER_ENABLED", "CACHE_ENABLED"])
+def test_production_requires_rate_limiting_and_caching_on(production_vars, var):
+    result = run({**production_vars, var: "false"})["envconfig.backend.redis"]
+    assert result.status is Status.FAIL
+    assert f"{var}=false" in result.explanation and "production requires it on" in (
+        result.explanation)
+    garbage = run({**production_vars, var: "perhaps"})["envconfig.backend.redis"]
+    assert garbage.status is Status.FAIL and "not a boolean" in garbage.explanation
+
+
+def test_outside_production_redis_defaults_are_fine_and_never_claim_rate_limiting_is_off(
+        development_vars):
+    # nothing Redis-related set: the backend's defaults (on, localhost) apply
+    bare = {k: v for k, v in development_vars.items() if "REDIS" not in k}
+    result = run(bare, "local")["envconfig.backend.redis"]
+    assert result.status is Status.PASS
+    assert "rate limiter on (LIMITER_ENABLED not set, default true)" in result.explanation
+    assert "disabled" not in result.explanation
+    off = run({**bare, "LIMITER_ENABLED": "false"}, "local")["envconfig.backend.redis"]
+    assert off.status is Status.PASS
+    assert "rate limiter off (LIMITER_ENABLED=false; allowed outside production)" in (
+        off.explanation)
+
+
+def test_redis_uses_are_parameters(production_vars):
+    params = EnvironmentConfigParams(backend={"redis_uses": [
+        {"name": "broker", "host_var": "BROKER_HOST"}]})
+    result = run(production_vars, params=params)["envconfig.backend.redis"]
+    assert result.status is Status.FAIL and "the broker uses Redis on localhost" in (
+        result.explanation)
+    ok = run({**production_vars, "BROKER_HOST": "redis.example.invalid"},
+             params=params)["envconfig.backend.redis"]
+    assert ok.status is Status.PASS
 
 
 def test_production_rules_apply_when_environment_variable_says_production(development_vars):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from runbook.checks import Status
-from runbook.envconfig import EnvironmentConfigParams, drift_table
+from runbook.envconfig import EnvironmentConfigParams, drift_table, environment_drift
 from runbook.envconfig.drift import ABSENT_COLOUR, DIFF_COLOUR, ROW_COLOUR
 
 PARAMS = EnvironmentConfigParams()
@@ -76,6 +76,8 @@ def test_check_passes_when_only_expected_differences(staging_vars, production_va
                 "ENVIRONMENT",
                 "SUPABASE_URL",
                 "REDIS_URL",
+                "LIMITER_REDIS_HOST",
+                "CACHE_REDIS_HOST",
                 "SECURITY_ALLOWED_ORIGINS",
             ]
         }
@@ -86,6 +88,8 @@ def test_check_passes_when_only_expected_differences(staging_vars, production_va
         "ENVIRONMENT",
         "SUPABASE_URL",
         "REDIS_URL",
+        "LIMITER_REDIS_HOST",
+        "CACHE_REDIS_HOST",
         "SECURITY_ALLOWED_ORIGINS",
     }
 
@@ -118,10 +122,44 @@ def test_check_fails_when_staging_variable_missing_in_production():
     assert drift_table(envs(staging, production), allowed).check.status is Status.PASS
 
 
-def test_check_errors_when_an_environment_is_not_given(staging_vars):
+def test_check_skips_naming_what_is_missing_when_an_environment_is_not_given(
+        staging_vars, development_vars):
     check = drift_table({"staging": staging_vars}, PARAMS).check
-    assert check.status is Status.ERROR
-    assert "production" in check.explanation
+    assert check.status is Status.SKIP
+    assert check.explanation.startswith(
+        "drift needs the env files of production; given only: staging")
+    table = drift_table({}, PARAMS)
+    assert table.check.status is Status.SKIP
+    assert table.check.explanation.startswith(
+        "drift needs the env files of staging, production; none given")
+    # the empty table renders: one row saying there is nothing to compare, and why
+    page = table.to_html()
+    assert "(nothing to compare)" in page and "none given" in page
+    assert "(nothing to compare)" in table._repr_html_()
+    one = drift_table({"development": development_vars}, PARAMS)
+    assert one.check.status is Status.SKIP and "(absent)" not in one.to_html()
+
+
+def test_drift_can_be_turned_off(staging_vars, production_vars, repo_root_dir):
+    off = EnvironmentConfigParams(drift={"enabled": False, "env_files": {
+        "staging": "does/not/exist.env"}})
+    table = environment_drift(off, repo_root_dir)
+    assert table.check.status is Status.SKIP and "enabled: false" in table.check.explanation
+    assert "(nothing to compare)" in table.to_html()
+    assert drift_table(envs(staging_vars, production_vars), off).check.status is Status.SKIP
+
+
+def test_environment_drift_reads_the_files_and_names_an_unreadable_one(repo_root_dir):
+    samples = "lib/runbook/envconfig/samples"
+    params = EnvironmentConfigParams(drift={"env_files": {
+        "staging": f"{samples}/staging.env", "production": f"{samples}/production.env"}})
+    table = environment_drift(params, repo_root_dir)
+    assert list(table.frame.columns) == ["staging", "production"]
+    assert table.check.status is Status.WARN  # hosts and URLs differ, not declared here
+    broken = EnvironmentConfigParams(drift={"env_files": {"staging": "nope/staging.env"}})
+    table = environment_drift(broken, repo_root_dir)
+    assert table.check.status is Status.ERROR and "nope/staging.env" in table.check.explanation
+    assert "file not found" in table.to_html()
 
 
 def test_check_inconclusive_when_an_environment_has_no_variables(staging_vars):

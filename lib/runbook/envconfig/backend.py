@@ -14,7 +14,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from runbook.checks import CheckResult, Severity, Status
 from runbook.envconfig.masking import display, is_secret, lookup, present, scrub
-from runbook.envconfig.params import BACKEND_SECTION, BackendParams, EnvironmentConfigParams
+from runbook.envconfig.params import (
+    BACKEND_SECTION,
+    BackendParams,
+    EnvironmentConfigParams,
+    RedisUse,
+)
 
 _BOOL = TypeAdapter(bool)
 
@@ -78,7 +83,7 @@ def backend_checks(
         or v.raw(b.environment_var) in b.production_environments
     )
     results = [
-        _environment(v, b, expected_env),
+        _environment(v, b, expected_env, environment),
         _debug(v, b, production),
         _origins_format(v, b),
         _origins_production(v, b, production),
@@ -91,18 +96,21 @@ def backend_checks(
     return scrub(results, variables, params.secrets)
 
 
-def _environment(v: _Vars, b: BackendParams, expected: str) -> CheckResult:
+def _environment(v: _Vars, b: BackendParams, expected: str | None,
+                 environment: str) -> CheckResult:
     name = b.environment_var
     value = v.raw(name)
-    title = f"{name} is one of {', '.join(b.allowed_environments)} and matches this environment"
+    allowed = ", ".join(b.allowed_environments)
+    title = f"{name} is one of {allowed} and matches this environment"
     common = {
         "observed": f"{name}={v.shown(name)}",
-        "threshold": f"{name}={expected}",
+        "threshold": f"{name}={expected}" if expected else f"{name} one of {allowed}",
         "evidence": {
             "variable": name,
             "value": v.shown(name),
             "expected": expected,
             "allowed": b.allowed_environments,
+            "runbook_environment": environment,
         },
     }
     if value is None:
@@ -115,8 +123,19 @@ def _environment(v: _Vars, b: BackendParams, expected: str) -> CheckResult:
             title,
             Status.FAIL,
             **common,
-            explanation=f"{name}={v.shown(name)} is not one of "
-            f"{', '.join(b.allowed_environments)}: the backend refuses to start",
+            explanation=f"{name}={v.shown(name)} is not one of {allowed}: the backend refuses "
+            "to start",
+        )
+    if expected is None:
+        return _result(
+            "environment",
+            title,
+            Status.SKIP,
+            **common,
+            explanation=f"{name}={v.shown(name)} is an allowed value, but which one the runbook "
+            f"environment {environment!r} must carry is not known ({environment!r} is not a "
+            f"backend environment): set environment_config.variables.backend."
+            f"environment_values: {{{environment}: <{' | '.join(b.allowed_environments)}>}}",
         )
     if value != expected:
         return _result(
@@ -309,64 +328,64 @@ def _stale_names(v: _Vars, b: BackendParams) -> CheckResult:
     )
 
 
-def _redis(v: _Vars, b: BackendParams, production: bool) -> CheckResult:
-    name = b.redis_var
-    title = f"{name} set, and not on localhost in production"
-    threshold = f"{name} set, host not local (production)"
-    if not v.present(name):
-        if production:
-            return _result(
-                "redis",
-                title,
-                Status.FAIL,
-                observed="(absent)",
-                threshold=threshold,
-                explanation=f"{name} is not set: the backend refuses to start in "
-                "production without Redis",
-            )
-        return _result(
-            "redis",
-            title,
-            Status.WARN,
-            severity=Severity.WARNING,
-            observed="(absent)",
-            threshold=threshold,
-            explanation=f"{name} is not set: caching and rate limiting are disabled",
-        )
-    real_host = _host(v.raw(name) or "")
-    host = v.part(name, real_host)
-    evidence = {"variable": name, "value": v.shown(name), "host": host, "production": production}
-    if real_host is None:
-        return _result(
-            "redis",
-            title,
-            Status.FAIL,
-            observed="no host",
-            threshold=threshold,
-            evidence=evidence,
-            explanation=f"{name} is not a URL with a host",
-        )
+def _redis_use(v: _Vars, b: BackendParams, use: RedisUse,
+               production: bool) -> tuple[dict[str, Any], str | None, str]:
+    """(observed, problem or None, description) of one use of Redis."""
+    raw_enabled = v.raw(use.enabled_var) if use.enabled_var else None
+    observed: dict[str, Any] = {}
+    if raw_enabled is None:
+        enabled: bool | None = use.enabled_default
+        said = f"{use.enabled_var} not set, default {str(use.enabled_default).lower()}" \
+            if use.enabled_var else "always on"
+    else:
+        try:
+            enabled = _BOOL.validate_python(raw_enabled)
+        except ValidationError:
+            enabled = None
+        said = f"{use.enabled_var}={v.shown(use.enabled_var or '')}"
+    raw_host = v.raw(use.host_var)
+    real_host = raw_host if raw_host else use.host_default
+    host = v.part(use.host_var, real_host) if raw_host else real_host
+    where = f"{use.host_var}={host}" if raw_host else (
+        f"{use.host_var} not set, default {use.host_default}")
     local = _is_local_host(real_host, b)
-    if production and local:
-        return _result(
-            "redis",
-            title,
-            Status.FAIL,
-            observed=f"host {host}",
-            threshold=threshold,
-            evidence=evidence,
-            explanation=f"{name} points at {host}: the backend refuses localhost "
-            "Redis in production",
-        )
+    observed = {"enabled": enabled, "host": host, "local": local}
+    if enabled is None:
+        return observed, f"{said} is not a boolean", ""
+    if not enabled:
+        if production:
+            return observed, (f"the {use.name} is off ({said}): production requires it on"), ""
+        return observed, None, f"{use.name} off ({said}; allowed outside production)"
+    if local and production:
+        return observed, (f"the {use.name} uses Redis on {host} ({where}): the backend refuses "
+                          "a localhost Redis in production"), ""
     suffix = " (local, allowed outside production)" if local else ""
+    return observed, None, f"{use.name} on ({said}), Redis at {host}{suffix}"
+
+
+def _redis(v: _Vars, b: BackendParams, production: bool) -> CheckResult:
+    names = ", ".join(u.name for u in b.redis_uses) or "none"
+    title = f"Redis per use ({names}): on, and not on localhost in production"
+    threshold = "production: every use enabled, its host set and not local; elsewhere: any"
+    if not b.redis_uses:
+        return _result("redis", title, Status.SKIP, threshold=threshold,
+                       explanation="no Redis use configured (backend.redis_uses)")
+    observed, problems, fine = {}, [], []
+    for use in b.redis_uses:
+        observed[use.name], problem, description = _redis_use(v, b, use, production)
+        if problem:
+            problems.append(problem)
+        else:
+            fine.append(description)
     return _result(
         "redis",
         title,
-        Status.PASS,
-        observed=f"host {host}",
+        Status.FAIL if problems else Status.PASS,
+        observed=observed,
         threshold=threshold,
-        evidence=evidence,
-        explanation=f"Redis at {host}{suffix}",
+        evidence={"uses": [u.model_dump() for u in b.redis_uses], "observed": observed,
+                  "production": production},
+        explanation="; ".join(problems) if problems else "; ".join(fine),
     )
 
 

@@ -1,11 +1,15 @@
 """Drift between environments: every variable × environment, secrets masked, differences
-highlighted, and a check that production carries what staging carries."""
+highlighted, and a check that production carries what staging carries.
+
+Without the other environments' files the check is SKIP, naming what is missing, and the
+table shows a one-row "nothing to compare" frame (never an exception on empty data)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,6 +18,9 @@ from pandas.io.formats.style import Styler
 from runbook.checks import CheckResult, Severity, Status
 from runbook.envconfig.masking import display, is_secret, scrub
 from runbook.envconfig.params import DRIFT_SECTION, EnvironmentConfigParams
+from runbook.envconfig.sources import EnvFileError, load_environments
+
+NOTHING = "(nothing to compare)"
 
 DIFF_COLOUR = "#fff1c2"  # a value that differs from the reference environment
 ABSENT_COLOUR = "#ffd7d5"  # absent where another environment has it
@@ -32,9 +39,23 @@ class DriftTable:
     absent_mark: str = "(absent)"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+    def empty_frame(self) -> pd.DataFrame:
+        """The one-row frame shown when there is nothing to compare, saying why."""
+        return pd.DataFrame({"drift": [self.check.explanation or "no environments given"]},
+                            index=pd.Index([NOTHING], name="variable"))
+
     def styler(self) -> Styler:
         """A pandas Styler: differing rows and cells highlighted, secret rows in grey italics."""
         frame = self.frame
+        if frame.empty:
+            return (self.empty_frame().style
+                    .set_caption(html.escape(f"Drift: {self.check.status.value}"))
+                    .set_table_styles([{"selector": "td, th",
+                                        "props": "padding:2px 8px;font-family:monospace"}]))
         ref = self.reference if self.reference in frame.columns else None
 
         def cell_styles(row: pd.Series) -> list[str]:
@@ -96,15 +117,34 @@ def drift_frame(
     return frame
 
 
+def environment_drift(params: EnvironmentConfigParams, root: str | Path) -> DriftTable:
+    """The drift table of the configured env files (what the notebook shows): SKIP when drift
+    is off, ERROR naming the file when one cannot be read; never raises for empty data."""
+    if not params.drift.enabled:
+        return drift_table({}, params)
+    try:
+        env_vars = load_environments(params.drift.env_files, root)
+    except EnvFileError as exc:
+        check = CheckResult(**_check_base(params), status=Status.ERROR,
+                            observed="unreadable env file", explanation=str(exc),
+                            evidence={"env_files": params.drift.env_files})
+        return _table_of({}, params, check)
+    return drift_table(env_vars, params)
+
+
 def drift_table(
     env_vars: Mapping[str, Mapping[str, str]], params: EnvironmentConfigParams
 ) -> DriftTable:
     """Build the masked variable × environment table, its styled HTML and the drift check."""
+    return _table_of(env_vars, params, drift_check(env_vars, params))
+
+
+def _table_of(env_vars: Mapping[str, Mapping[str, str]], params: EnvironmentConfigParams,
+              check: CheckResult) -> DriftTable:
     frame = drift_frame(env_vars, params)
     differing = [n for n in frame.index if frame.loc[n].nunique() > 1]
     secret_rows = [n for n in frame.index if is_secret(n, params.secrets)]
     reference = params.drift.reference
-    check = drift_check(env_vars, params)
     return DriftTable(
         frame=frame,
         differing=differing,
@@ -115,32 +155,42 @@ def drift_table(
     )
 
 
-def drift_check(
-    env_vars: Mapping[str, Mapping[str, str]], params: EnvironmentConfigParams
-) -> CheckResult:
-    """FAIL when a variable of the reference (staging) is missing in the target (production);
-    WARN when a non-secret value differs outside the declared expected differences."""
-    d, policy = params.drift, params.secrets
-    title = f"{d.target} carries the variables of {d.reference}, without unexpected drift"
-    base: dict[str, Any] = {
+def _check_base(params: EnvironmentConfigParams) -> dict[str, Any]:
+    d = params.drift
+    return {
         "id": "envconfig.drift",
         "section": DRIFT_SECTION,
-        "title": title,
+        "title": f"{d.target} carries the variables of {d.reference}, without unexpected drift",
         "severity": Severity.BLOCKER,
         "threshold": (
             f"every {d.reference} variable set in {d.target}; non-secret values equal except "
             + (", ".join(d.expected_differences) or "none")
         ),
     }
+
+
+def drift_check(
+    env_vars: Mapping[str, Mapping[str, str]], params: EnvironmentConfigParams
+) -> CheckResult:
+    """FAIL when a variable of the reference (staging) is missing in the target (production);
+    WARN when a non-secret value differs outside the declared expected differences."""
+    d, policy = params.drift, params.secrets
+    base = _check_base(params)
+    if not d.enabled:
+        return CheckResult(**base, status=Status.SKIP,
+                           explanation="drift between environments is off "
+                           "(environment_config.variables.drift.enabled: false)")
     missing_envs = [e for e in (d.reference, d.target) if e not in env_vars]
     if missing_envs:
+        given = ", ".join(env_vars)
         return CheckResult(
             **base,
-            status=Status.ERROR,
+            status=Status.SKIP,
             observed=f"no variables for {', '.join(missing_envs)}",
-            explanation=f"cannot compare: environment(s) {', '.join(missing_envs)} not given "
-            f"(have: {', '.join(env_vars) or 'none'})",
-            evidence={"environments": list(env_vars)},
+            explanation=f"drift needs the env files of {', '.join(missing_envs)}; "
+            + (f"given only: {given}" if given else "none given")
+            + " (environment_config.variables.drift.env_files)",
+            evidence={"environments": list(env_vars), "missing": missing_envs},
         )
     ref, tgt = env_vars[d.reference], env_vars[d.target]
     empty = [e for e, v in ((d.reference, ref), (d.target, tgt)) if not v]

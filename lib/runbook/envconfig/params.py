@@ -174,6 +174,26 @@ class UtilityParams(BaseModel):
         return path
 
 
+class RedisUse(BaseModel):
+    """One use of Redis by the backend, configured with its own prefix (pydantic-settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="e.g. 'rate limiter'")
+    enabled_var: str | None = Field(None, description="e.g. LIMITER_ENABLED (None: always on)")
+    enabled_default: bool = True
+    host_var: str = Field(min_length=1, description="e.g. LIMITER_REDIS_HOST")
+    host_default: str = "localhost"
+
+
+def _default_redis_uses() -> list[RedisUse]:
+    return [
+        RedisUse(name="rate limiter", enabled_var="LIMITER_ENABLED",
+                 host_var="LIMITER_REDIS_HOST"),
+        RedisUse(name="cache", enabled_var="CACHE_ENABLED", host_var="CACHE_REDIS_HOST"),
+    ]
+
+
 class BackendParams(BaseModel):
     """The backend's own variables (pydantic-settings in the backend)."""
 
@@ -186,7 +206,8 @@ class BackendParams(BaseModel):
     production_environments: list[str] = Field(default_factory=lambda: ["production"])
     environment_values: dict[str, str] = Field(
         default_factory=lambda: {"local": "development"},
-        description="runbook environment -> expected ENVIRONMENT value (default: the same name)",
+        description="runbook environment -> expected ENVIRONMENT value; needed for a runbook "
+        "environment whose name is not itself an allowed value",
     )
     debug_var: str = "DEBUG"
     origins_var: str = "SECURITY_ALLOWED_ORIGINS"
@@ -194,7 +215,11 @@ class BackendParams(BaseModel):
         default_factory=lambda: {"ALLOWED_ORIGINS": "SECURITY_ALLOWED_ORIGINS"},
         description="names the backend no longer reads -> the name it reads instead",
     )
-    redis_var: str = "REDIS_URL"
+    redis_uses: list[RedisUse] = Field(
+        default_factory=_default_redis_uses,
+        description="Redis per use: the rate limiter and the cache are on by default and "
+        "point at localhost by default; production refuses a local host or a use turned off",
+    )
     local_hosts: list[str] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "::1", "0.0.0.0"],
         description="hosts that mean 'this machine' (any loopback address counts too)",
@@ -210,9 +235,21 @@ class BackendParams(BaseModel):
         default_factory=lambda: ["SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_ANON_KEY"]
     )
 
-    def expected_environment(self, environment: str) -> str:
-        """The ENVIRONMENT value a runbook environment must carry."""
-        return self.environment_values.get(environment, environment)
+    @model_validator(mode="after")
+    def _mapped_values_allowed(self) -> BackendParams:
+        bad = {k: v for k, v in self.environment_values.items()
+               if v not in self.allowed_environments}
+        if bad:
+            raise ValueError(f"environment_values {bad}: each value must be one of "
+                             f"{', '.join(self.allowed_environments)}")
+        return self
+
+    def expected_environment(self, environment: str) -> str | None:
+        """The ENVIRONMENT value a runbook environment must carry: its mapping, else its own
+        name when that is an allowed value, else None (unknown: the mapping is missing)."""
+        if environment in self.environment_values:
+            return self.environment_values[environment]
+        return environment if environment in self.allowed_environments else None
 
 
 class DriftParams(BaseModel):
@@ -220,6 +257,7 @@ class DriftParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    enabled: bool = Field(True, description="false: the drift table and check are skipped")
     env_files: dict[str, str] = Field(
         default_factory=dict,
         description="environment name -> .env-style file (relative to the repo) for the table",
