@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
-from contract_specs import document, operation
+from contract_specs import document, obj, operation
 
 from runbook.checks import Severity, Status
 from runbook.contract import (
@@ -54,10 +54,14 @@ def test_unaccepted_breaking_changes_fail_both_blockers_listing_each():
         assert result.status is Status.FAIL
         assert result.severity is Severity.BLOCKER
         assert result.section == "Pre-Deployment §4 Backward Compatibility Verification"
-        assert result.observed == [f"{op}: operation-removed @ operation" for op in REMOVED]
+        assert result.observed == {
+            "unaccepted": 3,
+            "by_kind": {"operation-renamed": 2, "operation-removed": 1},
+        }
         for op in REMOVED:
             assert op in result.explanation
-        assert len(result.evidence["compatible"]) == 3
+        assert "to POST /api/v1/jobs/datasets/{dataset_id}/jobs" in result.explanation
+        assert result.evidence["compatible_count"] == 1
         json.dumps(result.to_payload())
     assert judge(results.values()).verdict is Verdict.NO_GO
 
@@ -68,8 +72,9 @@ def test_accepted_changes_are_reported_and_do_not_fail():
     contracts = results["compat.api_contracts"]
     assert contracts.status is Status.PASS
     assert "3 accepted as announced" in contracts.explanation
-    assert [a["difference"]["operation"] for a in contracts.evidence["accepted"]] == REMOVED
-    assert contracts.evidence["accepted"][0]["announced"].startswith("https://")
+    # an accepted removal also covers the operation reported as moved elsewhere
+    assert [a["difference"]["operation"] for a in contracts.evidence["accepted_first"]] == REMOVED
+    assert contracts.evidence["accepted_first"][0]["announced"].startswith("https://")
     assert results["compat.no_breaking_public_api"].status is Status.PASS
     # accepted or not, these were removed without a deprecation period
     assert results["compat.deprecation_warnings"].status is Status.WARN
@@ -86,9 +91,10 @@ def test_partially_accepted_fails_on_the_rest_and_lists_unused_acceptances():
     )
     result = by_id(contract_checks(pixcrawler_diff(), params))["compat.api_contracts"]
     assert result.status is Status.FAIL
-    assert result.observed == [
-        "GET /api/v1/notifications/notifications: operation-removed @ operation"
-    ]
+    assert result.observed == {"unaccepted": 1, "by_kind": {"operation-renamed": 1}}
+    assert result.explanation.endswith(
+        "GET /api/v1/notifications/notifications: operation-renamed to GET /api/v1/notifications/"
+    )
     assert [u["operation"] for u in result.evidence["unused_acceptances"]] == [
         "DELETE /api/v1/never/existed"
     ]
@@ -142,12 +148,31 @@ def test_acceptance_must_match_kind_and_location():
         assert contract_checks(diff, params)[0].status is status
 
 
-def test_public_prefixes_scope_the_public_api_box():
+def test_public_prefixes_scope_the_public_api_box_but_a_removal_always_counts():
+    before = document(
+        {
+            "/api/v1/a": {"get": operation(responses={"200": obj(["x"], x={"type": "string"})})},
+            "/internal/b": {"get": operation()},
+            "/api/v1/c": {"get": operation()},
+        }
+    )
+    after = document({"/api/v1/a": {"get": operation(responses={"200": obj()})}})
+    diff = diff_schemas(before, after)
+    # a field removed outside the public prefixes is not a public change...
     params = ContractParams(public_path_prefixes=["/api/v2/"])
-    results = by_id(contract_checks(pixcrawler_diff(), params))
-    assert results["compat.api_contracts"].status is Status.FAIL
-    assert results["compat.no_breaking_public_api"].status is Status.PASS
-    assert "/api/v2/" in results["compat.no_breaking_public_api"].explanation
+    public = by_id(contract_checks(diff, params))["compat.no_breaking_public_api"]
+    assert by_id(contract_checks(diff, params))["compat.api_contracts"].status is Status.FAIL
+    assert public.status is Status.FAIL  # ...but an operation that disappears always is
+    assert public.observed == {"unaccepted": 2, "by_kind": {"operation-removed": 2}}
+    assert "/api/v2/" in public.explanation and "every removed or moved" in public.explanation
+    # only a path declared private escapes
+    params = ContractParams(public_path_prefixes=["/api/v2/"], private_path_prefixes=["/internal/"])
+    public = by_id(contract_checks(diff, params))["compat.no_breaking_public_api"]
+    assert public.observed == {"unaccepted": 1, "by_kind": {"operation-removed": 1}}
+    assert "GET /api/v1/c" in public.explanation and "/internal/b" not in public.explanation
+    params = ContractParams(public_path_prefixes=["/api/v1/"], private_path_prefixes=["/internal/"])
+    public = by_id(contract_checks(diff, params))["compat.no_breaking_public_api"]
+    assert public.observed["by_kind"] == {"operation-removed": 1, "response-field-removed": 1}
 
 
 def test_compatible_only_changes_pass():
@@ -171,11 +196,11 @@ def test_deprecation_box_warns_on_removal_without_deprecation_and_lists_new_ones
     ]
     assert deprecation.status is Status.WARN
     assert deprecation.severity is Severity.WARNING
-    assert deprecation.observed == {
-        "removed_without_deprecation": ["GET /gone"],
-        "newly_deprecated": ["GET /aging"],
-    }
-    assert deprecation.evidence["removed"] == ["GET /gone", "GET /old"]
+    assert deprecation.observed == {"removed_without_deprecation": 1, "newly_deprecated": 1}
+    assert deprecation.evidence["removed_without_deprecation_first"] == ["GET /gone"]
+    assert deprecation.evidence["newly_deprecated"] == ["GET /aging"]
+    assert deprecation.evidence["removed_first"] == ["GET /gone", "GET /old"]
+    assert "GET /gone" in deprecation.explanation
 
 
 def test_deprecation_box_passes_when_removed_operations_were_deprecated_first():
@@ -196,5 +221,5 @@ def test_check_compatibility_with_a_stored_baseline_file():
     candidate = json.loads((FIXTURES / "pixcrawler_candidate.json").read_text())
     params = ContractParams(baseline=BaselineSource(file=FIXTURES / "pixcrawler_baseline.yaml"))
     diff, results = check_compatibility(params, candidate)
-    assert diff is not None and len(diff.breaking) == 3
+    assert diff is not None and len(diff.breaking) == 3 and len(diff.gone) == 3
     assert [r.status for r in results] == [Status.FAIL, Status.FAIL, Status.WARN]

@@ -48,19 +48,27 @@ def one_op(op: dict, path: str = "/items", method: str = "post", schemas=None) -
 # -- the real PixCrawler drift ---------------------------------------------------------------
 
 
-def test_pixcrawler_route_drift_is_three_removals_and_three_additions():
+def test_pixcrawler_route_drift_is_two_renames_a_removal_and_an_addition():
     baseline = yaml.safe_load((FIXTURES / "pixcrawler_baseline.yaml").read_text())
     candidate = json.loads((FIXTURES / "pixcrawler_candidate.json").read_text())
     diff = diff_schemas(baseline, candidate)
-    assert sorted((d.kind, d.operation) for d in diff.breaking) == [
-        (K.OPERATION_REMOVED, "GET /api/v1/notifications/notifications"),
-        (K.OPERATION_REMOVED, "POST /api/v1/jobs/"),
-        (K.OPERATION_REMOVED, "PUT /api/v1/users/{user_id}"),
-    ]
+    # create_job and list_notifications keep their operationId: moved, not gone and new
+    assert sorted((d.kind, d.operation, d.after) for d in diff.breaking) == [
+        (K.OPERATION_REMOVED, "PUT /api/v1/users/{user_id}", None),
+        (
+            K.OPERATION_RENAMED,
+            "GET /api/v1/notifications/notifications",
+            "GET /api/v1/notifications/",
+        ),
+        (K.OPERATION_RENAMED, "POST /api/v1/jobs/", "POST /api/v1/jobs/datasets/{dataset_id}/jobs"),
+    ]  # the new path's {dataset_id} is part of the move, not a separate change
     assert sorted((d.kind, d.operation) for d in diff.compatible) == [
-        (K.OPERATION_ADDED, "GET /api/v1/notifications/"),
         (K.OPERATION_ADDED, "PATCH /api/v1/users/{user_id}"),
-        (K.OPERATION_ADDED, "POST /api/v1/jobs/datasets/{dataset_id}/jobs"),
+    ]
+    assert [d.operation for d in diff.gone] == [
+        "POST /api/v1/jobs/",
+        "GET /api/v1/notifications/notifications",
+        "PUT /api/v1/users/{user_id}",
     ]
     assert (diff.operations_before, diff.operations_after) == (5, 5)
     assert list_operations(baseline) == [
@@ -71,9 +79,14 @@ def test_pixcrawler_route_drift_is_three_removals_and_three_additions():
         "GET /health",
     ]
     assert (diff.baseline_version, diff.candidate_version) == ("1.0.0", "2.0.0")
-    removed = next(d for d in diff.breaking if d.operation == "POST /api/v1/jobs/")
+    removed = next(d for d in diff.breaking if d.operation == "PUT /api/v1/users/{user_id}")
     assert removed.before == {"deprecated": False}
     assert "without prior deprecation" in removed.message
+    moved = next(d for d in diff.breaking if d.operation == "POST /api/v1/jobs/")
+    assert "same operationId" in moved.message and "not deprecated first" in moved.message
+    assert diff_schemas(baseline, candidate, detect_renames=False).breaking[0].kind is (
+        K.OPERATION_REMOVED
+    )
 
 
 def test_identical_documents_have_no_differences():

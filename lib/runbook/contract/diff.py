@@ -1,11 +1,17 @@
 """Compare two OpenAPI documents operation by operation and classify every contract change.
 
-Covered: operations (added / removed / newly deprecated), parameters (path-level and
+Covered: operations (added / removed / renamed / newly deprecated), parameters (path-level and
 operation-level, with local $refs), the request body and the success (2xx) responses'
 schemas, recursively through properties, array items, additionalProperties, allOf merges
 and nullable wrappers (3.1 `anyOf [X, null]`, 3.0 `nullable`). Local `$ref`s are resolved
 with cycle protection; external `$ref`s are treated as opaque. Descriptions, examples and
 other documentation-only fields are ignored.
+
+Before diffing, `path_rewrites` normalise paths (e.g. a doubled prefix the candidate fixed).
+A removed and an added operation with the same method are one `operation-renamed` change when
+they are paired, in this order, by: the same path template up to path-parameter names (not
+breaking), the same operationId, one renamed path segment, a prefix move shared by several
+operations, or the same request/response shape; every rule pairs only unambiguous matches.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from runbook.contract.params import HTTP_METHODS, AcceptedChange, ChangeKind
+from runbook.contract.errors import ContractError
+from runbook.contract.params import HTTP_METHODS, AcceptedChange, ChangeKind, PathRewrite
 
 REQUEST, RESPONSE = "request", "response"
 _SUCCESS = re.compile(r"^2(\d\d|XX)$")
@@ -28,6 +35,7 @@ _JSON_MEDIA = ("application/json",)
 # the direction and are decided where they are found)
 ALWAYS_BREAKING = {
     ChangeKind.OPERATION_REMOVED,
+    ChangeKind.OPERATION_RENAMED,
     ChangeKind.REQUIRED_PARAMETER_ADDED,
     ChangeKind.PARAMETER_BECAME_REQUIRED,
     ChangeKind.REQUIRED_BODY_ADDED,
@@ -51,14 +59,51 @@ class Difference(BaseModel):
     before: Any = None
     after: Any = None
     message: str
+    baseline_path: str | None = Field(
+        default=None, description="the baseline's path before a path rewrite, if it had one"
+    )
 
     def matches(self, accepted: AcceptedChange) -> bool:
-        """True when an accepted change covers this difference."""
+        """True when an accepted change covers this difference (an accepted removal also
+        covers the same operation reported as renamed: its old path is gone either way)."""
+        kinds = {self.kind}
+        if self.kind is ChangeKind.OPERATION_RENAMED:
+            kinds.add(ChangeKind.OPERATION_REMOVED)
         return (
             accepted.operation == self.operation
-            and accepted.kind == self.kind
+            and accepted.kind in kinds
             and (accepted.location is None or accepted.location == self.location)
         )
+
+    def paths(self) -> list[str]:
+        """Every path this difference is about: its own, the baseline's original, the new one."""
+        found = [self.operation.split(" ", 1)[1]]
+        if self.baseline_path:
+            found.append(self.baseline_path)
+        if self.kind is ChangeKind.OPERATION_RENAMED and isinstance(self.after, str):
+            found.append(self.after.split(" ", 1)[-1])
+        return found
+
+
+class AppliedRewrite(BaseModel):
+    """A path rewrite rule and the paths it changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str = Field(serialization_alias="from")
+    to: str
+    on: str
+    rewritten: list[tuple[str, str]] = Field(default_factory=list, description="(before, after)")
+
+
+class PrefixMove(BaseModel):
+    """Several operations that moved from one path prefix to another (a rename of a prefix)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_prefix: str
+    to_prefix: str
+    operations: int
 
 
 class ContractDiff(BaseModel):
@@ -72,6 +117,8 @@ class ContractDiff(BaseModel):
     operations_after: int
     deprecated_in_baseline: list[str] = Field(default_factory=list)
     differences: list[Difference] = Field(default_factory=list)
+    rewrites: list[AppliedRewrite] = Field(default_factory=list)
+    prefix_moves: list[PrefixMove] = Field(default_factory=list)
 
     @property
     def breaking(self) -> list[Difference]:
@@ -80,6 +127,16 @@ class ContractDiff(BaseModel):
     @property
     def compatible(self) -> list[Difference]:
         return [d for d in self.differences if not d.breaking]
+
+    @property
+    def gone(self) -> list[Difference]:
+        """Operations whose baseline path no longer answers: removed, or moved elsewhere."""
+        return [
+            d
+            for d in self.differences
+            if d.kind is ChangeKind.OPERATION_REMOVED
+            or (d.kind is ChangeKind.OPERATION_RENAMED and d.breaking)
+        ]
 
     @property
     def newly_deprecated(self) -> list[str]:
@@ -255,6 +312,7 @@ class _Differ:
     def __init__(self, before: dict, after: dict) -> None:
         self.before, self.after = before, after
         self.out: list[Difference] = []
+        self.moves: list[PrefixMove] = []
         self.visited: set[tuple[str, str, str | None, str | None]] = set()
 
     def add(
@@ -279,10 +337,25 @@ class _Differ:
             )
         )
 
-    def run(self) -> None:
+    def run(self, detect_renames: bool = True) -> None:
         ops_b, ops_a = _operations(self.before), _operations(self.after)
+        removed = sorted(ops_b.keys() - ops_a.keys(), key=_operation_sort_key)
+        added = sorted(ops_a.keys() - ops_b.keys(), key=_operation_sort_key)
+        pairs = (
+            pair_renames(ops_b, ops_a, removed, added, self.before, self.after)
+            if detect_renames
+            else []
+        )
+        self.moves = prefix_moves(pairs)
+        renamed_to = {old: (new, reason) for old, new, reason in pairs}
+        renamed_from = {new for _, new, _ in pairs}
         for name in sorted(ops_b.keys() | ops_a.keys(), key=_operation_sort_key):
-            if name not in ops_a:
+            if name in renamed_to:
+                new, reason = renamed_to[name]
+                self.renamed(name, new, reason, ops_b[name], ops_a[new])
+            elif name in renamed_from:
+                continue
+            elif name not in ops_a:
                 deprecated = bool(ops_b[name][0].get("deprecated"))
                 self.add(
                     ChangeKind.OPERATION_REMOVED,
@@ -304,8 +377,48 @@ class _Differ:
             else:
                 self.operation(name, ops_b[name], ops_a[name])
 
-    def operation(self, name: str, before: tuple, after: tuple) -> None:
+    def renamed(self, old: str, new: str, reason: str, before: tuple, after: tuple) -> None:
+        same_url = reason == SAME_TEMPLATE
+        deprecated = bool(before[0].get("deprecated"))
+        self.add(
+            ChangeKind.OPERATION_RENAMED,
+            old,
+            "operation",
+            old,
+            new,
+            f"{old} is now {new} ({reason})"
+            + (
+                ""
+                if same_url
+                else ": callers of the old path are not served"
+                + ("" if deprecated else ", and it was not deprecated first")
+            ),
+            breaking=not same_url,
+        )
+        if same_url:
+            self.operation(new, before, after, path_names=_positional(old, new))
+        else:
+            self.operation(new, before, after, moved=True)
+
+    def operation(
+        self,
+        name: str,
+        before: tuple,
+        after: tuple,
+        path_names: dict[str, str] | None = None,
+        moved: bool = False,
+    ) -> None:
+        """Compare one operation; after a rename, path parameters are matched by position
+        (`path_names`: old name -> new) when the path template is the same, else left out:
+        they are part of the path, whose change is already reported."""
         (op_b, params_b), (op_a, params_a) = before, after
+        if path_names is not None:
+            params_b = {
+                (w, path_names.get(n, n) if w == "path" else n): p for (w, n), p in params_b.items()
+            }
+        if moved:
+            params_b = {k: p for k, p in params_b.items() if k[0] != "path"}
+            params_a = {k: p for k, p in params_a.items() if k[0] != "path"}
         if op_a.get("deprecated") and not op_b.get("deprecated"):
             self.add(
                 ChangeKind.OPERATION_DEPRECATED,
@@ -597,10 +710,209 @@ def _operation_sort_key(name: str) -> tuple[str, str]:
     return path, method
 
 
-def diff_schemas(baseline: dict[str, Any], candidate: dict[str, Any]) -> ContractDiff:
-    """Every contract difference from `baseline` to `candidate`, each classified breaking or not."""
+# -- path rewrites ---------------------------------------------------------------------------
+
+
+def rewrite_paths(
+    document: dict[str, Any], rules: list[PathRewrite], side: str
+) -> tuple[dict[str, Any], list[AppliedRewrite], dict[str, str]]:
+    """`document` with the rules for `side` applied to its paths, in order; the rules as applied
+    and {new path: original path}. Two paths rewritten onto one is a ContractError."""
+    paths = dict(document.get("paths") or {})
+    original = {path: path for path in paths}
+    applied = []
+    for rule in rules:
+        if rule.on not in (side, "both"):
+            continue
+        pattern, changed, result = re.compile(rule.from_), [], {}
+        for path, item in paths.items():
+            new = pattern.sub(rule.to, path, count=1)
+            if new in result:
+                raise ContractError(
+                    f"path rewrite {rule.from_!r} -> {rule.to!r} maps both "
+                    f"{original[path]} and {original[result[new][0]]} of the {side} onto {new}"
+                )
+            result[new] = (path, item)
+            if new != path:
+                changed.append((original[path], new))
+        original = {new: original[old] for new, (old, _) in result.items()}
+        paths = {new: item for new, (_, item) in result.items()}
+        applied.append(AppliedRewrite(from_=rule.from_, to=rule.to, on=side, rewritten=changed))
+    return {**document, "paths": paths}, applied, {n: o for n, o in original.items() if n != o}
+
+
+# -- rename detection ------------------------------------------------------------------------
+
+SAME_TEMPLATE = "only path parameter names differ"
+_PARAM = re.compile(r"\{[^}]*\}")
+_Ops = dict[str, tuple[dict, dict[tuple[str, str], dict]]]
+
+
+def _split(name: str) -> tuple[str, list[str]]:
+    method, path = name.split(" ", 1)
+    return method, path.split("/")
+
+
+def _literal(segment: str) -> bool:
+    return bool(segment) and not _PARAM.fullmatch(segment)
+
+
+def _positional(old: str, new: str) -> dict[str, str]:
+    """Path parameter names of `old` mapped to those of `new`, by position."""
+    before, after = _PARAM.findall(old), _PARAM.findall(new)
+    return {b[1:-1]: a[1:-1] for b, a in zip(before, after, strict=False)}
+
+
+def _unique(candidates: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The candidate pairs whose two sides appear in no other candidate pair."""
+    olds = [old for old, _ in candidates]
+    news = [new for _, new in candidates]
+    return [(o, n) for o, n in candidates if olds.count(o) == 1 and news.count(n) == 1]
+
+
+def _same_template(old: str, new: str, _ops: tuple[_Ops, _Ops]) -> bool:
+    return _PARAM.sub("{}", old) == _PARAM.sub("{}", new)
+
+
+def _same_operation_id(old: str, new: str, ops: tuple[_Ops, _Ops]) -> bool:
+    op_id = ops[0][old][0].get("operationId")
+    return isinstance(op_id, str) and bool(op_id) and op_id == ops[1][new][0].get("operationId")
+
+
+def _one_segment_renamed(old: str, new: str, _ops: tuple[_Ops, _Ops]) -> bool:
+    (_, b), (_, a) = _split(old), _split(new)
+    if len(a) != len(b):
+        return False
+    differing = [i for i, (x, y) in enumerate(zip(b, a, strict=True)) if x != y]
+    kept = [x for i, x in enumerate(b) if i not in differing and _literal(x)]
+    return len(differing) == 1 and bool(kept)
+
+
+def _suffix(old: str, new: str) -> int:
+    """How many trailing path segments two operations share (at least one literal, or 0)."""
+    (_, b), (_, a) = _split(old), _split(new)
+    n = 0
+    while n < min(len(a), len(b)) - 1 and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n if any(_literal(x) for x in b[len(b) - n :]) else 0
+
+
+def _move(old: str, new: str) -> tuple[str, str] | None:
+    n = _suffix(old, new)
+    (_, b), (_, a) = _split(old), _split(new)
+    if not n or b[: len(b) - n] == a[: len(a) - n]:
+        return None
+    return "/".join(b[: len(b) - n]), "/".join(a[: len(a) - n])
+
+
+def _shape_key(name: str, ops: _Ops, doc: dict) -> str | None:
+    op, params = ops[name]
+    body = _deref(doc, op.get("requestBody"))[1]
+    body_schema = _media_schema(doc, body) if body else None
+    responses = {c: _media_schema(doc, r) for c, r in _success_responses(doc, op).items()}
+    telling = [s for s in (body_schema, *responses.values()) if isinstance(s, dict)]
+    if not any("$ref" in s or s.get("properties") or s.get("items") for s in telling):
+        return None  # nothing distinctive: many operations look like this
+    named = {k: p.get("required", False) for k, p in params.items() if k[0] != "path"}
+    return json.dumps([body_schema, responses, sorted(named.items())], sort_keys=True)
+
+
+def pair_renames(
+    ops_b: _Ops,
+    ops_a: _Ops,
+    removed: list[str],
+    added: list[str],
+    before: dict | None = None,
+    after: dict | None = None,
+) -> list[tuple[str, str, str]]:
+    """(old, new, reason) for every removed operation that reappears under another path."""
+    pairs: list[tuple[str, str, str]] = []
+    left, right = list(removed), list(added)
+    ops = (ops_b, ops_a)
+    rules = (
+        (SAME_TEMPLATE, _same_template),
+        ("same operationId", _same_operation_id),
+        ("one path segment renamed", _one_segment_renamed),
+    )
+
+    def take(found: list[tuple[str, str]], reason: str) -> None:
+        for old, new in _unique(found):
+            pairs.append((old, new, reason))
+            left.remove(old)
+            right.remove(new)
+
+    def same_method(old: str, new: str) -> bool:
+        return old.split(" ", 1)[0] == new.split(" ", 1)[0]
+
+    for reason, rule in rules:
+        take([(o, n) for o in left for n in right if same_method(o, n) and rule(o, n, ops)], reason)
+    moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for o in left:
+        for n in right:
+            move = _move(o, n) if same_method(o, n) else None
+            if move is not None:
+                moves.setdefault(move, []).append((o, n))
+    shared = [pair for group in moves.values() if len(group) >= 2 for pair in group]
+    take(shared, "path prefix moved")
+    if before is not None and after is not None:
+        keys_b = {o: _shape_key(o, ops_b, before) for o in left}
+        keys_a = {n: _shape_key(n, ops_a, after) for n in right}
+        take(
+            [
+                (o, n)
+                for o in left
+                for n in right
+                if same_method(o, n) and keys_b[o] is not None and keys_b[o] == keys_a[n]
+            ],
+            "same request and response shape",
+        )
+    return sorted(pairs, key=lambda p: _operation_sort_key(p[0]))
+
+
+def prefix_moves(pairs: list[tuple[str, str, str]]) -> list[PrefixMove]:
+    """Renames that share one prefix change, with the longest prefixes they all share."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for old, new, reason in pairs:
+        move = _move(old, new) if reason != SAME_TEMPLATE else None
+        if move is not None:
+            groups.setdefault(move, []).append((old, new))
+    found = []
+    for (head_b, head_a), group in groups.items():
+        if len(group) < 2:
+            continue
+        tails = [_split(old)[1][len(head_b.split("/")) :] for old, _ in group]
+        common: list[str] = []
+        for parts in zip(*tails, strict=False):
+            if len(set(parts)) != 1 or not _literal(parts[0]):
+                break
+            common.append(parts[0])
+        extra = "".join(f"/{part}" for part in common)
+        found.append(
+            PrefixMove(
+                from_prefix=f"{head_b}{extra}/",
+                to_prefix=f"{head_a}{extra}/",
+                operations=len(group),
+            )
+        )
+    return sorted(found, key=lambda m: -m.operations)
+
+
+def diff_schemas(
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    rewrites: list[PathRewrite] | None = None,
+    detect_renames: bool = True,
+) -> ContractDiff:
+    """Every contract difference from `baseline` to `candidate`, each classified breaking or not,
+    after the path rewrites; removed + added pairs reported as renames when detected."""
+    rules = list(rewrites or [])
+    baseline, applied_b, original_b = rewrite_paths(baseline, rules, "baseline")
+    candidate, applied_a, _ = rewrite_paths(candidate, rules, "candidate")
     differ = _Differ(baseline, candidate)
-    differ.run()
+    differ.run(detect_renames)
+    for d in differ.out:
+        if d.kind is not ChangeKind.OPERATION_ADDED:
+            d.baseline_path = original_b.get(d.operation.split(" ", 1)[1])
     ops_b = _operations(baseline)
     return ContractDiff(
         baseline_version=(baseline.get("info") or {}).get("version"),
@@ -609,4 +921,6 @@ def diff_schemas(baseline: dict[str, Any], candidate: dict[str, Any]) -> Contrac
         operations_after=len(_operations(candidate)),
         deprecated_in_baseline=sorted(n for n, (op, _) in ops_b.items() if op.get("deprecated")),
         differences=differ.out,
+        rewrites=applied_b + applied_a,
+        prefix_moves=differ.moves,
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,6 +16,7 @@ class ChangeKind(StrEnum):
     """Every kind of difference the contract diff reports."""
 
     OPERATION_REMOVED = "operation-removed"
+    OPERATION_RENAMED = "operation-renamed"
     OPERATION_ADDED = "operation-added"
     OPERATION_DEPRECATED = "operation-deprecated"
     REQUIRED_PARAMETER_ADDED = "required-parameter-added"
@@ -66,6 +69,29 @@ class AcceptedChange(BaseModel):
         return normalize_operation(value)
 
 
+class PathRewrite(BaseModel):
+    """A path normalisation applied before diffing, e.g. a doubled prefix fixed since the base."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", description="regular expression matched against each path")
+    to: str = Field(description="replacement (re.sub syntax, \\1 for groups)")
+    on: Literal["baseline", "candidate", "both"] = Field(
+        default="baseline",
+        description="which document's paths are rewritten; 'baseline' by default, so a "
+        "candidate that regresses to the old paths still shows",
+    )
+
+    @field_validator("from_")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"path rewrite 'from' is not a regular expression: {exc}") from exc
+        return value
+
+
 class BaselineSource(BaseModel):
     """Where the baseline contract comes from: a stored schema file, or the app at a git ref."""
 
@@ -99,18 +125,44 @@ class ContractParams(BaseModel):
     )
     baseline: BaselineSource | None = None
     app: str = Field(default="backend.main:app", description="'module:attr' app or app factory")
-    python: str | None = Field(
+    python: str | list[str] | None = Field(
         default=".venv/bin/python",
-        description="the target's interpreter; a relative path is relative to the target repo; "
-        "null = the runbook's own (only for the local sample, whose dependencies it has)",
+        description="the target's interpreter: a path (relative = inside the target repo, run "
+        "as given, never resolved through a venv's symlink), a bare name looked up on PATH, or "
+        "an argv prefix such as [uv, run, --project, backend, --frozen, python], run from the "
+        "root of the checkout being imported (for the baseline: its temporary worktree, so uv "
+        "builds the baseline's own locked environment there); null = the runbook's own "
+        "(only for the local sample, whose dependencies it has)",
     )
     app_dir: str = Field(default=".", description="directory (inside the repo) to import from")
-    generate_env: dict[str, str] = Field(
-        default_factory=dict, description="non-secret environment overrides for the import"
+    generate_env: dict[str, str | SecretRef] = Field(
+        default_factory=dict,
+        description="the settings the app needs at import: plain values, or {env: NAME} for a "
+        "secret (resolved at run time, never printed). The import runs in a clean environment: "
+        "only PATH, HOME, locale, temp, proxy/CA and UV_* variables are passed through",
     )
     generate_timeout_s: float = Field(default=120.0, gt=0)
     public_path_prefixes: list[str] = Field(
-        default_factory=lambda: ["/"], description="paths that count as public API"
+        default_factory=lambda: ["/"],
+        description="paths that count as public API (matched on the baseline's path, its "
+        "rewritten form and the candidate's); an operation that disappears or moves always "
+        "counts as public unless it is under private_path_prefixes",
+    )
+    private_path_prefixes: list[str] = Field(
+        default_factory=list,
+        description="paths that are never public API (e.g. /internal/): their changes fail "
+        "compat.api_contracts only",
+    )
+    path_rewrites: list[PathRewrite] = Field(
+        default_factory=list,
+        description="path normalisations applied before diffing, in order, e.g. "
+        "{from: '^/api/api/v1/', to: '/api/v1/'} for a doubled prefix fixed since the base",
+    )
+    detect_renames: bool = Field(
+        default=True,
+        description="report a removed + added operation pair (same method; same operationId, "
+        "or one renamed path segment, or a prefix shared by several moves, or the same "
+        "request/response shape) as one 'operation-renamed' change",
     )
     accepted_changes: list[AcceptedChange] = Field(default_factory=list)
 

@@ -4,16 +4,13 @@ from a stored file, or from the app as it was at a git ref."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import yaml
@@ -21,30 +18,17 @@ from jsonschema.exceptions import ValidationError as JsonSchemaValidationError
 from openapi_spec_validator import validate
 from openapi_spec_validator.exceptions import OpenAPISpecValidatorError
 
+from runbook.contract.app_import import ImportedSchema, import_schema
+from runbook.contract.errors import ContractError as ContractError
+from runbook.contract.errors import ImportLeak as ImportLeak
+from runbook.contract.errors import InvalidSchema as InvalidSchema
+from runbook.contract.errors import MissingSettings as MissingSettings
+from runbook.contract.errors import SchemaGenerationError as SchemaGenerationError
+from runbook.contract.errors import SchemaUnreachable as SchemaUnreachable
 from runbook.contract.params import ContractParams
 from runbook.secrets import SecretUnavailable, resolve
 
-
-class ContractError(Exception):
-    """Something needed for the contract checks could not be obtained (reported as ERROR)."""
-
-
-class SchemaUnreachable(ContractError):
-    """The target did not answer (connection refused, timeout, DNS...)."""
-
-
-class SchemaGenerationError(ContractError):
-    """Importing the app in the target's interpreter did not produce a schema."""
-
-
-class InvalidSchema(ContractError):
-    """A document was obtained but is not a valid OpenAPI 3.0 / 3.1 document (reported as FAIL)."""
-
-
 SUPPORTED_VERSIONS = ("3.0.", "3.1.")
-_SECRET_NAME = re.compile(
-    r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|DATABASE_URL|CONN", re.IGNORECASE
-)
 
 
 def validate_openapi(document: Any, source: str) -> str:
@@ -121,83 +105,18 @@ def load_schema_file(path: Path) -> dict[str, Any]:
 
 # -- generation by import, in the target's own environment ---------------------------------
 
-_IMPORT_SCRIPT = """
-import importlib, json, sys
-real_stdout, sys.stdout = sys.stdout, sys.stderr  # import-time prints must not corrupt the JSON
-module_name, _, attribute = sys.argv[1].partition(":")
-module = importlib.import_module(module_name)
-app = module
-for part in attribute.split("."):
-    app = getattr(app, part)
-if not hasattr(app, "openapi"):
-    app = app()  # an app factory
-real_stdout.write(json.dumps({"module_file": getattr(module, "__file__", None),
-                              "openapi": app.openapi()}))
-"""
 
-
-def _interpreter(python: str, repo: Path) -> str:
-    if os.sep in python or "/" in python:
-        candidate = Path(python)
-        return str(candidate if candidate.is_absolute() else (repo / candidate).resolve())
-    return python  # a bare name is looked up on PATH
-
-
-def _redact(text: str, env: dict[str, str]) -> str:
-    for name, value in env.items():
-        if _SECRET_NAME.search(name) and len(value) >= 6:
-            text = text.replace(value, f"<${name}>")
-    return text
-
-
-def _tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _import_openapi(
-    repo: Path, params: ContractParams, source_dir: Path
-) -> tuple[dict, str | None]:
-    python = _interpreter(params.python, repo) if params.python else sys.executable
-    cwd = (source_dir / params.app_dir).resolve()
-    env = {**os.environ, **params.generate_env}
-    command = [python, "-c", _IMPORT_SCRIPT, params.app]
-    try:
-        proc = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=params.generate_timeout_s,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise SchemaGenerationError(f"cannot run {python} in {cwd}: {exc}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise SchemaGenerationError(
-            f"importing {params.app} with {python} timed out after {params.generate_timeout_s}s"
-        ) from exc
-    if proc.returncode != 0:
-        raise SchemaGenerationError(
-            f"importing {params.app} with {python} in {cwd} exited {proc.returncode}:\n"
-            + _redact(_tail(proc.stderr), env)
-        )
-    try:
-        envelope = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise SchemaGenerationError(
-            f"importing {params.app} printed no JSON schema: {exc}\n"
-            + _redact(_tail(proc.stderr), env)
-        ) from exc
-    return envelope["openapi"], envelope.get("module_file")
+def generate_schema_info(repo: Path, params: ContractParams) -> ImportedSchema:
+    """Import params.app from the checkout `repo` with the target's interpreter; how it went."""
+    repo = Path(repo).absolute()
+    imported = import_schema(params, repo, repo)
+    validate_openapi(imported.document, f"schema generated from {params.app} in {repo}")
+    return imported
 
 
 def generate_schema(repo: Path, params: ContractParams) -> dict[str, Any]:
     """Import params.app with the target's interpreter inside `repo` and return its valid schema."""
-    repo = Path(repo).resolve()
-    document, _ = _import_openapi(repo, params, repo)
-    validate_openapi(document, f"schema generated from {params.app} in {repo}")
-    return document
+    return generate_schema_info(repo, params).document
 
 
 # -- baseline --------------------------------------------------------------------------------
@@ -209,14 +128,27 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class Checkout(NamedTuple):
+    """A temporary clean worktree of a ref, and where the target repository's folder is in it."""
+
+    root: Path  # the worktree's root
+    path: Path  # the same subfolder of it as the target repo is of its git repository
+    source_root: Path  # the root of the current checkout (nothing of it may be imported)
+
+
 @contextmanager
-def checkout_ref(repo: Path, ref: str) -> Iterator[Path]:
+def checkout_ref(repo: Path, ref: str) -> Iterator[Checkout]:
     """`repo` as it was at `ref`: a detached git worktree in a temp dir, removed afterwards.
 
     When `repo` is a subdirectory of its git repository, the same subdirectory of the
-    checkout is yielded."""
+    checkout is `path`."""
+    top = _git(repo, "rev-parse", "--show-toplevel")
     prefix = _git(repo, "rev-parse", "--show-prefix")
-    if prefix.returncode != 0:
+    if top.returncode != 0 or prefix.returncode != 0:
         raise ContractError(f"{repo} is not inside a git repository: {_tail(prefix.stderr)}")
     tmp = Path(tempfile.mkdtemp(prefix="contract-baseline-"))
     worktree = tmp / "tree"
@@ -225,7 +157,7 @@ def checkout_ref(repo: Path, ref: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ContractError(f"cannot check out git ref {ref!r} of {repo}: {_tail(added.stderr)}")
     try:
-        yield worktree / prefix.stdout.strip()
+        yield Checkout(worktree, worktree / prefix.stdout.strip(), Path(top.stdout.strip()))
     finally:
         if _git(repo, "worktree", "remove", "--force", str(worktree)).returncode != 0:
             shutil.rmtree(worktree, ignore_errors=True)
@@ -233,24 +165,40 @@ def checkout_ref(repo: Path, ref: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def generate_schema_at_ref_info(repo: Path, ref: str, params: ContractParams) -> ImportedSchema:
+    """params.app as it was at git `ref`, imported from a clean worktree in isolation: nothing
+    of the current checkout on its path (editable installs are moved to the worktree)."""
+    repo = Path(repo).absolute()
+    with checkout_ref(repo, ref) as checkout:
+        try:
+            imported = import_schema(
+                params,
+                repo,
+                checkout.path,
+                checkout_root=checkout.root,
+                isolate_from=checkout.source_root,
+            )
+        except SchemaGenerationError as exc:
+            exc.args = (f"baseline at git ref {ref!r}: {exc}",)
+            raise
+    validate_openapi(imported.document, f"schema generated from {params.app} at git ref {ref!r}")
+    return imported
+
+
 def generate_schema_at_ref(repo: Path, ref: str, params: ContractParams) -> dict[str, Any]:
     """The schema of params.app as it was at git `ref` (using the repo's interpreter)."""
-    repo = Path(repo).resolve()
-    with checkout_ref(repo, ref) as worktree:
-        document, module_file = _import_openapi(repo, params, worktree)
-        if module_file is None or not Path(module_file).resolve().is_relative_to(
-            worktree.resolve()
-        ):
-            raise SchemaGenerationError(
-                f"{params.app} was imported from {module_file}, not from the checkout of {ref!r}: "
-                "the interpreter does not pick the app up from its working directory"
-            )
-    validate_openapi(document, f"schema generated from {params.app} at git ref {ref!r}")
-    return document
+    return generate_schema_at_ref_info(repo, ref, params).document
 
 
 def load_baseline(params: ContractParams, repo: Path | None = None) -> dict[str, Any]:
     """The baseline OpenAPI document: baseline.file, or the app as it was at baseline.git_ref."""
+    return load_baseline_info(params, repo)[0]
+
+
+def load_baseline_info(
+    params: ContractParams, repo: Path | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The baseline document and a short note of where it came from (for evidence)."""
     if params.baseline is None:
         raise ContractError("no baseline configured (set baseline.file or baseline.git_ref)")
     if params.baseline.file is not None:
@@ -259,8 +207,16 @@ def load_baseline(params: ContractParams, repo: Path | None = None) -> dict[str,
             from runbook.params import project_root
 
             path = project_root() / path
-        return load_schema_file(path)
+        return load_schema_file(path), {"file": str(path)}
     if repo is None:
         raise ContractError("baseline.git_ref needs the target repository path")
     assert params.baseline.git_ref is not None
-    return generate_schema_at_ref(Path(repo), params.baseline.git_ref, params)
+    imported = generate_schema_at_ref_info(Path(repo), params.baseline.git_ref, params)
+    source = {
+        "git_ref": params.baseline.git_ref,
+        "interpreter": imported.interpreter,
+        "module_file": imported.module_file,
+        "remapped_paths": imported.remapped,
+        "dropped_paths": imported.dropped,
+    }
+    return imported.document, source
