@@ -23,6 +23,9 @@ class Phase:
     quiet: bool = False
     # libraries its checks import on first use, imported ahead in its kernel (runbook.kernels)
     warm: tuple[str, ...] = ()
+    # judges what this run deployed: pointless (and misleading: a rollback of what?) when the
+    # run's deploy phase was selected but never started
+    judges_deployment: bool = False
 
     def path(self, root: Path) -> Path:
         return root / "runbooks" / self.notebook
@@ -39,18 +42,19 @@ PHASES: tuple[Phase, ...] = (
           uses=frozenset({"sample", "azure"}), beside_previous=True, warm=("pandas", *_WEB)),
     Phase(3, "deploy", "03_deploy.ipynb", "deploy", changes_target=True,
           uses=frozenset({"azure"}), warm=("httpx", *_WEB, *_FIGURES)),
-    Phase(4, "verify", "04_verify.ipynb", "verify", warm=("httpx",)),
+    Phase(4, "verify", "04_verify.ipynb", "verify", warm=("httpx",), judges_deployment=True),
     Phase(5, "performance", "05_performance.ipynb", "performance", quiet=True,
-          warm=("pandas", "httpx", *_FIGURES)),
+          warm=("pandas", "httpx", *_FIGURES), judges_deployment=True),
     Phase(6, "monitor", "06_monitor.ipynb", "monitor", uses=frozenset({"azure", "workers"}),
+          judges_deployment=True,
           warm=("pandas", *_FIGURES, "azure.mgmt.monitor", "azure.monitor.query", "redis",
                 "celery")),
     # rollback changes the target too, but exactly when things are not GO: it runs always and
     # acts only when its own decision, computed from the evidence, says roll back
     Phase(7, "rollback", "07_rollback.ipynb", "rollback", uses=frozenset({"azure"}),
-          warm=("pandas", "httpx", *_WEB)),
+          warm=("pandas", "httpx", *_WEB), judges_deployment=True),
     Phase(8, "post-deployment", "08_post_deployment.ipynb", "post_deployment",
-          warm=("pandas",)),
+          warm=("pandas",), judges_deployment=True),
     Phase(9, "success-criteria", "09_success_criteria.ipynb", "success_criteria",
           warm=("pandas",)),
 )

@@ -100,9 +100,11 @@ class PhaseRunner:
     def _run_step(self, step: list[ph.Phase], ahead: list[ph.Phase]) -> None:
         prior = combine(o.verdict for o in self.outcomes) if self.outcomes else Verdict.GO
         waiting = any(o.status == AWAITING_SIGN_OFF for o in self.outcomes)
+        undeployed = next((o.phase.name for o in self.outcomes
+                           if o.phase.changes_target and o.status == "skipped"), None)
         runnable = []
         for phase in step:
-            why = self._skip_reason(phase, prior, waiting)
+            why = self._skip_reason(phase, prior, waiting, undeployed)
             if why is None:
                 runnable.append(phase)
                 continue
@@ -141,9 +143,13 @@ class PhaseRunner:
         self.outcomes.sort(key=lambda o: o.phase.order)
 
     @staticmethod
-    def _skip_reason(phase: ph.Phase, prior: Verdict, waiting: bool) -> tuple[str, str] | None:
+    def _skip_reason(phase: ph.Phase, prior: Verdict, waiting: bool,
+                     undeployed: str | None = None) -> tuple[str, str] | None:
         if waiting:
             return "not started: a required sign-off is pending", "sign-off pending"
+        if undeployed and phase.judges_deployment:
+            return (f"not started: this run deployed nothing (phase {undeployed} did not "
+                    "start), so there is no deployment to judge", "nothing deployed")
         if phase.changes_target and prior is not Verdict.GO:
             return (f"not started: the run is {prior.value} before this phase, which changes "
                     "the target", f"{prior.value} before it")

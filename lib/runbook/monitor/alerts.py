@@ -117,11 +117,17 @@ def judge_alert_rules(
 
 def alert_rule_checks(
     params: MonitorParams,
-    azure: AzureParams,
+    azure: AzureParams | None,
     *,
     client: MonitorManagementClient | None = None,
 ) -> list[CheckResult]:
-    """List the metric alert rules of azure.resource_group and compare with params.alert_rules."""
+    """List the metric alert rules of azure.resource_group and compare with params.alert_rules
+    (one SKIP without an App Service: there are no Azure alert rules to read)."""
+    if azure is None:
+        from runbook.monitor.absent import absent_source
+
+        return [absent_source("monitor.alert-rules", "Monitoring alerts configured", params,
+                              azure=False, section=params.alert_section)]
     try:
         client = client or monitor_client(azure)
         rules = list(client.metric_alerts.list_by_resource_group(azure.resource_group))

@@ -305,7 +305,9 @@ class LogReport:
         """Latency percentiles and error rate per bin against their lines."""
         from runbook.monitor.figures import log_figures
 
-        return log_figures(self.per_bin, _logs(self.params).thresholds)
+        if self.params.logs is None:
+            return {}
+        return log_figures(self.per_bin, self.params.logs.thresholds)
 
     def save(self, directory: Path) -> list[Path]:
         """Write one CSV per query table and monitor-logs.json (window, outcomes, results)."""
@@ -327,12 +329,20 @@ class LogReport:
 
 def log_checks(
     params: MonitorParams,
-    azure: AzureParams,
+    azure: AzureParams | None,
     *,
     client: LogsQueryClient | None = None,
     now: datetime | None = None,
 ) -> LogReport:
-    """Query Application Insights over the window and judge p95, error rate, exceptions, deps."""
+    """Query Application Insights over the window and judge p95, error rate, exceptions, deps;
+    without an App Service (SKIP) or a workspace (INCONCLUSIVE), one result says why not."""
+    if azure is None or params.logs is None:
+        from runbook.monitor.absent import absent_source
+
+        report = LogReport(params, window_bounds(params, now), {}, {})
+        report.results = [absent_source("monitor.logs", "No errors in application logs "
+                                        "(Application Insights)", params, azure=azure is not None)]
+        return report
     tables, outcomes, window = fetch_logs(params, azure, client=client, now=now)
     report = LogReport(params, window, tables, outcomes)
     report.results = judge_logs(tables, outcomes, params, window)

@@ -196,7 +196,7 @@ class _Ctx:
             table["timestamp"] = table["timestamp"].astype(str)
         rows = json.loads(table.to_json(orient="records"))
         return {
-            "resource_id": site_resource_id(self.azure),
+            "resource_id": site_resource_id(self.azure) if self.azure else None,
             "arm_endpoint": self.azure.arm_endpoint,
             "window": {"start": self.window[0].isoformat(), "end": self.window[1].isoformat(),
                        "interval": iso_duration(self.params.interval_delta)},
@@ -438,7 +438,7 @@ class MetricReport:
     """The metric checks with the raw series behind them (re-judge, plot, save)."""
 
     params: MonitorParams
-    azure: AzureParams
+    azure: AzureParams | None  # None: nothing was read (no App Service in this environment)
     window: tuple[datetime, datetime]
     raw: pd.DataFrame
     sources: dict[str, SourceOutcome]
@@ -451,13 +451,15 @@ class MetricReport:
 
     def rejudge(self, params: MonitorParams) -> list[CheckResult]:
         """The checks of the same data under other parameters (thresholds, limits)."""
+        if self.azure is None:
+            return list(self.results)
         return judge_metrics(self.raw, self.sources, params, self.azure, self.window)
 
     def figures(self) -> dict[str, Figure]:
-        """Each series against its threshold lines."""
+        """Each series against its threshold lines (none when nothing was read)."""
         from runbook.monitor.figures import metric_figures
 
-        return metric_figures(self.frame, self.params)
+        return metric_figures(self.frame, self.params) if self.azure is not None else {}
 
     def save(self, directory: Path) -> list[Path]:
         """Write metrics.csv (the series) and metrics.json (window, sources, results)."""
@@ -465,7 +467,7 @@ class MetricReport:
         csv, meta = directory / "monitor-metrics.csv", directory / "monitor-metrics.json"
         self.frame.to_csv(csv, index=False)
         meta.write_text(json.dumps({
-            "resource_id": site_resource_id(self.azure),
+            "resource_id": site_resource_id(self.azure) if self.azure else None,
             "window": [w.isoformat() for w in self.window],
             "params": self.params.model_dump(mode="json"),
             "sources": {k: v.as_dict() for k, v in self.sources.items()},
@@ -476,12 +478,20 @@ class MetricReport:
 
 def metric_checks(
     params: MonitorParams,
-    azure: AzureParams,
+    azure: AzureParams | None,
     *,
     client: MonitorManagementClient | None = None,
     now: datetime | None = None,
 ) -> MetricReport:
-    """Read the App Service metrics over the window and judge them (error rate, time, CPU, …)."""
+    """Read the App Service metrics over the window and judge them (error rate, time, CPU, …);
+    without an App Service, one SKIP result says there is nothing to read."""
+    if azure is None:
+        from runbook.monitor.absent import absent_source
+
+        report = MetricReport(params, None, window_bounds(params, now), pd.DataFrame(), {})
+        report.results = [absent_source("monitor.metrics", "Azure Monitor metrics", params,
+                                        azure=False)]
+        return report
     raw, sources, window = fetch_metrics(params, azure, client=client, now=now)
     report = MetricReport(params, azure, window, raw, sources)
     report.results = judge_metrics(raw, sources, params, azure, window)
