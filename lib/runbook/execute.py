@@ -97,8 +97,38 @@ def describe_plan(loaded: LoadedParameters, selected: list[ph.Phase]) -> list[st
              + ", ".join(f"{path}={ref.describe()}" for path, ref in _refs(p)),
              "phases:"]
     lines += [f"  {i}. {ph_.name} — runbooks/{ph_.notebook}" for i, ph_ in enumerate(selected, 1)]
+    lines += _plan_details(p, selected)
     if loaded.overrides:
         lines.append("overrides: " + ", ".join(loaded.overrides))
+    return lines
+
+
+def _plan_details(p: Parameters, selected: list[ph.Phase]) -> list[str]:
+    """Deploy method and place, governance, and what is not set (INCOMPLETE where needed)."""
+    names = {phase.name for phase in selected}
+    lines = []
+    if p.deploy is not None and "deploy" in names:
+        where = (f"App Service {p.azure.site}" + (f" slot {p.deploy.target_slot}"
+                                                   if p.deploy.target_slot else "")
+                 if p.azure else "no App Service (parameters key 'azure')")
+        how = {"zip": f"zip deploy of {p.deploy.package.path or p.deploy.package.source_dir}"
+                      if p.deploy.package else "zip deploy",
+               "start": "start the app from the checkout"
+                        + (f" ({' '.join(p.deploy.start.argv)})" if p.deploy.start else ""),
+               "command": "run a deploy command"}[p.deploy.method]
+        lines.append(f"deploy: {how} → {where}"
+                     + (", then swap into production" if p.deploy.swap_to_production else ""))
+    if p.approval is not None and p.approval.required:
+        lines.append("approval: required (runbook plan, then runbook approve); file "
+                     f"{p.approval.file or '--approval FILE'}")
+    if p.promotion is not None:
+        lines.append(f"promotion: only after a GO run of build {p.build_id or '(none given)'} in "
+                     f"{', '.join(p.promotion.from_environments)} younger than "
+                     f"{p.promotion.max_age_h:g} h")
+    unset = missing(p)
+    if unset:
+        lines.append("not set now (the checks needing them would be INCOMPLETE): "
+                     + ", ".join(unset))
     return lines
 
 
