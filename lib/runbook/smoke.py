@@ -254,6 +254,19 @@ class SmokeSession:
         """Run every configured step no cell has run yet, in order."""
         return [self.step(s.id) for s in self.params.steps if s.id not in self.done]
 
+    def plan(self) -> Any:
+        """The configured steps as a table (a one-row note when none is configured)."""
+        import pandas as pd
+
+        rows = [{"step": s.id, "checklist box": s.title, "request": s.route,
+                 "token": "yes" if s.auth else "no",
+                 "expects": " or ".join(map(str, s.expect_status)),
+                 "checklist route": s.checklist_route or ""} for s in self.params.steps]
+        if not rows:
+            return pd.DataFrame({"step": ["(none)"],
+                                 "checklist box": ["no smoke step is configured (verify.steps)"]})
+        return pd.DataFrame(rows)
+
     def run_all(self) -> list[CheckResult]:
         """Every configured step, in the parameters' order (those not run yet)."""
         return self.remaining()

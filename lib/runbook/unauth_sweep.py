@@ -5,7 +5,7 @@ of the parameters — is sent WITHOUT credentials and must be refused (401 with 
 by default), never answered 2xx, never 5xx. Runs with or without a test user's token.
 
 One result per route group (OpenAPI tag, or the path segment after the prefix) and a summary
-`smoke.unauth` naming the offenders (the first few in the explanation, all in the evidence).
+`auth.sweep` naming the offenders (the first few in the explanation, all in the evidence).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from runbook.probes.http import Exchange, exchange
 from runbook.target import TargetParams
 
 SWEEP_SECTION = "Deployment Steps §1.2 Smoke Tests"
-SUMMARY_ID = "smoke.unauth"
+SUMMARY_ID = "auth.sweep"  # groups: auth.sweep.<group>
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -152,3 +152,28 @@ def test_target_headers_reject_newlines() -> None:
     with pytest.raises(ValueError):
         TargetParams(name="t", base_url="https://x.test", token={"env": "T"},
                      headers={"X-A": "ok\r\nInjected: yes"})
+
+
+def test_rollback_verify_steps_naming_an_unconfigured_step_is_a_clear_parameter_error(
+        session) -> None:
+    from runbook.rollback.execute import verify_functionality
+
+    [result] = verify_functionality(["smoke.health", "smoke.removed"], session.params,
+                                    session.target)
+    assert result.id == "rollback.functionality_restored" and result.status is Status.ERROR
+    assert result.explanation.startswith(
+        "parameter error: rollback.verify_steps names smoke.removed, which verify.steps does "
+        "not configure (it has: smoke.health,")
+
+
+def test_rollback_verify_steps_without_a_token_are_inconclusive(session, monkeypatch) -> None:
+    from runbook.rollback.execute import verify_functionality
+
+    monkeypatch.delenv("PIXCRAWLER_SANDBOX_TOKEN")
+    results = {r.id: r for r in verify_functionality(
+        ["smoke.health", "smoke.auth-me"], session.params, session.target)}
+    assert results["rollback.verify.smoke.health"].status is Status.PASS
+    assert results["rollback.verify.smoke.auth-me"].status is Status.INCONCLUSIVE
+    summary = results["rollback.functionality_restored"]
+    assert summary.status is Status.INCONCLUSIVE and "needs a test-user token" in (
+        summary.explanation)

@@ -36,7 +36,7 @@ def by_id(results):
 
 def test_every_schema_secured_operation_is_swept_and_offenders_are_named(secured_url) -> None:
     results = by_id(sweep(UnauthSweepParams(), target(secured_url)))
-    summary = results["smoke.unauth"]
+    summary = results["auth.sweep"]
     assert summary.status is Status.FAIL
     assert summary.observed["selected_by"] == "the schema's security marks"
     # 4 items + 2 reports + broken + plain; the public health routes are not secured
@@ -52,12 +52,12 @@ def test_every_schema_secured_operation_is_swept_and_offenders_are_named(secured
     assert "GET /api/v1/reports/{report_id} answered 200 without credentials" in (
         summary.explanation)
     # one result per route group: Items all refused, Reports has the open one
-    assert results["smoke.unauth.items"].status is Status.PASS
-    assert results["smoke.unauth.items"].observed == {"refused": 4}
-    assert results["smoke.unauth.reports"].status is Status.FAIL
-    assert results["smoke.unauth.broken"].status is Status.FAIL
+    assert results["auth.sweep.items"].status is Status.PASS
+    assert results["auth.sweep.items"].observed == {"refused": 4}
+    assert results["auth.sweep.reports"].status is Status.FAIL
+    assert results["auth.sweep.broken"].status is Status.FAIL
     # path parameters were filled by type (a zero UUID, 0), the body was {}
-    urls = {o["route"]: o["url"] for r in results.values() if r.id != "smoke.unauth"
+    urls = {o["route"]: o["url"] for r in results.values() if r.id != "auth.sweep"
             for o in r.evidence["operations"]}
     assert urls["GET /api/v1/items/{item_id}"].endswith(
         "/api/v1/items/00000000-0000-0000-0000-000000000000")
@@ -69,25 +69,25 @@ def test_a_foreign_target_without_the_envelope_passes_when_the_envelope_is_off(
     params = UnauthSweepParams(envelope=None, expect_status=[401, 403],
                                public=["/health", "/api/v1/health/", "/api/v1/reports/*",
                                        "GET /api/v1/broken/"])
-    summary = by_id(sweep(params, target(secured_url)))["smoke.unauth"]
+    summary = by_id(sweep(params, target(secured_url)))["auth.sweep"]
     assert summary.status is Status.PASS, summary.explanation
     assert summary.observed["operations"] == 5  # 4 items (401 + envelope) + plain (401 + detail)
 
 
 def test_without_declared_security_the_protected_prefixes_are_swept(undeclared_url) -> None:
     results = by_id(sweep(UnauthSweepParams(envelope=None), target(undeclared_url)))
-    summary = results["smoke.unauth"]
+    summary = results["auth.sweep"]
     assert summary.observed["selected_by"] == "the protected prefixes /api/v1/"
     swept = {line.split(" -> ")[0] for line in summary.evidence["swept"]}
     assert swept == {"GET /api/v1/things/", "PUT /api/v1/things/{name}", "GET /api/v1/open/"}
     assert summary.status is Status.FAIL
     assert [o["route"] for o in summary.evidence["offenders"]] == ["GET /api/v1/open/"]
-    assert results["smoke.unauth.things"].status is Status.PASS
+    assert results["auth.sweep.things"].status is Status.PASS
 
 
 def test_explanation_lists_the_first_few_and_evidence_all(secured_url) -> None:
     params = UnauthSweepParams(expect_status=[403], show=2)
-    summary = by_id(sweep(params, target(secured_url)))["smoke.unauth"]
+    summary = by_id(sweep(params, target(secured_url)))["auth.sweep"]
     assert summary.status is Status.FAIL
     assert len(summary.evidence["offenders"]) == 8
     assert "and 6 more (all in the evidence)" in summary.explanation
@@ -97,7 +97,7 @@ def test_max_operations_bounds_the_sweep_and_says_what_was_left(secured_url) -> 
     params = UnauthSweepParams(max_operations=2, public=["/health", "/api/v1/health/",
                                                          "/api/v1/reports/*", "/api/v1/b*",
                                                          "/api/v1/plain/"])
-    summary = by_id(sweep(params, target(secured_url)))["smoke.unauth"]
+    summary = by_id(sweep(params, target(secured_url)))["auth.sweep"]
     assert summary.observed["operations"] == 2 and summary.observed["not_swept"] == 2
     assert summary.status is Status.INCONCLUSIVE
     assert "beyond max_operations (2) not swept" in summary.explanation

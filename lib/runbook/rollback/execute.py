@@ -282,6 +282,13 @@ def verify_functionality(step_ids: list[str], smoke: SmokeParams | None,
         return [_result("functionality_restored", Status.ERROR,
                         "verification steps are configured but no smoke parameters were given "
                         "(the 'verify' section)", observed={"steps": step_ids})]
+    unknown = smoke.unknown_ids(step_ids)
+    if unknown:
+        known = ", ".join(s.id for s in smoke.steps) or "none"
+        return [_result("functionality_restored", Status.ERROR,
+                        f"parameter error: rollback.verify_steps names {', '.join(unknown)}, "
+                        f"which verify.steps does not configure (it has: {known})",
+                        observed={"steps": step_ids, "unknown": unknown})]
     session = SmokeSession(smoke, target, phase="rollback")
     try:
         steps = [session.step(s) for s in step_ids]
