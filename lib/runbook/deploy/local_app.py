@@ -25,23 +25,17 @@ from runbook.secrets import SecretRef, SecretUnavailable, resolve
 
 PROCESS_FILE = "app-process.json"
 LOG_FILE = "app.log"
-# what the runbook's own process carries that must not leak into the target's environment
-_DROPPED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT", "CONDA_PREFIX",
-            "RUNBOOK_HEADLESS", "RUNBOOK_PARAMS_FILE", "RUNBOOK_OVERRIDES", "JPY_PARENT_PID")
 
 
 def app_environment(spec: StartParams) -> dict[str, str]:
-    """The app's process environment: ours without the runbook's venv and Jupyter variables,
-    plus `spec.env` (secret references resolved here, never recorded)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in _DROPPED and not k.startswith(("JUPYTER_", "IPY", "PYDEVD", "MPLBACKEND"))}
-    venv = os.environ.get("VIRTUAL_ENV")
-    if venv:
-        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                      if not p.startswith(venv))
-    for name, value in spec.env.items():
-        env[name] = resolve(value) if isinstance(value, SecretRef) else value
-    return env
+    """The app's process environment: a clean one, as the gates get (never the runbook's venv,
+    kernel or secrets), plus `spec.env_passthrough` by name and `spec.env` (secret references
+    resolved here, never recorded)."""
+    from runbook.gates.clean_env import gate_environment
+
+    extra = {name: resolve(value) if isinstance(value, SecretRef) else value
+             for name, value in spec.env.items()}
+    return gate_environment(extra, spec.env_passthrough)
 
 
 def _argv(spec: StartParams, base_url: str) -> list[str]:

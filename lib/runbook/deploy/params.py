@@ -61,6 +61,9 @@ class StartParams(BaseModel):
     cwd: str = Field(default="backend", description="relative to `repo`")
     env: dict[str, str | SecretRef] = Field(
         default_factory=dict, description="extra variables (secrets as {env: NAME})")
+    env_passthrough: list[str] = Field(
+        default_factory=list, description="variables of the runbook's environment handed to "
+        "the app by name (NAME or PREFIX_*); the rest of it is left out")
     docs_path: str = "/docs"
     error_pattern: str = Field(
         default=r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)",
