@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -543,8 +544,9 @@ def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
     done: dict[int, CheckResult] = {}
     queue = sorted(enumerate(params.gates), key=lambda item: _SCHEDULE.get(item[1].kind, 2))
     cancel = threading.Event()
-    options = {"runner": params.runner, "env_passthrough": params.env_passthrough,
-               "candidate": candidate}  # fmt: skip
+    one = partial(run_gate, repo=root, evidence_dir=evidence_dir, python=params.python,
+                  cancel=cancel, runner=params.runner, env_passthrough=params.env_passthrough,
+                  candidate=candidate)  # fmt: skip
     with ThreadPoolExecutor(params.parallel, thread_name_prefix="runbook-gate") as pool:
         running: dict[Future[CheckResult], int] = {}
         while running or (queue and not cancel.is_set()):
@@ -556,8 +558,7 @@ def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
                 queue.remove(ready[0])
                 index, gate = ready[0]
                 held |= set(gate.locks)
-                running[pool.submit(run_gate, gate, root, evidence_dir, params.python, cancel,
-                                    **options)] = index  # fmt: skip
+                running[pool.submit(one, gate)] = index
             try:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:  # reaches this thread only: stop the gates' processes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -236,6 +237,18 @@ def _collection_error(repo: Path) -> None:
     )
 
 
+def _doubled_prefix_base(repo: Path) -> None:
+    """The base release served its API under a doubled prefix, /api/api/v1, fixed since: the
+    `base` tag moves to a sibling commit of this release that still has the bug."""
+    with tempfile.TemporaryDirectory(prefix="sample-base-") as tmp:
+        base = Path(tmp) / "base"
+        _git(repo, "worktree", "add", "--quiet", "--detach", str(base), BASE_TAG)
+        _edit(base, "backend/main.py", 'prefix="/api/v1"', 'prefix="/api/api/v1"')
+        _git(base, "commit", "--quiet", "--all", "-m", "PixCrawler 1.0 as released")
+        _git(repo, "tag", "--force", BASE_TAG, _git(base, "rev-parse", "HEAD"))
+        _git(repo, "worktree", "remove", "--force", str(base))
+
+
 DEFECTS: dict[str, Callable[[Path], None]] = {
     "failing-test": _failing_test,
     "lint-error": _lint_error,
@@ -247,6 +260,7 @@ DEFECTS: dict[str, Callable[[Path], None]] = {
     "new-migration": _new_migration,
     "removed-endpoint": _removed_endpoint,
     "collection-error": _collection_error,
+    "doubled-prefix-base": _doubled_prefix_base,
 }
 
 
