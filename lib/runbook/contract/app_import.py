@@ -292,8 +292,24 @@ def _settings_message(app: str, fields: dict[str, Any]) -> MissingSettings | Non
     return MissingSettings(message, missing, invalid)
 
 
+def _short_path(location: str | None, root: Path) -> str | None:
+    """'backend/app/x.py:5' for a file inside the checkout being imported."""
+    if not location:
+        return location
+    path = Path(location)
+    try:
+        return str(path.relative_to(root.resolve()))
+    except ValueError:
+        return location
+
+
 def _failure(
-    params: ContractParams, error: dict[str, Any], stderr: str, secrets: dict[str, str], where: str
+    params: ContractParams,
+    error: dict[str, Any],
+    stderr: str,
+    secrets: dict[str, str],
+    where: str,
+    root: Path,
 ) -> SchemaGenerationError:
     settings = _settings_message(params.app, error["fields"]) if error.get("fields") else None
     if settings is not None:
@@ -307,9 +323,10 @@ def _failure(
         else ""
     )
     message = (
-        f"importing {params.app} {where} failed: {error['type']}: "
+        f"importing {params.app} failed: {error['type']}: "
         f"{error['message'].splitlines()[0] if error['message'] else ''}"
-        f" (at {error.get('where')}){leak}\n{_tail(stderr)}"
+        f" (at {_short_path(error.get('where'), root)}){leak}\n"
+        f"(imported {where})\n{_tail(stderr)}"
     )
     return SchemaGenerationError(_redact(message, secrets))
 
@@ -365,7 +382,7 @@ def import_schema(
             )
         ) from None
     if "error" in envelope:
-        raise _failure(params, envelope["error"], proc.stderr, secrets, where)
+        raise _failure(params, envelope["error"], proc.stderr, secrets, where, root)
     leaked = envelope.get("leaked") or []
     module_file = envelope.get("module_file")
     if leaked:

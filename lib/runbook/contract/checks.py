@@ -29,7 +29,7 @@ PUBLIC_ID = "compat.no_breaking_public_api"
 DEPRECATION_ID = "compat.deprecation_warnings"
 DIFF_FILE = "contract-diff.json"
 FIRST = 5  # changes quoted in an explanation; the rest are counted and kept in DIFF_FILE
-_EXPLANATION_LIMIT = 400
+_EXPLANATION_LIMIT = 500
 
 
 def _first_line(text: str, limit: int = _EXPLANATION_LIMIT) -> str:

@@ -134,6 +134,13 @@ class ContractParams(BaseModel):
         "builds the baseline's own locked environment there); null = the runbook's own "
         "(only for the local sample, whose dependencies it has)",
     )
+    baseline_python: str | list[str] | None = Field(
+        default=None,
+        description="the interpreter for the baseline import when it differs from `python` "
+        "(null = the same): e.g. [uv, run, --frozen, --project, backend, python] builds the "
+        "base release's own locked environment in its temporary worktree, for a base whose "
+        "dependencies the current environment no longer has",
+    )
     app_dir: str = Field(default=".", description="directory (inside the repo) to import from")
     generate_env: dict[str, str | SecretRef] = Field(
         default_factory=dict,

@@ -169,6 +169,8 @@ def generate_schema_at_ref_info(repo: Path, ref: str, params: ContractParams) ->
     """params.app as it was at git `ref`, imported from a clean worktree in isolation: nothing
     of the current checkout on its path (editable installs are moved to the worktree)."""
     repo = Path(repo).absolute()
+    if params.baseline_python is not None:
+        params = params.model_copy(update={"python": params.baseline_python})
     with checkout_ref(repo, ref) as checkout:
         try:
             imported = import_schema(
@@ -179,7 +181,18 @@ def generate_schema_at_ref_info(repo: Path, ref: str, params: ContractParams) ->
                 isolate_from=checkout.source_root,
             )
         except SchemaGenerationError as exc:
-            exc.args = (f"baseline at git ref {ref!r}: {exc}",)
+            hint = ""
+            if "ModuleNotFoundError" in str(exc) and isinstance(params.python, str | None):
+                hint = (
+                    " — the base release needs packages this environment lacks: set "
+                    "contract.baseline_python to an argv prefix such as [uv, run, --frozen, "
+                    "--project, <its project folder>, python] to build the base's own "
+                    "locked environment"
+                )
+            first, _, rest = str(exc).partition("\n")
+            exc.args = (
+                f"baseline at git ref {ref!r}: {first}{hint}" + (f"\n{rest}" if rest else ""),
+            )
             raise
     validate_openapi(imported.document, f"schema generated from {params.app} at git ref {ref!r}")
     return imported
