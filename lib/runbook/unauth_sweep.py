@@ -421,6 +421,9 @@ def _summary_result(summary: _Summary, answers: list[Answer], not_swept: list[Op
     if offenders:
         parts.append(f"{len(offenders)} of {len(answers)} operation(s) not refused as "
                      f"expected: " + _listing([a.line() for a in offenders], params.show))
+        if all(a.outcome == NO_ENVELOPE for a in answers):
+            parts.append("every refusal lacks the error envelope: for a target without one "
+                         "set verify.unauthenticated.envelope: null")
     if unjudged:
         parts.append(f"{len(unjudged)} not judged: "
                      + _listing([a.line() for a in unjudged], params.show))

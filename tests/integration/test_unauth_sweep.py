@@ -72,6 +72,10 @@ def test_a_foreign_target_without_the_envelope_passes_when_the_envelope_is_off(
     summary = by_id(sweep(params, target(secured_url)))["auth.sweep"]
     assert summary.status is Status.PASS, summary.explanation
     assert summary.observed["operations"] == 5  # 4 items (401 + envelope) + plain (401 + detail)
+    only_plain = UnauthSweepParams(public=["/api/v1/[!p]*", "/health"])
+    summary = by_id(sweep(only_plain, target(secured_url)))["auth.sweep"]
+    assert summary.status is Status.FAIL and summary.observed["operations"] == 1
+    assert "set verify.unauthenticated.envelope: null" in summary.explanation
 
 
 def test_without_declared_security_the_protected_prefixes_are_swept(undeclared_url) -> None:
