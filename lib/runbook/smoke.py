@@ -156,7 +156,7 @@ class ChecklistDriftParams(BaseModel):
         description="answers meaning the app no longer serves the route",
     )
     own_routes: bool = Field(
-        True, description="also probe the steps' own routes (those without placeholders)"
+        default=True, description="also probe the steps' own routes (those without placeholders)"
     )
 
 

@@ -43,9 +43,9 @@ class UnauthSweepParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    schema_path: str = Field("/openapi.json", pattern=r"^/\S*$")
+    schema_path: str = Field(default="/openapi.json", pattern=r"^/\S*$")
     select: Literal["auto", "schema", "prefixes"] = Field(
-        "auto",
+        default="auto",
         description="schema: operations the schema marks as secured; prefixes: every operation "
         "under protected_prefixes; auto: the schema's marks when it declares any security, "
         "else the prefixes",
@@ -65,13 +65,14 @@ class UnauthSweepParams(BaseModel):
         "FastAPI app answering {'detail': ...})",
     )
     envelope_status_key: str | None = Field(
-        "error.status_code", description="dotted key that must equal the HTTP status (None: no)"
+        default="error.status_code",
+        description="dotted key that must equal the HTTP status (None: not checked)",
     )
-    max_operations: int = Field(300, ge=1, le=5000)
-    timeout_s: float = Field(5.0, gt=0, le=120, description="per request")
-    concurrency: int = Field(4, ge=1, le=32)
+    max_operations: int = Field(default=300, ge=1, le=5000)
+    timeout_s: float = Field(default=5.0, gt=0, le=120, description="per request")
+    concurrency: int = Field(default=4, ge=1, le=32)
     group_by: Literal["tag", "prefix"] = "tag"
-    show: int = Field(5, ge=1, le=50, description="offenders named in an explanation")
+    show: int = Field(default=5, ge=1, le=50, description="offenders named in an explanation")
     severity: Severity = Severity.BLOCKER
 
     @field_validator("methods")

@@ -257,7 +257,7 @@ class DriftParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(True, description="false: the drift table and check are skipped")
+    enabled: bool = Field(default=True, description="false: the drift table and check are skipped")
     env_files: dict[str, str] = Field(
         default_factory=dict,
         description="environment name -> .env-style file (relative to the repo) for the table",

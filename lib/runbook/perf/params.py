@@ -90,7 +90,7 @@ class PerformanceParams(BaseModel):
     )
     database_samples: int = Field(5, ge=1, le=100)
     database_status_field: str | None = Field(
-        "database.status", description="dotted path of the database's state in that JSON "
+        default="database.status", description="dotted path of the database's state in that JSON "
         "(None = not read)"
     )
     database_unhealthy_values: list[str] = Field(

@@ -85,7 +85,7 @@ def _not_loaded_checks(result: LoadResult, params: PerformanceParams,
     why = "; ".join(sorted(set(skipped.values()))) or "no route was loaded"
     gates = params.gates
     evidence = {"base_url": result.base_url, SKIPPED_ROUTES: skipped}
-    common = {"status": Status.INCONCLUSIVE, "evidence": evidence,
+    common: dict[str, Any] = {"status": Status.INCONCLUSIVE, "evidence": evidence,
               "explanation": f"no load was run: every route {why}"}
     return [
         CheckResult(id="perf.probe", section=SECTION_PERF,
