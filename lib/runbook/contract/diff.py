@@ -728,9 +728,10 @@ def rewrite_paths(
         for path, item in paths.items():
             new = pattern.sub(rule.to, path, count=1)
             if new in result:
+                first, second = sorted((original[path], original[result[new][0]]))
                 raise ContractError(
-                    f"path rewrite {rule.from_!r} -> {rule.to!r} maps both "
-                    f"{original[path]} and {original[result[new][0]]} of the {side} onto {new}"
+                    f"path rewrite {rule.from_!r} -> {rule.to!r} maps both {first} and "
+                    f"{second} of the {side} onto {new}"
                 )
             result[new] = (path, item)
             if new != path:
