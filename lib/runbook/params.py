@@ -79,7 +79,8 @@ class SampleTargetParams(BaseModel):
     defects: list[str] = Field(
         default_factory=list,
         description="failing-test, lint-error, format-error, type-error, low-coverage, "
-        "architecture-violation, missing-doc, new-migration, removed-endpoint",
+        "architecture-violation, missing-doc, new-migration, removed-endpoint, "
+        "collection-error, doubled-prefix-base",
     )
 
     @field_validator("defects")

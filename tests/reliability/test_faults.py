@@ -38,7 +38,7 @@ def _dying_checkout(tmp: Path) -> Path:
     path = root / "runbooks" / "04_verify.ipynb"
     nb = json.loads(path.read_text())
     at = next(i for i, c in enumerate(nb["cells"])
-              if "session.step(\"smoke.health\")" in "".join(c["source"]))
+              if "session.run_all()" in "".join(c["source"]))
     nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": "die",
                                 "metadata": {}, "outputs": [],
                                 "source": ["import os\n", "os._exit(1)"]})
@@ -107,7 +107,7 @@ def test_kernel_dying_mid_phase_is_no_go_naming_the_dead_kernel_and_keeps_eviden
     assert crash["status"] == "error"
     assert "kernel" in crash["explanation"].lower() and "died" in crash["explanation"].lower(), \
         crash["explanation"]
-    assert "smoke.auth-me" not in r  # nothing after the death is invented
+    assert "auth.sweep" not in r  # nothing after the death is invented
     assert run.manifest["phases"][0]["status"] == "crashed"
     assert (run.run_dir / "notebooks" / "04_verify.ipynb").is_file()
     assert _verifies(run.run_dir)
