@@ -724,7 +724,9 @@ def rewrite_paths(
     for rule in rules:
         if rule.on not in (side, "both"):
             continue
-        pattern, changed, result = re.compile(rule.from_), [], {}
+        pattern = re.compile(rule.from_)
+        changed: list[tuple[str, str]] = []
+        result: dict[str, tuple[str, Any]] = {}
         for path, item in paths.items():
             new = pattern.sub(rule.to, path, count=1)
             if new in result:
