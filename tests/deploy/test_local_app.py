@@ -57,9 +57,10 @@ def test_started_app_is_healthy_documented_and_clean_then_stopped(
     work = tmp_path / "evidence" / "deploy"
     run = run_deploy(_params(sample, _free_port()), None, work)
     by_id = {r.id: r for r in run.results}
-    assert [r.status for r in run.results] == [Status.PASS] * 5, run.results
+    assert [r.status for r in run.results] == [Status.PASS] * 7, run.results
     assert set(by_id) == {"deploy.start", "deploy.health.production", "deploy.running",
-                          "deploy.docs", "deploy.logs"}
+                          "deploy.docs.openapi-json", "deploy.docs.docs", "deploy.docs.redoc",
+                          "deploy.logs"}
     pid = by_id["deploy.start"].observed["pid"]
     assert stop_started_apps(tmp_path) == [pid]
     assert _gone(pid)
@@ -87,6 +88,15 @@ def test_a_busy_address_is_refused_before_anything_starts(sample: Path, tmp_path
     [only] = run.results
     assert only.status is Status.ERROR and "already answers" in only.explanation
     assert not (tmp_path / "d" / "app-process.json").exists()
+
+
+def test_a_missing_doc_page_fails_its_own_box(sample: Path, tmp_path: Path) -> None:
+    params = _params(sample, _free_port(), doc_pages=["/docs", "/no-such-page"])
+    run = run_deploy(params, None, tmp_path / "evidence" / "deploy")
+    statuses = {r.id: r.status for r in run.results}
+    assert statuses["deploy.docs.docs"] is Status.PASS
+    assert statuses["deploy.docs.no-such-page"] is Status.FAIL
+    stop_started_apps(tmp_path)
 
 
 def test_error_lines_ignore_colour_and_find_tracebacks() -> None:

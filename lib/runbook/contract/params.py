@@ -115,6 +115,12 @@ class ContractParams(BaseModel):
     openapi_path: str = "/openapi.json"
     docs_path: str = "/docs"
     redoc_path: str = "/redoc"
+    live_docs: Literal["before-deploy", "after-deploy"] = Field(
+        default="before-deploy",
+        description="when the running target's API docs are checked: before the deploy (the "
+        "target already runs), or after it (development: the deploy phase starts the app and "
+        "checks its pages, so pre-deployment skips them saying where they are proved)",
+    )
     timeout_s: float = Field(default=10.0, gt=0)
     headers: dict[str, str] = Field(
         default_factory=dict, description="non-secret request headers (plain values)"

@@ -111,25 +111,35 @@ def still_running(params: DeployParams, proc: subprocess.Popen, workdir: Path) -
                          f"{_tail(workdir / LOG_FILE)}")
 
 
-def docs_check(params: DeployParams) -> CheckResult:
-    """"API documentation accessible: /docs": an HTML page with HTTP 200."""
+def docs_checks(params: DeployParams) -> list[CheckResult]:
+    """"API documentation accessible": each of `start.doc_pages` answers 200 with HTML (JSON
+    for a .json page, which must also be an OpenAPI document)."""
     spec, base = params.start, params.app_url("production")
-    path = spec.docs_path if spec else "/docs"
-    title = f"API documentation accessible: {path}"
+    pages = spec.doc_pages if spec else ["/docs"]
+    return [_page_check(params, f"{base}{page}", page) for page in pages]
+
+
+def _page_check(params: DeployParams, url: str, page: str) -> CheckResult:
+    key = "docs." + (page.strip("/").replace("/", "-").replace(".", "-") or "root")
+    title = f"API documentation accessible: {page}"
+    wants_json = page.endswith(".json")
+    threshold = f"HTTP 200 {'OpenAPI JSON' if wants_json else 'HTML'}"
     try:
-        answer = httpx.get(f"{base}{path}", timeout=params.health.request_timeout)
+        answer = httpx.get(url, timeout=params.health.request_timeout)
     except httpx.HTTPError as exc:
-        return deploy_result(params, "docs", title, Status.ERROR, threshold="HTTP 200 HTML",
-                             explanation=f"no answer from {base}{path}: {exc}")
-    html = "html" in answer.headers.get("content-type", "")
-    ok = answer.status_code == 200 and html
-    return deploy_result(
-        params, "docs", title, Status.PASS if ok else Status.FAIL,
-        observed={"status": answer.status_code,
-                  "content_type": answer.headers.get("content-type")},
-        threshold="HTTP 200 HTML",
-        explanation=f"{path} answered {answer.status_code} "
-        f"{answer.headers.get('content-type', '')}")
+        return deploy_result(params, key, title, Status.ERROR, threshold=threshold,
+                             explanation=f"no answer from {url}: {exc}")
+    kind = answer.headers.get("content-type", "")
+    ok = answer.status_code == 200 and ("json" in kind if wants_json else "html" in kind)
+    if ok and wants_json:
+        try:
+            ok = "openapi" in answer.json()
+        except ValueError:
+            ok = False
+    return deploy_result(params, key, title, Status.PASS if ok else Status.FAIL,
+                         observed={"status": answer.status_code, "content_type": kind},
+                         threshold=threshold, explanation=f"{page} answered "
+                         f"{answer.status_code} {kind}")
 
 
 def error_lines(text: str, pattern: str) -> list[str]:

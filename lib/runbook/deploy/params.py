@@ -64,7 +64,11 @@ class StartParams(BaseModel):
     env_passthrough: list[str] = Field(
         default_factory=list, description="variables of the runbook's environment handed to "
         "the app by name (NAME or PREFIX_*); the rest of it is left out")
-    docs_path: str = "/docs"
+    doc_pages: list[str] = Field(
+        default_factory=lambda: ["/openapi.json", "/docs", "/redoc"],
+        description="pages the started app must serve (JSON for .json, else HTML): §1.1 "
+        "'API documentation accessible: /docs' and Pre-Deployment §3's pages",
+    )
     error_pattern: str = Field(
         default=r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)",
         description="a log line matching this regex is an error (\"No errors in logs\")",

@@ -73,7 +73,7 @@ def plan(params: DeployParams, azure: AzureParams | None, workdir: Path) -> Depl
     steps.append(f"wait until {params.app_url(slot) or '?'}{health} is healthy "
                  f"(up to {params.health.timeout:g} s)")  # fmt: skip
     if params.method == "start":
-        steps += [f"GET {params.start.docs_path if params.start else '/docs'} answers HTML",
+        steps += [f"GET {', '.join(params.start.doc_pages) if params.start else '/docs'}",
                   "no error lines in the app's log", "the app is stopped when the run ends"]
     if params.swap_to_production:
         steps += [

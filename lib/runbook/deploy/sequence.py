@@ -14,7 +14,7 @@ from runbook.deploy.app_service import record_deployment, restart, swap
 from runbook.deploy.command import command_deploy
 from runbook.deploy.downtime import ProbeMark, ProbeRecord, ZeroDowntimeProbe
 from runbook.deploy.health import wait_healthy
-from runbook.deploy.local_app import docs_check, log_check, start_app, still_running
+from runbook.deploy.local_app import docs_checks, log_check, start_app, still_running
 from runbook.deploy.package import build_package
 from runbook.deploy.params import PRODUCTION, DeployParams
 from runbook.deploy.zipdeploy import zip_deploy
@@ -111,6 +111,6 @@ def _start_deploy(params: DeployParams, workdir: Path, run: DeployRun) -> Deploy
     run.results.append(wait_healthy(params, PRODUCTION))
     run.results.append(still_running(params, proc, workdir))
     if run.results[-2].status is Status.PASS:
-        run.results.append(docs_check(params))
+        run.results.extend(docs_checks(params))
     run.results.append(log_check(params, workdir))
     return run
