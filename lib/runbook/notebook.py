@@ -37,11 +37,12 @@ class PhaseContext:
         self.results: dict[str, CheckResult] = {}
 
     def check(self, *items: CheckResult | Iterable[CheckResult]) -> None:
-        """Record results and display each (readable row + machine-readable JSON)."""
+        """Record results and display each (readable row + machine-readable JSON) as soon as it
+        is produced: an iterator's earlier results survive a cell that dies later."""
         from IPython.display import display
 
         for item in items:
-            batch = [item] if isinstance(item, CheckResult) else list(item)
+            batch = [item] if isinstance(item, CheckResult) else item  # shown as produced
             for result in batch:
                 if result.phase is None:
                     result = result.model_copy(update={"phase": self.phase})

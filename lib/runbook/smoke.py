@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
@@ -267,9 +268,12 @@ class SmokeSession:
                                  "checklist box": ["no smoke step is configured (verify.steps)"]})
         return pd.DataFrame(rows)
 
-    def run_all(self) -> list[CheckResult]:
-        """Every configured step, in the parameters' order (those not run yet)."""
-        return self.remaining()
+    def run_all(self) -> Iterator[CheckResult]:
+        """Every configured step not run yet, in the parameters' order, each yielded as soon as
+        it is judged (a cell that dies midway keeps the results it already showed)."""
+        for spec in self.params.steps:
+            if spec.id not in self.done:
+                yield self.step(spec.id)
 
     def cleanup(self) -> CheckResult:
         """Undo what the steps created (reverse order); a failed cleanup is a finding."""

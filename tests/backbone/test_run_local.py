@@ -55,7 +55,9 @@ def test_healthy_sandbox_gives_go_with_every_smoke_check(go_run) -> None:
     assert m["verdict"] == "GO" and m["environment"] == "local"
     assert {"smoke.health", "smoke.auth-me", "smoke.create-project", "smoke.create-job",
             "smoke.list-notifications", "smoke.openapi", "smoke.cleanup"} <= set(results(run_dir))
-    assert all(r["status"] == "pass" for r in m["results"])
+    # the one warning: the checklist's POST /api/v1/jobs/ is stale (drift, named, not blocking)
+    assert {r["id"]: r["status"] for r in m["results"] if r["status"] != "pass"} == {
+        "smoke.checklist-drift": "warn"}
     for name in ["report.html", "notebooks/04_verify.ipynb", "notebooks/04_verify.html"]:
         assert (run_dir / name).is_file(), name
     assert m["parameters"]["target"]["token"] == {"env": "PIXCRAWLER_SANDBOX_TOKEN"}

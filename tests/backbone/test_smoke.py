@@ -91,10 +91,10 @@ def test_without_a_token_authenticated_steps_are_inconclusive_never_failed(
 def test_steps_come_from_the_parameters_alone(session) -> None:
     kept = [s for s in session.params.steps if s.id in ("smoke.health", "smoke.openapi")]
     session.params.steps[:] = kept
-    results = session.run_all()
+    results = list(session.run_all())
     assert [r.id for r in results] == ["smoke.health", "smoke.openapi"]
     assert all(r.status is Status.PASS for r in results)
-    assert session.run_all() == []  # each step runs once
+    assert list(session.run_all()) == []  # each step runs once
     assert session.params.unknown_ids(["smoke.health", "smoke.auth-me"]) == ["smoke.auth-me"]
 
 
