@@ -235,7 +235,7 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
                      "{env: NAME}); `runbook doctor` names every missing one.")
         contract = {"app": facts.app, "app_dir": facts.app_dir, "python": venv,
                     "baseline": {"git_ref": base}, "public_path_prefixes": ["/"],
-                    "generate_env": {}}
+                    "generate_env": {}, "live_docs": "after-deploy"}
         lines.append(_yaml({"contract": contract}).rstrip())
         lines.append("")
         lines.append("# Deployment Steps §1.1: the run starts the app from the checkout on "

@@ -44,6 +44,9 @@ class UnauthSweepParams(BaseModel):
 
     enabled: bool = True
     schema_path: str = Field(default="/openapi.json", pattern=r"^/\S*$")
+    docs_path: str | None = Field(
+        default="/docs", description="when schema_path answers 404, the schema URL is read off "
+        "this Swagger UI page (FastAPI's `url: '…openapi.json'`); None: no discovery")
     select: Literal["auto", "schema", "prefixes"] = Field(
         default="auto",
         description="schema: operations the schema marks as secured; prefixes: every operation "
@@ -349,8 +352,14 @@ def sweep(params: UnauthSweepParams, target: TargetParams, phase: str = "verify"
     headers = dict(target.headers)  # static headers only: never the token
     with httpx.Client(timeout=params.timeout_s, verify=target.verify_tls,
                       follow_redirects=False) as client:
-        got = exchange(client, "GET", base + params.schema_path, headers=headers)
-        schema, problem = _schema_of(got, params.schema_path)
+        path = params.schema_path
+        got = exchange(client, "GET", base + path, headers=headers)
+        if got.status == 404 and params.docs_path:
+            found = schema_url_from_docs(client, base + params.docs_path, headers)
+            if found:
+                path = found
+                got = exchange(client, "GET", base + path, headers=headers)
+        schema, problem = _schema_of(got, path)
         if schema is None:
             status = Status.ERROR if not got.ok else Status.INCONCLUSIVE
             return [summary.result(status, f"the sweep needs the target's OpenAPI schema: "
@@ -374,6 +383,20 @@ def sweep(params: UnauthSweepParams, target: TargetParams, phase: str = "verify"
             answers = list(pool.map(send, swept))
     return [*_group_results(answers, params, phase),
             _summary_result(summary, answers, not_swept, chosen_by)]
+
+
+_SWAGGER_URL = re.compile(r"""\burl\s*:\s*['"](/[^'"]*)['"]""")
+
+
+def schema_url_from_docs(client: httpx.Client, docs_url: str,
+                         headers: dict[str, str]) -> str | None:
+    """The schema path the app's own Swagger UI page loads (FastAPI writes `url: '/…json'`),
+    or None when the page is not there or names none."""
+    page = exchange(client, "GET", docs_url, headers=headers)
+    if page.status != 200 or not page.body_text:
+        return None
+    match = _SWAGGER_URL.search(page.body_text)
+    return match.group(1) if match else None
 
 
 def _schema_of(got: Exchange, path: str) -> tuple[dict[str, Any] | None, str]:

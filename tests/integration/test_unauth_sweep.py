@@ -111,7 +111,8 @@ def test_unreachable_or_schemaless_target_says_why(secured_url) -> None:
     down = sweep(UnauthSweepParams(timeout_s=2), target("http://127.0.0.1:9"))
     assert [r.status for r in down] == [Status.ERROR]
     assert "needs the target's OpenAPI schema" in down[0].explanation
-    missing = sweep(UnauthSweepParams(schema_path="/nope.json"), target(secured_url))
+    missing = sweep(UnauthSweepParams(schema_path="/nope.json", docs_path=None),
+                    target(secured_url))
     assert [r.status for r in missing] == [Status.INCONCLUSIVE]
     assert "answered 404" in missing[0].explanation
 
@@ -157,3 +158,24 @@ def test_sweep_parameters_live_in_the_verify_section() -> None:
     assert params.unauthenticated.envelope is None
     with pytest.raises(ValueError, match="between 100 and 599"):
         UnauthSweepParams(expect_status=[42])
+
+
+def test_a_schema_served_elsewhere_is_found_through_the_apps_own_swagger_page() -> None:
+    """full-stack-fastapi-template serves /api/v1/openapi.json: the default /openapi.json is
+    404, and the sweep reads the schema URL off /docs instead of giving up."""
+    from fastapi import Depends, FastAPI
+    from fastapi.security import HTTPBearer
+
+    app = FastAPI(openapi_url="/api/v1/openapi.json")
+
+    @app.get("/api/v1/items/", dependencies=[Depends(HTTPBearer())])
+    def items() -> list[str]:
+        return []
+
+    params = UnauthSweepParams(expect_status=[401, 403], envelope=None)
+    with serve(app) as url:
+        summary = by_id(sweep(params, target(url)))["auth.sweep"]
+        blind = by_id(sweep(params.model_copy(update={"docs_path": None}), target(url)))
+    assert summary.status is Status.PASS, summary.explanation
+    assert summary.observed["operations"] == 1
+    assert blind["auth.sweep"].status is Status.INCONCLUSIVE  # 404, and no page to ask
