@@ -27,6 +27,10 @@ CHECKLIST_DOCUMENTS = ("utility/README.md", "backend/README.md", "backend/ARCHIT
                        "backend/api/v1/ENDPOINT_STYLE_GUIDE.md", "docs/MIGRATION_GUIDE.md")
 
 
+_OPENAPI_URL = re.compile(r"""openapi_url\s*=\s*f?["']([^"']+)["']""")
+_PLACEHOLDER = re.compile(r"\{(?:[\w]+\.)*(\w+)\}")
+
+
 @dataclass
 class RepoFacts:
     """What `inspect_repository` found; every path is relative to the repository."""
@@ -39,6 +43,7 @@ class RepoFacts:
     app: str | None = None  # module:attribute
     app_dir: str | None = None  # where that module imports from
     app_package: str | None = None  # the app's top package (what mypy checks)
+    openapi_url: str = "/openapi.json"  # where the app serves its schema
     alembic_versions: str | None = None
     documents: dict[str, bool] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)  # newest first
@@ -100,7 +105,7 @@ def inspect_repository(repo: Path) -> RepoFacts:
 def _find_app(repo: Path, facts: RepoFacts) -> None:
     """The first module-level `NAME = FastAPI(` (else `app = factory()` in a module that uses
     FastAPI) outside tests, as an import path from its import root."""
-    texts = {}
+    texts, every = {}, {}
     for path in _walk(repo, "*.py", 5):
         rel = path.relative_to(repo)
         if "tests" in rel.parts or path.name.startswith("test_"):
@@ -109,6 +114,7 @@ def _find_app(repo: Path, facts: RepoFacts) -> None:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
+        every[path] = text
         if "FastAPI" in text:
             texts[path] = text
     candidates = [(p, _APP.search(t)) for p, t in texts.items()]
@@ -122,9 +128,26 @@ def _find_app(repo: Path, facts: RepoFacts) -> None:
             parts.insert(0, folder.name)
             folder = folder.parent
         facts.app = f"{'.'.join(parts)}:{match.group(1)}"
+        facts.openapi_url = _openapi_url(texts[path], every) or facts.openapi_url
         facts.app_dir = _rel(folder, repo)
         facts.app_package = parts[0] if len(parts) > 1 else f"{parts[0]}.py"
         return
+
+
+def _openapi_url(text: str, texts: dict[Path, str]) -> str | None:
+    """`FastAPI(openapi_url=...)` with one level of `{settings.NAME}` filled from a
+    `NAME: str = "..."` assignment in the repository (None when it cannot be resolved)."""
+    match = _OPENAPI_URL.search(text)
+    if not match:
+        return None
+    url = match.group(1)
+    for name in _PLACEHOLDER.findall(url):
+        assigned = re.compile(rf"""\b{name}\s*(?::\s*\w+\s*)?=\s*["']([^"']*)["']""")
+        value = next((m.group(1) for t in texts.values() if (m := assigned.search(t))), None)
+        if value is None:
+            return None
+        url = re.sub(r"\{(?:[\w]+\.)*" + name + r"\}", value, url)
+    return url if url.startswith("/") else None
 
 
 def base_ref(facts: RepoFacts) -> str | None:
@@ -234,6 +257,7 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         lines.append("# Settings the app needs at import go in generate_env (secrets as "
                      "{env: NAME}); `runbook doctor` names every missing one.")
         contract = {"app": facts.app, "app_dir": facts.app_dir, "python": venv,
+                    "openapi_path": facts.openapi_url,
                     "baseline": {"git_ref": base}, "public_path_prefixes": ["/"],
                     "generate_env": {}, "live_docs": "after-deploy"}
         lines.append(_yaml({"contract": contract}).rstrip())
@@ -245,6 +269,7 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
                                      "{host}", "--port", "{port}"], "cwd": facts.app_dir},
                   "health": {"route": health or "/docs", "expected_json": {},
                              "version_field": None}}
+        deploy["start"]["doc_pages"] = [facts.openapi_url, "/docs", "/redoc"]
         lines.append(_yaml({"deploy": deploy}))
         lines.append("")
         lines.append(f"# Smoke tests: the app's own routes ({len(routes)} GET routes without "
@@ -253,10 +278,13 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         steps = [{"id": "smoke.health", "title": f"Health endpoint responds: GET "
                   f"{health or '/docs'}", "method": "GET", "path": health or "/docs",
                   "auth": False, "expect_status": 200},
-                 {"id": "smoke.openapi", "title": "OpenAPI schema generates: GET /openapi.json",
-                  "method": "GET", "path": "/openapi.json", "auth": False,
-                  "expect_status": 200, "expect_keys": ["openapi", "paths"]}]
-        lines.append(_yaml({"verify": {"steps": steps}}))
+                 {"id": "smoke.openapi", "title": "OpenAPI schema generates: GET "
+                  f"{facts.openapi_url}", "method": "GET", "path": facts.openapi_url,
+                  "auth": False, "expect_status": 200, "expect_keys": ["openapi", "paths"]}]
+        # FastAPI's own security schemes refuse with 401 or 403 and {"detail": ...}
+        sweep = {"schema_path": facts.openapi_url, "expect_status": [401, 403],
+                 "envelope": None}
+        lines.append(_yaml({"verify": {"steps": steps, "unauthenticated": sweep}}))
         lines.append("")
         perf = [{"path": health or "/openapi.json", "auth": False}]
         lines.append(_yaml({"performance": {"routes": perf, "detailed_health_path": None}}))

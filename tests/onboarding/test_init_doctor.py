@@ -125,3 +125,24 @@ def test_doctor_passes_when_everything_is_there(tmp_path: Path) -> None:
     bad = [f for f in findings if not f.ok]
     assert not bad, bad
     assert any(f.what.startswith("the target imports backend.main:app") for f in findings)
+
+
+def test_init_finds_a_schema_served_under_a_settings_prefix(tmp_path: Path) -> None:
+    """The template style: `FastAPI(openapi_url=f"{settings.API_V1_STR}/openapi.json")` with
+    `API_V1_STR: str = "/api/v1"` in another module."""
+    repo = tmp_path / "svc"
+    (repo / "backend" / "app" / "core").mkdir(parents=True)
+    (repo / "backend" / "tests").mkdir()
+    (repo / "backend" / "app" / "__init__.py").write_text("")
+    (repo / "backend" / "app" / "core" / "__init__.py").write_text("")
+    (repo / "backend" / "app" / "core" / "config.py").write_text(
+        'class Settings:\n    API_V1_STR: str = "/api/v1"\n')
+    (repo / "backend" / "app" / "main.py").write_text(
+        "from fastapi import FastAPI\nfrom app.core.config import Settings\nsettings = Settings()"
+        '\napp = FastAPI(openapi_url=f"{settings.API_V1_STR}/openapi.json")\n')
+    (repo / "backend" / "pyproject.toml").write_text('[project]\nname = "svc"\n')
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    facts = inspect_repository(repo)
+    assert facts.app == "app.main:app" and facts.app_dir == "backend"
+    assert facts.openapi_url == "/api/v1/openapi.json"
+    assert facts.test_dirs == ["backend"]
