@@ -44,6 +44,7 @@ class RepoFacts:
     app_dir: str | None = None  # where that module imports from
     app_package: str | None = None  # the app's top package (what mypy checks)
     openapi_url: str = "/openapi.json"  # where the app serves its schema
+    pixcrawler_settings: bool = False  # its source names PixCrawler's backend settings
     alembic_versions: str | None = None
     documents: dict[str, bool] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)  # newest first
@@ -115,6 +116,7 @@ def _find_app(repo: Path, facts: RepoFacts) -> None:
         except OSError:
             continue
         every[path] = text
+        facts.pixcrawler_settings = facts.pixcrawler_settings or "SUPABASE_URL" in text
         if "FastAPI" in text:
             texts[path] = text
     candidates = [(p, _APP.search(t)) for p, t in texts.items()]
@@ -299,6 +301,9 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         "    sources:",
         f"      - file: {_env_file(facts, repo_arg)}",
         "    utility: {require_present: false}",
+        *([] if facts.pixcrawler_settings else [
+            "    # no SUPABASE_URL in its source: PixCrawler's backend-settings checks do not "
+            "apply", "    backend: {enabled: false}"]),
         "    drift: {env_files: {}}",
         "",
         "# Azure App Service: uncomment for a deployed environment (DefaultAzureCredential).",

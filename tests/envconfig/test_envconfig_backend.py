@@ -252,3 +252,13 @@ def test_empty_variable_set_is_inconclusive():
 def test_backend_section_quotes_the_checklist(production_vars):
     for result in backend_checks(production_vars, PARAMS, "production"):
         assert "Backend Configuration (No Changes)" in result.section
+
+
+def test_backend_checks_switched_off_are_one_skip_saying_why() -> None:
+    from runbook.envconfig.backend import backend_checks as checks
+    from runbook.envconfig.params import EnvironmentConfigParams
+
+    params = EnvironmentConfigParams.model_validate(
+        {"sources": [], "backend": {"enabled": False}})
+    [only] = checks({"ENVIRONMENT": "local"}, params, "trial")
+    assert only.status.value == "skip" and "backend.enabled: false" in only.explanation

@@ -65,6 +65,10 @@ def backend_checks(
     variables: Mapping[str, str], params: EnvironmentConfigParams, environment: str
 ) -> list[CheckResult]:
     """Validate the backend variables of one runbook environment (e.g. 'production')."""
+    if not params.backend.enabled:
+        return [_result("environment", "Backend variables verified", Status.SKIP,
+                        explanation="not applicable: the backend checks know PixCrawler's "
+                        "settings and are off for this target (backend.enabled: false)")]
     if not variables:
         return [
             _result(

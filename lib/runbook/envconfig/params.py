@@ -199,6 +199,9 @@ class BackendParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    enabled: bool = Field(
+        default=True, description="the checks below know PixCrawler's backend settings; off "
+        "for a target whose settings are other (one SKIP says so)")
     environment_var: str = "ENVIRONMENT"
     allowed_environments: list[str] = Field(
         default_factory=lambda: ["development", "staging", "production", "test"]
