@@ -40,7 +40,7 @@ def test_total_agrees_with_pytest_covs_total_line(
     total = run.results[f"coverage.total.{gate_id.removeprefix('code.tests.')}"]
     assert total.status is Status.PASS, total.explanation
     assert abs(displayed(total.observed["percent"], 0) - line_total) <= 0.05
-    assert total.observed["pytest_cov_total"] == line_total
+    assert total.observed["tool_total"] == line_total
     assert total.evidence["cov_sources"] == [gate_id.removeprefix("code.tests.")]
     assert total.evidence["files"] == len(total.evidence["per_file"]) > 0
     assert f"--cov={gate_id.removeprefix('code.tests.')}" in total.explanation

@@ -80,6 +80,56 @@ def test_gates_sharing_a_lock_never_overlap_while_others_run_beside(tmp_path: Pa
     assert t["c.start"] < t["a.end"]  # the free gate ran beside the first
 
 
+def test_a_gate_starts_only_after_the_gates_it_needs_passed(tmp_path: Path) -> None:
+    """The test database's migration first, then the tests; the free gate runs beside."""
+    gates = [gate("free", marking(tmp_path, "c", 0.8)),
+             gate("db.migrate", marking(tmp_path, "m", 0.8)),
+             gate("code.tests", marking(tmp_path, "t", 0.2), needs=["db.migrate"])]  # fmt: skip
+    params = PreDeploymentParams(repo=tmp_path, gates=gates, coverage_layers=[], parallel=2,
+                                 candidate_ref=None)  # fmt: skip
+    results = run_gates(params, tmp_path / "ev")
+    assert [r.status for r in results] == [Status.PASS] * 3
+    t = {f.name: float(f.read_text()) for f in tmp_path.glob("*.*") if f.suffix in
+         (".start", ".end")}  # fmt: skip
+    assert t["t.start"] >= t["m.end"]  # never before its need finished
+    assert t["c.start"] < t["m.end"]  # the free gate ran beside the migration
+    assert results[2].evidence["needs"] == ["db.migrate"]
+    one_slot = params.model_copy(update={"parallel": 1})
+    run_gates(one_slot, tmp_path / "ev1")
+    t = {f.name: float(f.read_text()) for f in tmp_path.glob("*.*") if f.suffix in
+         (".start", ".end")}  # fmt: skip
+    assert t["m.end"] <= t["c.start"]  # a needed gate starts first, though listed after
+
+
+def test_a_gate_whose_need_failed_is_an_error_not_run(tmp_path: Path) -> None:
+    gates = [gate("db.migrate", ["{python}", "-c", "import sys; sys.exit('no database')"]),
+             gate("code.tests", ["{python}", "-c", "open('ran', 'w')"], needs=["db.migrate"]),
+             gate("after", ["true"], needs=["code.tests"])]  # fmt: skip
+    params = PreDeploymentParams(repo=tmp_path, gates=gates, coverage_layers=[], parallel=2,
+                                 candidate_ref=None)  # fmt: skip
+    migrate, tests, after = run_gates(params, tmp_path / "ev")
+    assert migrate.status is Status.FAIL
+    assert tests.status is Status.ERROR and not (tmp_path / "ran").exists()
+    assert tests.explanation == ("not run: it needs db.migrate to pass first, which is FAIL: "
+                                 "exited 1: no database")  # fmt: skip
+    assert after.status is Status.ERROR and "needs code.tests" in after.explanation
+
+
+def test_needs_name_earlier_gates(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'code.tests' needs \['db.migrate'\]"):
+        PreDeploymentParams(repo=tmp_path, coverage_layers=[], gates=[
+            gate("code.tests", ["true"], needs=["db.migrate"]), gate("db.migrate", ["true"])])
+
+
+def test_budget_covers_a_chain_of_needs(tmp_path: Path) -> None:
+    gates = [gate("a", ["true"], timeout_s=100), gate("b", ["true"], timeout_s=100, needs=["a"]),
+             gate("c", ["true"], timeout_s=100, needs=["b"])]  # fmt: skip
+    params = PreDeploymentParams(repo=tmp_path, gates=gates, coverage_layers=[], parallel=2)
+    each = 100 + VERSION_TIMEOUT_S + 2 * KILL_GRACE_S
+    assert cell_budget_s(params) == pytest.approx(3 * each / 2 + 3 * each + BUDGET_MARGIN_S,
+                                                  abs=0.1)  # fmt: skip
+
+
 def test_budget_covers_every_timeout_shared_over_the_slots(tmp_path: Path) -> None:
     gates = [gate("a", ["true"], timeout_s=100, locks=["db"]),
              gate("b", ["true"], timeout_s=100, locks=["db"]),

@@ -2,14 +2,16 @@
 
 Checklist "Pre-Deployment §2 Test Coverage Verification": utility ≥ 85 %, backend endpoints
 ≥ 90 %, services ≥ 85 %, repositories ≥ 80 %. The coverage run *is* the test run: each pytest
-gate with `coverage_report` has pytest-cov write a JSON report (and its own TOTAL line) of
-that run, and nothing runs the suite again. A figure is coverage.py's own: (covered lines +
-covered branches) / (statements + branches), so a run's total here equals the TOTAL line
-pytest-cov printed — each run gets a `coverage.total.<gate>` row that says which files and
-`--cov` sources were counted and checks that agreement; the layers sit beside it. Paths in a
-report are relative to the folder the tests ran in and are rebased onto the repository with
-that gate's `cwd`. A report that cannot be trusted (its tests stopped at collection, pytest-cov
-is missing, the gate timed out) makes its rows ERROR naming why.
+gate with `coverage_report` has its coverage tool write a JSON report (and its own TOTAL line)
+of that run — pytest-cov's options, or coverage.py's `coverage run -m pytest` then `coverage
+json` and `coverage report` (`coverage_tool: coverage`, see `coverage_commands`) — and nothing
+runs the suite again. A figure is coverage.py's own: (covered lines + covered branches) /
+(statements + branches), so a run's total here equals the TOTAL line the tool printed — each
+run gets a `coverage.total.<gate>` row that says which tool measured, which files and sources
+were counted, and checks that agreement; the layers sit beside it. Paths in a report are
+relative to the folder the tests ran in and are rebased onto the repository with that gate's
+`cwd`. A report that cannot be trusted (its tests stopped at collection, pytest-cov or coverage
+is missing, `coverage json` wrote nothing, the gate timed out) makes its rows ERROR naming why.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.checks import STATUS_COLOURS, CheckResult, Severity, Status
+from runbook.gates.coverage_commands import cov_sources as cov_sources  # re-export
 from runbook.gates.params import TEST_COVERAGE, CoverageLayer, PreDeploymentParams
 
 TOTAL_TOLERANCE = 0.05
+TOTAL_SOURCE = {"pytest-cov": "pytest-cov's", "coverage": "`coverage report`'s"}
 
 
 @dataclass
@@ -58,7 +62,11 @@ class CoverageRun(BaseModel):
     report: Path | None = None
     cwd: str = "."
     sources: list[str] = Field(default_factory=list, description="the --cov sources")
-    total_line: str | None = Field(default=None, description="pytest-cov's own TOTAL line")
+    tool: str = Field(default="pytest-cov", description="what measured: pytest-cov or coverage")
+    total_line: str | None = Field(
+        default=None, description="the TOTAL line of the tool that measured (pytest-cov's, or "
+        "`coverage report`'s)",
+    )
     total_line_percent: float | None = None
     problem: str | None = Field(default=None, description="why the report cannot be trusted")
 
@@ -161,18 +169,6 @@ def displayed(percent: float, precision: int) -> float:
     return round(percent, precision)
 
 
-def cov_sources(argv: Sequence[str]) -> list[str]:
-    """The `--cov` sources of a pytest argv (`--cov=x` or `--cov x`; bare `--cov` is '.')."""
-    sources: list[str] = []
-    for index, item in enumerate(argv):
-        if item.startswith("--cov="):
-            sources.append(item.removeprefix("--cov="))
-        elif item == "--cov":
-            following = argv[index + 1] if index + 1 < len(argv) else ""
-            sources.append(following if following and not following.startswith("-") else ".")
-    return sources
-
-
 def _problem(result: CheckResult) -> str | None:
     evidence = result.evidence
     if evidence.get("collection_errors") is not None or (
@@ -183,8 +179,10 @@ def _problem(result: CheckResult) -> str | None:
         where = f" in {', '.join(modules[:5])}" if modules else ""
         return (f"tests stopped at collection: {count} error{'s' if count != 1 else ''}{where}; "
                 f"no test ran, so {result.id} measured no coverage")  # fmt: skip
-    if evidence.get("missing_plugin"):
+    if evidence.get("missing_plugin") or evidence.get("missing_tool"):
         return result.explanation
+    if isinstance(evidence.get("coverage_problem"), str):
+        return f"{result.id} measured no usable coverage: {evidence['coverage_problem']}"
     if not isinstance(evidence.get("coverage_json"), str):
         return f"{result.id} wrote no coverage report ({result.status.value}: {result.explanation})"
     if result.status is Status.ERROR:
@@ -205,7 +203,8 @@ def coverage_reports(results: Sequence[CheckResult], evidence_dir: Path) -> dict
             gate=r.id,
             report=evidence_dir / name if isinstance(name, str) else None,
             cwd=r.evidence.get("cwd", "."),
-            sources=cov_sources(r.evidence.get("argv") or []),
+            sources=r.evidence.get("cov_sources") or cov_sources(r.evidence.get("argv") or []),
+            tool=r.evidence.get("coverage_tool") or "pytest-cov",
             total_line=r.evidence.get("cov_total_line"),
             total_line_percent=r.evidence.get("cov_total_percent"),
             problem=_problem(r),
@@ -248,13 +247,14 @@ def total_check_id(gate_id: str) -> str:
 def _total_check(
     run: CoverageRun, lines: LineSets | CoverageReportError, params: PreDeploymentParams
 ) -> CheckResult:
+    said = TOTAL_SOURCE.get(run.tool, f"{run.tool}'s")
     evidence: dict[str, Any] = {"gate": run.gate, "report": str(run.report), "cwd": run.cwd,
-                                "cov_sources": run.sources,
+                                "cov_sources": run.sources, "measured_by": run.tool,
                                 "total_line": run.total_line}  # fmt: skip
     base: dict[str, Any] = {
         "id": total_check_id(run.gate), "section": f"{TEST_COVERAGE} — what was measured",
         "title": f"Coverage measured by {run.gate}", "severity": Severity.BLOCKER,
-        "threshold": "the run's total equals pytest-cov's own TOTAL line",
+        "threshold": f"the run's total equals {said} own TOTAL line",
     }  # fmt: skip
     if isinstance(lines, CoverageReportError):
         return CheckResult(**base, status=Status.ERROR, explanation=str(lines), evidence=evidence)
@@ -262,15 +262,16 @@ def _total_check(
     evidence.update(counted)
     percent = counted["percent"]
     observed = {k: counted[k] for k in ("percent", "covered", "statements", "branches", "files")}
-    observed["pytest_cov_total"] = run.total_line_percent
-    what = (f"{counted['files']} files of --cov={','.join(run.sources) or '(config)'} run in "
+    observed.update(tool_total=run.total_line_percent, measured_by=run.tool)
+    option = "--cov" if run.tool == "pytest-cov" else "--source"
+    what = (f"{counted['files']} files of {option}={','.join(run.sources) or '(config)'} run in "
             f"{run.cwd}/")  # fmt: skip
     if percent is None:
         return CheckResult(**base, status=Status.INCONCLUSIVE, observed=observed, evidence=evidence,
                            explanation=f"nothing was measured ({what})")  # fmt: skip
     if run.total_line_percent is None:
         return CheckResult(**base, status=Status.PASS, observed=observed, evidence=evidence,
-                           explanation=f"{percent:.2f}% of {what} (pytest-cov printed no TOTAL "
+                           explanation=f"{percent:.2f}% of {what} ({run.tool} printed no TOTAL "
                            "line to compare with)")  # fmt: skip
     line = run.total_line or ""
     precision = len(line.rstrip("%").split()[-1].partition(".")[2]) if line else 0
@@ -279,7 +280,7 @@ def _total_check(
     return CheckResult(
         **base, status=Status.PASS if agrees else Status.ERROR, observed=observed,
         evidence=evidence,
-        explanation=(f"{percent:.2f}% of {what}; pytest-cov's TOTAL says "
+        explanation=(f"{percent:.2f}% of {what}; {said} TOTAL says "
                      f"{run.total_line_percent:g}%" + ("" if agrees else
                      " — they disagree, so the per-layer figures cannot be trusted")),
     )  # fmt: skip

@@ -26,7 +26,15 @@ runs them in the checkout as it is. Every gate gets a clean process environment 
 Side by side: `parallel` gates at once (default 2: the checklist's gates are independent
 processes — two pytest runs of different packages, ruff and mypy, which only read the tree and
 keep separate caches). Gates naming the same entry of `locks` (e.g. a test database both
-backend test gates use) never run at once.
+backend test gates use) never run at once. A gate's `needs` names earlier gates that must PASS
+before it starts (e.g. a `kind: command` gate `[{run}, alembic, upgrade, head]` that gives the
+test database its schema); gates others need start first, and a gate whose need did not pass
+is ERROR without running.
+
+Coverage is measured in the test run itself (`coverage_report: true`), by pytest-cov (default,
+`coverage_tool: pytest-cov`, the checklist's `--cov`) or, for a target that has coverage.py but
+not pytest-cov, by `coverage_tool: coverage`: `{run} coverage run [--source=…] -m pytest …`,
+then `{run} coverage json` and `{run} coverage report` on that run's data (`coverage_commands`).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.checks import Severity
+from runbook.gates.coverage_commands import pytest_index, untranslatable
 
 PYTHON_PLACEHOLDER = "{python}"
 RUN_PLACEHOLDER = "{run}"
@@ -52,6 +61,7 @@ DOCUMENTATION = "Pre-Deployment §3 Documentation Review"
 CONFIGURATION_CHANGES = "Environment Configuration §2 Configuration Changes"
 
 GateKind = Literal["pytest", "ruff-check", "ruff-format", "mypy", "command"]
+CoverageTool = Literal["pytest-cov", "coverage"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -95,8 +105,14 @@ class Gate(BaseModel):
     timeout_s: float = Field(default=600.0, gt=0, le=7200)
     coverage_report: bool = Field(
         default=False,
-        description="pytest only: pytest-cov writes a coverage JSON report (and its TOTAL line) "
-        "of this same run into the evidence; the --cov sources stay in argv",
+        description="pytest only: this same run writes a coverage JSON report (and the TOTAL "
+        "line of the tool that measured it) into the evidence; the --cov sources stay in argv",
+    )
+    coverage_tool: CoverageTool = Field(
+        default="pytest-cov",
+        description="pytest with coverage_report only: `pytest-cov` (pytest's --cov options) or "
+        "`coverage` (coverage.py: `coverage run -m pytest ...`, then `coverage json` and "
+        "`coverage report`), for a target that has coverage but not pytest-cov",
     )
     mypy_output: Literal["auto", "json", "text"] = Field(
         default="auto",
@@ -107,6 +123,11 @@ class Gate(BaseModel):
         default_factory=list,
         description="named resources used exclusively (e.g. a test database): gates sharing "
         "one never run side by side",
+    )
+    needs: list[str] = Field(
+        default_factory=list,
+        description="ids of earlier gates that must PASS before this one starts (e.g. the "
+        "test database's `alembic upgrade head`); if one does not, this gate is ERROR, not run",
     )
 
     @field_validator("id")
@@ -128,6 +149,19 @@ class Gate(BaseModel):
     def _kind_options(self) -> Gate:
         if self.coverage_report and self.kind != "pytest":
             raise ValueError("coverage_report is only for pytest gates")
+        if self.coverage_tool == "coverage":
+            if not self.coverage_report:
+                raise ValueError("coverage_tool: coverage measures coverage only with "
+                                 "coverage_report: true")  # fmt: skip
+            if pytest_index(self.argv) is None:
+                raise ValueError("coverage_tool: coverage runs the argv's pytest under "
+                                 "`coverage run -m pytest`: name pytest in argv, e.g. "
+                                 "[{run}, pytest, tests/]")  # fmt: skip
+            if bad := untranslatable(self.argv):
+                raise ValueError(f"{', '.join(bad)}: pytest-cov options, which coverage_tool: "
+                                 "coverage cannot pass on (it takes --cov=SOURCE, --cov-branch "
+                                 "and --cov-config=FILE; the coverage layers are the "
+                                 "thresholds)")  # fmt: skip
         return self
 
 
@@ -270,6 +304,14 @@ class PreDeploymentParams(BaseModel):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"duplicate check ids: {duplicates}")
+        earlier: set[str] = set()
+        for gate in self.gates:
+            if unknown := [n for n in gate.needs if n not in earlier]:
+                raise ValueError(
+                    f"gate {gate.id!r} needs {unknown}: `needs` names gates listed before it "
+                    f"(known so far: {sorted(earlier) or 'none'})"
+                )
+            earlier.add(gate.id)
         reporting = {g.id for g in self.gates if g.coverage_report}
         for layer in self.coverage_layers:
             if layer.report is not None and layer.report not in reporting:

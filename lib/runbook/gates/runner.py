@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -29,6 +30,14 @@ from typing import Any
 
 from runbook.checks import CheckResult, Status
 from runbook.gates.clean_env import gate_environment
+from runbook.gates.coverage_commands import (
+    combine_argv,
+    cov_sources,
+    coverage_missing,
+    coverage_prefix,
+    coverage_run_argv,
+    report_argvs,
+)
 from runbook.gates.git_refs import GitError
 from runbook.gates.params import (
     DEFAULT_RUNNER,
@@ -124,8 +133,10 @@ def gate_argv(
     """The full argv a gate runs: placeholders expanded, report options appended."""
     argv = expand_argv(gate.argv, repo, python, runner)
     if gate.kind == "pytest":
+        if uses_coverage_py(gate):  # `coverage run -m pytest ...`; reports written afterwards
+            argv = coverage_run_argv(argv)
         argv.append(f"--junitxml={_report_path(gate, evidence_dir, 'junit.xml')}")
-        if gate.coverage_report:  # the json for the layers, the TOTAL line to check it against
+        if gate.coverage_report and not uses_coverage_py(gate):  # json + TOTAL of the same run
             argv += [f"--cov-report=json:{_report_path(gate, evidence_dir, 'coverage.json')}",
                      "--cov-report=term"]  # fmt: skip
     elif gate.kind == "mypy":
@@ -136,6 +147,11 @@ def gate_argv(
     elif gate.kind == "ruff-format" and not {"--check", "--diff"} & set(argv):
         argv.append("--check")
     return argv
+
+
+def uses_coverage_py(gate: Gate) -> bool:
+    """Whether this gate measures coverage with coverage.py's own commands (not pytest-cov)."""
+    return gate.kind == "pytest" and gate.coverage_report and gate.coverage_tool == "coverage"
 
 
 def version_argv(kind: str, argv: Sequence[str]) -> list[str] | None:
@@ -253,8 +269,9 @@ def _judge_pytest(gate: Gate, run: _Process, evidence_dir: Path, out: Path, err:
     if text.missing_plugin and code == 4:
         return _error(
             f"{text.missing_plugin} is not installed in the target's environment: pytest refused "
-            f"--cov (add {text.missing_plugin} to its test dependencies, or set coverage_report: "
-            "false and leave --cov out of argv)",
+            f"--cov (add {text.missing_plugin} to its test dependencies; or, where coverage.py "
+            "is installed, set coverage_tool: coverage; or set coverage_report: false and leave "
+            "--cov out of argv)",
             missing_plugin=text.missing_plugin,
         )
     if code in _PYTEST_EXIT and code != 2:
@@ -417,27 +434,35 @@ def run_gate(
     `evidence_dir`, judge its report. Setting `cancel` interrupts it as Ctrl-C would."""
     evidence_dir.mkdir(parents=True, exist_ok=True)
     mypy_mode = "json" if gate.mypy_output == "auto" else gate.mypy_output
+    plain = expand_argv(gate.argv, repo, python, runner)  # the command as the gate names it
     argv = gate_argv(gate, repo, evidence_dir, python, runner, mypy_mode)
     out, err = (_report_path(gate, evidence_dir, s) for s in ("stdout.log", "stderr.log"))
     reports = [_report_path(gate, evidence_dir, s) for s in ("junit.xml", "coverage.json")]
-    for stale in reports:  # a report left by an earlier run must never be judged
-        stale.unlink(missing_ok=True)
+    data_file = _report_path(gate, evidence_dir, "coverage")
+    for stale in [*reports, data_file, *data_file.parent.glob(f"{data_file.name}.*")]:
+        stale.unlink(missing_ok=True)  # a report left by an earlier run must never be judged
     cwd = repo / gate.cwd
     env = gate_environment(gate.env, env_passthrough)
     if gate.coverage_report:  # keep coverage's data file out of the target's tree
-        env["COVERAGE_FILE"] = str(_report_path(gate, evidence_dir, "coverage"))
+        env["COVERAGE_FILE"] = str(data_file)
     evidence: dict[str, Any] = {
         "kind": gate.kind,
         "argv": argv,
+        "command": shlex.join(argv),
         "cwd": gate.cwd,
         "env_names": sorted(gate.env),
         "timeout_s": gate.timeout_s,
     }
     if gate.coverage_report:
-        evidence["coverage_report"] = True
+        evidence.update(coverage_report=True, coverage_tool=gate.coverage_tool,
+                        cov_sources=cov_sources(plain))  # fmt: skip
+    if gate.needs:
+        evidence["needs"] = gate.needs
     if candidate is not None:
         evidence["candidate"] = candidate.evidence()
     started = time.monotonic()
+    deadline = started + gate.timeout_s
+    steps: list[dict[str, Any]] = []
     if not cwd.is_dir():
         run = _Process(start_error=f"working directory {cwd} does not exist")
         out.write_text("")
@@ -448,9 +473,14 @@ def run_gate(
         if refused and _MYPY_REFUSES.search(_read(err) + _read(out)):  # mypy < 1.11
             mypy_mode = "text"
             argv = gate_argv(gate, repo, evidence_dir, python, runner, mypy_mode)
-            remaining = max(1.0, gate.timeout_s - (time.monotonic() - started))
+            remaining = max(1.0, deadline - time.monotonic())
             run = _execute(argv, cwd, env, remaining, out, err, cancel)
-            evidence.update(argv=argv, mypy_output="text (this mypy refuses --output json)")
+            evidence.update(argv=argv, command=shlex.join(argv),
+                            mypy_output="text (this mypy refuses --output json)")  # fmt: skip
+        if uses_coverage_py(gate) and run.exit_code is not None and run.exit_code >= 0 \
+                and _junit_written(gate, evidence_dir):  # fmt: skip
+            steps = _coverage_py_reports(gate, plain, cwd, env, evidence_dir, deadline, cancel)
+            evidence["coverage_steps"] = steps
     evidence.update(
         exit_code=run.exit_code,
         duration_s=round(time.monotonic() - started, 3),
@@ -464,6 +494,8 @@ def run_gate(
         evidence["tool_warnings"] = warnings[:20]
     if run.start_error:
         outcome = _error(f"the gate could not start: {run.start_error}")
+        if uses_coverage_py(gate) and Path(argv[0]).name == "coverage":
+            outcome = _missing_coverage_py(argv)
     elif run.timed_out:
         outcome = _error(f"timed out after {gate.timeout_s:g} s; its process group was killed")
     elif run.interrupted:
@@ -471,10 +503,20 @@ def run_gate(
         outcome = _error("interrupted by the operator; its process group was killed")
     elif run.exit_code is not None and run.exit_code < 0:
         outcome = _error(f"killed by signal {-run.exit_code}")
+    elif uses_coverage_py(gate) and not _junit_written(gate, evidence_dir) \
+            and coverage_missing(_read(err) + _read(out)):  # fmt: skip
+        outcome = _missing_coverage_py(argv)
     else:
         outcome = _judge(gate, run, evidence_dir, out, err, mypy_mode)
-    if not (run.start_error or run.interrupted) and (probe := version_argv(gate.kind, argv)):
+        if steps:
+            outcome = _with_coverage_py(outcome, steps, evidence_dir)
+    if outcome.details.get("missing_plugin") == "pytest-cov":
+        outcome = _suggest_coverage_py(outcome, plain, cwd, env, cancel)
+    if not (run.start_error or run.interrupted) and (probe := version_argv(gate.kind, plain)):
         evidence["tool_version"] = _tool_version(probe, cwd, env, cancel)
+        if uses_coverage_py(gate) and outcome.details.get("missing_tool") != "coverage":
+            evidence["coverage_version"] = _tool_version([*coverage_prefix(plain), "--version"],
+                                                         cwd, env, cancel)  # fmt: skip
     evidence.update(outcome.details)
     note = candidate.note() if candidate is not None else ""
     return CheckResult(
@@ -490,6 +532,87 @@ def run_gate(
     )
 
 
+def _junit_written(gate: Gate, evidence_dir: Path) -> bool:
+    return _report_path(gate, evidence_dir, "junit.xml").is_file()
+
+
+def _coverage_py_reports(
+    gate: Gate, plain: list[str], cwd: Path, env: dict[str, str], evidence_dir: Path,
+    deadline: float, cancel: threading.Event | None,
+) -> list[dict[str, Any]]:
+    """After `coverage run -m pytest`: `coverage combine` (only when the target's config wrote
+    parallel data files), `coverage json -o <evidence>` and `coverage report`, through the
+    gate's runner, on that run's data file. One record per step (argv, exit code, log)."""
+    data_file = _report_path(gate, evidence_dir, "coverage")
+    commands = report_argvs(plain, _report_path(gate, evidence_dir, "coverage.json"))
+    if not data_file.is_file() and any(data_file.parent.glob(f"{data_file.name}.*")):
+        commands = {"coverage combine": combine_argv(plain), **commands}
+    steps: list[dict[str, Any]] = []
+    for name, step_argv in commands.items():
+        slug = name.replace(" ", "-")
+        log, err_log = (_report_path(gate, evidence_dir, f"{slug}.{s}") for s in ("log", "err.log"))
+        remaining = max(5.0, deadline - time.monotonic())
+        done = _execute(step_argv, cwd, env, remaining, log, err_log, cancel)
+        steps.append({"step": name, "argv": step_argv, "command": shlex.join(step_argv),
+                      "exit_code": done.exit_code, "log": log.name, "stderr": err_log.name,
+                      "why": done.start_error or ("timed out" if done.timed_out else None)
+                      or (_last_line(err_log) or _last_line(log) if done.exit_code else None)})
+    return steps
+
+
+def _with_coverage_py(outcome: _Outcome, steps: list[dict[str, Any]], evidence_dir: Path
+                      ) -> _Outcome:  # fmt: skip
+    """The test outcome with coverage.py's TOTAL line (from `coverage report`), the report's
+    problems, and a note saying how coverage was measured."""
+    details = dict(outcome.details)
+    report = next((s for s in steps if s["step"] == "coverage report"), None)
+    if report is not None:
+        text = parse_pytest_text(_read(evidence_dir / report["log"]))
+        if text.cov_total_percent is not None:
+            details.update(cov_total_line=text.cov_total_line,
+                           cov_total_percent=text.cov_total_percent)  # fmt: skip
+    json_step = next((s for s in steps if s["step"] == "coverage json"), None)
+    if json_step is not None and not (evidence_dir / _json_name(json_step)).is_file():
+        details["coverage_problem"] = (f"`{json_step['command']}` exited {json_step['exit_code']}"
+                                       f" and wrote no report: {json_step['why'] or 'no output'}")
+    how = "coverage measured by coverage.py: coverage run -m pytest, then coverage json/report"
+    return _Outcome(outcome.status, outcome.observed, outcome.threshold,
+                    f"{outcome.explanation} ({how})", details)  # fmt: skip
+
+
+def _json_name(step: dict[str, Any]) -> str:
+    argv = step["argv"]
+    return Path(argv[argv.index("-o") + 1]).name
+
+
+def _missing_coverage_py(argv: Sequence[str]) -> _Outcome:
+    at = next((i for i, a in enumerate(argv) if Path(a).name == "coverage"), 0)
+    return _error(
+        f"coverage (coverage.py) is not installed in the target's environment: "
+        f"`{shlex.join(argv[: at + 2])} -m pytest` could not start it (add coverage to its test "
+        "dependencies, or set coverage_tool: pytest-cov where pytest-cov is installed)",
+        missing_tool="coverage",
+    )
+
+
+def _suggest_coverage_py(outcome: _Outcome, plain: list[str], cwd: Path, env: dict[str, str],
+                         cancel: threading.Event | None) -> _Outcome:  # fmt: skip
+    """A refused --cov: say whether coverage.py is there to measure with instead."""
+    try:
+        version = _tool_version([*coverage_prefix(plain), "--version"], cwd, env, cancel)
+    except ValueError:
+        version = None
+    if version and not version.startswith("unknown"):
+        explanation = (
+            "pytest-cov is not installed in the target's environment, so pytest refused --cov; "
+            f"coverage.py is ({version}): set coverage_tool: coverage on this gate to measure "
+            "with `coverage run -m pytest`, or add pytest-cov to its test dependencies"
+        )
+        return _Outcome(outcome.status, outcome.observed, outcome.threshold, explanation,
+                        {**outcome.details, "coverage_available": version})  # fmt: skip
+    return outcome
+
+
 def cell_budget_s(params: PreDeploymentParams) -> float:
     """How long the notebook cell running `run_gates` may take at most: every gate's timeout
     (plus its version probe and kill grace) shared over `parallel` slots, plus the longest
@@ -501,6 +624,10 @@ def cell_budget_s(params: PreDeploymentParams) -> float:
     chains = [max(cost.values())]
     for lock in {lock for g in params.gates for lock in g.locks}:
         chains.append(sum(cost[g.id] for g in params.gates if lock in g.locks))
+    after: dict[str, float] = {}  # a gate's cost plus its longest chain of needs
+    for gate in params.gates:  # needs name earlier gates only
+        after[gate.id] = cost[gate.id] + max((after[n] for n in gate.needs), default=0.0)
+    chains.append(max(after.values()))
     return round(sum(cost.values()) / params.parallel + max(chains) + BUDGET_MARGIN_S, 1)
 
 
@@ -538,11 +665,15 @@ def run_gates(params: PreDeploymentParams, evidence_dir: Path) -> list[CheckResu
 
 def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
              candidate: Candidate | None) -> list[CheckResult]:  # fmt: skip
-    """`params.parallel` gates at a time, never two holding the same lock; after an
-    interruption (Ctrl-C) the running gates are stopped and those not yet started are ERROR,
-    not silently absent."""
+    """`params.parallel` gates at a time, never two holding the same lock, none before the
+    gates it `needs` passed (a gate whose need did not pass is ERROR, not run); gates others
+    need start first, then the slow kinds. After an interruption (Ctrl-C) the running gates
+    are stopped and those not yet started are ERROR, not silently absent."""
     done: dict[int, CheckResult] = {}
-    queue = sorted(enumerate(params.gates), key=lambda item: _SCHEDULE.get(item[1].kind, 2))
+    index_of = {g.id: i for i, g in enumerate(params.gates)}
+    needed = {n for g in params.gates for n in g.needs}
+    queue = sorted(enumerate(params.gates),
+                   key=lambda item: (item[1].id not in needed, _SCHEDULE.get(item[1].kind, 2)))
     cancel = threading.Event()
     one = partial(run_gate, repo=root, evidence_dir=evidence_dir, python=params.python,
                   cancel=cancel, runner=params.runner, env_passthrough=params.env_passthrough,
@@ -550,15 +681,24 @@ def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
     with ThreadPoolExecutor(params.parallel, thread_name_prefix="runbook-gate") as pool:
         running: dict[Future[CheckResult], int] = {}
         while running or (queue and not cancel.is_set()):
+            for index, gate in list(queue):  # a need that did not pass: never start
+                failed = [done[index_of[n]] for n in gate.needs if index_of[n] in done
+                          and done[index_of[n]].status is not Status.PASS]  # fmt: skip
+                if failed:
+                    queue.remove((index, gate))
+                    done[index] = _not_run(gate, _need_failed(failed[0]), needs=gate.needs)
             held = {lock for i in running.values() for lock in params.gates[i].locks}
             while len(running) < params.parallel and not cancel.is_set():
-                ready = [item for item in queue if not held & set(item[1].locks)]
+                ready = [item for item in queue if not held & set(item[1].locks)
+                         and all(index_of[n] in done for n in item[1].needs)]  # fmt: skip
                 if not ready:
                     break
                 queue.remove(ready[0])
                 index, gate = ready[0]
                 held |= set(gate.locks)
                 running[pool.submit(one, gate)] = index
+            if not running:
+                continue  # everything left waits on a gate just judged; look again
             try:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:  # reaches this thread only: stop the gates' processes
@@ -572,3 +712,8 @@ def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
     for index, gate in queue:
         done[index] = _not_run(gate, "not run: an earlier gate was interrupted")
     return [done[i] for i in range(len(params.gates))]
+
+
+def _need_failed(need: CheckResult) -> str:
+    return (f"not run: it needs {need.id} to pass first, which is {need.status.value.upper()}: "
+            f"{need.explanation[:200]}")
