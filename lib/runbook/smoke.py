@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.checks import CheckResult, Severity, Status
-from runbook.probes.http import Exchange, exchange
+from runbook.probes.http import Exchange, exchange, http_statuses
 from runbook.secrets import SecretRef, SecretUnavailable, resolve
 from runbook.target import TargetParams
 from runbook.unauth_sweep import UnauthSweepParams
@@ -130,9 +130,7 @@ class SmokeStep(RequestSpec):
     @field_validator("expect_status")
     @classmethod
     def _statuses(cls, value: list[int]) -> list[int]:
-        if not value or any(not 100 <= s <= 599 for s in value):
-            raise ValueError("must be one or more HTTP status codes between 100 and 599")
-        return value
+        return http_statuses(value)
 
     @field_validator("checklist_route")
     @classmethod

@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runbook.checks import CheckResult, Severity, Status
-from runbook.probes.http import Exchange, exchange
+from runbook.probes.http import Exchange, exchange, http_statuses
 from runbook.target import TargetParams
 
 SWEEP_SECTION = "Deployment Steps §1.2 Smoke Tests"
@@ -86,9 +86,7 @@ class UnauthSweepParams(BaseModel):
     @field_validator("expect_status")
     @classmethod
     def _statuses(cls, value: list[int]) -> list[int]:
-        if any(not 100 <= s <= 599 for s in value):
-            raise ValueError("HTTP status codes are between 100 and 599")
-        return value
+        return http_statuses(value)
 
 
 @dataclass(frozen=True)

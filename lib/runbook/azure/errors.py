@@ -38,8 +38,9 @@ CANNOT_LOOK = "auth"  # no credential, or one that is refused: the check could n
 def failure_is_blind(failure: AzureFailure | dict | None) -> bool:
     """True when the call failed for want of a usable Azure credential: the check could not
     look (INCONCLUSIVE, the run INCOMPLETE), which is not a finding about the target."""
-    reason = failure.get("reason") if isinstance(failure, dict) else getattr(failure, "reason", None)
-    return reason == CANNOT_LOOK
+    if isinstance(failure, dict):
+        return failure.get("reason") == CANNOT_LOOK
+    return getattr(failure, "reason", None) == CANNOT_LOOK
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.checks import Severity
+from runbook.probes.http import http_statuses
 from runbook.secrets import SecretRef
 from runbook.smoke import RequestSpec
 from runbook.target import validate_http_url
@@ -46,9 +47,7 @@ class Step(RequestSpec):
     @field_validator("expect_status")
     @classmethod
     def _statuses(cls, value: list[int]) -> list[int]:
-        if any(not 100 <= s <= 599 for s in value):
-            raise ValueError("HTTP status codes are between 100 and 599")
-        return value
+        return http_statuses(value)
 
 
 def _step(**fields: Any) -> Step:

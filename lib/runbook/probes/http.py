@@ -121,3 +121,10 @@ def exchange(
         except ValueError:
             record.json = None
     return record
+
+
+def http_statuses(value: list[int]) -> list[int]:
+    """One or more HTTP status codes (100–599); else ValueError (for parameter validators)."""
+    if not value or any(not 100 <= s <= 599 for s in value):
+        raise ValueError("must be one or more HTTP status codes between 100 and 599")
+    return value
