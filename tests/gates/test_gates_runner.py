@@ -263,3 +263,21 @@ def test_interrupting_parallel_gates_stops_the_running_ones_and_skips_the_rest(
     assert all("interrupted" in r.explanation for r in results[:2])
     assert results[2].explanation == "not run: an earlier gate was interrupted"
     assert not list(tmp_path.glob("*.end"))
+
+
+def test_a_failed_command_quotes_the_exception_not_a_trailing_link(tmp_path: Path) -> None:
+    """e.g. `alembic upgrade head`: SQLAlchemy prints a "Background on this error" link after
+    the exception; the explanation quotes the exception."""
+    script = (
+        "import sys; sys.stderr.write('Traceback (most recent call last):\\n  File \"x\"\\n"
+        "sqlalchemy.exc.NotSupportedError: extension \"uuid-ossp\" is not available\\n"
+        "[SQL: CREATE EXTENSION]\\n(Background on this error at: https://sqlalche.me/e/20/x)\\n')"
+        "; sys.exit(1)"
+    )
+    result = run_gate(gate("command", ["{python}", "-c", script]), tmp_path, tmp_path / "ev")
+    assert result.status is Status.FAIL
+    assert result.explanation == ('exited 1: sqlalchemy.exc.NotSupportedError: extension '
+                                  '"uuid-ossp" is not available')
+    plain = run_gate(gate("command", ["{python}", "-c", "import sys; sys.exit('no database')"]),
+                     tmp_path, tmp_path / "ev")  # fmt: skip
+    assert plain.explanation == "exited 1: no database"

@@ -250,6 +250,18 @@ def _last_line(path: Path, limit: int = 300) -> str:
     return lines[-1][:limit] if lines else ""
 
 
+_EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Exit|Failure)\b: ")
+
+
+def _reason(err: Path, out: Path, limit: int = 300) -> str:
+    """Why a command failed: the last exception line of a Python traceback in its stderr
+    (a tool may print more after it, e.g. SQLAlchemy's "Background on this error" link), else
+    its last meaningful line."""
+    lines = meaningful_lines(_read(err))
+    exception = next((ln for ln in reversed(lines) if _EXCEPTION.match(ln)), None)
+    return (exception or _last_line(err) or _last_line(out))[:limit]
+
+
 def _error(explanation: str, **details: Any) -> _Outcome:
     return _Outcome(Status.ERROR, None, None, explanation, details)
 
@@ -390,7 +402,7 @@ def _judge(gate: Gate, run: _Process, evidence_dir: Path, out: Path, err: Path,
             Status.FAIL,
             {"exit_code": run.exit_code},
             "exit code 0",
-            f"exited {run.exit_code}: {_last_line(err) or _last_line(out)}",
+            f"exited {run.exit_code}: {_reason(err, out)}",
         )
     text = _read(out)
     try:
@@ -463,6 +475,7 @@ def run_gate(
     started = time.monotonic()
     deadline = started + gate.timeout_s
     steps: list[dict[str, Any]] = []
+    probes = _VersionProbes(_version_probes(gate, plain) if cwd.is_dir() else {}, cwd, env)
     if not cwd.is_dir():
         run = _Process(start_error=f"working directory {cwd} does not exist")
         out.write_text("")
@@ -512,11 +525,11 @@ def run_gate(
             outcome = _with_coverage_py(outcome, steps, evidence_dir)
     if outcome.details.get("missing_plugin") == "pytest-cov":
         outcome = _suggest_coverage_py(outcome, plain, cwd, env, cancel)
-    if not (run.start_error or run.interrupted) and (probe := version_argv(gate.kind, plain)):
-        evidence["tool_version"] = _tool_version(probe, cwd, env, cancel)
-        if uses_coverage_py(gate) and outcome.details.get("missing_tool") != "coverage":
-            evidence["coverage_version"] = _tool_version([*coverage_prefix(plain), "--version"],
-                                                         cwd, env, cancel)  # fmt: skip
+    if not (run.start_error or run.interrupted):
+        versions = probes.result()
+        if outcome.details.get("missing_tool") == "coverage":
+            versions.pop("coverage_version", None)
+        evidence.update(versions)
     evidence.update(outcome.details)
     note = candidate.note() if candidate is not None else ""
     return CheckResult(
@@ -530,6 +543,35 @@ def run_gate(
         explanation=outcome.explanation + (f" ({note})" if note else ""),
         evidence=evidence,
     )
+
+
+def _version_probes(gate: Gate, plain: list[str]) -> dict[str, list[str]]:
+    """Evidence key -> the argv asking the gate's tool (and coverage.py) for its version."""
+    probes: dict[str, list[str]] = {}
+    if (probe := version_argv(gate.kind, plain)) is not None:
+        probes["tool_version"] = probe
+    if uses_coverage_py(gate):
+        probes["coverage_version"] = [*coverage_prefix(plain), "--version"]
+    return probes
+
+
+class _VersionProbes:
+    """Version probes run on a thread beside the gate (off its critical path); `result` waits
+    for them. A probe takes at most VERSION_TIMEOUT_S."""
+
+    def __init__(self, probes: dict[str, list[str]], cwd: Path, env: dict[str, str]) -> None:
+        self._values: dict[str, str | None] = {}
+        self._thread = threading.Thread(target=self._run, args=(probes, cwd, env), daemon=True,
+                                        name="runbook-gate-version")  # fmt: skip
+        self._thread.start()
+
+    def _run(self, probes: dict[str, list[str]], cwd: Path, env: dict[str, str]) -> None:
+        for key, argv in probes.items():
+            self._values[key] = _tool_version(argv, cwd, env, None)
+
+    def result(self) -> dict[str, str | None]:
+        self._thread.join()
+        return dict(self._values)
 
 
 def _junit_written(gate: Gate, evidence_dir: Path) -> bool:
