@@ -1,10 +1,14 @@
 """Run the checklist's code-quality commands on the candidate and judge what the tools report.
 
 `run_gates` checks the candidate ref out in its cached scratch worktree (`worktree`), then runs
-every gate there, `parallel` at a time (gates sharing a `locks` entry one after the other).
-Each gate runs as argv (`shell=False`) in its own process group, in its own folder of the
-candidate, with a clean environment (`clean_env`), and its stdout and stderr are written in
-full to evidence files; after it, the same runner asks the tool for its version. A gate that
+every gate there, `parallel` at a time (gates sharing a `locks` entry one after the other, none
+before the gates it `needs` passed). Each gate runs as argv (`shell=False`) in its own process
+group, in its own folder of the candidate, with a clean environment (`clean_env`), and its
+stdout and stderr are written in full to evidence files (`command` in the evidence is exactly
+what ran); beside it, the same runner asks the tool for its version. A pytest gate with
+`coverage_tool: coverage` runs under `coverage run` and is followed by `coverage json` and
+`coverage report` (`coverage_commands`; each step's argv, exit code and log in the evidence's
+`coverage_steps`). A gate that
 cannot start, times out (its whole process group is killed) or is interrupted is
 `Status.ERROR`; so is a non-zero exit whose report cannot be parsed. A `warning:` a tool
 prints never makes an ERROR. Reports are read as `tool_reports` explains.
