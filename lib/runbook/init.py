@@ -9,6 +9,7 @@ import configparser
 import re
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,24 +164,78 @@ def base_ref(facts: RepoFacts) -> str | None:
 UV_RUN = [RUN_PLACEHOLDER]  # the checklist's `uv run` (pre_deployment.runner)
 
 
+def _declared(folder: Path) -> set[str]:
+    """Every requirement name a pyproject.toml declares (dependencies, optional ones and
+    dependency groups), normalised: what its locked environment will hold."""
+    try:
+        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
+    project = data.get("project") or {}
+    specs = list(project.get("dependencies") or [])
+    for group in [*(project.get("optional-dependencies") or {}).values(),
+                  *(data.get("dependency-groups") or {}).values()]:
+        specs += [x for x in group if isinstance(x, str)]
+    return {re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0].lower().replace("_", "-")
+            for spec in specs if isinstance(spec, str)}
+
+
+def _coverage_tool(facts: RepoFacts, folder: str) -> str | None:
+    """pytest-cov when the project declares it, coverage.py when only that, else None."""
+    names = _declared(facts.repo / folder) | _declared(facts.repo)
+    if "pytest-cov" in names:
+        return "pytest-cov"
+    return "coverage" if "coverage" in names else None
+
+
+def _needs_migration(facts: RepoFacts, folder: str) -> bool:
+    """Its tests expect the schema Alembic makes: an alembic.ini beside them and a conftest
+    that never creates the tables itself."""
+    conftest = facts.repo / folder / "tests" / "conftest.py"
+    try:
+        text = conftest.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    return (facts.repo / folder / "alembic.ini").is_file() and "create_all" not in text
+
+
 def _gates(facts: RepoFacts) -> list[dict[str, object]]:
-    """The checklist's §1 commands, placed where this repository keeps what they check."""
+    """The checklist's §1 commands, placed where this repository keeps what they check; the
+    coverage tool the target declares; its migration before tests that need the schema."""
     code = "Pre-Deployment §1 Code Quality Verification"
     gates: list[dict[str, object]] = []
     for folder in facts.test_dirs:
         name = "root" if folder == "." else folder.replace("/", "-")
         cov = f"--cov={facts.app_package}" if folder == facts.app_dir and facts.app_package \
             and not facts.app_package.endswith(".py") else "--cov=."
-        gates.append({"id": f"code.tests.{name}", "section": code, "kind": "pytest",
-                      "title": f"All tests pass locally: cd {folder} && uv run pytest",
-                      "argv": [*UV_RUN, "pytest", cov], "cwd": folder,
-                      "coverage_report": True})
+        tool = _coverage_tool(facts, folder)
+        arch = [t for t in facts.architecture_tests
+                if (t.split("/tests/")[0] if "/tests/" in t else ".") == folder]
+        argv = [*UV_RUN, "pytest", *([cov] if tool else []),
+                *(f"--ignore={t[len(folder) + 1:] if folder != '.' else t}" for t in arch)]
+        gate: dict[str, object] = {
+            "id": f"code.tests.{name}", "section": code, "kind": "pytest",
+            "title": f"All tests pass locally: cd {folder} && uv run pytest",
+            "argv": argv, "cwd": folder, "coverage_report": tool is not None,
+            "locks": [f"{name}-tests"]}
+        if tool == "coverage":
+            gate["coverage_tool"] = "coverage"
+        if _needs_migration(facts, folder):
+            gates.append({"id": f"db.migrate.{name}", "section": code, "kind": "command",
+                          "title": f"Test database at the newest migration: cd {folder} && "
+                          "uv run alembic upgrade head",
+                          "argv": [*UV_RUN, "alembic", "upgrade", "head"], "cwd": folder,
+                          "locks": [f"{name}-tests"]})
+            gate["needs"] = [f"db.migrate.{name}"]
+        gates.append(gate)
     for test in facts.architecture_tests:
         folder = test.split("/tests/")[0] if "/tests/" in test else "."
         inner = test[len(folder) + 1:] if folder != "." else test
+        name = "root" if folder == "." else folder.replace("/", "-")
         gates.append({"id": "code.architecture", "section": code, "kind": "pytest",
                       "title": f"Architecture tests pass: cd {folder} && uv run pytest {inner}",
-                      "argv": [*UV_RUN, "pytest", inner], "cwd": folder})
+                      "argv": [*UV_RUN, "pytest", inner], "cwd": folder,
+                      "locks": [f"{name}-tests"]})
     lint_dir = facts.app_dir or "."
     gates.append({"id": "code.lint", "section": code, "kind": "ruff-check",
                   "title": "Linting passes with no errors: uv run ruff check .",
@@ -206,11 +261,15 @@ def _layers(facts: RepoFacts, gates: list[dict[str, object]]) -> list[dict[str, 
             continue
         folder = str(gate["cwd"])
         inside = facts.app_package if folder == (facts.app_dir or ".") else None
-        prefix = f"{inside}/" if inside and not inside.endswith(".py") else ""
+        inside = inside if inside and not inside.endswith(".py") else None
+        # coverage reports name files from the repository's root
+        prefix = "/".join(p for p in (folder if folder != "." else "", inside or "") if p) + "/"
+        if prefix == "/":
+            continue  # tests at the root with no package: no layer to name
         layers.append({"id": f"coverage.{str(gate['id']).split('.')[-1]}",
-                       "title": f"Coverage of {folder}/{prefix} ≥ 85%",
+                       "title": f"Coverage of {prefix or 'everything'} ≥ 85%",
                        "section": "Pre-Deployment §2 Test Coverage Verification",
-                       "prefix": prefix or ".", "threshold_percent": 85,
+                       "prefix": prefix, "threshold_percent": 85,
                        "report": gate["id"]})
     return layers
 
@@ -236,7 +295,8 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         f"# Found: Python projects {facts.projects or 'none'}; uv.lock in "
         f"{facts.uv_locked or 'none'}; tests in {facts.test_dirs or 'none'}.",
         f"# Base ref: {'newest earlier tag' if base in facts.tags else 'the remote default'} "
-        f"({base or 'none found'}); tags seen: {', '.join(facts.tags[:5]) or 'none'}.",
+        f"({base or 'none found: set pre_deployment.base_ref and contract.baseline'}); "
+        f"tags seen: {', '.join(facts.tags[:5]) or 'none'}.",
     ]
     gates = _gates(facts)
     pre: dict[str, object] = {"repo": repo_arg, "base_ref": base, "gates": gates,
@@ -248,7 +308,11 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
                  + (", ".join(missing_docs) or "none") + ". The checks stay: a missing one fails.")
     if not facts.alembic_versions:
         lines.append("# No Alembic versions folder found: set migrations_dir.")
-    lines.append(_yaml({"pre_deployment": pre}).rstrip())
+    if any(str(g["id"]).startswith("db.migrate") for g in gates):
+        lines.append("# Its tests need the schema Alembic makes: db.migrate runs first, and both "
+                     "use the database its settings name. Point them at a test database (a "
+                     "gate's env, e.g. POSTGRES_DB: app_test): tests may empty tables.")
+    lines.append(_yaml({"pre_deployment": pre}))
     lines.append("")
     if facts.app:
         venv = _interpreter(facts)
@@ -260,7 +324,8 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
                      "{env: NAME}); `runbook doctor` names every missing one.")
         contract = {"app": facts.app, "app_dir": facts.app_dir, "python": venv,
                     "openapi_path": facts.openapi_url,
-                    "baseline": {"git_ref": base}, "public_path_prefixes": ["/"],
+                    **({"baseline": {"git_ref": base}} if base else {}),
+                    "public_path_prefixes": ["/"],
                     "generate_env": {}, "live_docs": "after-deploy"}
         lines.append(_yaml({"contract": contract}).rstrip())
         lines.append("")

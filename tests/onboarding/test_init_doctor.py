@@ -140,9 +140,26 @@ def test_init_finds_a_schema_served_under_a_settings_prefix(tmp_path: Path) -> N
     (repo / "backend" / "app" / "main.py").write_text(
         "from fastapi import FastAPI\nfrom app.core.config import Settings\nsettings = Settings()"
         '\napp = FastAPI(openapi_url=f"{settings.API_V1_STR}/openapi.json")\n')
-    (repo / "backend" / "pyproject.toml").write_text('[project]\nname = "svc"\n')
+    (repo / "backend" / "pyproject.toml").write_text(
+        '[project]\nname = "svc"\ndependencies = ["fastapi"]\n'
+        '[dependency-groups]\ndev = ["pytest<10", "coverage>=7"]\n')
+    (repo / "backend" / "alembic.ini").write_text("[alembic]\nscript_location = app/alembic\n")
+    (repo / "backend" / "tests" / "conftest.py").write_text("import pytest\n")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     facts = inspect_repository(repo)
     assert facts.app == "app.main:app" and facts.app_dir == "backend"
     assert facts.openapi_url == "/api/v1/openapi.json"
     assert facts.test_dirs == ["backend"]
+    # coverage.py but no pytest-cov, and a schema only Alembic makes
+    root = _checkout_root(tmp_path)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    init_environment("svc", repo, "http://127.0.0.1:8124", root)
+    pre = load("svc", root=root).params.pre_deployment
+    assert pre is not None
+    gates = {g.id: g for g in pre.gates}
+    tests = gates["code.tests.backend"]
+    assert tests.coverage_tool == "coverage" and tests.needs == ["db.migrate.backend"]
+    assert gates["db.migrate.backend"].argv[-2:] == ["upgrade", "head"]
+    assert [layer.prefix for layer in pre.coverage_layers] == ["backend/app/"]
