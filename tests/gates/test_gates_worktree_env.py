@@ -185,3 +185,32 @@ def test_uv_run_in_a_gate_does_not_warn_about_the_runbooks_virtual_env(
     assert "VIRTUAL_ENV" not in (tmp_path / "ev" / "probe.stderr.log").read_text()
     prefix = (tmp_path / "ev" / "probe.stdout.log").read_text().strip()
     assert Path(prefix) == project / ".venv"
+
+
+def test_default_worktrees_live_outside_every_project_so_no_parent_config_leaks_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target without its own pytest section, tested in a worktree under the runbook's
+    checkout, would run under the runbook's `[tool.pytest.ini_options]` (seen on the
+    full-stack-fastapi-template: `-n 2` refused). The default cache is the user's."""
+    from runbook.gates.runner import worktree_cache
+    from runbook.params import project_root
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    repo = tmp_path / "plain"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tests" / "test_one.py").write_text("def test_one():\n    assert True\n")
+    git(tmp_path, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one test, no pytest configuration")
+    pytest_gate = Gate.model_validate({"id": "tests", "title": "t", "kind": "pytest",
+                                       "section": f"{CODE_QUALITY} — t",
+                                       "argv": ["{run}", "pytest", "-p", "no:cacheprovider"]})
+    p = PreDeploymentParams.model_validate({"repo": repo, "gates": [pytest_gate],
+                                            "coverage_layers": [], "runner": SAMPLE_RUNNER})
+    cache = worktree_cache(p)
+    assert cache.is_relative_to(tmp_path / "xdg")
+    assert not cache.is_relative_to(project_root())
+    (result,) = run_gates(p, tmp_path / "ev")
+    assert result.status is Status.PASS, result.explanation
+    out = (tmp_path / "ev" / "tests.stdout.log").read_text()
+    assert str(project_root() / "pyproject.toml") not in out and "configfile" not in out

@@ -52,7 +52,7 @@ PYTHON_PLACEHOLDER = "{python}"
 RUN_PLACEHOLDER = "{run}"
 PLACEHOLDERS = (PYTHON_PLACEHOLDER, RUN_PLACEHOLDER)
 DEFAULT_RUNNER = ["uv", "run"]
-DEFAULT_WORKTREE_CACHE = Path("outputs/.cache/worktrees")
+DEFAULT_WORKTREE_CACHE = None  # the user's cache folder (gates.runner.worktree_cache)
 DEFAULT_WORKTREE_KEEP = [".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache"]
 
 CODE_QUALITY = "Pre-Deployment §1 Code Quality Verification"
@@ -235,10 +235,13 @@ class PreDeploymentParams(BaseModel):
         description="the commit the gates test, checked out in a scratch worktree; None = run "
         "in the checkout as it is (it may then be written to)",
     )
-    worktree_cache: Path = Field(
+    worktree_cache: Path | None = Field(
         default=DEFAULT_WORKTREE_CACHE,
-        description="folder of the per-repository scratch worktrees (relative: to the runbook "
-        "checkout); kept between runs so the tools' caches are warm",
+        description="folder of the per-repository scratch worktrees, kept between runs so the "
+        "tools' caches are warm (relative: to the runbook checkout). None: "
+        "$XDG_CACHE_HOME/pixcrawler-runbook/worktrees (else ~/.cache/…), outside every "
+        "project, so a target's tools never find a parent folder's configuration (a pytest, "
+        "ruff or mypy section of the runbook's own pyproject.toml)",
     )
     worktree_keep: list[str] = Field(
         default_factory=lambda: list(DEFAULT_WORKTREE_KEEP),

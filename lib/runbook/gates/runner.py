@@ -686,7 +686,11 @@ def _not_run(gate: Gate, why: str, **evidence: Any) -> CheckResult:
 
 
 def worktree_cache(params: PreDeploymentParams) -> Path:
-    """The folder of the scratch worktrees (a relative parameter: under the runbook checkout)."""
+    """The folder of the scratch worktrees: the parameter (relative: under the runbook
+    checkout), else the user's cache folder, outside any project's configuration."""
+    if params.worktree_cache is None:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "pixcrawler-runbook" / "worktrees"
     if params.worktree_cache.is_absolute():
         return params.worktree_cache
     from runbook.params import project_root  # the parameters package imports this one
