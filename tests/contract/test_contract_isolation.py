@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from git_support import git
 from runbook.checks import Status
 from runbook.contract import (
     BaselineSource,
@@ -29,13 +30,6 @@ from runbook.contract import (
 RUNBOOK_SITE = sysconfig.get_paths()["purelib"]  # fastapi and pydantic, for the test venvs
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def commit(repo: Path, message: str, tag: str | None = None) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from git_support import git
 from runbook.checks import Status
 from runbook.contract import (
     BaselineSource,
@@ -83,13 +83,6 @@ def write_app(repo: Path, source: str) -> None:
     (repo / "svc" / "main.py").write_text(source)
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def params(**overrides) -> ContractParams:

@@ -61,7 +61,7 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 done = subprocess.run(argv, capture_output=True, text=True, env=env,
                                       timeout=300, check=False)  # fmt: skip
                 if done.returncode != 0:
-                    pytest.skip(f"cannot make the {name} venv: {done.stderr.strip()[-300:]}")
+                    pytest.fail(f"cannot make the {name} venv: {done.stderr.strip()[-300:]}")
         made[name] = venv
     assert not (made["coverage"] / "bin" / "pytest-cov").exists()
     return made

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from git_support import git
 from runbook.checks import Status
 from runbook.gates import SampleRepo, documentation_checks, migration_check
 from runbook.gates.migrations import heads, parse_revision
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-C", str(repo), *args],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 def by_path(sample: SampleRepo, **updates: object) -> dict[str, tuple[Status, str]]:

@@ -53,7 +53,7 @@ def old_ruff(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 done = subprocess.run(argv, capture_output=True, text=True, env=env,
                                       timeout=300, check=False)  # fmt: skip
                 if done.returncode != 0:
-                    pytest.skip(f"cannot install ruff {version}: {done.stderr.strip()[-300:]}")
+                    pytest.fail(f"cannot install ruff {version}: {done.stderr.strip()[-300:]}")
         pythons[version] = python
     return pythons
 

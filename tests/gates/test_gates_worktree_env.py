@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from git_support import git
 from runbook.checks import Status
 from runbook.gates import Gate, PreDeploymentParams, materialize_sample, run_gates
 from runbook.gates.clean_env import gate_environment, runbook_venv_bins
@@ -19,11 +20,6 @@ from runbook.gates.worktree import prune_cache, repo_key
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-C", str(repo), *args],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout.strip()  # fmt: skip
 
 
 def gate(argv: list[str], id: str = "probe", **extra: object) -> Gate:
