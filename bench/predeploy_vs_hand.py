@@ -13,8 +13,9 @@ gives each side a freshly created database (not timed), and stops the server at 
 
 (a) by hand, in the checkout's `--cwd`, one after another, each `uv run …` in its own process
 (the runbook's VIRTUAL_ENV left out, as in a person's shell): `alembic upgrade head`,
-`coverage run -m pytest tests/`, `coverage report`, `ruff check app`, `mypy app`,
-`ruff format app --check`.
+`pytest tests/` (§1 "All tests pass locally", as the checklist writes it), `coverage run -m
+pytest tests/` and `coverage report` (§2), `ruff check app`, `mypy app`, `ruff format app
+--check`; `--hand one-coverage-run` drops the first test run (a person's shortcut).
 (b) the runbook: `run_gates` + `coverage_checks` with the same commands as gates — the
 migration a `kind: command` gate the test gate `needs`, the test gate `coverage_tool:
 coverage` (the coverage run is the test run; `coverage json`/`coverage report` after it) — in
@@ -179,11 +180,16 @@ def by_hand(repo: Path, cwd: str, commands: list[list[str]], env: dict[str, str]
 
 
 def hand_commands(tests: bool, tool: str, lint: list[str], types: list[str], fmt: list[str],
-                  test_args: list[str], source: str) -> list[list[str]]:  # fmt: skip
-    """The checklist's commands as a person types them for this target."""
+                  test_args: list[str], source: str,
+                  as_written: bool = True) -> list[list[str]]:  # fmt: skip
+    """The checklist's commands as a person types them for this target. As written, §1 "All
+    tests pass locally" (`uv run pytest`) and §2 "coverage" (`uv run pytest --cov…`) are two
+    runs of the suite; `as_written=False` is the shortcut of one coverage run for both."""
     commands: list[list[str]] = []
     if tests:
         commands.append(["alembic", "upgrade", "head"])
+        if as_written:
+            commands.append(["pytest", *test_args])
         if tool == "coverage":
             commands += [["coverage", "run", "-m", "pytest", *test_args], ["coverage", "report"]]
         else:
@@ -254,6 +260,9 @@ def main() -> None:
     parser.add_argument("--coverage-tool", default="coverage", choices=["coverage", "pytest-cov"])
     parser.add_argument("--no-tests", action="store_true", help="no database, no test gate")
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--hand", choices=["as-written", "one-coverage-run"],
+                        default="as-written", help="the by-hand side: the checklist's §1 and §2 "
+                        "as written (the suite twice) or the shortcut (once, with coverage)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--uv-python", default=DEFAULT_PYTHON if Path(DEFAULT_PYTHON).exists()
                         else None, help="UV_PYTHON for both sides (pyenv shims get in the way)")
@@ -263,7 +272,9 @@ def main() -> None:
     lint, types, fmt, test_args = (shlex.split(c) for c in (args.lint, args.types, args.format,
                                                              args.tests))  # fmt: skip
     tests = not args.no_tests
-    commands = hand_commands(tests, args.coverage_tool, lint, types, fmt, test_args, args.source)
+    commands = hand_commands(tests, args.coverage_tool, lint, types, fmt, test_args, args.source,
+                             as_written=args.hand == "as-written")
+    print(f"by hand: {args.hand} ({len(commands)} commands)")
     gates = gates_for(args.cwd, tests, args.coverage_tool, lint, types, fmt, test_args,
                       args.source)  # fmt: skip
     print(f"repository: {repo} (candidate HEAD); machine: {os.cpu_count()} cores, load "
