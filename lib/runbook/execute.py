@@ -283,6 +283,7 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
              renderings: dict[str, Future[Rendering]] | None = None) -> RunOutcome:
     """Scan for secrets, judge, render the report, write the manifest; print the verdict.
     `renderings`: notebooks already being rendered in the background, by phase name."""
+    from runbook.checklist.view import manifest_section
     from runbook.report import write_report
     from runbook.secret_scan import secret_scan_check
 
@@ -324,6 +325,7 @@ def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Param
         "verdict": overall.value,
         "reasons": reasons,
         **(gate_record or {}),
+        "checklist": manifest_section(results, params.environment),
     }
     write_report(run_dir, manifest, pages, figures)
     ev.write_manifest(run_dir, manifest)

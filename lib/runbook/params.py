@@ -28,6 +28,7 @@ from runbook.approval import ApprovalParams
 from runbook.azure.params import AppSettingsParams, AzureParams
 from runbook.azure_standin.config import StandinConfig
 from runbook.baseline import PostDeploymentParams
+from runbook.checklist.params import ChecklistParams
 from runbook.contract.params import ContractParams
 from runbook.deploy.params import DeployParams
 from runbook.envconfig.params import EnvironmentConfigParams
@@ -144,6 +145,10 @@ class Parameters(BaseModel):
     )
     workers: WorkersParams | None = Field(
         None, description="Redis and Celery health (Monitoring §3, §4); local: started for the run"
+    )
+    checklist: ChecklistParams = Field(
+        default_factory=ChecklistParams,
+        description="the team's checklist in the target repository, compared with the catalogue",
     )
 
     @model_validator(mode="after")

@@ -9,7 +9,8 @@ Re-judged today:
   result's evidence, with the new `deploy.probe.*` parameters.
 Every other result keeps its recorded status. Phase and run verdicts are recomputed with the
 same rules `runbook run` used (`verdict.judge` per phase, skipped phases stay INCOMPLETE, the
-worst of all wins).
+worst of all wins), and so is the checklist view (`checklist`: counts before and after, the boxes
+whose state changed).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class RejudgeReport:
     rejudged_sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     new_results: list[CheckResult] = field(default_factory=list)
+    checklist: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flipped(self) -> bool:
@@ -88,6 +90,8 @@ class RejudgeReport:
             out.append(f" {mark} {c.id}: {c.old_status} -> {c.new_status}"
                        + (f" — {c.new_explanation}" if c.changed else ""))
         out += [f"phase {name}: {v['old']} -> {v['new']}" for name, v in self.phases.items()]
+        out += [f"checklist box {c['id']}: {c['old']} -> {c['new']}"
+                for c in self.checklist.get("changed", [])]
         return out + [f"note: {n}" for n in self.notes]
 
     def to_json(self) -> dict[str, Any]:
@@ -98,6 +102,7 @@ class RejudgeReport:
             "checks": [c.model_dump(mode="json") for c in self.checks],
             "rejudged_sources": self.rejudged_sources, "notes": self.notes,
             "new_results": [r.to_payload() for r in self.new_results],
+            "checklist": self.checklist,
         }  # fmt: skip
 
 
@@ -223,7 +228,24 @@ def rejudge(run_dir: Path, overrides: list[str]) -> RejudgeReport:
         report.notes.append(f"the recorded results judge to {report.recomputed_verdict}, not the "
                             f"recorded {report.old_verdict}: the verdict rules changed since")
     report.new_results = new
+    report.checklist = _checklist(manifest, new)
     return report
+
+
+def _checklist(manifest: dict[str, Any], results: list[CheckResult]) -> dict[str, Any]:
+    """The checklist view recomputed from the new results, beside the recorded one."""
+    from runbook.checklist.view import ChecklistView, compare_views, manifest_section
+
+    section = manifest_section(results, str(manifest.get("environment")))
+    recorded = manifest.get("checklist")
+    out: dict[str, Any] = {"new_counts": section.get("counts"), "coverage": section.get("coverage"),
+                           "error": section.get("error")}
+    if not recorded or "error" in recorded or "error" in section:
+        return {**out, "old_counts": None, "changed": [],
+                "note": "the recorded run has no checklist view to compare with"}
+    old, new = ChecklistView.from_manifest(recorded), ChecklistView.from_manifest(section)
+    return {**out, "old_counts": old.counts,
+            "changed": [c.model_dump() for c in compare_views(old, new)]}
 
 
 def save_rejudge(report: RejudgeReport, folder: Path) -> Path:

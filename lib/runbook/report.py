@@ -1,5 +1,6 @@
-"""The reviewer's report: one HTML page with the verdict, a table of every check linked to
-the executed notebook (rendered with nbconvert) that proves it."""
+"""The reviewer's report: one HTML page with the verdict, then the checklist itself (every box
+with its state in this run, linked to the notebook cell holding its evidence), then a table of
+every check linked to the executed notebook (rendered with nbconvert) that proves it."""
 
 from __future__ import annotations
 
@@ -81,12 +82,21 @@ th, td {{ border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertica
 td.status {{ white-space: nowrap; }}
 th {{ background: #f6f8fa; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
+.box-state {{ white-space: nowrap; font-weight: bold; }}
+.coverage {{ font-size: 1.1em; }}
+table.checklist {{ width: 100%; max-width: 72em; table-layout: fixed; }}
+table.checklist th:first-child {{ width: 12em; }}
+table.checklist td {{ max-width: none; }}
+.why {{ color: #57606a; font-size: 12px; }}
 code {{ font-size: 12px; }}
 img {{ max-width: 900px; display: block; margin: 0.5em 0; }}
 </style></head><body>
 <h1>PixCrawler deployment runbook</h1>
 <p class="verdict">{e(verdict)}</p>
+<p>{e(manifest['environment'])} · run {e(manifest['run_id'])}</p>
 <ul>{reasons}</ul>
+{checklist_section(manifest.get("checklist"), notebook_pages)}
+<h2>Run</h2>
 <table>
 <tr><th>environment</th><td>{e(manifest['environment'])}</td></tr>
 <tr><th>run id</th><td>{e(manifest['run_id'])}</td></tr>
@@ -136,3 +146,55 @@ def _link(href: str | None, text: str) -> str:
     if not href:
         return html.escape(text)
     return f"<a href='{html.escape(href, quote=True)}'>{html.escape(text)}</a>"
+
+
+BOX_STATE_COLOURS = {"proved": "#1a7f37", "signed": "#0969da", "failed": "#cf222e",
+                     "pending": "#8250df", "not-proved": "#bf8700", "not-run": "#bf8700",
+                     "unproved": "#9a6700", "not-applicable": "#6e7781"}
+BOX_STATE_MARKS = {"proved": "✔", "signed": "✍", "failed": "✘", "pending": "…",
+                   "not-proved": "?", "not-run": "–", "unproved": "○", "not-applicable": "n/a"}
+
+
+def checklist_section(view: dict[str, Any] | None, notebook_pages: dict[str, str]) -> str:
+    """The checklist view of the manifest as HTML: the coverage line, the count per state, then
+    every box section by section with its state, why, and links to the evidence cells."""
+    if not view:
+        return ("<h2>Checklist</h2><p>This run recorded no checklist view (a manifest older "
+                "than the checklist catalogue).</p>")
+    from runbook.checklist.view import STATE_LABELS, BoxState, ChecklistView
+
+    e = html.escape
+    if "error" in view:
+        return f"<h2>Checklist</h2><p>{e(str(view['error']))}</p>"
+    parsed = ChecklistView.from_manifest(view)
+    counts = "".join(
+        f"<tr><td class='box-state' style='color:{BOX_STATE_COLOURS[s]}'>"
+        f"{e(BOX_STATE_MARKS[s])} {e(STATE_LABELS[BoxState(s)])}</td><td>{n}</td></tr>"
+        for s, n in parsed.counts.items() if n)
+    sections = "".join(
+        f"<h3>{e(section)}</h3><table class='checklist'><tr><th>state</th><th>box</th>"
+        f"<th>evidence</th></tr>{''.join(_box_row(b, notebook_pages) for b in boxes)}</table>"
+        for section, boxes in parsed.sections().items())
+    return (f"<h2>Checklist</h2><p class='coverage'><b>{e(parsed.coverage_line())}</b> "
+            f"(environment {e(parsed.environment)})</p><table>{counts}</table>{sections}")
+
+
+def _box_row(box: Any, notebook_pages: dict[str, str]) -> str:
+    from runbook.checklist.view import STATE_LABELS
+
+    e = html.escape
+    state = box.state.value
+    label = STATE_LABELS[box.state]
+    if box.signed_by:
+        label += " by " + ", ".join(box.signed_by)
+    links = ", ".join(
+        _link(_anchor(notebook_pages.get(ev.phase or "run"), ev.id), ev.id)
+        + f" <span class='why'>{e(ev.status)}</span>" for ev in box.evidence)
+    if not links and (box.checks or box.signoff):
+        links = "<span class='why'>" + e(", ".join([*box.checks, *box.signoff])) + "</span>"
+    mark = {"rollback": "❌ ", "failed": "❌ ", "success": "✅ "}.get(box.kind, "")
+    return (f"<tr id='box-{e(box.id)}'><td class='box-state' "
+            f"style='color:{BOX_STATE_COLOURS.get(state, '#555')}'>"
+            f"{e(BOX_STATE_MARKS.get(state, ''))} {e(label)}</td>"
+            f"<td class='text'>{e(mark + box.text)}<br><span class='why'>{e(box.reason)}</span>"
+            f"</td><td>{links}</td></tr>")
