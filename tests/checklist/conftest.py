@@ -1,0 +1,94 @@
+"""A real local run, made once per session (CLI, papermill, the sandbox and the stand-ins), and
+the check ids the runbook can produce: that run's results plus the ids the id-producing code
+gives for what a rehearsal does not exercise (a development deploy that starts the app, the
+promotion gate of production, the post-rollback sign-offs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LocalRun:
+    run_dir: Path
+    manifest: dict[str, Any]
+    stdout: str
+    stderr: str
+
+    @property
+    def result_ids(self) -> set[str]:
+        return {r["id"] for r in self.manifest["results"]}
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
+    """`runbook run --env local` into a fresh outputs folder (every phase; about a minute)."""
+    out = tmp_path_factory.mktemp("outputs")
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "PIXCRAWLER_API_TOKEN"}}
+    env["PIXCRAWLER_SANDBOX_TOKEN"] = "tok-" + os.urandom(9).hex()
+    proc = subprocess.run([sys.executable, "-m", "runbook.cli", "run", "--env", "local",
+                           "--outputs", str(out)], capture_output=True, text=True,
+                          timeout=900, env=env, cwd=ROOT)
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert ": " in last, f"no run directory in the output:\n{proc.stdout}\n{proc.stderr}"
+    run_dir = Path(last.split(": ", 1)[1])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return LocalRun(run_dir=run_dir, manifest=manifest, stdout=proc.stdout, stderr=proc.stderr)
+
+
+def development_deploy_ids(workdir: Path) -> set[str]:
+    """The ids a development deploy (method start) gives, from the real functions with the
+    development parameters: the app cannot start here (no checkout), the pages do not answer,
+    the log is absent: the ids are the same as when all goes well."""
+    from runbook.deploy.local_app import docs_checks, log_check, start_app, still_running
+    from runbook.params import load
+
+    deploy = load("development", root=ROOT).params.deploy
+    assert deploy is not None and deploy.method == "start"
+    started, proc = start_app(deploy, workdir)
+    if proc is not None:  # pragma: no cover - only where a development checkout exists
+        proc.terminate()
+        proc.wait(timeout=30)
+    short = subprocess.Popen([sys.executable, "-c", "pass"])
+    short.wait(timeout=30)
+    results = [started, still_running(deploy, short, workdir), *docs_checks(deploy),
+               log_check(deploy, workdir / "no-log-here")]
+    return {r.id for r in results}
+
+
+def governance_ids(outputs: Path) -> set[str]:
+    """The promotion gate's id as production's parameters configure it (no staging run here)."""
+    from runbook.params import load
+    from runbook.promotion import gate_from_params
+
+    params = load("production", root=ROOT).params
+    assert params.promotion is not None
+    return {gate_from_params(outputs, params.promotion, params.build_id).result().id}
+
+
+def post_rollback_ids() -> set[str]:
+    """The post-rollback sign-offs, from the function that records them."""
+    from runbook.rollback import RollbackParams, decide
+    from runbook.rollback.execute import post_rollback_actions
+
+    rb = RollbackParams()
+    return {r.id for r in post_rollback_actions(decide([], rb), rb)}
+
+
+@pytest.fixture(scope="session")
+def producible_ids(local_run: LocalRun, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every check id the runbook is known to produce (see the module docstring)."""
+    scratch = tmp_path_factory.mktemp("ids")
+    return (local_run.result_ids | development_deploy_ids(scratch / "deploy")
+            | governance_ids(scratch / "outputs") | post_rollback_ids())
