@@ -107,8 +107,29 @@ def _manager_class() -> type:
     return TrackingKernelManager
 
 
+START_ATTEMPTS = 3
+
+
+def died_at_start(exc: BaseException) -> bool:
+    """A kernel that died before answering kernel_info: typically a port jupyter_client chose
+    free and something else bound first ("Address already in use") on a busy machine. Nothing
+    ran in it, so starting again is safe."""
+    return "died before replying to kernel_info" in str(exc)
+
+
 def start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
-    """Start a kernel as papermill would and run the recipe's imports in it, silently."""
+    """Start a kernel as papermill would and run the recipe's imports in it, silently (a start
+    that dies before the kernel answers is tried again with fresh ports)."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_warm_kernel(recipe)
+        except RuntimeError as exc:
+            if attempt == START_ATTEMPTS or not died_at_start(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
     manager = _manager_class()(kernel_name=recipe.kernel_name)
     asyncio.run(manager.start_kernel(cwd=str(recipe.cwd),
                                      extra_arguments=list(recipe.extra_arguments)))

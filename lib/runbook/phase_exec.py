@@ -86,7 +86,8 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
     t0 = time.perf_counter()
     status, error = "completed", None
     try:
-        papermill.execute_notebook(
+        _execute_with_start_retry(
+            papermill.execute_notebook, kernel is None,
             str(phase.path(root)), str(out),
             parameters={"env": params.environment, "params": public_dump(params),
                         "run_dir": str(run_dir)},
@@ -114,6 +115,20 @@ def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path
             kernel.close()
     duration = time.perf_counter() - t0
     return judge_phase(phase, out, status, error, duration)
+
+
+def _execute_with_start_retry(execute: Any, may_retry: bool, *args: Any, **kwargs: Any) -> None:
+    """papermill's execute, once more (twice at most) when its own kernel died before answering
+    kernel_info: no cell ran, so nothing is executed twice (a warm kernel is not restarted)."""
+    from runbook.kernels import START_ATTEMPTS, died_at_start
+
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            execute(*args, **kwargs)
+            return
+        except RuntimeError as exc:
+            if not may_retry or attempt == START_ATTEMPTS or not died_at_start(exc):
+                raise
 
 
 def judge_phase(phase: ph.Phase, out: Path, status: str, error: str | None,

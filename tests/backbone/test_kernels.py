@@ -5,6 +5,7 @@ the phases' steps run pre-deployment beside environment but nothing beside the l
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,3 +145,57 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _flaky_kernelspec(tmp_path: Path, deaths: int) -> Path:
+    """A kernelspec whose first `deaths` starts die at once (as a kernel that lost its port
+    does), then a real ipykernel."""
+    spec = tmp_path / "share" / "jupyter" / "kernels" / "flaky"
+    spec.mkdir(parents=True)
+    starts = tmp_path / "starts.log"
+    script = tmp_path / "flaky_kernel.py"
+    script.write_text(
+        "import pathlib, sys\n"
+        f"log = pathlib.Path({str(starts)!r})\n"
+        "n = len(log.read_text().splitlines()) if log.exists() else 0\n"
+        "log.write_text(log.read_text() + 'start\\n' if log.exists() else 'start\\n')\n"
+        f"if n < {deaths}:\n    sys.exit(1)\n"
+        "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(script), "-f", "{connection_file}"],
+        "display_name": "flaky", "language": "python"}))
+    return starts
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path: Path, monkeypatch) -> None:
+    starts = _flaky_kernelspec(tmp_path, deaths=1)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    kernel = start_warm_kernel(KernelRecipe("flaky", ROOT, start_timeout_s=60))
+    try:
+        assert starts.read_text().splitlines() == ["start", "start"]
+    finally:
+        kernel.close()
+
+
+def test_a_kernel_that_never_starts_is_an_error_after_three_tries(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    starts = _flaky_kernelspec(tmp_path, deaths=99)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    with pytest.raises(RuntimeError, match="died before replying to kernel_info"):
+        start_warm_kernel(KernelRecipe("flaky", ROOT, start_timeout_s=60))
+    assert len(starts.read_text().splitlines()) == 3
+
+
+def test_papermills_own_kernel_that_dies_at_start_is_started_again(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from runbook.phase_exec import _execute_with_start_retry
+
+    starts = _flaky_kernelspec(tmp_path, deaths=1)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    nb = _notebook(tmp_path / "in.ipynb", "print(6 * 7)")
+    _execute_with_start_retry(papermill.execute_notebook, True, str(nb),
+                              str(tmp_path / "out.ipynb"), kernel_name="flaky",
+                              progress_bar=False, start_timeout=60)
+    out = json.loads((tmp_path / "out.ipynb").read_text())
+    assert out["cells"][0]["outputs"][0]["text"] == ["42\n"]
+    assert starts.read_text().splitlines() == ["start", "start"]
