@@ -119,5 +119,8 @@ def test_the_wheels_server_passes_the_redis_health_checks(
     assert all(r.status is Status.PASS for r in results.values()), {
         r.id: (r.status, r.explanation) for r in results.values()}
     assert results["redis.connection"].evidence["redis_version"]
+    # the evidence says which server answered, not only its Redis compatibility level
+    assert results["redis.connection"].evidence["server_name"] == "valkey"
+    assert results["redis.connection"].evidence["server_version"] == info["valkey_version"]
     assert results["redis.hit_rate"].evidence["keyspace_hits"] >= 1
     assert results["redis.clients"].observed["connected_clients"] >= 1

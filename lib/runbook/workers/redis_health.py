@@ -107,6 +107,9 @@ def read_redis(url: ResolvedUrl, p: RedisParams) -> RedisSnapshot:
 
 def _base_evidence(snap: RedisSnapshot, *keys: str) -> dict[str, Any]:
     return {"endpoint": snap.endpoint, "redis_version": snap.info.get("redis_version"),
+            # Valkey answers redis_version with its compatibility level: say what answered
+            "server_name": snap.info.get("server_name", "redis"),
+            "server_version": snap.info.get("valkey_version") or snap.info.get("redis_version"),
             "counter_basis": snap.counter_basis,
             **{k: snap.info.get(k) for k in keys}}
 
