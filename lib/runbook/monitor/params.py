@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.checks import Severity
+from runbook.logscan import LogScanParams
 
 LOGS_ENDPOINT = "https://api.loganalytics.io"
 LOGS_AUDIENCE = "https://api.loganalytics.io"
@@ -311,6 +312,14 @@ def default_schedule() -> list[ScheduleStage]:
     ]
 
 
+class AppLogParams(LogScanParams):
+    """The app's own log (§1.3): by default the one a development deploy of this run wrote."""
+
+    path: str | None = Field(
+        default=None, description="the app's log file (relative to the runbook's checkout); "
+        "None: evidence/deploy/app.log of this run, written when the runbook started the app")
+
+
 class MonitorParams(_Strict):
     """Everything the monitor phase needs: the window, the metrics and their lines, the logs,
     the alert rules required, and how errors of a data source are counted."""
@@ -334,6 +343,9 @@ class MonitorParams(_Strict):
         "first value) make a metric check INCONCLUSIVE",
     )
     logs: LogsParams | None = Field(default=None, description="None: the Logs checks are not run")
+    app_log: AppLogParams = Field(
+        default_factory=lambda: AppLogParams(),
+        description="§1.3 'No errors in application logs' from the app's own log file")
     alert_rules: list[RequiredAlertRule] = Field(default_factory=default_alert_rules)
     alert_section: str = SECTION_ALERTS
     schedule: list[ScheduleStage] = Field(default_factory=default_schedule)
