@@ -30,6 +30,7 @@ from runbook.azure_standin.config import StandinConfig
 from runbook.baseline import PostDeploymentParams
 from runbook.checklist.params import ChecklistParams
 from runbook.contract.params import ContractParams
+from runbook.database.params import DatabaseParams
 from runbook.deploy.params import DeployParams
 from runbook.envconfig.params import EnvironmentConfigParams
 from runbook.gates.params import PreDeploymentParams
@@ -145,6 +146,9 @@ class Parameters(BaseModel):
     )
     workers: WorkersParams | None = Field(
         None, description="Redis and Celery health (Monitoring §3, §4); local: started for the run"
+    )
+    database: DatabaseParams | None = Field(
+        None, description="PostgreSQL read for Monitoring §2 (absent: one SKIP, not configured)"
     )
     checklist: ChecklistParams = Field(
         default_factory=ChecklistParams,
