@@ -145,6 +145,7 @@ def scan_log(path: Path, params: LogScanParams, *, offset: int = 0,
     error_rx = re.compile(params.error_pattern)
     stamp_rx = re.compile(params.timestamp_pattern) if params.timestamp_pattern else None
     dated_ok: bool | None = None  # None: no timestamp seen yet
+    leading: list[str] = []  # lines before the first timestamp: as old as the line after them
     for raw in data.decode("utf-8", "replace").splitlines():
         line = _ANSI.sub("", raw)
         if since is not None and stamp_rx is not None:
@@ -153,16 +154,29 @@ def scan_log(path: Path, params: LogScanParams, *, offset: int = 0,
             if stamp is not None:
                 left, right = _comparable(since, stamp)
                 dated_ok = right >= left
+                if dated_ok:
+                    for earlier in leading:
+                        _count(scan, earlier, error_rx, params, secret_list)
+                leading = []
+            if dated_ok is None:
+                leading.append(line)
+                continue
             if dated_ok is False:
                 continue
-            if dated_ok is None:
-                scan.undated += 1  # cannot be dated: counted (fail closed)
-        scan.lines += 1
-        if error_rx.search(line):
-            scan.errors += 1
-            if len(scan.quoted) < params.quote_lines:
-                scan.quoted.append(scrub(line.strip(), secret_list)[:_QUOTE_CHARS])
+        _count(scan, line, error_rx, params, secret_list)
+    for undated in leading:  # no timestamp ever: they cannot be dated, so they count
+        scan.undated += 1
+        _count(scan, undated, error_rx, params, secret_list)
     return scan
+
+
+def _count(scan: LogScan, line: str, error_rx: re.Pattern[str], params: LogScanParams,
+           secrets: list[str]) -> None:
+    scan.lines += 1
+    if error_rx.search(line):
+        scan.errors += 1
+        if len(scan.quoted) < params.quote_lines:
+            scan.quoted.append(scrub(line.strip(), secrets)[:_QUOTE_CHARS])
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,14 @@ def test_a_timestamp_window_skips_older_lines_and_keeps_their_continuations(
     params = LogScanParams(timestamp_pattern=r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+):")
     since = datetime.now(UTC) - timedelta(minutes=30)
     scan = scan_log(log, params, since=since)
-    assert (scan.lines, scan.errors, scan.undated) == (4, 2, 1)
+    # the banner before the first (old) timestamp is older still: left out with it
+    assert (scan.lines, scan.errors, scan.undated) == (3, 2, 0)
     assert scan.quoted[0].endswith("new failure")
     everything = scan_log(log, params)  # no `since`: the whole file
     assert (everything.lines, everything.errors) == (6, 4)
+    log.write_text("ERROR: a line nobody dated\nstarting\n", encoding="utf-8")
+    undated = scan_log(log, params, since=since)  # cannot be dated: counted (fail closed)
+    assert (undated.lines, undated.errors, undated.undated) == (2, 1, 2)
 
 
 def test_a_truncated_log_is_read_from_its_start_and_a_missing_one_is_inconclusive(

@@ -235,8 +235,9 @@ def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: P
                             exercise_tasks: int = 0) -> RehearsalWorkers:
     """Local rehearsal of `WorkersParams`: one password-protected Redis server (db 0: cache
     and broker, db 1: results) and, with a 'celery' section, one worker of the sample app;
-    the URLs go into the variables the parameters' secret references name; everything stops
-    when `stack` closes. `exercise_tasks` sample tasks are run first (rehearsal traffic)."""
+    the URLs go into the variables the parameters' secret references name (the worker's log
+    file's path into `celery.log.path_env`); everything stops when `stack` closes.
+    `exercise_tasks` sample tasks are run first (rehearsal traffic)."""
     import secrets as _random
 
     from runbook.workers.params import WorkersParams
@@ -267,6 +268,9 @@ def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: P
         worker = stack.enter_context(start_worker(urls["celery.broker"], workdir / "worker",
                                                   result_backend=backend,
                                                   queues=p.celery.queues))
+        if p.celery.log is not None and p.celery.log.path_env is not None:
+            os.environ[p.celery.log.path_env] = str(worker.log_path)  # the monitor reads it
+            exported.append(p.celery.log.path_env)
         if exercise_tasks:
             from celery import Celery  # type: ignore[import-untyped]
 

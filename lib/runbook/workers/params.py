@@ -13,7 +13,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from runbook.secrets import SecretRef
+from runbook.logscan import LogScanParams
+from runbook.secrets import ENV_NAME_PATTERN, SecretRef
+
+CELERY_TIMESTAMP = r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?)[:\]]"
 
 
 class ServiceUrl(BaseModel):
@@ -77,6 +80,24 @@ class RedisParams(BaseModel):
         return self
 
 
+class WorkerLogParams(LogScanParams):
+    """The Celery worker's log file ("No errors in Celery worker logs", §1.3): where it is and
+    how it is read. Error lines dated within `celery.window_s` are counted (Celery's own
+    `[YYYY-MM-DD HH:MM:SS,mmm: LEVEL/Process]` prefix dates them)."""
+
+    path: str | None = Field(None, description="the worker's log file (--logfile)")
+    path_env: str | None = Field(
+        None, pattern=ENV_NAME_PATTERN,
+        description="an environment variable holding the path (a rehearsal exports it)")
+    timestamp_pattern: str | None = CELERY_TIMESTAMP
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkerLogParams:
+        if (self.path is None) == (self.path_env is None):
+            raise ValueError("give exactly one of 'path' or 'path_env'")
+        return self
+
+
 class CeleryParams(BaseModel):
     """The broker to inspect Celery through, the queues and the thresholds (§4, §3.4).
 
@@ -120,6 +141,9 @@ class CeleryParams(BaseModel):
         default_factory=lambda: ["WorkerLostError", "TimeLimitExceeded"],
         description="task failures of these types count as worker failures",
     )
+    log: WorkerLogParams | None = Field(
+        None, description="the worker's log file; None: not read (a deployed worker's errors "
+        "are in Application Insights)")
     result_key_prefix: str = "celery-task-meta-"
     max_result_keys: int = Field(5000, gt=0, description="result keys read at most (sample)")
 
