@@ -16,9 +16,11 @@ def assert_nothing_left(sandbox, token):
 
 
 def test_a_job_runs_to_completion_and_its_data_is_removed(sandbox, target, params, token):
-    check, cleanup = integration.job_processing_check(params, target)
+    check, note, cleanup = integration.job_processing_check(params, target)
 
     assert check.status is Status.PASS, check.explanation
+    assert note.id == "integration.notifications" and note.status is Status.PASS, note.explanation
+    assert note.evidence["notification"]["data"]["job_id"] == check.evidence["last_json"]["id"]
     assert check.observed["status"] == "completed"
     assert [t["value"] for t in check.evidence["transitions"]][-1] == "completed"
     assert check.evidence["create"]["response"]["status"] == 201
@@ -34,9 +36,10 @@ def test_a_stalled_worker_fails_naming_the_last_status(sandbox, target, token):
     sandbox.set_faults(worker_stalled=True)
     params = local_params(jobs={"wait_s": 0.6})
 
-    check, cleanup = integration.job_processing_check(params, target)
+    check, note, cleanup = integration.job_processing_check(params, target)
 
     assert check.status is Status.FAIL
+    assert note.status is Status.INCONCLUSIVE and "did not complete" in note.explanation
     assert "still 'pending'" in check.explanation
     assert check.observed["status"] == "pending" and check.observed["elapsed_s"] >= 0.5
     assert cleanup.status is Status.PASS
@@ -46,9 +49,10 @@ def test_a_stalled_worker_fails_naming_the_last_status(sandbox, target, token):
 def test_a_failing_job_route_fails_and_still_cleans_up(sandbox, target, params, token):
     sandbox.set_faults(fail_routes=["POST /api/v1/jobs/datasets/{dataset_id}/jobs"])
 
-    check, cleanup = integration.job_processing_check(params, target)
+    check, note, cleanup = integration.job_processing_check(params, target)
 
     assert check.status is Status.FAIL
+    assert note.status is Status.INCONCLUSIVE
     assert "answered 500" in check.explanation
     assert cleanup.observed == {"cleaned": 2, "failed": 0}
     assert_nothing_left(sandbox, token)
@@ -57,7 +61,7 @@ def test_a_failing_job_route_fails_and_still_cleans_up(sandbox, target, params, 
 def test_failing_test_data_is_an_error(sandbox, target, params, token):
     sandbox.set_faults(fail_routes=["POST /api/v1/datasets/"])
 
-    check, cleanup = integration.job_processing_check(params, target)
+    check, _note, cleanup = integration.job_processing_check(params, target)
 
     assert check.status is Status.ERROR
     assert check.explanation.startswith("could not create the test data")
@@ -68,12 +72,26 @@ def test_failing_test_data_is_an_error(sandbox, target, params, token):
 def test_a_cleanup_the_target_refuses_is_reported(sandbox, target, params, token):
     sandbox.set_faults(fail_routes=["DELETE /api/v1/projects/{project_id}"])
 
-    check, cleanup = integration.job_processing_check(params, target)
+    check, _note, cleanup = integration.job_processing_check(params, target)
 
     assert check.status is Status.PASS
     assert cleanup.status is Status.FAIL
     assert "DELETE /api/v1/projects/{project_id}: answered 500" in cleanup.explanation
     assert len(api_listing(sandbox, token, "/api/v1/projects/")) == 1
+
+
+def test_a_completed_job_that_notifies_nobody_fails_notifications_delivered(sandbox, target,
+                                                                            token):
+    sandbox.set_faults(notifications_lost=True)
+    params = local_params(jobs={"notification": {"wait_s": 1.0, "interval_s": 0.2}})
+
+    check, note, cleanup = integration.job_processing_check(params, target)
+
+    assert check.status is Status.PASS  # the job itself completed
+    assert note.status is Status.FAIL and note.observed["reads"] >= 2
+    assert "no notification of the completed job within 1 s" in note.explanation
+    assert cleanup.status is Status.PASS
+    assert_nothing_left(sandbox, token)
 
 
 def test_an_export_downloads_as_a_zip_with_the_dataset_manifest(sandbox, target, params, token):

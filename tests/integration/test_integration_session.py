@@ -18,8 +18,9 @@ from runbook.sandbox import SandboxConfig
 from runbook.target import TargetParams
 
 MAIN_IDS = ["integration.frontend", "integration.cors.allowed", "integration.cors.foreign",
-            "integration.jobs", "integration.redis", "integration.files.upload",
-            "integration.files.download", "integration.export", "integration.rate-limit"]
+            "integration.jobs", "integration.notifications", "integration.redis",
+            "integration.files.upload", "integration.files.download", "integration.export",
+            "integration.rate-limit"]
 
 
 def closed_port_url() -> str:
@@ -85,7 +86,7 @@ def test_a_burst_with_its_own_unset_token_is_inconclusive(sandbox, target, token
 
 
 def test_the_authorization_header_is_redacted_in_evidence(target, params, token):
-    check, _ = integration.job_processing_check(params, target)
+    check, *_ = integration.job_processing_check(params, target)
 
     headers = check.evidence["create"]["request"]["headers"]
     assert headers["Authorization"] == "<redacted>"

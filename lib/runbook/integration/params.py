@@ -23,6 +23,8 @@ from runbook.target import validate_http_url
 INTEGRATION_SECTION = "Deployment Steps §2.3 Integration Tests (Staging)"
 SMOKE_22_SECTION = "Deployment Steps §2.2 Smoke Tests (Staging)"
 BOTH_SECTIONS = f"{INTEGRATION_SECTION}; {SMOKE_22_SECTION}"
+NOTIFICATIONS_SECTION = ("Deployment Steps §2.2 Smoke Tests (Staging) — Notifications delivered; "
+                         "§3.3 Within 15 minutes — Check notifications delivered")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -116,6 +118,25 @@ class CorsParams(CheckToggle):
         return value
 
 
+class NotificationParams(BaseModel):
+    """"Notifications delivered" (§2.2, §3.3): after the job completes, its owner's
+    notification list holds an entry about it within `wait_s`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    request: RequestSpec = Field(
+        default_factory=lambda: _request(method="GET", path="/api/v1/notifications/"),
+        description="the request listing the test user's notifications")
+    items_key: str = Field("data", description="dotted path to the list in the answer")
+    match: dict[str, Any] = Field(
+        default_factory=lambda: {"data.job_id": "{job_id}"},
+        description="dotted path in an entry -> the value it must have ({name}: a capture)")
+    wait_s: float = Field(30.0, gt=0, le=3600, description="how long the notification may take")
+    interval_s: float = Field(1.0, gt=0, le=300, description="pause between reads of the list")
+    severity: Severity = Severity.BLOCKER
+
+
 class JobProcessingParams(CheckToggle):
     """"Celery workers process jobs": create a job, poll it until a final status."""
 
@@ -138,6 +159,10 @@ class JobProcessingParams(CheckToggle):
     failed_values: list[Any] = Field(default_factory=lambda: ["failed", "cancelled"])
     wait_s: float = Field(60.0, gt=0, le=3600, description="how long the job may take")
     interval_s: float = Field(1.0, gt=0, le=300, description="pause between polls")
+    notification: NotificationParams = Field(
+        default_factory=lambda: NotificationParams(),
+        description="the completed job's notification reaches the list (enabled: false: not "
+        "checked)")
 
 
 class RateLimitParams(CheckToggle):

@@ -22,9 +22,11 @@ from runbook.checks import CheckResult, Severity, Status
 from runbook.integration.params import (
     FILE_NAME,
     INTEGRATION_SECTION,
+    NOTIFICATIONS_SECTION,
     RUN_ID,
     CheckToggle,
     IntegrationParams,
+    JobProcessingParams,
     Step,
 )
 from runbook.probes.http import Exchange, exchange
@@ -108,7 +110,8 @@ class IntegrationSession:
                                 "runs to completion)", p, status, why, observed,
                                 {"wait_s": p.wait_s, "done": p.done_values}, ev)
 
-        no_token = self._no_token([*self.params.test_data, p.create, p.poll])
+        no_token = self._no_token([*self.params.test_data, p.create, p.poll,
+                                   *([p.notification.request] if p.notification.enabled else [])])
         if no_token:
             return [result(Status.INCONCLUSIVE, f"not attempted: {no_token}")]
         out: list[CheckResult] = []
@@ -127,8 +130,70 @@ class IntegrationSession:
                     result, p.poll, captures, p.status_key, p.done_values, p.failed_values,
                     p.wait_s, p.interval_s, p.timeout_s, "job",
                     test_data=setup, create=created.evidence()))
+        if p.notification.enabled:
+            out.append(self._notification(p, captures, out[-1]))
         out.append(self._cleanup("integration.jobs.cleanup", p, cleanups, captures))
         return out
+
+    def _notification(self, p: JobProcessingParams, captures: dict[str, Any],
+                      job: CheckResult) -> CheckResult:
+        """"Notifications delivered": the completed job's entry appears in the list."""
+        n = p.notification
+        try:
+            wanted = {k: fill(v, captures) for k, v in n.match.items()}
+        except KeyError as exc:
+            wanted, problem = {}, f"the match needs {exc.args[0]!r}, which nothing captured"
+        else:
+            problem = None
+
+        def result(status: Status, why: str, observed: Any = None, **ev: Any) -> CheckResult:
+            return CheckResult(
+                id="integration.notifications", section=NOTIFICATIONS_SECTION,
+                title="Notifications delivered (the completed job's notification reaches the "
+                "list)", severity=n.severity, status=status, phase=self.phase,
+                observed=observed, threshold={"match": _jsonable(wanted), "wait_s": n.wait_s},
+                explanation=why, evidence={"target": self.target.base_url,
+                                           "run_id": self.run_id, "list": n.request.path, **ev})
+
+        if job.status != Status.PASS:
+            return result(Status.ERROR if job.status is Status.ERROR else Status.INCONCLUSIVE,
+                          "not looked for: the job did not complete "
+                          f"({job.status.value}: {job.explanation}), so nothing had to notify")
+        if problem:
+            return result(Status.ERROR, problem)
+        started = time.perf_counter()
+        deadline = started + n.wait_s
+        reads, last_problem, seen = 0, "", 0
+        while True:
+            sent = self._send(n.request, captures, p.timeout_s)
+            reads += 1
+            if sent.ex is None or not sent.ex.ok:
+                last_problem = str(sent.error)
+            elif sent.status != 200:
+                last_problem = f"{n.request.method} {n.request.path} answered {sent.status}"
+            else:
+                items = lookup(sent.ex.json, n.items_key)
+                if not isinstance(items, list):
+                    last_problem = f"'{n.items_key}' is not a list in the answer"
+                else:
+                    seen = len(items)
+                    hit = next((i for i in items if all(lookup(i, k) == v
+                                                        for k, v in wanted.items())), None)
+                    if hit is not None:
+                        elapsed = round(time.perf_counter() - started, 3)
+                        return result(Status.PASS, f"the job's notification was listed after "
+                                      f"{elapsed} s ({reads} read(s))",
+                                      {"elapsed_s": elapsed, "reads": reads},
+                                      notification=_jsonable(hit))
+                    last_problem = f"none of the {seen} listed notification(s) matches"
+            if time.perf_counter() + n.interval_s > deadline:
+                break
+            time.sleep(n.interval_s)
+        elapsed = round(time.perf_counter() - started, 3)
+        status = Status.FAIL if last_problem.startswith("none of") else Status.ERROR
+        return result(status, f"no notification of the completed job within {n.wait_s:g} s: "
+                      f"{last_problem}", {"elapsed_s": elapsed, "reads": reads, "listed": seen},
+                      last_read=sent.evidence())
 
     def rate_limiting(self) -> list[CheckResult]:
         """A bounded burst to the configured route gets a 429 with Retry-After."""

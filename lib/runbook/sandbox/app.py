@@ -110,6 +110,7 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
                 lambda: runtime.store,
                 config.job_step_seconds,
                 lambda: runtime.injector.faults.worker_stalled,
+                lambda: runtime.injector.faults.notifications_lost,
             )
         )
         try:

@@ -64,6 +64,10 @@ class SandboxFaults(BaseModel):
         default=False,
         description="the background worker stops moving jobs (they stay where they are)",
     )
+    notifications_lost: bool = Field(
+        default=False,
+        description="a completed job no longer notifies its owner (the list stays as it is)",
+    )
     component_health: dict[Component, ComponentStatus] = Field(
         default_factory=dict,
         description="status /api/v1/health/detailed reports per component (default healthy)",

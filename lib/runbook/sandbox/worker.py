@@ -9,8 +9,10 @@ from collections.abc import Callable
 from runbook.sandbox.store import Store, utc_now
 
 
-def advance_jobs(store: Store, step_seconds: float, now: float | None = None) -> int:
-    """Move each job that spent step_seconds in its state one state on; return how many moved."""
+def advance_jobs(store: Store, step_seconds: float, now: float | None = None,
+                 notify: bool = True) -> int:
+    """Move each job that spent step_seconds in its state one state on; return how many moved.
+    A job that completes notifies its owner (as the backend does), unless `notify` is off."""
     now = time.monotonic() if now is None else now
     moved = 0
     for job_id, job in list(store.jobs.items()):
@@ -32,23 +34,26 @@ def advance_jobs(store: Store, step_seconds: float, now: float | None = None) ->
                 completed_at=stamp,
                 updated_at=stamp,
             )
-            store.notify(
-                "job_completed",
-                "Crawl job completed",
-                f"Crawl job {job['name']!r} completed with {wanted} images.",
-                {"job_id": job_id, "dataset_id": job["dataset_id"]},
-            )
+            if notify:
+                store.notify(
+                    "job_completed",
+                    "Crawl job completed",
+                    f"Crawl job {job['name']!r} completed with {wanted} images.",
+                    {"job_id": job_id, "dataset_id": job["dataset_id"]},
+                )
         store.job_state_since[job_id] = now
         moved += 1
     return moved
 
 
 async def run_worker(
-    get_store: Callable[[], Store], step_seconds: float, stalled: Callable[[], bool]
+    get_store: Callable[[], Store], step_seconds: float, stalled: Callable[[], bool],
+    notifications_lost: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Advance jobs forever (until cancelled), unless the worker_stalled fault is on."""
+    """Advance jobs forever (until cancelled), unless the worker_stalled fault is on; completed
+    jobs notify unless the notifications_lost fault is on."""
     tick = min(max(step_seconds / 4, 0.01), 0.25)
     while True:
         if not stalled():
-            advance_jobs(get_store(), step_seconds)
+            advance_jobs(get_store(), step_seconds, notify=not notifications_lost())
         await asyncio.sleep(tick)
