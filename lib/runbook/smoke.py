@@ -112,6 +112,10 @@ class SmokeStep(RequestSpec):
         default_factory=dict, description="dotted path -> expected value, e.g. status: healthy"
     )
     expect_keys: list[str] = Field(default_factory=list, description="dotted paths that must exist")
+    expect_content_type: str | None = Field(
+        None, description="the answer's Content-Type must contain this, e.g. text/html")
+    expect_text: str | None = Field(
+        None, description="the answer's body must contain this text, e.g. swagger-ui")
     capture: dict[str, str] = Field(
         default_factory=dict, description="name -> dotted path in the response JSON"
     )
@@ -401,7 +405,10 @@ class SmokeSession:
                 id=step.id, section=step.section, title=step.title, severity=step.severity,
                 status=status, phase=self.phase, observed=observed,
                 threshold={"status": step.expect_status, **({"json": step.expect_json}
-                                                            if step.expect_json else {})},
+                                                            if step.expect_json else {}),
+                           **({"content_type": step.expect_content_type}
+                              if step.expect_content_type else {}),
+                           **({"text": step.expect_text} if step.expect_text else {})},
                 explanation=explanation,
                 evidence={"exchange": ex.evidence() if ex else None,
                           "captured": sorted(step.capture)},
@@ -435,6 +442,13 @@ class SmokeSession:
         for key in [*step.expect_keys, *step.capture.values()]:
             if lookup(ex.json, key) is _MISSING:
                 problems.append(f"'{key}' missing from the response")
+        kind = next((v for k, v in ex.response_headers.items() if k.lower() == "content-type"),
+                    "")
+        if step.expect_content_type and step.expect_content_type.lower() not in kind.lower():
+            problems.append(f"Content-Type is {kind or '(none)'!r}, expected "
+                            f"{step.expect_content_type!r}")
+        if step.expect_text and step.expect_text not in ex.body_text:
+            problems.append(f"{step.expect_text!r} not in the body")
         if problems:
             return result(Status.FAIL, f"{step.method} {step.path}: " + "; ".join(problems),
                           observed, ex)

@@ -177,3 +177,24 @@ def test_rollback_verify_steps_without_a_token_are_inconclusive(session, monkeyp
     summary = results["rollback.functionality_restored"]
     assert summary.status is Status.INCONCLUSIVE and "needs a test-user token" in (
         summary.explanation)
+
+
+def test_docs_after_the_deploy_is_html_from_swagger_ui(session, live_sandbox) -> None:
+    docs = session.step("smoke.docs")
+    assert docs.status is Status.PASS, docs.explanation
+    assert docs.threshold == {"status": [200], "content_type": "text/html", "text": "swagger-ui"}
+    live_sandbox.set_faults(fail_routes=["GET /docs"])
+    failed = session.step("smoke.docs")
+    assert failed.status is Status.FAIL and "answered 500" in failed.explanation
+
+
+def test_a_page_of_another_kind_fails_naming_what_it_got(session) -> None:
+    json_page = SmokeStep.model_validate({
+        "id": "smoke.docs-json", "title": "t", "method": "GET", "path": "/openapi.json",
+        "auth": False, "expect_status": 200, "expect_content_type": "text/html",
+        "expect_text": "swagger-ui"})
+    session.params.steps.append(json_page)
+    result = session.step("smoke.docs-json")
+    assert result.status is Status.FAIL
+    assert "Content-Type is 'application/json', expected 'text/html'" in result.explanation
+    assert "'swagger-ui' not in the body" in result.explanation
