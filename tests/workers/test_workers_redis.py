@@ -64,7 +64,8 @@ def test_every_metric_is_read_after_hits_misses_and_evictions(tmp_path: Path) ->
     assert info["evicted_keys"] <= evicted.observed <= after["evicted_keys"]
     assert evicted.status is Status.FAIL
     assert all(r.section.startswith("Monitoring and Alerting §3 Redis Monitoring — ")
-               for k, r in results.items() if k != "redis.connection")
+               for k, r in results.items() if k not in ("redis.connection", "redis.latency"))
+    assert results["redis.latency"].status is Status.PASS
 
 
 def test_thresholds_come_from_parameters(tmp_path: Path) -> None:
@@ -190,7 +191,7 @@ def test_unset_secret_is_error_naming_the_reference() -> None:
 
 def test_no_redis_configured_skips_saying_why() -> None:
     results = redis_checks(WorkersParams())
-    assert len(results) == 6 and {r.status for r in results} == {Status.SKIP}
+    assert len(results) == 7 and {r.status for r in results} == {Status.SKIP}
     assert all("no 'redis' section" in r.explanation for r in results)
 
 

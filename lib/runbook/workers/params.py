@@ -71,6 +71,11 @@ class RedisParams(BaseModel):
         None, gt=0, description="None: commands per second are recorded, not judged"
     )
     min_hit_rate: float = Field(0.8, ge=0, le=1, description="keyspace hits / (hits + misses)")
+    latency_samples: int = Field(
+        20, ge=1, le=1000, description="PING round trips timed for 'Redis performance stable'")
+    latency_interval_s: float = Field(0.05, ge=0, le=10, description="pause between them")
+    max_latency_p95_ms: float = Field(
+        25.0, gt=0, description="the round trips' p95 (nearest rank) above this is a finding")
     max_evicted_keys: int = Field(0, ge=0, description="evicted keys above this are a finding")
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ with `sample_s > 0`, by their change between two INFO snapshots `sample_s` apart
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,11 @@ HIT_RATE = CheckSpec("redis.hit_rate", f"{_S3} — Hit rate", "Redis keyspace hi
                      Severity.WARNING)
 EVICTIONS = CheckSpec("redis.evicted_keys", f"{_S3} — Evicted keys", "Redis evicted keys",
                       Severity.WARNING)
-REDIS_SPECS = (CONNECTION, MEMORY, CLIENTS, OPS, HIT_RATE, EVICTIONS)
+LATENCY = CheckSpec("redis.latency",
+                    "Deployment Steps §2.5 Monitor Staging — Redis performance stable "
+                    "(§3.3 Check Redis performance)", "Redis round-trip latency (PING)",
+                    Severity.WARNING)
+REDIS_SPECS = (CONNECTION, MEMORY, CLIENTS, OPS, HIT_RATE, EVICTIONS, LATENCY)
 
 COUNTERS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "rejected_connections",
             "total_commands_processed")
@@ -48,6 +53,7 @@ class RedisSnapshot:
 
     endpoint: dict[str, str]
     ping_ms: float | None = None
+    latency_ms: list[float] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     counter_basis: str = "since server start"
@@ -55,7 +61,8 @@ class RedisSnapshot:
 
 
 def redis_checks(params: WorkersParams) -> list[CheckResult]:
-    """Connection, memory, clients, commands/s, hit rate, evictions; SKIP without 'redis'."""
+    """Connection, memory, clients, commands/s, hit rate, evictions, PING latency; SKIP
+    without 'redis'."""
     if params.redis is None:
         why = "no 'redis' section in this environment's parameters: nothing to monitor"
         return [spec.skip(why) for spec in REDIS_SPECS]
@@ -73,11 +80,12 @@ def redis_checks(params: WorkersParams) -> list[CheckResult]:
                 for spec in REDIS_SPECS[1:]]
         return [first, *rest]
     return [_connection(snap), _memory(snap, p), _clients(snap, p), _ops(snap, p),
-            _hit_rate(snap, p), _evictions(snap, p)]
+            _hit_rate(snap, p), _evictions(snap, p), _latency(snap, p)]
 
 
 def read_redis(url: ResolvedUrl, p: RedisParams) -> RedisSnapshot:
-    """PING and INFO (twice, `sample_s` apart, when sampling); errors are recorded, scrubbed."""
+    """PING, INFO, `latency_samples` timed PINGs, and INFO again `sample_s` later when
+    sampling; errors are recorded, scrubbed."""
     snap = RedisSnapshot(endpoint=url.evidence())
     client = None
     try:
@@ -89,6 +97,12 @@ def read_redis(url: ResolvedUrl, p: RedisParams) -> RedisSnapshot:
             raise redis.RedisError("PING did not answer PONG")
         snap.ping_ms = round((time.perf_counter() - start) * 1000, 3)
         first = client.info()
+        for i in range(p.latency_samples):
+            if i and p.latency_interval_s:
+                time.sleep(p.latency_interval_s)
+            start = time.perf_counter()
+            client.ping()
+            snap.latency_ms.append(round((time.perf_counter() - start) * 1000, 3))
         last = first
         if p.sample_s > 0:
             time.sleep(p.sample_s)
@@ -226,3 +240,21 @@ def _evictions(snap: RedisSnapshot, p: RedisParams) -> CheckResult:
                             f"{'within' if ok else 'above'} {p.max_evicted_keys}",
                             observed=evicted, threshold=f"<= {p.max_evicted_keys}", evidence=ev)
 
+
+
+def _latency(snap: RedisSnapshot, p: RedisParams) -> CheckResult:
+    samples = sorted(snap.latency_ms)
+    threshold = f"p95 <= {p.max_latency_p95_ms:g} ms"
+    ev = _base_evidence(snap)
+    ev.update(samples_ms=snap.latency_ms, interval_s=p.latency_interval_s)
+    if not samples:
+        return LATENCY.result(Status.INCONCLUSIVE, "no PING was timed", threshold=threshold,
+                              evidence=ev)
+    p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)]  # nearest rank
+    observed = {"p50_ms": samples[(len(samples) - 1) // 2], "p95_ms": p95,
+                "max_ms": samples[-1], "samples": len(samples)}
+    ok = p95 <= p.max_latency_p95_ms
+    return LATENCY.result(Status.PASS if ok else Status.FAIL,
+                          f"{len(samples)} PING round trips: p50 {observed['p50_ms']:g} ms, p95 "
+                          f"{p95:g} ms ({'within' if ok else 'above'} {p.max_latency_p95_ms:g} "
+                          "ms)", observed=observed, threshold=threshold, evidence=ev)
