@@ -86,9 +86,25 @@ def post_rollback_ids() -> set[str]:
     return {r.id for r in post_rollback_actions(decide([], rb), rb)}
 
 
+def database_ids(workdir: Path) -> set[str]:
+    """The database checks (Monitoring §2) as the real function gives them: without a section
+    (the local run: one SKIP) and for a database it cannot reach (every check, ERROR)."""
+    from runbook.database import DatabaseParams, database_checks
+
+    name = "RUNBOOK_CHECKLIST_IDS_DATABASE_URL"
+    os.environ[name] = f"postgresql://nobody@/none?host={workdir}"
+    try:
+        unreachable = database_checks(DatabaseParams.model_validate(
+            {"url": {"env": name}, "connect_timeout_s": 1}))
+    finally:
+        del os.environ[name]
+    return {r.id for r in [*database_checks(None), *unreachable]}
+
+
 @pytest.fixture(scope="session")
 def producible_ids(local_run: LocalRun, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Every check id the runbook is known to produce (see the module docstring)."""
     scratch = tmp_path_factory.mktemp("ids")
     return (local_run.result_ids | development_deploy_ids(scratch / "deploy")
-            | governance_ids(scratch / "outputs") | post_rollback_ids())
+            | governance_ids(scratch / "outputs") | post_rollback_ids()
+            | database_ids(scratch))
