@@ -126,6 +126,20 @@ def test_a_sleeping_statement_fails_long_running_queries(db_env) -> None:  # typ
     assert calm.status is Status.PASS
 
 
+def test_statements_hidden_from_the_monitoring_role_are_not_a_pass(
+        db_env, monkeypatch: pytest.MonkeyPatch, pg_server: Any) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS watcher")
+        admin.execute("CREATE ROLE watcher LOGIN")
+    monkeypatch.setenv(ENV, pg_server.url("plain").replace("postgres@", "watcher@"))
+    with held_connections(pg_server, 1):  # a superuser's connection: hidden from 'watcher'
+        long = by_id(database_checks(params()))["database.long_running_queries"]
+    assert long.status is Status.INCONCLUSIVE, long.summary_line()
+    assert long.observed["hidden_connections"] >= 1
+    assert "session(s) of other roles show no state to 'watcher'" in long.explanation
+    assert "pg_read_all_stats" in long.explanation
+
+
 def test_without_pg_stat_statements_query_time_is_inconclusive(db_env) -> None:  # type: ignore[no-untyped-def]
     db_env("plain")
     perf = by_id(database_checks(params()))["database.query_performance"]
@@ -200,3 +214,23 @@ def test_a_url_value_in_the_parameters_is_refused() -> None:
     with pytest.raises(ValueError):
         DatabaseParams.model_validate({"url": "postgresql://u:p@h/db"})
     assert params().url == SecretRef(env=ENV)
+
+
+def test_the_parameters_section_as_documented_validates() -> None:
+    import yaml
+
+    from runbook.params import Parameters
+
+    section = yaml.safe_load("""
+database:
+  url: {env: PIXCRAWLER_DATABASE_URL}
+  pool_usage_max_pct: 80
+  query_time_ms: 100
+  query_warning_ms: 200
+  long_query_ms: 5000
+""")["database"]
+    assert Parameters.model_fields["database"].default is None  # absent: one SKIP
+    p = DatabaseParams.model_validate(section)
+    assert p.url.env == "PIXCRAWLER_DATABASE_URL" and p.max_size_bytes is None
+    with pytest.raises(ValueError, match="query_time_ms must not exceed"):
+        DatabaseParams.model_validate({**section, "query_time_ms": 300})

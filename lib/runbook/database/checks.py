@@ -116,6 +116,10 @@ def pool_usage(snap: DatabaseSnapshot, p: DatabaseParams) -> CheckResult:
                            observed={"connections": used}, threshold=threshold, evidence=ev)
     pct = round(100.0 * used / usable, 1)
     detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+    hidden = states.get("hidden", 0)
+    if hidden:
+        ev["hidden_note"] = ("other roles' sessions seen without pg_read_all_stats are counted: "
+                             "an upper bound")
     text = (f"{used} client connections of {usable} usable (max_connections {max_conn} − "
             f"{reserved} reserved) = {pct} % ({detail})")
     if used >= usable:
@@ -231,7 +235,8 @@ def long_running_queries(snap: DatabaseSnapshot, p: DatabaseParams) -> CheckResu
     if snap.long_running.error is not None:
         return _unread(LONG, snap.long_running, snap, "pg_stat_activity")
     rows = [dict(r) for r in snap.long_running.data or []]
-    ev = _evidence(snap, long_running=rows)
+    hidden = _states(snap).get("hidden", 0)
+    ev = _evidence(snap, long_running=rows, hidden_connections=hidden)
     threshold = f"no statement active > {p.long_query_ms:g} ms"
     if rows:
         worst = max(rows, key=lambda r: float(r["running_ms"]))
@@ -239,6 +244,12 @@ def long_running_queries(snap: DatabaseSnapshot, p: DatabaseParams) -> CheckResu
                            f"{p.long_query_ms:g} ms; longest {worst['running_ms']} ms (pid "
                            f"{worst['pid']}, database {worst['datname']!r})",
                            observed={"count": len(rows), "longest_ms": worst["running_ms"]},
+                           threshold=threshold, evidence=ev)
+    if hidden:
+        return LONG.result(Status.INCONCLUSIVE, f"{hidden} session(s) of other roles show no "
+                           f"state to {snap.server.get('user')!r}: their statements cannot be "
+                           "seen (grant the monitoring role pg_read_all_stats)",
+                           observed={"count": 0, "hidden_connections": hidden},
                            threshold=threshold, evidence=ev)
     return LONG.result(Status.PASS, f"no statement active longer than {p.long_query_ms:g} ms",
                        observed={"count": 0}, threshold=threshold, evidence=ev)
