@@ -42,7 +42,10 @@ def database_checks(params: DatabaseParams | None) -> list[CheckResult]:
                                 "'database' section, so no database check ran")]
     try:
         url = resolve_database_url(params.url)
-    except (SecretUnavailable, ValueError) as exc:
+    except SecretUnavailable as exc:  # the run cannot look: INCOMPLETE, not a finding
+        return [spec.result(Status.INCONCLUSIVE, f"cannot look: {exc}")
+                for spec in DATABASE_SPECS]
+    except ValueError as exc:
         return [spec.error(f"cannot build the database URL: {exc}") for spec in DATABASE_SPECS]
     snap = read_database(url, params)
     if snap.error is not None:
