@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def scrub(line: str, secrets: Iterable[str] = ()) -> str:
     for needle in needles:
         data = data.replace(needle, MASK.encode())
     for rx, group in _credential_shapes():
-        data = rx.sub(lambda m, g=group: _mask_group(m, g), data)
+        data = rx.sub(partial(_mask_group, group=group), data)
     return data.decode("utf-8", "replace")
 
 

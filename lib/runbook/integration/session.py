@@ -139,12 +139,11 @@ class IntegrationSession:
                       job: CheckResult) -> CheckResult:
         """"Notifications delivered": the completed job's entry appears in the list."""
         n = p.notification
+        problem: str | None = None
         try:
             wanted = {k: fill(v, captures) for k, v in n.match.items()}
         except KeyError as exc:
             wanted, problem = {}, f"the match needs {exc.args[0]!r}, which nothing captured"
-        else:
-            problem = None
 
         def result(status: Status, why: str, observed: Any = None, **ev: Any) -> CheckResult:
             return CheckResult(
