@@ -347,7 +347,10 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
                   "auth": False, "expect_status": 200},
                  {"id": "smoke.openapi", "title": "OpenAPI schema generates: GET "
                   f"{facts.openapi_url}", "method": "GET", "path": facts.openapi_url,
-                  "auth": False, "expect_status": 200, "expect_keys": ["openapi", "paths"]}]
+                  "auth": False, "expect_status": 200, "expect_keys": ["openapi", "paths"]},
+                 {"id": "smoke.docs", "title": "API documentation accessible: GET /docs",
+                  "method": "GET", "path": "/docs", "auth": False, "expect_status": 200,
+                  "expect_content_type": "text/html"}]
         # FastAPI's own security schemes refuse with 401 or 403 and {"detail": ...}
         sweep = {"schema_path": facts.openapi_url, "expect_status": [401, 403],
                  "envelope": None}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runbook.checks import Status
-from runbook.deploy.local_app import error_lines, stop_started_apps
+from runbook.deploy.local_app import stop_started_apps
 from runbook.deploy.params import DeployParams
 from runbook.deploy.sequence import run_deploy
 from runbook.gates import materialize_sample
@@ -99,8 +99,19 @@ def test_a_missing_doc_page_fails_its_own_box(sample: Path, tmp_path: Path) -> N
     stop_started_apps(tmp_path)
 
 
-def test_error_lines_ignore_colour_and_find_tracebacks() -> None:
-    log = ("INFO:     Started server\n\x1b[31mERROR\x1b[0m:    boom\n"
-           "Traceback (most recent call last):\nINFO: an error-free line\n")
-    assert error_lines(log, r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)") == [
-        "ERROR:    boom", "Traceback (most recent call last):"]
+def test_error_lines_in_the_apps_log_fail_its_box_with_secrets_masked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runbook.deploy.local_app import log_check
+
+    monkeypatch.setenv("RUNBOOK_TEST_APP_SECRET", "hunter2-app-secret")
+    params = _params(tmp_path, 8000, env={"DB_PASSWORD": {"env": "RUNBOOK_TEST_APP_SECRET"}})
+    work = tmp_path / "deploy"
+    work.mkdir()
+    (work / "app.log").write_text(
+        "INFO:     Started server\n\x1b[31mERROR\x1b[0m:    boom hunter2-app-secret\n"
+        "INFO: an error-free line\n")
+    result = log_check(params, work)
+    assert result.status is Status.FAIL and result.observed["error_lines"] == 1
+    assert "boom" in result.explanation and "hunter2" not in result.model_dump_json()
+    (work / "app.log").write_text("INFO:     Started server\n")
+    assert log_check(params, work).status is Status.PASS

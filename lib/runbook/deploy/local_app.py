@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from runbook.checks import CheckResult, Severity, Status
+from runbook.checks import CheckResult, Status
 from runbook.deploy.params import DeployParams, StartParams
 from runbook.deploy.results import deploy_result
 from runbook.secrets import SecretRef, SecretUnavailable, resolve
@@ -142,29 +141,18 @@ def _page_check(params: DeployParams, url: str, page: str) -> CheckResult:
                          f"{answer.status_code} {kind}")
 
 
-def error_lines(text: str, pattern: str) -> list[str]:
-    """The log's lines that match the error pattern (ANSI colour codes removed first)."""
-    clean = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
-    rx = re.compile(pattern)
-    return [line for line in clean.splitlines() if rx.search(line)]
-
-
 def log_check(params: DeployParams, workdir: Path) -> CheckResult:
-    """"No errors in logs": the app's log has no line matching `start.error_pattern`."""
-    spec = params.start
-    pattern = spec.error_pattern if spec else StartParams().error_pattern
-    path = workdir / LOG_FILE
-    if not path.is_file():
-        return deploy_result(params, "logs", "No errors in logs", Status.INCONCLUSIVE,
-                             explanation="the app's log was not written")
-    found = error_lines(path.read_text(encoding="utf-8", errors="replace"), pattern)
-    quoted = "; ".join(line.strip()[:200] for line in found[:3])
-    return deploy_result(
-        params, "logs", "No errors in logs", Status.FAIL if found else Status.PASS,
-        observed=len(found), threshold=0, severity=Severity.BLOCKER,
-        evidence={"log": f"evidence/{workdir.name}/{LOG_FILE}", "pattern": pattern},
-        explanation=(f"{len(found)} error line(s) in the app's log, e.g. {quoted}" if found
-                     else "no error lines in the app's log"))
+    """"No errors in logs": the app's log, from its first byte, has no line matching
+    `start.error_pattern` (the first few quoted with the run's secrets masked)."""
+    from runbook.logscan import LogCheckSpec, LogScanParams, log_errors_check
+    from runbook.secrets import resolved_values
+
+    spec = params.start or StartParams()
+    check = LogCheckSpec(id=f"{params.id_prefix}.logs", section=params.labels.section,
+                         title="No errors in logs", what="the app's log")
+    scan = LogScanParams(error_pattern=spec.error_pattern, require_lines=False)
+    return log_errors_check(check, workdir / LOG_FILE, scan, secrets=resolved_values(spec),
+                            shown_path=f"evidence/{workdir.name}/{LOG_FILE}")
 
 
 def stop_started_apps(run_dir: Path, grace_s: float = 10.0) -> list[int]:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.logscan import DEFAULT_ERROR_PATTERN
 from runbook.secrets import SecretRef
 
 PRODUCTION = "production"
@@ -70,7 +71,7 @@ class StartParams(BaseModel):
         "'API documentation accessible: /docs' and Pre-Deployment §3's pages",
     )
     error_pattern: str = Field(
-        default=r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)",
+        default=DEFAULT_ERROR_PATTERN,
         description="a log line matching this regex is an error (\"No errors in logs\")",
     )
 
