@@ -85,7 +85,7 @@ th {{ background: #f6f8fa; }}
 .box-state {{ white-space: nowrap; font-weight: bold; }}
 .coverage {{ font-size: 1.1em; }}
 table.checklist {{ width: 100%; max-width: 72em; table-layout: fixed; }}
-table.checklist th:first-child {{ width: 12em; }}
+table.checklist th:first-child {{ width: 16em; }}
 table.checklist td {{ max-width: none; }}
 .why {{ color: #57606a; font-size: 12px; }}
 code {{ font-size: 12px; }}
