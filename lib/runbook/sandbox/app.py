@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import os
 import secrets
 import time
 import uuid
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runbook.sandbox.config import SandboxConfig
+from runbook.sandbox.database import SandboxDatabase
 from runbook.sandbox.export import export_router
 from runbook.sandbox.faults import FaultInjector
 from runbook.sandbox.frontend import install_frontend
@@ -45,6 +47,20 @@ class SandboxRuntime:
             if config.token_rate_limit_per_minute else None,
         )
         self.log = RequestLog(config.request_log_size)
+        self.db: SandboxDatabase | None = None
+        if config.database_url_env is not None:
+            url = os.environ.get(config.database_url_env, "")
+            if not url:
+                raise ValueError(f"the sandbox's database URL variable {config.database_url_env} "
+                                 "is not set")
+            self.db = SandboxDatabase(url)
+
+    async def apply_db_faults(self) -> None:
+        """Put the database knobs in force (slow statements, held connections)."""
+        if self.db is not None:
+            faults = self.injector.faults
+            self.db.slow_query_ms = faults.db_slow_query_ms
+            await self.db.hold(faults.db_hold_connections)
 
     def reset(self) -> None:
         """Empty the store and the log, restore the configured faults, restart rate windows."""
@@ -105,6 +121,9 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runtime.db is not None:
+            await runtime.db.open()
+            await runtime.apply_db_faults()
         worker = asyncio.create_task(
             run_worker(
                 lambda: runtime.store,
@@ -119,6 +138,8 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+            if runtime.db is not None:
+                await runtime.db.close()
 
     app = FastAPI(
         title=config.service_name,
@@ -227,6 +248,8 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
 
     @projects.get("/")
     async def list_projects() -> dict[str, Any]:
+        if runtime.db is not None:
+            return _listing(await runtime.db.list())
         return _listing(list(runtime.store.projects.values()))
 
     @projects.post("/", status_code=201)
@@ -240,22 +263,33 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        if runtime.db is not None:
+            await runtime.db.insert(project)
         runtime.store.projects[project["id"]] = project
         return project
 
     @projects.get("/{project_id}")
     async def get_project(project_id: int) -> dict[str, Any]:
+        if runtime.db is not None:
+            stored = await runtime.db.get(project_id)
+            if stored is None:
+                raise _not_found("Project")
+            return stored
         return get_project_or_404(project_id)
 
     @projects.patch("/{project_id}")
     async def update_project(project_id: int, body: ProjectUpdate) -> dict[str, Any]:
         project = get_project_or_404(project_id)
         project.update(body.model_dump(exclude_unset=True), updated_at=utc_now())
+        if runtime.db is not None:
+            await runtime.db.save(project)
         return project
 
     @projects.delete("/{project_id}")
     async def delete_project(project_id: int) -> dict[str, Any]:
         get_project_or_404(project_id)
+        if runtime.db is not None:
+            await runtime.db.delete(project_id)
         store = runtime.store
         for dataset_id in [d for d, ds in store.datasets.items() if ds["project_id"] == project_id]:
             _delete_dataset(dataset_id)
@@ -416,10 +450,16 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
 
     @admin.put("/faults", response_model=None)
     async def put_faults(changes: Annotated[dict[str, Any], Body()]) -> Response | dict[str, Any]:
+        db_knobs = sorted(k for k in changes if k.startswith("db_") and changes[k])
+        if db_knobs and runtime.db is None:
+            return error_envelope(422, "ValidationError", f"{', '.join(db_knobs)}: this sandbox "
+                                  "has no database (start it with database_url_env)")
         try:
-            return runtime.injector.update(changes).model_dump()
+            faults = runtime.injector.update(changes).model_dump()
         except ValidationError as exc:
             return error_envelope(422, "ValidationError", _validation_message(exc.errors()))
+        await runtime.apply_db_faults()
+        return faults
 
     @admin.get("/requests")
     async def get_requests(since: int = 0) -> dict[str, Any]:
@@ -429,6 +469,9 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
     @admin.post("/reset")
     async def reset() -> dict[str, Any]:
         runtime.reset()
+        if runtime.db is not None:
+            await runtime.db.clear()
+            await runtime.apply_db_faults()
         return {"status": "reset", "faults": runtime.injector.faults.model_dump()}
 
     exports = export_router(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_TOKEN_ENV = "PIXCRAWLER_SANDBOX_TOKEN"  # where the sandbox API token is read from
 
@@ -68,6 +68,14 @@ class SandboxFaults(BaseModel):
         default=False,
         description="a completed job no longer notifies its owner (the list stays as it is)",
     )
+    db_hold_connections: int = Field(
+        default=0, ge=0, le=10_000,
+        description="extra database connections the sandbox opens and holds (needs a database)",
+    )
+    db_slow_query_ms: float = Field(
+        default=0.0, ge=0.0, le=600_000,
+        description="project routes first run pg_sleep for this long (needs a database)",
+    )
     component_health: dict[Component, ComponentStatus] = Field(
         default_factory=dict,
         description="status /api/v1/health/detailed reports per component (default healthy)",
@@ -125,6 +133,19 @@ class SandboxConfig(BaseModel):
         pattern=r"^/\S*$",
         description="where a tiny HTML page stands in for the web frontend (None = no page)",
     )
+    database_url_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding a postgresql:// URL: projects are kept there "
+        "(table sandbox_projects); None = in memory only",
+    )
     export_seconds: float = Field(
         default=0.2, ge=0.0, le=3600, description="time a dataset export takes to complete"
     )
+
+    @model_validator(mode="after")
+    def _db_faults_need_a_database(self) -> SandboxConfig:
+        if self.database_url_env is None and (self.faults.db_hold_connections
+                                              or self.faults.db_slow_query_ms):
+            raise ValueError("faults db_hold_connections / db_slow_query_ms need a database "
+                             "(database_url_env)")
+        return self
