@@ -272,7 +272,7 @@ def _needed_sections(params: Parameters, selected: list[ph.Phase],
                      uses: set[str]) -> dict[str, Any]:
     """The parameter sections the selected phases read (their secrets must resolve)."""
     keys = ["target", *(p.params_key for p in selected if p.params_key)]
-    keys += [part for part in ("azure", "workers") if part in uses]
+    keys += [part for part in ("azure", "workers", "database") if part in uses]
     return {k: getattr(params, k, None) for k in keys}
 
 

