@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from runbook.checks import CheckResult, Status
 from runbook.database import DatabaseParams, database_checks
 from runbook.secrets import SecretRef
+from waiting import wait_for
 
 ENV = "RUNBOOK_TEST_DATABASE_URL"
 
@@ -30,15 +30,6 @@ def by_id(results: list[CheckResult]) -> dict[str, CheckResult]:
     return {r.id: r for r in results}
 
 
-def wait_for(predicate, what: str, bound_s: float = 60.0):  # type: ignore[no-untyped-def]
-    """Poll until `predicate()` is truthy (a readiness wait with a generous bound)."""
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {bound_s} s: {what}")
 
 
 @contextmanager

@@ -5,9 +5,7 @@ a database the knobs are refused and projects stay in memory."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -18,6 +16,7 @@ from runbook.checks import Status
 from runbook.database import DatabaseParams, database_checks
 from runbook.database.local_server import LocalPostgres, local_postgres
 from runbook.sandbox import SandboxConfig, SandboxFaults, SandboxHandle, start_sandbox
+from waiting import wait_for
 
 URL_ENV = "RUNBOOK_TEST_SANDBOX_DATABASE_URL"
 PROJECTS = "/api/v1/projects/"
@@ -62,15 +61,6 @@ def checks() -> dict[str, Status]:
     return {r.id: r.status for r in results}
 
 
-def wait_for(predicate: Callable[[], Any], what: str, bound_s: float = 60.0) -> Any:
-    """Poll until `predicate()` is truthy (a readiness wait with a generous bound)."""
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {bound_s} s: {what}")
 
 
 def project_traffic(url: str, n: int = 3) -> None:
