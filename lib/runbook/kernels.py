@@ -207,6 +207,8 @@ class KernelPool:
 
     lane: BackgroundLane
     _ahead: dict[str, Future[WarmKernel]] = field(default_factory=dict)
+    # why a prepared kernel was not handed out (papermill then starts its own): for diagnosis
+    missed: dict[str, str] = field(default_factory=dict)
 
     def prepare(self, name: str, recipe: KernelRecipe) -> None:
         """Start warming a kernel for phase `name` in the background (once)."""
@@ -221,7 +223,8 @@ class KernelPool:
             return None
         try:
             return future.result(timeout=timeout_s)
-        except BaseException:  # noqa: BLE001 - papermill's own start will report a real problem
+        except BaseException as exc:  # noqa: BLE001 - papermill's own start reports a real one
+            self.missed[name] = f"{type(exc).__name__}: {exc}" or "not ready in time"
             future.add_done_callback(_close_when_done)
             return None
 
