@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,14 +59,14 @@ def check_repository(params: Parameters, root: Path) -> list[Finding]:
         return [_bad(what, f"{repo} is not a folder",
                      f"clone the target there, or set pre_deployment.repo in "
                      f"parameters/{params.environment}.yaml (or --param pre_deployment.repo=PATH)")]
-    head = _git(repo, "rev-parse", "--verify", "HEAD^{commit}")
+    head = _commit(repo, "HEAD")
     if head is None:
         return [_bad(what, f"{repo} is not a git repository with a commit",
                      "point pre_deployment.repo at the checkout's top folder")]
     out = [_ok(what, f"{repo} at {head[:12]}")]
     base = params.pre_deployment.base_ref if params.pre_deployment else None
     if base:
-        found = _git(repo, "rev-parse", "--verify", f"{base}^{{commit}}")
+        found = _commit(repo, base)
         out.append(_ok("base ref", f"{base} = {found[:12]}") if found else _bad(
             "base ref", f"{base!r} does not resolve in {repo}",
             f"`git -C {repo} fetch --tags origin`, or set pre_deployment.base_ref to the last "
@@ -75,13 +74,14 @@ def check_repository(params: Parameters, root: Path) -> list[Finding]:
     return out
 
 
-def _git(repo: Path, *args: str) -> str | None:
+def _commit(repo: Path, ref: str) -> str | None:
+    """The commit `ref` names in `repo`, or None (no repository, no such ref, no git)."""
+    from runbook.gates.git_refs import GitError, resolve_ref
+
     try:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                              timeout=20, check=False)
-    except (OSError, subprocess.SubprocessError):
+        return resolve_ref(repo, ref)
+    except GitError:
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def check_tools(params: Parameters) -> list[Finding]:
@@ -177,9 +177,9 @@ def check_target(params: Parameters) -> list[Finding]:
 
     base = params.target.base_url.rstrip("/")
     if params.deploy is not None and params.deploy.method == "start":
-        from runbook.deploy.local_app import _listening
+        from runbook.deploy.local_app import address_in_use
 
-        busy = _listening(base)
+        busy = address_in_use(base)
         return [_bad("target address", f"something already answers at {base}",
                      "stop it: the run starts the app from the checkout on this address")
                 if busy else _ok("target address", f"{base} is free for the app the run "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import configparser
 import re
-import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -64,9 +63,14 @@ def _walk(repo: Path, pattern: str, depth: int = 4) -> list[Path]:
 
 
 def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          timeout=30, check=False)
-    return done.stdout.strip() if done.returncode == 0 else ""
+    """git's output in `repo`, or "" when it has none to give (no tags, no remote)."""
+    from runbook.gates.git_refs import GitError, git
+
+    try:
+        done = git(repo, *args, check=False, timeout_s=30)
+    except GitError:
+        return ""
+    return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else ""
 
 
 def _rel(path: Path, repo: Path) -> str:

@@ -115,3 +115,5 @@ def test_error_lines_in_the_apps_log_fail_its_box_with_secrets_masked(
     assert "boom" in result.explanation and "hunter2" not in result.model_dump_json()
     (work / "app.log").write_text("INFO:     Started server\n")
     assert log_check(params, work).status is Status.PASS
+    (work / "app.log").write_text("")  # nothing logged: nothing proved
+    assert log_check(params, work).status is Status.INCONCLUSIVE

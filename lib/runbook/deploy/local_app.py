@@ -44,7 +44,8 @@ def _argv(spec: StartParams, base_url: str) -> list[str]:
             for a in spec.argv]
 
 
-def _listening(base_url: str) -> bool:
+def address_in_use(base_url: str) -> bool:
+    """True when something already accepts connections at the URL's host and port."""
     url = urlsplit(base_url)
     try:
         with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=1):
@@ -66,7 +67,7 @@ def start_app(params: DeployParams, workdir: Path) -> tuple[CheckResult, subproc
     argv = _argv(spec, base)
     evidence = {"argv": argv, "cwd": str(cwd), "log": f"evidence/{workdir.name}/{LOG_FILE}",
                 "env_names": sorted(spec.env)}
-    if _listening(base):
+    if address_in_use(base):
         return deploy_result(
             params, "start", title, Status.ERROR, evidence=evidence,
             explanation=f"something already answers at {base}: stop it first, or the checks "
@@ -150,7 +151,7 @@ def log_check(params: DeployParams, workdir: Path) -> CheckResult:
     spec = params.start or StartParams()
     check = LogCheckSpec(id=f"{params.id_prefix}.logs", section=params.labels.section,
                          title="No errors in logs", what="the app's log")
-    scan = LogScanParams(error_pattern=spec.error_pattern, require_lines=False)
+    scan = LogScanParams(error_pattern=spec.error_pattern)  # an empty log proves nothing
     return log_errors_check(check, workdir / LOG_FILE, scan, secrets=resolved_values(spec),
                             shown_path=f"evidence/{workdir.name}/{LOG_FILE}")
 
