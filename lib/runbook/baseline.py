@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
 from runbook.checks import CheckResult, Severity, Status
 from runbook.rollback.sources import SourceRef, read_values, usable
 
@@ -99,7 +100,9 @@ class PostDeploymentParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     degradation_limit: float = Field(
-        0.20, ge=0, description="'Performance degradation > 20 %': relative change that fails"
+        default_factory=CatalogueLimit("performance_degradation"),
+        ge=0,
+        description="'Performance degradation > 20 %': relative change that fails",
     )
     compare: list[str] = Field(
         default_factory=lambda: ["p95_ms", "error_rate", "throughput_rps"],

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
 from runbook.checks import CheckResult, Severity, Status
 from runbook.rollback.decision import decide
 from runbook.rollback.params import RollbackParams
@@ -55,7 +56,9 @@ class ErrorRateLine(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: float = Field(0.01, ge=0, le=1)
+    limit: float = Field(
+        default_factory=CatalogueLimit("error_rate_gate"), ge=0, le=1,
+    )
     sources: list[SourceRef] = Field(default_factory=lambda: [
         SourceRef(id="perf.error_rate", path="observed.overall"),
         SourceRef(id="monitor.metrics.error-rate", path="observed.overall"),

@@ -3,12 +3,16 @@ carries it defaults to the catalogue's value, and the shared parameters file agr
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from runbook.checklist.catalogue import Limit, LimitUse, load_catalogue
 from runbook.checklist.limits import (
+    CatalogueLimit,
     ParameterPathError,
     limit_drift,
     limit_value,
@@ -58,13 +62,46 @@ def test_one_parameter_may_carry_one_limit_only() -> None:
             k: v.model_dump() for k, v in limits.items()}})
 
 
-def test_the_shared_parameters_file_does_not_restate_a_limit_differently(
-        repo_root: Path) -> None:
+def test_the_shared_parameters_file_does_not_restate_a_limit(repo_root: Path) -> None:
     base = read_yaml(repo_root / "parameters" / "_base.yaml")
+    restated = []
     for name, limit in load_catalogue().limits.items():
         for use in limit.parameters:
             node = base
             for part in use.path.split("."):
                 node = node.get(part) if isinstance(node, dict) else None
-            if isinstance(node, int | float):
-                assert node == pytest.approx(limit.value * use.scale), (name, use.path)
+            if node is not None:
+                restated.append((name, use.path))
+    assert restated == []
+
+
+def _field_info(path: str) -> FieldInfo:
+    """The pydantic field at a plain dotted path of Parameters."""
+    model: type[BaseModel] = Parameters
+    parts = path.split(".")
+    for part in parts[:-1]:
+        annotation = model.model_fields[part].annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        model = args[0] if args else annotation
+    return model.model_fields[parts[-1]]
+
+
+def test_every_plain_limit_parameter_reads_its_default_from_the_catalogue() -> None:
+    """A number written beside the catalogue's would be a second definition of the limit."""
+    wrong = []
+    for name, limit in load_catalogue().limits.items():
+        for use in limit.parameters:
+            if "[" in use.path:
+                continue  # list items: built from the catalogue at default time (drift test)
+            factory = _field_info(use.path).default_factory
+            if not (isinstance(factory, CatalogueLimit) and factory.name == name
+                    and factory.scale == use.scale):
+                wrong.append(f"{use.path}: {factory!r}")
+    assert wrong == []
+
+
+def test_a_catalogue_limit_factory_follows_the_catalogue() -> None:
+    factory = CatalogueLimit("p95_warning_ms", scale=0.001)
+    assert factory() == pytest.approx(limit_value("p95_warning_ms") / 1000)
+    with pytest.raises(KeyError, match="no limit 'p96'"):
+        CatalogueLimit("p96")()

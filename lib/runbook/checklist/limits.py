@@ -93,6 +93,23 @@ def limit_drift(model: type[BaseModel], catalogue: Catalogue | None = None) -> l
     return problems
 
 
+class CatalogueLimit:
+    """A parameter default read from the catalogue: `Field(default_factory=CatalogueLimit(name))`
+    gives the limit's value × `scale`, so the number is written only in the catalogue."""
+
+    __slots__ = ("name", "scale")
+
+    def __init__(self, name: str, scale: float = 1.0) -> None:
+        self.name, self.scale = name, scale
+
+    def __call__(self) -> float:
+        value = limit_value(self.name) * self.scale
+        return float(round(value, 12))
+
+    def __repr__(self) -> str:
+        return f"CatalogueLimit({self.name!r}, scale={self.scale:g})"
+
+
 def limit_value(name: str, catalogue: Catalogue | None = None) -> float:
     """The value of one catalogue limit (KeyError naming it)."""
     limits = (catalogue or load_catalogue()).limits

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
 from runbook.secrets import SecretRef
 
 
@@ -36,10 +37,14 @@ class DatabaseParams(BaseModel):
         None, gt=0, description="None: the database size is recorded, not judged"
     )
     query_time_ms: float = Field(
-        100.0, gt=0, description="checklist: database query time < 100ms (mean, all statements)"
+        default_factory=CatalogueLimit("database_ms"),
+        gt=0,
+        description="checklist: database query time < 100ms (mean, all statements)",
     )
     query_warning_ms: float = Field(
-        200.0, gt=0, description="checklist §5 warning: database query time > 200ms"
+        default_factory=CatalogueLimit("database_warning_ms"),
+        gt=0,
+        description="checklist §5 warning: database query time > 200ms",
     )
     long_query_ms: float = Field(
         5000.0, gt=0, description="a statement active longer than this is a long-running query"

@@ -45,6 +45,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
 from runbook.checks import Severity
 from runbook.gates.coverage_commands import pytest_index, untranslatable
 
@@ -398,7 +399,7 @@ def checklist_layers() -> list[CoverageLayer]:
             section=f"{TEST_COVERAGE} — Utility package coverage ≥ 85%",
             prefix="utility/",
             exclude_prefixes=["utility/tests/"],
-            threshold_percent=85,
+            threshold_percent=CatalogueLimit("coverage_utility")(),
             severity=Severity.BLOCKER,
             report="code.tests.utility",
         ),
@@ -407,7 +408,7 @@ def checklist_layers() -> list[CoverageLayer]:
             title="Backend endpoints coverage ≥ 90% (target)",
             section=f"{TEST_COVERAGE} — Backend endpoints coverage ≥ 90% (target)",
             prefix="backend/api/v1/endpoints/",
-            threshold_percent=90,
+            threshold_percent=CatalogueLimit("coverage_endpoints")(),
             report="code.tests.backend",
         ),
         CoverageLayer(
@@ -415,7 +416,7 @@ def checklist_layers() -> list[CoverageLayer]:
             title="Backend services coverage ≥ 85% (target)",
             section=f"{TEST_COVERAGE} — Backend services coverage ≥ 85% (target)",
             prefix="backend/services/",
-            threshold_percent=85,
+            threshold_percent=CatalogueLimit("coverage_services")(),
             report="code.tests.backend",
         ),
         CoverageLayer(
@@ -423,7 +424,7 @@ def checklist_layers() -> list[CoverageLayer]:
             title="Backend repositories coverage ≥ 80% (target)",
             section=f"{TEST_COVERAGE} — Backend repositories coverage ≥ 80% (target)",
             prefix="backend/repositories/",
-            threshold_percent=80,
+            threshold_percent=CatalogueLimit("coverage_repositories")(),
             report="code.tests.backend",
         ),
     ]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
+
 
 class RouteSpec(BaseModel):
     """One route the probe calls: method, path, whether it carries the auth headers, and the
@@ -39,13 +41,37 @@ class PerfGates(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    p95_ms: float = Field(200.0, gt=0, description="§2.4/§3.4: API response time p95 < this")
-    error_rate: float = Field(0.01, ge=0, le=1, description="§3.4: error rate < this")
-    rollback_p95_ms: float = Field(1000.0, gt=0, description="rollback if p95 > this")
-    rollback_error_rate: float = Field(0.05, ge=0, le=1, description="rollback if errors > this")
-    database_ms: float = Field(100.0, gt=0, description="§2.4: database query time < this")
+    p95_ms: float = Field(
+        default_factory=CatalogueLimit("p95_gate_ms"),
+        gt=0,
+        description="§2.4/§3.4: API response time p95 < this",
+    )
+    error_rate: float = Field(
+        default_factory=CatalogueLimit("error_rate_gate"),
+        ge=0,
+        le=1,
+        description="§3.4: error rate < this",
+    )
+    rollback_p95_ms: float = Field(
+        default_factory=CatalogueLimit("p95_rollback_ms"),
+        gt=0,
+        description="rollback if p95 > this",
+    )
+    rollback_error_rate: float = Field(
+        default_factory=CatalogueLimit("error_rate_rollback"),
+        ge=0,
+        le=1,
+        description="rollback if errors > this",
+    )
+    database_ms: float = Field(
+        default_factory=CatalogueLimit("database_ms"),
+        gt=0,
+        description="§2.4: database query time < this",
+    )
     memory_slope_mb_per_h: float = Field(
-        20.0, gt=0, description="§2.4 'no memory leaks': fail when memory grows faster than this"
+        default_factory=CatalogueLimit("memory_slope_mb_per_h"),
+        gt=0,
+        description="§2.4 'no memory leaks': fail when memory grows faster than this",
     )
 
     @model_validator(mode="after")

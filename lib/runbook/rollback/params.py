@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
 from runbook.deploy.params import PackageParams
 from runbook.perf.params import RouteSpec
 from runbook.rollback.sources import SourceRef
@@ -69,7 +70,9 @@ class SecurityFlag(BaseModel):
 class ErrorRateCriterion(MetricCriterion):
     """"Error rate > 5 %" (a share: 0.05)."""
 
-    limit: float = Field(0.05, ge=0, le=1)
+    limit: float = Field(
+        default_factory=CatalogueLimit("error_rate_rollback"), ge=0, le=1,
+    )
     sources: list[SourceRef] = Field(default_factory=lambda: _refs(
         {"id": "perf.rollback_lines", "path": "observed.error_rate"},
         {"id": "perf.error_rate", "path": "observed.overall"},
@@ -80,7 +83,9 @@ class ErrorRateCriterion(MetricCriterion):
 class P95Criterion(MetricCriterion):
     """"API response time p95 > 1 second" (milliseconds)."""
 
-    limit: float = Field(1000.0, gt=0)
+    limit: float = Field(
+        default_factory=CatalogueLimit("p95_rollback_ms"), gt=0,
+    )
     sources: list[SourceRef] = Field(default_factory=lambda: _refs(
         {"id": "perf.rollback_lines", "path": "observed.worst_route_p95_ms"},
         "perf.p95.*", {"id": "monitor.logs.p95", "path": "observed.p95_ms"}))
@@ -99,7 +104,9 @@ class DatabaseCriterion(MetricCriterion):
 class MemoryCriterion(MetricCriterion):
     """"Memory leaks detected": a memory slope above `limit` MB/h."""
 
-    limit: float = Field(20.0, gt=0)
+    limit: float = Field(
+        default_factory=CatalogueLimit("memory_slope_mb_per_h"), gt=0,
+    )
     sources: list[SourceRef] = Field(default_factory=lambda: _refs(
         "perf.memory_slope", {"id": "monitor.metrics.memory-slope",
                               "path": "observed.slope_mb_per_h"}))
@@ -146,8 +153,17 @@ class RollbackMetrics(BaseModel):
     duration_s: float = Field(3.0, gt=0)
     warmup_s: float = Field(0.5, ge=0)
     timeout_s: float = Field(5.0, gt=0)
-    max_error_rate: float = Field(0.01, ge=0, le=1, description="§3.4: error rate < 1 %")
-    max_p95_ms: float = Field(500.0, gt=0, description="Alert Configuration: p95 > 500 ms warns")
+    max_error_rate: float = Field(
+        default_factory=CatalogueLimit("error_rate_gate"),
+        ge=0,
+        le=1,
+        description="§3.4: error rate < 1 %",
+    )
+    max_p95_ms: float = Field(
+        default_factory=CatalogueLimit("p95_warning_ms"),
+        gt=0,
+        description="Alert Configuration: p95 > 500 ms warns",
+    )
 
 
 class RollbackParams(BaseModel):
