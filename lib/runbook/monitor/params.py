@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runbook.checklist.limits import CatalogueLimit
 from runbook.checks import Severity
 from runbook.logscan import LogScanParams
 
@@ -115,25 +116,55 @@ class InstanceSize(_Strict):
 class MetricThresholds(_Strict):
     """The checklist's lines: gates (§3.4) and alert levels (Monitoring §5)."""
 
-    error_rate: float = Field(default=0.01, ge=0, le=1, description="§3.4 gate: error rate < this")
-    error_rate_critical: float = Field(default=0.05, ge=0, le=1, description="§5 critical: > this")
+    error_rate: float = Field(
+        default_factory=CatalogueLimit("error_rate_gate"),
+        ge=0,
+        le=1,
+        description="§3.4 gate: error rate < this",
+    )
+    error_rate_critical: float = Field(
+        default_factory=CatalogueLimit("error_rate_rollback"),
+        ge=0,
+        le=1,
+        description="§5 critical: > this",
+    )
     min_requests_per_interval: int = Field(
         default=20, ge=1, description="intervals with fewer requests are judged only in the total"
     )
-    response_time_ms: float = Field(default=200.0, gt=0, description="§3.4: response time < this")
-    response_time_warning_ms: float = Field(
-        default=500.0, gt=0, description="§5 warning: p95 > this"
+    response_time_ms: float = Field(
+        default_factory=CatalogueLimit("p95_gate_ms"),
+        gt=0,
+        description="§3.4: response time < this",
     )
-    cpu_percent: float = Field(default=70.0, gt=0, description="§3.4 gate: CPU usage < this")
-    cpu_warning_percent: float = Field(default=80.0, gt=0, description="§5 warning: CPU > this")
+    response_time_warning_ms: float = Field(
+        default_factory=CatalogueLimit("p95_warning_ms"),
+        gt=0,
+        description="§5 warning: p95 > this",
+    )
+    cpu_percent: float = Field(
+        default_factory=CatalogueLimit("cpu_percent"),
+        gt=0,
+        description="§3.4 gate: CPU usage < this",
+    )
+    cpu_warning_percent: float = Field(
+        default_factory=CatalogueLimit("cpu_warning_percent"),
+        gt=0,
+        description="§5 warning: CPU > this",
+    )
     memory_warning_percent: float = Field(
-        default=80.0, gt=0, description="§5 warning: memory > this"
+        default_factory=CatalogueLimit("memory_warning_percent"),
+        gt=0,
+        description="§5 warning: memory > this",
     )
     memory_critical_percent: float = Field(
-        default=90.0, gt=0, description="§5 critical: memory > this"
+        default_factory=CatalogueLimit("memory_critical_percent"),
+        gt=0,
+        description="§5 critical: memory > this",
     )
     memory_slope_mb_per_h: float = Field(
-        default=20.0, gt=0, description="§3.4 'memory usage stable': working-set growth below this"
+        default_factory=CatalogueLimit("memory_slope_mb_per_h"),
+        gt=0,
+        description="§3.4 'memory usage stable': working-set growth below this",
     )
     memory_slope_min_points: int = Field(
         default=3, ge=2, description="intervals needed for a slope"
@@ -189,13 +220,35 @@ class LogQueries(_Strict):
 class LogThresholds(_Strict):
     """Lines judged on the Logs data (checklist §3.4 and Monitoring §5)."""
 
-    p95_ms: float = Field(default=200.0, gt=0, description="§3.4: API response time p95 < this")
-    p95_warning_ms: float = Field(default=500.0, gt=0, description="§5 warning: p95 > this")
-    error_rate: float = Field(default=0.01, ge=0, le=1, description="§3.4: error rate < this")
-    error_rate_critical: float = Field(default=0.05, ge=0, le=1, description="§5 critical: > this")
+    p95_ms: float = Field(
+        default_factory=CatalogueLimit("p95_gate_ms"),
+        gt=0,
+        description="§3.4: API response time p95 < this",
+    )
+    p95_warning_ms: float = Field(
+        default_factory=CatalogueLimit("p95_warning_ms"),
+        gt=0,
+        description="§5 warning: p95 > this",
+    )
+    error_rate: float = Field(
+        default_factory=CatalogueLimit("error_rate_gate"),
+        ge=0,
+        le=1,
+        description="§3.4: error rate < this",
+    )
+    error_rate_critical: float = Field(
+        default_factory=CatalogueLimit("error_rate_rollback"),
+        ge=0,
+        le=1,
+        description="§5 critical: > this",
+    )
     min_requests_per_bin: int = Field(default=20, ge=1, description="bins judged against critical")
     max_exceptions: int = Field(default=0, ge=0, description="'No errors in application logs'")
-    database_ms: float = Field(default=100.0, gt=0, description="§3.4: database query time < this")
+    database_ms: float = Field(
+        default_factory=CatalogueLimit("database_ms"),
+        gt=0,
+        description="§3.4: database query time < this",
+    )
     database_stat: Literal["p95_ms", "avg_ms"] = "p95_ms"
     database_types: list[str] = Field(
         default_factory=lambda: ["SQL", "postgresql", "PostgreSQL", "Postgres"],
@@ -251,37 +304,43 @@ def default_alert_rules() -> list[RequiredAlertRule]:
     return [
         RequiredAlertRule(
             id="error-rate-warning", title="Error rate alert configured (> 1%)",
-            metric_names=["ErrorRatePercent"], operator=">", threshold=1, unit="%",
+            metric_names=["ErrorRatePercent"], operator=">",
+            threshold=CatalogueLimit("error_rate_gate", 100)(), unit="%",
             azure_severity_at_most=2,
         ),
         RequiredAlertRule(
             id="error-rate-critical", title="Critical alert: error rate > 5%",
-            metric_names=["ErrorRatePercent"], operator=">", threshold=5, unit="%",
+            metric_names=["ErrorRatePercent"], operator=">",
+            threshold=CatalogueLimit("error_rate_rollback", 100)(), unit="%",
             azure_severity_at_most=1,
         ),
         RequiredAlertRule(
             id="response-time", title="Response time alert configured (p95 > 500ms)",
-            metric_names=["HttpResponseTime"], operator=">", threshold=0.5, unit="s",
+            metric_names=["HttpResponseTime"], operator=">",
+            threshold=CatalogueLimit("p95_warning_ms", 0.001)(), unit="s",
             azure_severity_at_most=2,
         ),
         RequiredAlertRule(
             id="availability", title="Availability alert configured (< 99%)",
             metric_names=["availabilityResults/availabilityPercentage"], operator="<",
-            threshold=99, unit="%",
+            threshold=CatalogueLimit("availability_percent")(), unit="%",
         ),
         RequiredAlertRule(
             id="memory-warning", title="Warning alert: memory usage > 80%",
-            metric_names=["MemoryPercentage"], operator=">", threshold=80, unit="%",
+            metric_names=["MemoryPercentage"], operator=">",
+            threshold=CatalogueLimit("memory_warning_percent")(), unit="%",
             azure_severity_at_most=2,
         ),
         RequiredAlertRule(
             id="memory-critical", title="Critical alert: memory usage > 90%",
-            metric_names=["MemoryPercentage"], operator=">", threshold=90, unit="%",
+            metric_names=["MemoryPercentage"], operator=">",
+            threshold=CatalogueLimit("memory_critical_percent")(), unit="%",
             azure_severity_at_most=1,
         ),
         RequiredAlertRule(
             id="cpu-warning", title="Warning alert: CPU usage > 80%",
-            metric_names=["CpuPercentage"], operator=">", threshold=80, unit="%",
+            metric_names=["CpuPercentage"], operator=">",
+            threshold=CatalogueLimit("cpu_warning_percent")(), unit="%",
             azure_severity_at_most=2,
         ),
     ]  # fmt: skip
