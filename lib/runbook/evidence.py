@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from runbook.checks import CHECK_MIME, CheckResult
 
@@ -46,7 +46,7 @@ class EvidenceWriteError(OSError):
         return f"could not write evidence {self.filename}: {self.strerror}"
 
 
-def is_out_of_space(exc: BaseException) -> bool:
+def is_out_of_space(exc: BaseException) -> TypeGuard[OSError]:
     """True for an OSError saying the disk, the file size limit or the quota is exhausted."""
     return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE
 

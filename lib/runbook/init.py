@@ -11,6 +11,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -335,7 +336,7 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         lines.append("")
         lines.append("# Deployment Steps §1.1: the run starts the app from the checkout on "
                      "target.base_url's port, checks health, /docs and its log, and stops it.")
-        deploy = {"method": "start",
+        deploy: dict[str, Any] = {"method": "start",
                   "start": {"argv": ["uv", "run", "uvicorn", facts.app, "--host",
                                      "{host}", "--port", "{port}"], "cwd": facts.app_dir},
                   "health": {"route": health or "/docs", "expected_json": {},

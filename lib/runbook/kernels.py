@@ -96,7 +96,7 @@ class WarmKernel:
 def _manager_class() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
-    class TrackingKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class TrackingKernelManager(AsyncKernelManager):
         """Remembers the clients it creates, so the kernel's owner can close them."""
 
         def client(self, **kwargs: Any) -> Any:

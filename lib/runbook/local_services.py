@@ -149,7 +149,7 @@ def _stop_together(groups: list[ExitStack]) -> None:
     raised after all of them have stopped."""
     with ThreadPoolExecutor(max(1, len(groups)), thread_name_prefix="runbook-stop") as pool:
         futures = [pool.submit(group.close) for group in groups]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
     if errors:
         raise errors[0]
 

@@ -167,7 +167,7 @@ def declared_verdict(results: list[CheckResult]) -> Verdict | None:
         if r.id == SUCCESS_VERDICT_ID:
             declared = r.observed.get("verdict") if isinstance(r.observed, dict) else r.observed
             try:
-                return Verdict(declared)
+                return Verdict(str(declared))
             except ValueError:
                 return None
     return None

@@ -4,6 +4,8 @@ catalogue has that the team's copy no longer lists."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 
 from runbook.checklist.catalogue import Catalogue, compare_with_checklist, load_catalogue
@@ -23,7 +25,7 @@ def team_checklist_check(params: ChecklistParams | None, repo: Path | str,
     list the same boxes, WARN naming the boxes either side lacks, SKIP when the repository keeps
     none (WARN when `required`), ERROR when it cannot be read."""
     params = params or ChecklistParams()
-    common = {"id": CHECK_ID, "section": SECTION, "title": TITLE, "severity": Severity.WARNING,
+    common: dict[str, Any] = {"id": CHECK_ID, "section": SECTION, "title": TITLE, "severity": Severity.WARNING,
               "threshold": {"unknown_boxes": 0, "missing_boxes": 0}}
     if not params.enabled:
         return CheckResult(**common, status=Status.SKIP,

@@ -150,11 +150,11 @@ def checklist_view(results: Iterable[CheckResult | dict[str, Any]], environment:
 
 def box_view(box: CatalogueBox, results: list[CheckResult], environment: str) -> BoxView:
     """One box's state in a run (see the module docstring for the rules)."""
-    base = {"id": box.id, "section": box.section, "text": box.text, "kind": box.kind}
+    base: dict[str, Any] = {"id": box.id, "section": box.section, "text": box.text, "kind": box.kind}
     mapping = box.mapping_for(environment)
     if isinstance(mapping, NotApplicable):
         return BoxView(**base, state=BoxState.NOT_APPLICABLE, reason=mapping.reason)
-    refs = {"checks": mapping.checks, "signoff": mapping.signoff}
+    refs: dict[str, Any] = {"checks": mapping.checks, "signoff": mapping.signoff}
     gate = box.only_when
     if gate is not None:
         decided = [r for r in results if r.id == gate.id]

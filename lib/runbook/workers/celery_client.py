@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery  # type: ignore[import-untyped]
+from celery import Celery
 
 
 def inspection_app(broker_url: str, *, transport_options: dict[str, Any] | None = None,

