@@ -15,12 +15,18 @@ Metrics (`GET {site id}/providers/Microsoft.Insights/metrics`), per interval bin
   HealthCheckStatus (Average, %): share of the site's healthCheckPath requests answered < 400.
 Logs (`POST /v1/workspaces/{id}/query`): only the runbook's own query shapes, recognised by the
 first line `// runbook:<shape>`: requests-per-bin (bin size read from `bin(TimeGenerated, 1m)`),
-requests-overall, exceptions-by-type, dependencies-by-type. Any other query is a 400
-(`UnsupportedQuery`). The tables they stand for: AppRequests = the sandbox log; AppExceptions =
-one row per 5xx answer, ExceptionType `SandboxFault.<fault>` (or `InternalServerError`);
-AppDependencies = per request under `database_route_prefix` (health routes excepted) one
-`postgresql` call and one `Redis` call, lasting at most the request itself (its duration), failed
-when the sandbox's component_health fault marks that component `unhealthy`.
+requests-overall, exceptions-by-type, dependencies-by-type, server-errors, worker-activity and
+worker-errors (the role read from `AppRoleName == "<role>"`, the level from
+`SeverityLevel >= <n>`, worker-errors' row limit from `take <n>`), custom-metrics. Any other
+query is a 400 (`UnsupportedQuery`). The tables they stand for: AppRequests = the sandbox log
+(Name `METHOD <route template>`); AppExceptions = one row per 5xx answer, ExceptionType
+`SandboxFault.<fault>` (or `InternalServerError`), plus the exceptions of the sandbox's
+telemetry (`GET {sandbox_url}/_sandbox/telemetry`: its background worker's, under the
+sandbox's worker_role); AppTraces = the traces of that telemetry; AppMetrics = its custom metric
+values (what the sandbox really did: crawl jobs started / completed / failed, images,
+notifications); AppDependencies = per request under `database_route_prefix` (health routes
+excepted) one `postgresql` call and one `Redis` call, lasting at most the request itself (its
+duration), failed when the sandbox's component_health fault marks that component `unhealthy`.
 Alert rules (`GET .../providers/Microsoft.Insights/metricAlerts`): `MonitorSeed.alert_rules`.
 
 Admin (no token): GET/PUT /_standin/monitor (the whole seed), PUT /_standin/monitor/faults,
@@ -304,6 +310,23 @@ async def _sandbox_log(url: str) -> list[dict[str, Any]]:
     return records
 
 
+async def _sandbox_telemetry(url: str) -> list[dict[str, Any]]:
+    """The sandbox's telemetry items (metrics, traces, exceptions), each with its epoch `_t`."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(f"{url.rstrip('/')}/_sandbox/telemetry",
+                                        params={"since": 0})
+            response.raise_for_status()
+            records = response.json()["telemetry"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise MonitorError(
+            503, "ServiceUnavailable", f"Telemetry source (sandbox {url}) unavailable: {exc!r}"
+        ) from exc
+    for r in records:
+        r["_t"] = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp()
+    return list(records)
+
+
 async def _sandbox_faults(url: str) -> dict[str, Any]:
     try:
         async with httpx.AsyncClient(timeout=10) as client:
@@ -530,6 +553,11 @@ async def metric_alerts(request: Request) -> JSONResponse:
 
 # -- Logs ---------------------------------------------------------------------------------------
 _SHAPE = re.compile(r"^\s*//\s*runbook:([a-z0-9-]+)")
+_ROLE = re.compile(r"AppRoleName\s*==\s*\"([^\"]*)\"")
+_SEVERITY = re.compile(r"SeverityLevel\s*>=\s*(\d+)")
+_TAKE = re.compile(r"\|\s*(?:take|limit)\s+(\d+)")
+SHAPES = ("requests-per-bin", "requests-overall", "exceptions-by-type", "dependencies-by-type",
+          "server-errors", "worker-activity", "worker-errors", "custom-metrics")
 _BIN = re.compile(r"bin\(\s*TimeGenerated\s*,\s*(\d+)\s*([smhd])\s*\)")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -596,17 +624,20 @@ async def logs_query(request: Request) -> JSONResponse:
     except (ValueError, KeyError, TypeError) as exc:
         raise MonitorError(400, "BadArgumentError", "The body must be {query, timespan}.") from exc
     match = _SHAPE.match(query)
-    shapes = ("requests-per-bin", "requests-overall", "exceptions-by-type", "dependencies-by-type")
-    if not match or match.group(1) not in shapes:
+    if not match or match.group(1) not in SHAPES:
         raise MonitorError(
             400,
             "UnsupportedQuery",
             "The stand-in is not a KQL engine: it answers only queries whose first line is "
-            f"'// runbook:<shape>' with shape one of {', '.join(shapes)}.",
+            f"'// runbook:<shape>' with shape one of {', '.join(SHAPES)}.",
         )
     shape = match.group(1)
     start, end = parse_timespan(body.get("timespan"), default=timedelta(days=1))
     url = _site_sandbox(runtime, site)
+    if shape in _TELEMETRY_SHAPES:
+        items = [r for r in await _sandbox_telemetry(url)
+                 if start.timestamp() <= r["_t"] < end.timestamp()]
+        return JSONResponse({"tables": [_TELEMETRY_SHAPES[shape](query, items)]})
     log = [r for r in await _sandbox_log(url) if start.timestamp() <= r["_t"] < end.timestamp()]
     if shape == "requests-per-bin":
         found = _BIN.search(query)
@@ -633,8 +664,22 @@ async def logs_query(request: Request) -> JSONResponse:
                 kind = ".".join(["SandboxFault", *r.get("faults", [])[-1:]])
                 kind = kind if kind != "SandboxFault" else "InternalServerError"
                 counts[kind] = counts.get(kind, 0) + 1
+        for item in await _sandbox_telemetry(url):  # the worker's exceptions: same table
+            if item["kind"] == "exception" and start.timestamp() <= item["_t"] < end.timestamp():
+                counts[item["exception_type"]] = counts.get(item["exception_type"], 0) + 1
         rows = [[k, v] for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
         table = _table([("ExceptionType", "string"), ("count_", "long")], rows)
+    elif shape == "server-errors":
+        groups5: dict[tuple[str, str], list[float]] = {}
+        for r in log:
+            if r["status"] >= 500:
+                name = f"{r['method']} {r.get('route') or r['path']}"
+                groups5.setdefault((name, str(r["status"])), []).append(r["_t"])
+        rows = [[name, code, len(ts), _iso_ms(min(ts)), _iso_ms(max(ts))]
+                for (name, code), ts in groups5.items()]
+        rows.sort(key=lambda row: row[3])
+        table = _table([("Name", "string"), ("ResultCode", "string"), ("count_", "long"),
+                        ("first_seen", "datetime"), ("last_seen", "datetime")], rows)
     else:
         health = (await _sandbox_faults(url)).get("component_health") or {}
         calls = [
@@ -658,6 +703,69 @@ async def logs_query(request: Request) -> JSONResponse:
             rows,
         )  # fmt: skip
     return JSONResponse({"tables": [table]})
+
+
+def _iso_ms(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _worker_items(query: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The traces and exceptions of the role the query names (AppRoleName == "<role>")."""
+    found = _ROLE.search(query)
+    if not found:
+        raise MonitorError(400, "UnsupportedQuery",
+                           'worker queries need where AppRoleName == "<role>".')
+    return [i for i in items if i["kind"] in ("trace", "exception") and i["role"] == found[1]]
+
+
+def _min_severity(query: str) -> int:
+    found = _SEVERITY.search(query)
+    if not found:
+        raise MonitorError(400, "UnsupportedQuery", "worker queries need SeverityLevel >= <n>.")
+    return int(found[1])
+
+
+def _worker_activity(query: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    mine, level = _worker_items(query, items), _min_severity(query)
+    stamps = [i["_t"] for i in mine]
+    row = [len(mine), sum(1 for i in mine if i["severity"] >= level),
+           _iso_ms(min(stamps)) if stamps else None, _iso_ms(max(stamps)) if stamps else None]
+    return _table([("telemetry", "long"), ("errors", "long"), ("first_seen", "datetime"),
+                   ("last_seen", "datetime")], [row])
+
+
+def _worker_errors(query: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    level = _min_severity(query)
+    mine = sorted((i for i in _worker_items(query, items) if i["severity"] >= level),
+                  key=lambda i: i["_t"])
+    take = _TAKE.search(query)
+    if take:
+        mine = mine[: int(take[1])]
+    rows = [[_iso_ms(i["_t"]), "AppExceptions" if i["kind"] == "exception" else "AppTraces",
+             i["severity"], i["operation"] or None, i["exception_type"] or None, i["message"]]
+            for i in mine]
+    return _table([("TimeGenerated", "datetime"), ("ItemType", "string"),
+                   ("SeverityLevel", "int"), ("OperationName", "string"),
+                   ("ExceptionType", "string"), ("Message", "string")], rows)
+
+
+def _custom_metrics(_: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for i in items:
+        if i["kind"] == "metric":
+            by_name.setdefault(i["name"], []).append(i)
+    rows = [[name, len(group), sum(i["value"] for i in group),
+             _iso_ms(max(i["_t"] for i in group))] for name, group in sorted(by_name.items())]
+    return _table([("Name", "string"), ("records", "long"), ("value_sum", "real"),
+                   ("last_seen", "datetime")], rows)
+
+
+_TELEMETRY_SHAPES = {
+    "worker-activity": _worker_activity,
+    "worker-errors": _worker_errors,
+    "custom-metrics": _custom_metrics,
+}
 
 
 # -- admin --------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Application Insights logs over the look-back window (LogsQueryClient, KQL from parameters):
-request percentiles and error rate per bin, exceptions by type, database / Redis dependencies."""
+request percentiles and error rate per bin, exceptions by type, database / Redis dependencies,
+the 5xx requests, the Celery worker's error traces (by its cloud role) and the custom metric
+names received. Text quoted from the logs is scrubbed of the run's secrets and credential
+shapes before it is kept anywhere."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,10 +20,20 @@ from matplotlib.figure import Figure
 from runbook.azure.errors import describe_azure_error
 from runbook.azure.params import AzureParams
 from runbook.checks import CheckResult, Severity, Status
+from runbook.logscan import scrub
 from runbook.monitor.clients import logs_client, window_bounds
-from runbook.monitor.params import LogsParams, MonitorParams, kql_timespan
+from runbook.monitor.params import SECTION_ALERTS, LogsParams, MonitorParams, kql_timespan
+from runbook.secrets import resolved_values
 
-QUERIES = ("requests_per_bin", "requests_overall", "exceptions_by_type", "dependencies_by_type")
+QUERIES = ("requests_per_bin", "requests_overall", "exceptions_by_type", "dependencies_by_type",
+           "server_errors", "custom_metrics")
+WORKER_QUERIES = ("worker_activity", "worker_errors")  # run when insights.worker_role is set
+SECTION_WORKER = ("Deployment Steps §1.3 / §2.5 / §3.4 — No errors in Celery worker logs "
+                  "(Application Insights)")
+SECTION_500 = ("Deployment Steps §3.3 Post-Deployment Verification, §3.4 Alerts to Watch — "
+               "No 500 errors in logs")
+SEVERITY_NAMES = {0: "Verbose", 1: "Information", 2: "Warning", 3: "Error", 4: "Critical"}
+QUOTE_CHARS = 300
 
 
 @dataclass
@@ -40,29 +54,59 @@ def _frame(table: Any) -> pd.DataFrame:
     return pd.DataFrame([list(row) for row in table.rows], columns=list(table.columns))
 
 
+def query_names(params: MonitorParams) -> tuple[str, ...]:
+    """The queries of params.logs this run asks (the worker's only with a worker role)."""
+    return QUERIES + (WORKER_QUERIES if params.insights.worker_role else ())
+
+
+def render_query(params: MonitorParams, name: str) -> str:
+    """The KQL of one query with {bin}, {role}, {severity} and {limit} filled in."""
+    logs = _logs(params)
+    t = logs.thresholds
+    return (getattr(logs.queries, name)
+            .replace("{bin}", kql_timespan(params.interval_delta))
+            .replace("{role}", params.insights.worker_role or "")
+            .replace("{severity}", str(t.worker_min_severity))
+            .replace("{limit}", str(t.quote_errors)))
+
+
+def scrub_table(frame: pd.DataFrame, secrets: Iterable[str] = ()) -> pd.DataFrame:
+    """The table with every text cell scrubbed of `secrets` and credential shapes."""
+    values = list(secrets)
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: scrub(v, values) if isinstance(v, str) else v)
+    return out
+
+
 def fetch_logs(
     params: MonitorParams,
     azure: AzureParams,
     *,
     client: LogsQueryClient | None = None,
     now: datetime | None = None,
+    secrets: Iterable[str] = (),
 ) -> tuple[dict[str, pd.DataFrame], dict[str, QueryOutcome], tuple[datetime, datetime]]:
-    """Run the four queries of params.logs over the window: (tables, outcomes, window)."""
+    """Run the queries of params.logs over the window (query_names): (tables, outcomes,
+    window); text cells are scrubbed of `secrets` and credential shapes."""
     logs = _logs(params)
     start, end = window_bounds(params, now)
     tables: dict[str, pd.DataFrame] = {}
     outcomes: dict[str, QueryOutcome] = {}
+    names = query_names(params)
     if client is None:
         try:
             client = logs_client(azure, logs)
         except Exception as exc:  # noqa: BLE001 -- fail closed
             failure = describe_azure_error(exc)
-            for name in QUERIES:
+            for name in names:
                 outcomes[name] = QueryOutcome(name, "error", failure.message, failure.model_dump())
             return tables, outcomes, (start, end)
-    bin_literal = kql_timespan(params.interval_delta)
-    for name in QUERIES:
-        query = getattr(logs.queries, name).replace("{bin}", bin_literal)
+    masked = [*secrets, *resolved_values(azure)]
+    for name in names:
+        query = render_query(params, name)
         try:
             answer = client.query_workspace(
                 logs.workspace_id, query, timespan=(start, end),
@@ -80,7 +124,7 @@ def fetch_logs(
             data = getattr(answer, "partial_data", None) or []
         else:
             data = answer.tables
-        frame = _frame(data[0]) if data else pd.DataFrame()
+        frame = scrub_table(_frame(data[0]), masked) if data else pd.DataFrame()
         tables[name] = frame
         outcomes.setdefault(name, QueryOutcome(name, "ok", rows=len(frame)))
     return tables, outcomes, (start, end)
@@ -138,9 +182,10 @@ class _Ctx:
         return {k: (None if pd.isna(v) else v) for k, v in table.iloc[0].to_dict().items()}
 
     def result(self, key: str, title: str, status: Status, observed: Any, threshold: Any,
-               explanation: str, evidence: dict[str, Any]) -> CheckResult:
+               explanation: str, evidence: dict[str, Any], section: str | None = None,
+               ) -> CheckResult:  # fmt: skip
         return CheckResult(
-            id=f"monitor.logs.{key}", section=self.params.section, title=title,
+            id=f"monitor.logs.{key}", section=section or self.params.section, title=title,
             severity=Severity.BLOCKER, status=status, observed=observed, threshold=threshold,
             explanation=explanation, evidence=evidence,
         )  # fmt: skip
@@ -264,6 +309,121 @@ def _dependency_check(ctx: _Ctx, kind: str) -> CheckResult:
     return ctx.result(kind, labels[kind], status, observed, threshold, explanation, evidence)
 
 
+def _when(value: Any) -> str:
+    return str(value) if value is not None and not pd.isna(value) else "?"
+
+
+def _server_errors_check(ctx: _Ctx) -> CheckResult:
+    t = ctx.t
+    names = ("server_errors", "requests_overall")
+    title = (f"No 500 errors in logs (Application Insights requests with a 5xx result, at most "
+             f"{t.max_server_errors})")
+    threshold = {"server_errors_at_most": t.max_server_errors, "result_codes": ">= 500"}
+    evidence = ctx.evidence(names)
+    problem = ctx.problem(names)
+    if problem is None and ctx.overall() is None:
+        problem = (Status.INCONCLUSIVE, "no requests in the window: no telemetry arrives, so no "
+                   "5xx proves nothing")
+    if problem is not None:
+        return ctx.result("server-errors", title, problem[0], None, threshold, problem[1],
+                          evidence, SECTION_500)
+    table = ctx.table("server_errors")
+    rows = [] if table.empty else table.to_dict("records")
+    total = sum(int(r.get("count_") or 0) for r in rows)
+    quoted = [f"{_when(r.get('first_seen'))} {r.get('Name')} → {r.get('ResultCode')} "
+              f"× {int(r.get('count_') or 0)} (last {_when(r.get('last_seen'))})"
+              for r in rows[:t.quote_errors]]
+    evidence["quoted"] = quoted
+    overall = ctx.overall() or {}
+    observed = {"server_errors": total, "requests": int(overall.get("requests") or 0),
+                "by_operation": {f"{r.get('Name')} {r.get('ResultCode')}": int(r.get("count_") or 0)
+                                 for r in rows}}
+    status = Status.PASS if total <= t.max_server_errors else Status.FAIL
+    explanation = (f"{total} request(s) answered 5xx of {observed['requests']} in the window "
+                   f"(at most {t.max_server_errors})"
+                   + (": " + "; ".join(quoted) if quoted else ""))
+    return ctx.result("server-errors", title, status, observed, threshold, explanation, evidence,
+                      SECTION_500)
+
+
+def _quote_record(row: dict[str, Any]) -> str:
+    level = row.get("SeverityLevel")
+    level_name = SEVERITY_NAMES.get(int(level), str(level)) if level is not None and not pd.isna(
+        level) else "?"
+    kind = row.get("ExceptionType")
+    text = " ".join(str(row.get("Message") or "").split())
+    head = f"{_when(row.get('TimeGenerated'))} {level_name}"
+    if row.get("OperationName"):
+        head += f" [{row['OperationName']}]"
+    body = f"{kind}: {text}" if isinstance(kind, str) and kind else text
+    line = f"{head} {body}"
+    return line if len(line) <= QUOTE_CHARS else line[:QUOTE_CHARS] + "…"
+
+
+def _worker_errors_check(ctx: _Ctx) -> CheckResult:
+    t, role = ctx.t, ctx.params.insights.worker_role
+    title = (f"No errors in Celery worker logs (Application Insights traces and exceptions of "
+             f"cloud role {role!r}, at most {t.max_worker_errors})")
+    threshold = {"worker_errors_at_most": t.max_worker_errors, "role": role,
+                 "severity_at_least": t.worker_min_severity}
+    if not role:
+        return ctx.result("worker-errors", "No errors in Celery worker logs (Application "
+                          "Insights)", Status.SKIP, None, threshold,
+                          "monitor.insights.worker_role is not set: the worker's telemetry is "
+                          "not looked for", {}, SECTION_WORKER)
+    names = WORKER_QUERIES
+    evidence = ctx.evidence(names)
+    problem = ctx.problem(names)
+    activity = ctx.table("worker_activity")
+    seen = 0 if activity.empty else int(activity["telemetry"].fillna(0).iloc[0])
+    if problem is None and seen == 0:
+        problem = (Status.INCONCLUSIVE, f"no trace or exception of cloud role {role!r} in the "
+                   "window: the worker was idle, is not instrumented, or the role name is wrong; "
+                   "no errors proves nothing")
+    if problem is not None:
+        return ctx.result("worker-errors", title, problem[0], None, threshold, problem[1],
+                          evidence, SECTION_WORKER)
+    errors = int(activity["errors"].fillna(0).iloc[0])
+    listing = ctx.table("worker_errors")
+    quoted = [_quote_record(r) for r in listing.to_dict("records")[:t.quote_errors]]
+    evidence["quoted"] = quoted
+    status = Status.PASS if errors <= t.max_worker_errors else Status.FAIL
+    explanation = (f"{errors} error record(s) of {seen} trace(s)/exception(s) from {role!r} "
+                   f"(at most {t.max_worker_errors})" + (": " + " | ".join(quoted) if quoted
+                                                         else ""))
+    return ctx.result("worker-errors", title, status, {"errors": errors, "telemetry": seen},
+                      threshold, explanation, evidence, SECTION_WORKER)
+
+
+def _custom_metrics_check(ctx: _Ctx) -> CheckResult:
+    expected = list(ctx.params.insights.custom_metrics)
+    names = ("custom_metrics",)
+    title = "Custom metrics configured (custom metric names Application Insights received)"
+    threshold = {"expected": expected}
+    evidence = ctx.evidence(names)
+    problem = ctx.problem(names)
+    table = ctx.table("custom_metrics")
+    received = ({str(r["Name"]): int(r.get("records") or 0) for r in table.to_dict("records")}
+                if "Name" in table else {})  # fmt: skip
+    if problem is None and not expected:
+        problem = (Status.INCONCLUSIVE, "no expected custom metric names "
+                   "(monitor.insights.custom_metrics is empty): nothing to compare the "
+                   f"{len(received)} received name(s) with")
+    if problem is not None:
+        return ctx.result("custom-metrics", title, problem[0],
+                          {"received": received} if received else None, threshold, problem[1],
+                          evidence, SECTION_ALERTS)
+    missing = [n for n in expected if n not in received]
+    observed = {"received": received, "missing": missing,
+                "unexpected": sorted(set(received) - set(expected))}
+    status = Status.FAIL if missing else Status.PASS
+    explanation = (f"{len(expected) - len(missing)} of {len(expected)} expected custom metric(s) "
+                   f"received in the window" + (f"; missing: {', '.join(missing)}" if missing
+                                                else "") + f" ({len(received)} name(s) received)")
+    return ctx.result("custom-metrics", title, status, observed, threshold, explanation, evidence,
+                      SECTION_ALERTS)
+
+
 def judge_logs(
     tables: dict[str, pd.DataFrame],
     outcomes: dict[str, QueryOutcome],
@@ -279,6 +439,9 @@ def judge_logs(
         _dependency_check(ctx, "database-time"),
         _dependency_check(ctx, "database-errors"),
         _dependency_check(ctx, "redis-errors"),
+        _server_errors_check(ctx),
+        _worker_errors_check(ctx),
+        _custom_metrics_check(ctx),
     ]
 
 
@@ -333,8 +496,10 @@ def log_checks(
     *,
     client: LogsQueryClient | None = None,
     now: datetime | None = None,
+    secrets: Iterable[str] = (),
 ) -> LogReport:
-    """Query Application Insights over the window and judge p95, error rate, exceptions, deps;
+    """Query Application Insights over the window and judge p95, error rate, exceptions, deps,
+    5xx requests, the worker's errors and the custom metrics (text masked of `secrets`);
     without an App Service (SKIP) or a workspace (INCONCLUSIVE), one result says why not."""
     if azure is None or params.logs is None:
         from runbook.monitor.absent import absent_source
@@ -343,7 +508,8 @@ def log_checks(
         report.results = [absent_source("monitor.logs", "No errors in application logs "
                                         "(Application Insights)", params, azure=azure is not None)]
         return report
-    tables, outcomes, window = fetch_logs(params, azure, client=client, now=now)
+    tables, outcomes, window = fetch_logs(params, azure, client=client, now=now,
+                                          secrets=secrets)
     report = LogReport(params, window, tables, outcomes)
     report.results = judge_logs(tables, outcomes, params, window)
     return report

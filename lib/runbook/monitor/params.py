@@ -215,6 +215,50 @@ class LogQueries(_Strict):
         "    avg_ms = avg(DurationMs), p95_ms = percentile(DurationMs, 95) by DependencyType\n"
         "| order by DependencyType asc"
     )
+    server_errors: str = Field(
+        default=(
+            "// runbook:server-errors\n"
+            "AppRequests\n"
+            "| where toint(ResultCode) >= 500\n"
+            "| summarize count_ = count(), first_seen = min(TimeGenerated),\n"
+            "    last_seen = max(TimeGenerated) by Name, ResultCode\n"
+            "| order by first_seen asc"
+        ),
+        description="'No 500 errors in logs': the 5xx requests, per operation and result code",
+    )
+    worker_activity: str = Field(
+        default=(
+            "// runbook:worker-activity\n"
+            "union AppTraces, AppExceptions\n"
+            "| where AppRoleName == \"{role}\"\n"
+            "| summarize telemetry = count(), errors = countif(SeverityLevel >= {severity}),\n"
+            "    first_seen = min(TimeGenerated), last_seen = max(TimeGenerated)"
+        ),
+        description="the worker's traces and exceptions counted ({role}: insights.worker_role, "
+        "{severity}: thresholds.worker_min_severity)",
+    )
+    worker_errors: str = Field(
+        default=(
+            "// runbook:worker-errors\n"
+            "union AppTraces, AppExceptions\n"
+            "| where AppRoleName == \"{role}\" and SeverityLevel >= {severity}\n"
+            "| project TimeGenerated, ItemType = Type, SeverityLevel, OperationName,\n"
+            "    ExceptionType, Message = iff(isempty(Message), OuterMessage, Message)\n"
+            "| order by TimeGenerated asc\n"
+            "| take {limit}"
+        ),
+        description="the worker's first error records ({limit}: thresholds.quote_errors)",
+    )
+    custom_metrics: str = Field(
+        default=(
+            "// runbook:custom-metrics\n"
+            "AppMetrics\n"
+            "| summarize records = count(), value_sum = sum(Sum), last_seen = max(TimeGenerated)\n"
+            "    by Name\n"
+            "| order by Name asc"
+        ),
+        description="the custom metric names received (customMetrics: AppMetrics)",
+    )
 
 
 class LogThresholds(_Strict):
@@ -255,6 +299,35 @@ class LogThresholds(_Strict):
         description="DependencyType values that are the database",
     )
     redis_types: list[str] = Field(default_factory=lambda: ["Redis", "redis"])
+    max_server_errors: int = Field(
+        default=0, ge=0, description="'No 500 errors in logs': 5xx requests allowed in the window")
+    max_worker_errors: int = Field(
+        default=0, ge=0, description="'No errors in Celery worker logs': the worker's error "
+        "traces and exceptions allowed in the window")
+    worker_min_severity: int = Field(
+        default=3, ge=0, le=4, description="Application Insights SeverityLevel counted as an "
+        "error (0 verbose, 1 information, 2 warning, 3 error, 4 critical)")
+    quote_errors: int = Field(
+        default=5, ge=1, le=50, description="error records quoted in the evidence (secrets masked)")
+
+
+class InsightsExpectations(_Strict):
+    """What the team's Application Insights telemetry should hold, whichever workspace it is in
+    (kept apart from monitor.logs so a shared file can name it without a workspace)."""
+
+    worker_role: str | None = Field(
+        default=None, description="cloud role name (AppRoleName) of the Celery worker's "
+        "telemetry; None: the worker's errors are not read from Application Insights")
+    custom_metrics: list[str] = Field(
+        default_factory=list, description="custom metric names that must arrive in the window "
+        "('Custom metrics configured'); empty: nothing to compare with, INCONCLUSIVE")
+
+    @field_validator("worker_role")
+    @classmethod
+    def _plain_role(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.:@/ -]{1,200}", value):
+            raise ValueError("a role name of letters, digits and _.:@/- (it goes into KQL)")
+        return value
 
 
 class LogsParams(_Strict):
@@ -402,6 +475,9 @@ class MonitorParams(_Strict):
         "first value) make a metric check INCONCLUSIVE",
     )
     logs: LogsParams | None = Field(default=None, description="None: the Logs checks are not run")
+    insights: InsightsExpectations = Field(
+        default_factory=lambda: InsightsExpectations(),
+        description="the worker's cloud role and the custom metrics expected in the telemetry")
     app_log: AppLogParams = Field(
         default_factory=lambda: AppLogParams(),
         description="§1.3 'No errors in application logs' from the app's own log file")

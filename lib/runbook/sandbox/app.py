@@ -22,6 +22,7 @@ from runbook.sandbox.faults import FaultInjector
 from runbook.sandbox.frontend import install_frontend
 from runbook.sandbox.release import router as release_router
 from runbook.sandbox.store import Store, StoredFile, utc_now
+from runbook.sandbox.telemetry import TelemetryLog, telemetry_router
 from runbook.sandbox.traffic import (
     ADMIN_PREFIX,
     FixedWindowRateLimiter,
@@ -29,7 +30,7 @@ from runbook.sandbox.traffic import (
     SandboxMiddleware,
     error_envelope,
 )
-from runbook.sandbox.worker import run_worker
+from runbook.sandbox.worker import WorkerTelemetry, run_worker
 
 SANDBOX_USER_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://pixcrawler.local/sandbox-user"))
 
@@ -47,6 +48,7 @@ class SandboxRuntime:
             if config.token_rate_limit_per_minute else None,
         )
         self.log = RequestLog(config.request_log_size)
+        self.telemetry = TelemetryLog(config.request_log_size)
         self.db: SandboxDatabase | None = None
         if config.database_url_env is not None:
             url = os.environ.get(config.database_url_env, "")
@@ -68,6 +70,7 @@ class SandboxRuntime:
         self.injector.replace(self.config.faults)
         self.limiter.reset()
         self.log.clear()
+        self.telemetry.clear()
 
 
 # -- request bodies (lenient like a client would expect: unknown fields are ignored) ------------
@@ -130,6 +133,8 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
                 config.job_step_seconds,
                 lambda: runtime.injector.faults.worker_stalled,
                 lambda: runtime.injector.faults.notifications_lost,
+                WorkerTelemetry(runtime.telemetry, config.worker_role),
+                lambda: runtime.injector.faults.jobs_fail,
             )
         )
         try:
@@ -138,6 +143,7 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+            runtime.injector.close()  # the CPU burner stops with the app
             if runtime.db is not None:
                 await runtime.db.close()
 
@@ -484,6 +490,7 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.include_router(release_router)  # admin: GET/PUT /_sandbox/release
+    app.include_router(telemetry_router(lambda: runtime.telemetry))  # GET /_sandbox/telemetry
     install_frontend(app, config)  # CORS (inside the sandbox middleware) and the frontend page
     # The routes to resolve templates against, flat (recent FastAPI nests included routers).
     flat_routes = [r for r in app.router.routes if hasattr(r, "path")]

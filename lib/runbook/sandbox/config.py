@@ -76,6 +76,16 @@ class SandboxFaults(BaseModel):
         default=0.0, ge=0.0, le=600_000,
         description="project routes first run pg_sleep for this long (needs a database)",
     )
+    cpu_burn_percent: float = Field(
+        default=0.0, ge=0.0, le=800.0,
+        description="CPU the sandbox process burns beside its work, in % of one core (above "
+        "100: one thread per started hundred); 0 = none",
+    )
+    jobs_fail: bool = Field(
+        default=False,
+        description="the background worker fails every running crawl job (an error trace and "
+        "a CrawlError exception in its telemetry) instead of completing it",
+    )
     component_health: dict[Component, ComponentStatus] = Field(
         default_factory=dict,
         description="status /api/v1/health/detailed reports per component (default healthy)",
@@ -137,6 +147,10 @@ class SandboxConfig(BaseModel):
         default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="environment variable holding a postgresql:// URL: projects are kept there "
         "(table sandbox_projects); None = in memory only",
+    )
+    worker_role: str = Field(
+        default="celery_core", min_length=1,
+        description="cloud role name of the worker's telemetry (PixCrawler's Celery app)",
     )
     export_seconds: float = Field(
         default=0.2, ge=0.0, le=3600, description="time a dataset export takes to complete"
