@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from monitor_support import FAILING, SANDBOX_TOKEN, traffic
-from waiting import wait_for
 
 from runbook.azure.params import AzureParams
 from runbook.azure_standin import StandinHandle
 from runbook.checks import Status
 from runbook.monitor import MonitorParams, log_checks
 from runbook.sandbox import SandboxHandle
+from waiting import wait_for
 
 EXPECTED = ["crawl_jobs_started", "crawl_jobs_completed", "images_downloaded"]
 NEW = ("monitor.logs.server-errors", "monitor.logs.worker-errors", "monitor.logs.custom-metrics")
