@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runbook.azure_standin import admin, arm_web, kudu, monitor
+from runbook.azure_standin import admin, arm_web, kudu, monitor, postgres_metrics
 from runbook.azure_standin.config import StandinConfig
 from runbook.azure_standin.faults import arm_error, arm_gate
 from runbook.azure_standin.state import StandinError, StandinState
@@ -21,6 +21,7 @@ def build_app(config: StandinConfig) -> FastAPI:
     app.include_router(kudu.router)
     app.include_router(admin.router)
     monitor.install(app)  # Azure Monitor: metrics, Logs, metric alert rules (+ CPU/RSS sampler)
+    postgres_metrics.install(app)  # PostgreSQL flexible servers' metrics (real PostgreSQL)
 
     @app.exception_handler(StandinError)
     async def _standin_error(_: Request, exc: StandinError) -> JSONResponse:
