@@ -7,6 +7,7 @@ routes run, and each skipped route's p95 is INCONCLUSIVE naming the missing refe
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from runbook.checks import CheckResult
 from runbook.perf.params import PerformanceParams
@@ -16,6 +17,9 @@ from runbook.secrets import resolve
 from runbook.smoke import missing_token
 from runbook.target import TargetParams
 
+if TYPE_CHECKING:
+    from runbook.database.params import DatabaseParams
+
 
 def _headers(target: TargetParams, auth: bool) -> dict[str, str]:
     headers = dict(target.headers)
@@ -24,9 +28,24 @@ def _headers(target: TargetParams, auth: bool) -> dict[str, str]:
     return headers
 
 
-def run_target_load(params: PerformanceParams, target: TargetParams) -> LoadResult:
+def run_target_load(params: PerformanceParams, target: TargetParams,
+                    database: DatabaseParams | None = None) -> LoadResult:
     """The load probe against the target (routes with auth get its bearer token; without a
-    token they are left out and recorded as skipped, with the reason)."""
+    token they are left out and recorded as skipped, with the reason). With a `database`
+    section its connection pool is read every `pool_stability.interval_s` meanwhile; the
+    readings ride in `probe["database_pool"]` (runbook.database.pool_stability_check)."""
+    if database is None:
+        return _target_load(params, target)
+    from runbook.database.pool_window import PROBE_KEY, sample_pool
+
+    with sample_pool(database, warmup_s=params.warmup_s) as series:
+        result = _target_load(params, target)
+    if series is not None:
+        result.probe[PROBE_KEY] = series.model_dump(mode="json")
+    return result
+
+
+def _target_load(params: PerformanceParams, target: TargetParams) -> LoadResult:
     needs_token = [r for r in params.routes if r.auth]
     no_token = missing_token(target.token) if needs_token else None
     if no_token is None:
