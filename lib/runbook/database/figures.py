@@ -27,7 +27,7 @@ def pool_figure(source: Any, params: DatabaseParams | None) -> Figure:
         ax.text(0.5, 0.5, f"nothing to plot: {why}", ha="center", va="center", wrap=True,
                 fontsize=10, color="#57606a", transform=ax.transAxes)
         return fig
-    ax.plot([r.t_s for r in read], [r.connections for r in read], marker=".",
+    ax.plot([r.t_s for r in read], [float(r.connections or 0) for r in read], marker=".",
             label="client connections")
     refused = [r.t_s for r in series.readings if r.connections is None and r.exhausted]
     if refused:
