@@ -44,6 +44,7 @@ PHASES: tuple[Phase, ...] = (
           uses=frozenset({"azure"}), warm=("httpx", *_WEB, *_FIGURES)),
     Phase(4, "verify", "04_verify.ipynb", "verify", warm=("httpx",), judges_deployment=True),
     Phase(5, "performance", "05_performance.ipynb", "performance", quiet=True,
+          uses=frozenset({"database"}),  # the pool is read during the load (pool_stability)
           warm=("pandas", "httpx", *_FIGURES), judges_deployment=True),
     Phase(6, "monitor", "06_monitor.ipynb", "monitor",
           uses=frozenset({"azure", "workers", "database"}),

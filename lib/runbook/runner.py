@@ -69,9 +69,11 @@ class PhaseRunner:
 
     def warm_ahead(self, phases: list[ph.Phase]) -> None:
         """Start warming these phases' kernels now (e.g. while the stand-ins start); a phase
-        that needs the workers' variables is left for later: they are not exported yet."""
+        that needs the workers' or the database's variables is left for later: they are not
+        exported yet."""
         first = ph.steps(phases)[:1]
-        self._prepare([p for step in first for p in step if "workers" not in p.uses])
+        self._prepare([p for step in first for p in step
+                       if not p.uses & {"workers", "database"}])
 
     def run(self, selected: list[ph.Phase], params: Parameters,
             run_dir: Path) -> list[PhaseOutcome]:  # fmt: skip
