@@ -1,7 +1,9 @@
 """Post-Deployment Tasks §4 Performance Baseline: the new baseline (p50/p95/p99, error rate,
 throughput, CPU, memory) from this run's perf and monitor results, written as a JSON evidence
 file and compared with the previous deployment's baseline ("Performance degradation > 20 %"),
-suggested monitoring thresholds, and the §1–§3 tasks as pending sign-offs.
+suggested monitoring thresholds. The §1–§3 tasks (documentation, communication, cleanup) are
+sign-off items of `runbook.signoff` (phase post-deployment), one per checklist box, signed by
+widget or headlessly like every other sign-off.
 
 The baseline travels in the evidence of result `post.baseline.documented`, so the next run finds
 it in this run's manifest (`previous_manifests(env_dir, phase="post-deployment")`).
@@ -61,39 +63,6 @@ class BaselineSources(BaseModel):
         {"id": "monitor.metrics.memory", "path": "observed.mean"}))
 
 
-class SignoffItem(BaseModel):
-    """One post-deployment task a person signs off."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    section: str
-    title: str
-
-
-def _items(section: str, **titles: str) -> dict[str, SignoffItem]:
-    return {k: SignoffItem(section=section, title=t) for k, t in titles.items()}
-
-
-def _default_signoffs() -> dict[str, SignoffItem]:
-    return {
-        **_items("Post-Deployment Tasks §1 Documentation Updates",
-                 update_deployment_docs="Update deployment documentation",
-                 document_issues="Document any issues encountered",
-                 update_runbooks="Update runbooks if needed",
-                 share_lessons="Share lessons learned with team"),
-        **_items("Post-Deployment Tasks §2 Team Communication",
-                 notify_success="Notify team of successful deployment",
-                 share_dashboards="Share monitoring dashboard links",
-                 document_known_issues="Document any known issues",
-                 schedule_postmortem="Schedule post-mortem if needed"),
-        **_items("Post-Deployment Tasks §3 Cleanup",
-                 remove_old_env_vars="Remove old environment variables (after verification)",
-                 archive_artifacts="Archive old deployment artifacts",
-                 update_pipelines="Update CI/CD pipelines if needed",
-                 cleanup_resources="Clean up temporary resources"),
-    }  # fmt: skip
-
-
 class PostDeploymentParams(BaseModel):
     """The post-deployment phase: baseline sources, the degradation limit, sign-off items."""
 
@@ -128,10 +97,23 @@ class PostDeploymentParams(BaseModel):
         default_factory=lambda: {"p95_ms": 10.0, "p99_ms": 10.0},
         description="rounding step per metric (default 10 ms)",
     )
-    signoffs: dict[str, SignoffItem] = Field(default_factory=_default_signoffs)
-    signoff_severity: Severity = Field(
-        Severity.WARNING, description="post-deployment tasks are not success criteria"
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            retired = [k for k in ("signoffs", "signoff_severity") if k in data]
+            if retired:
+                raise ValueError(
+                    f"post_deployment.{retired[0]} is retired: the post-deployment tasks are "
+                    "sign-off items now (signoff.items, phase post-deployment; sign them under "
+                    "signoff.signed)")
+        return data
+
+    @property
+    def signoffs(self) -> dict[str, Any]:
+        """Retired (always empty): the post-deployment tasks are `signoff` items now."""
+        return {}
 
     @model_validator(mode="after")
     def _known_metrics(self) -> PostDeploymentParams:
@@ -233,7 +215,7 @@ def baseline_checks(
     *,
     run_id: str | None = None,
 ) -> list[CheckResult]:
-    """Document, compare, suggest thresholds, and the post-deployment sign-offs."""
+    """Document, compare and suggest thresholds (the §1–§3 tasks are `runbook.signoff` items)."""
     current = build_baseline(results, params, run_id)
     previous, found = previous_baseline(previous_manifests, params)
     rows = compare_baselines(current, previous, params) if previous else []
@@ -249,7 +231,6 @@ def baseline_checks(
         _degradation(current, previous, found, rows, params),
         _improvements(rows, previous is not None, params),
         _thresholds(current, params),
-        *signoffs(params),
     ]
 
 
@@ -342,13 +323,3 @@ def _thresholds(current: Baseline, params: PostDeploymentParams) -> CheckResult:
     return CheckResult(**common, status=Status.PASS, observed=suggested,
                        explanation=f"suggested: {text}; a person decides whether to apply them",
                        evidence={"baseline": current.metrics})  # fmt: skip
-
-
-def signoffs(params: PostDeploymentParams) -> list[CheckResult]:
-    """Documentation, communication and cleanup tasks as pending sign-offs (post.signoff.*)."""
-    return [
-        CheckResult(id=f"post.signoff.{key}", section=item.section, title=item.title,
-                    severity=params.signoff_severity, status=Status.PENDING_SIGN_OFF,
-                    explanation="a person signs this off")
-        for key, item in params.signoffs.items()
-    ]

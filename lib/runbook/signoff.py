@@ -43,6 +43,7 @@ SOURCE_PATTERN = r"^(widget|parameters|ci:[a-z0-9][a-z0-9-]*)$"
 SECTION_PRE_PRODUCTION = "Deployment Steps §3.1 Pre-Production Checklist"
 SECTION_DOCS = "Post-Deployment Tasks §1 Documentation Updates"
 SECTION_COMMUNICATION = "Post-Deployment Tasks §2 Team Communication"
+SECTION_CLEANUP = "Post-Deployment Tasks §3 Cleanup"
 # the checklist's escalation path: Development Team, Tech Lead, CTO / Engineering Manager
 APPROVERS = ["tech-lead", "engineering-manager"]
 TEAM = ["development-team", "tech-lead", "engineering-manager"]
@@ -66,19 +67,28 @@ class SignOffItem(BaseModel):
 
 
 def default_items() -> list[SignOffItem]:
-    """The checklist's manual boxes (defaults; an environment's parameters may replace them)."""
-    pre, docs, comm = SECTION_PRE_PRODUCTION, SECTION_DOCS, SECTION_COMMUNICATION
+    """The checklist's manual boxes, one item per box (defaults; an environment's parameters
+    may replace them). The post-deployment tasks are signed in phase post-deployment."""
+    pre, docs, comm, clean = (SECTION_PRE_PRODUCTION, SECTION_DOCS, SECTION_COMMUNICATION,
+                              SECTION_CLEANUP)
+    post = "post-deployment"
     rows = [
         ("team-notified", pre, "Team notified of deployment", True, APPROVERS, "deploy"),
         ("deployment-window", pre, "Deployment window scheduled", True, APPROVERS, "deploy"),
         ("rollback-plan", pre, "Rollback plan prepared", True, APPROVERS, "deploy"),
-        ("issues-documented", docs, "Document any issues encountered", False, TEAM,
-         "post-deployment"),
-        ("lessons-learned", docs, "Share lessons learned with team", False, TEAM,
-         "post-deployment"),
-        ("success-notified", comm, "Notify team of successful deployment", False, TEAM,
-         "post-deployment"),
-        ("post-mortem", comm, "Schedule post-mortem if needed", False, TEAM, "post-deployment"),
+        ("deployment-docs-updated", docs, "Update deployment documentation", False, TEAM, post),
+        ("issues-documented", docs, "Document any issues encountered", False, TEAM, post),
+        ("runbooks-updated", docs, "Update runbooks if needed", False, TEAM, post),
+        ("lessons-learned", docs, "Share lessons learned with team", False, TEAM, post),
+        ("success-notified", comm, "Notify team of successful deployment", False, TEAM, post),
+        ("dashboards-shared", comm, "Share monitoring dashboard links", False, TEAM, post),
+        ("known-issues-documented", comm, "Document any known issues", False, TEAM, post),
+        ("post-mortem", comm, "Schedule post-mortem if needed", False, TEAM, post),
+        ("old-env-vars-removed", clean, "Remove old environment variables (after verification)",
+         False, TEAM, post),
+        ("artifacts-archived", clean, "Archive old deployment artifacts", False, TEAM, post),
+        ("pipelines-updated", clean, "Update CI/CD pipelines if needed", False, TEAM, post),
+        ("temporary-resources-cleaned", clean, "Clean up temporary resources", False, TEAM, post),
     ]
     return [SignOffItem(id=i, section=s, title=t, required=r, roles=list(ro), phase=p)
             for i, s, t, r, ro, p in rows]

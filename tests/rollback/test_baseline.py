@@ -63,8 +63,8 @@ def test_first_deployment_documents_the_baseline_and_skips_the_comparison(tmp_pa
     assert thresholds.status is Status.PASS and thresholds.severity is Severity.WARNING
     p95 = documented.observed["p95_ms"]
     assert thresholds.observed["p95_ms"] == -(-p95 * 1.5 // 10) * 10  # × 1.5, rounded up to 10
-    pending = [c for c in checks.values() if c.id.startswith("post.signoff.")]
-    assert len(pending) == 12 and {c.status for c in pending} == {Status.PENDING_SIGN_OFF}
+    # the §1–§3 tasks are runbook.signoff items (tests/governance/test_one_signoff_per_box.py)
+    assert not [c for c in checks.values() if c.id.startswith("post.signoff.")]
 
 
 def test_a_p95_degradation_over_20_percent_fails(tmp_path: Path) -> None:
