@@ -109,7 +109,8 @@ class SmokeStep(RequestSpec):
     severity: Severity = Severity.BLOCKER
     expect_status: list[int]
     expect_json: dict[str, Any] = Field(
-        default_factory=dict, description="dotted path -> expected value, e.g. status: healthy"
+        default_factory=dict, description="dotted path -> expected value, e.g. status: healthy; "
+        "a value may name what an earlier step captured (id: '{project_id}')"
     )
     expect_keys: list[str] = Field(default_factory=list, description="dotted paths that must exist")
     expect_content_type: str | None = Field(
@@ -146,6 +147,12 @@ class SmokeStep(RequestSpec):
     @property
     def route(self) -> str:
         return f"{self.method} {self.path}"
+
+    def placeholders(self) -> set[str]:
+        """Names this step takes from earlier captures: its request's and its expectations'."""
+        return super().placeholders() | {
+            f for text in _strings(self.expect_json)
+            for _, f, _, _ in string.Formatter().parse(text) if f}
 
 
 class ChecklistDriftParams(BaseModel):
@@ -433,7 +440,8 @@ class SmokeSession:
             return result(Status.FAIL, f"{step.method} {step.path} answered {ex.status}{why}, "
                           f"expected {' or '.join(map(str, step.expect_status))}", observed, ex)
         problems = []
-        for key, expected in step.expect_json.items():
+        for key, wanted in step.expect_json.items():
+            expected = fill(wanted, self.captures)  # every name was captured (see _unmet)
             got = lookup(ex.json, key)
             if got is _MISSING:
                 problems.append(f"'{key}' missing")

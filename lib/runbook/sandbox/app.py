@@ -92,6 +92,23 @@ class DatasetCreate(BaseModel):
     max_images: int = Field(default=100, ge=1, le=10_000)
 
 
+class DatasetUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = None
+    keywords: list[str] | None = None
+    max_images: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class CrawlJobUpdate(BaseModel):
+    """What a client may change on a crawl job (its progress is the worker's)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    keywords: list[str] | None = None
+    max_images: int | None = Field(default=None, ge=1, le=10_000)
+
+
 class CrawlJobCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -338,6 +355,12 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
     async def get_dataset(dataset_id: int) -> dict[str, Any]:
         return get_dataset_or_404(dataset_id)
 
+    @datasets.patch("/{dataset_id}")
+    async def update_dataset(dataset_id: int, body: DatasetUpdate) -> dict[str, Any]:
+        dataset = get_dataset_or_404(dataset_id)
+        dataset.update(body.model_dump(exclude_unset=True), updated_at=utc_now())
+        return dataset
+
     @datasets.delete("/{dataset_id}")
     async def delete_dataset(dataset_id: int) -> dict[str, Any]:
         get_dataset_or_404(dataset_id)
@@ -388,6 +411,12 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
     @jobs.get("/{job_id}")
     async def get_job(job_id: int) -> dict[str, Any]:
         return get_job_or_404(job_id)
+
+    @jobs.patch("/{job_id}")
+    async def update_job(job_id: int, body: CrawlJobUpdate) -> dict[str, Any]:
+        job = get_job_or_404(job_id)
+        job.update(body.model_dump(exclude_unset=True), updated_at=utc_now())
+        return job
 
     @jobs.delete("/{job_id}")
     async def delete_job(job_id: int) -> dict[str, Any]:
