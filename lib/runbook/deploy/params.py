@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from runbook.logscan import DEFAULT_ERROR_PATTERN
 from runbook.secrets import SecretRef
@@ -146,6 +146,23 @@ class ChecklistLabels(BaseModel):
     rollback: str = "Rollback plan prepared"
 
 
+class DeployWindow(BaseModel):
+    """The scheduled deployment window (ISO 8601 with a time zone), e.g. from the change
+    calendar: `{start: 2026-03-03T02:00:00+01:00, end: 2026-03-03T04:00:00+01:00}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    note: str = Field(default="", description="where it was scheduled (change ticket, …)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeployWindow:
+        if self.end <= self.start:
+            raise ValueError("the window's end must be after its start")
+        return self
+
+
 class DeployParams(BaseModel):
     """One environment's deploy: method, package, target slot, restart, health, swap, probe."""
 
@@ -176,6 +193,14 @@ class DeployParams(BaseModel):
     swap_timeout: float = Field(default=900, gt=0, description="seconds a swap may take")
     labels: ChecklistLabels = Field(default_factory=ChecklistLabels)
     id_prefix: str = "deploy"
+    window: DeployWindow | None = Field(
+        default=None, description="the scheduled window the deploy must start in (§3.2 "
+        "'Deployment started at scheduled time'); part of the approved plan")
+    window_required: bool = Field(
+        default=False, description="no window given: INCONCLUSIVE (production) instead of "
+        "no result")
+    window_enforce: bool = Field(
+        default=True, description="outside the window the deploy is refused, nothing changed")
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployParams:

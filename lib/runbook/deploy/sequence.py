@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from azure.core.credentials import TokenCredential
@@ -17,6 +18,7 @@ from runbook.deploy.health import wait_healthy
 from runbook.deploy.local_app import docs_checks, log_check, start_app, still_running
 from runbook.deploy.package import build_package
 from runbook.deploy.params import PRODUCTION, DeployParams
+from runbook.deploy.window import refuses, window_check
 from runbook.deploy.zipdeploy import zip_deploy
 
 GOING_ON = (Status.PASS, Status.WARN)
@@ -24,11 +26,13 @@ GOING_ON = (Status.PASS, Status.WARN)
 
 @dataclass
 class DeployRun:
-    """The results in order, and the probe's records and marks (for timeline_figure)."""
+    """The results in order, the probe's records and marks (for timeline_figure), and when
+    the deploy started (UTC)."""
 
     results: list[CheckResult] = field(default_factory=list)
     records: list[ProbeRecord] = field(default_factory=list)
     marks: list[ProbeMark] = field(default_factory=list)
+    started_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -45,9 +49,33 @@ def run_deploy(
     client: WebSiteManagementClient | None = None,
     credential: TokenCredential | None = None,
 ) -> DeployRun:
-    """command: run, wait healthy. start: start the app, wait healthy, /docs, its log. zip:
-    package, record, probe, deploy, restart, health, swap."""
-    run = DeployRun()
+    """The scheduled window first (outside an enforced one: refused, nothing changed; its
+    result comes first). Then command: run, wait healthy. start: start the app, wait healthy,
+    /docs, its log. zip: package, record, probe, deploy, restart, health, swap."""
+    started = datetime.now(UTC)
+    run = DeployRun(started_at=started)
+    window = window_check(params, started)
+    if window is not None and refuses(window, params):
+        run.results.append(window)
+        return run
+    try:
+        return _deploy(params, azure, workdir, run, expect_version=expect_version,
+                       client=client, credential=credential)
+    finally:
+        if window is not None:  # judged apart from the steps: a missing window stops nothing
+            run.results.insert(0, window)
+
+
+def _deploy(
+    params: DeployParams,
+    azure: AzureParams | None,
+    workdir: Path,
+    run: DeployRun,
+    *,
+    expect_version: str | None,
+    client: WebSiteManagementClient | None,
+    credential: TokenCredential | None,
+) -> DeployRun:
     if params.method == "start":
         return _start_deploy(params, workdir, run)
     if params.method == "command":
