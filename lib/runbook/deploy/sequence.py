@@ -18,10 +18,12 @@ from runbook.deploy.health import wait_healthy
 from runbook.deploy.local_app import docs_checks, log_check, start_app, still_running
 from runbook.deploy.package import build_package
 from runbook.deploy.params import PRODUCTION, DeployParams
+from runbook.deploy.window import KEY as WINDOW_KEY
 from runbook.deploy.window import refuses, window_check
 from runbook.deploy.zipdeploy import zip_deploy
 
 GOING_ON = (Status.PASS, Status.WARN)
+WINDOW_SUFFIX = "." + WINDOW_KEY
 
 
 @dataclass
@@ -33,6 +35,15 @@ class DeployRun:
     records: list[ProbeRecord] = field(default_factory=list)
     marks: list[ProbeMark] = field(default_factory=list)
     started_at: datetime | None = None
+
+    @property
+    def deployed_at(self) -> datetime | None:
+        """When the deploy started, if every step passed (the scheduled-window result aside):
+        the anchor of §3.5 extended monitoring; None when nothing was deployed."""
+        steps = [r for r in self.results if not r.id.endswith(WINDOW_SUFFIX)]
+        if not steps or any(r.status not in GOING_ON for r in steps):
+            return None
+        return self.started_at
 
     @property
     def ok(self) -> bool:
