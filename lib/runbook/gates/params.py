@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -217,6 +217,31 @@ class DocumentSpec(BaseModel):
         return f"docs.{slug}"
 
 
+class CompatCase(BaseModel):
+    """One old way of configuring the package: a command, its variables, what it must print."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str
+    argv: list[str] = Field(min_length=1, description="argv ({run}/{python} expanded), no shell")
+    env: dict[str, str] = Field(default_factory=dict, description="the configuration under test")
+    cwd: str = Field(default=".", description="relative to the candidate's tree")
+    expect: dict[str, Any] = Field(
+        min_length=1, description="dotted path in the printed JSON -> the value it must have")
+    timeout_s: float = Field(default=120, gt=0)
+
+
+class UtilityCompatParams(BaseModel):
+    """Where the utility package is and the old configuration methods to try."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    package: str = Field(default="utility", description="its folder in the candidate's tree")
+    cases: list[CompatCase] = Field(default_factory=list)
+    severity: Severity = Severity.BLOCKER
+
+
 class PreDeploymentParams(BaseModel):
     """Everything the pre-deployment gates need to know about the target repository."""
 
@@ -266,6 +291,9 @@ class PreDeploymentParams(BaseModel):
     )
     coverage_layers: list[CoverageLayer] = Field(default_factory=lambda: checklist_layers())
     documents: list[DocumentSpec] = Field(default_factory=lambda: checklist_documents())
+    utility_compat: UtilityCompatParams | None = Field(
+        default=None, description="Pre-Deployment §4 'Old utility configuration methods still "
+        "work' (gates.utility_compat); None: not tried (SKIP)")
     migrations_dir: str = Field(default="alembic/versions", description="Alembic versions folder")
     migrations_severity: Severity = Severity.BLOCKER
 

@@ -83,7 +83,7 @@ def _lint_error(repo: Path) -> None:
         repo,
         "utility/compression.py",
         "from collections.abc import Mapping\n",
-        "import os\nfrom collections.abc import Mapping\n",
+        "import sys\nfrom collections.abc import Mapping\n",
     )
 
 
@@ -122,6 +122,24 @@ def describe(settings: CompressionSettings) -> str:
     if len(summary) > 80:
         summary = summary[:77] + "..."
     return summary
+
+
+def as_rows(settings: CompressionSettings) -> list[tuple[str, str]]:
+    """The settings as (name, value) rows for a table (no test covers it either)."""
+    rows = []
+    rows.append(("quality", str(settings.quality)))
+    rows.append(("format", settings.format))
+    if settings.lossless:
+        rows.append(("lossless", "yes"))
+    else:
+        rows.append(("lossless", "no"))
+    if settings.workers:
+        rows.append(("workers", str(settings.workers)))
+    else:
+        rows.append(("workers", "auto"))
+    width = max(len(name) for name, _ in rows)
+    rows = [(name.ljust(width), value) for name, value in rows]
+    return rows
 '''
 
 

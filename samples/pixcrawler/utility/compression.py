@@ -1,9 +1,18 @@
-"""Compression settings from `PIXCRAWLER_UTILITY_COMPRESSION__*` environment variables."""
+"""Compression settings from `PIXCRAWLER_UTILITY_COMPRESSION__*` environment variables.
 
+The older ways still work: the whole group as JSON (`PIXCRAWLER_UTILITY_COMPRESSION=
+'{"quality": 70}'`) and the unprefixed names of the earlier release (`QUALITY`, `FORMAT`, ...);
+the nested variables win over both.
+"""
+
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 PREFIX = "PIXCRAWLER_UTILITY_COMPRESSION__"
+GROUP = "PIXCRAWLER_UTILITY_COMPRESSION"
+FIELDS = ("QUALITY", "FORMAT", "LOSSLESS", "WORKERS")
 FORMATS = ("webp", "avif", "png", "jxl")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -49,12 +58,29 @@ def parse_int(name: str, value: str) -> int:
         raise SettingsError(f"{name} must be an integer, got {value!r}") from None
 
 
+def group_values(text: str) -> dict[str, str]:
+    """The whole group given as a JSON object, as setting name -> text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise SettingsError(f"{GROUP} is not JSON: {text!r}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{GROUP} must be a JSON object")
+    return {
+        str(k).upper(): str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()
+    }
+
+
 def from_env(environ: Mapping[str, str]) -> CompressionSettings:
-    """Settings from an environment mapping; names are case-insensitive, unset keeps defaults."""
-    values = {}
-    for key, value in environ.items():
-        if key.upper().startswith(PREFIX):
-            values[key.upper()[len(PREFIX) :]] = value
+    """Settings from an environment mapping; names are case-insensitive, unset keeps defaults.
+    Unprefixed names, then the JSON group, then the nested variables (the last wins)."""
+    upper = {key.upper(): value for key, value in environ.items()}
+    values = {name: upper[name] for name in FIELDS if name in upper}
+    if GROUP in upper:
+        values.update(group_values(upper[GROUP]))
+    for key, value in upper.items():
+        if key.startswith(PREFIX):
+            values[key[len(PREFIX) :]] = value
     settings = CompressionSettings()
     if "QUALITY" in values:
         settings = replace(settings, quality=parse_int("quality", values["QUALITY"]))
@@ -65,3 +91,8 @@ def from_env(environ: Mapping[str, str]) -> CompressionSettings:
     if "WORKERS" in values:
         settings = replace(settings, workers=parse_int("workers", values["WORKERS"]))
     return settings
+
+
+def get_compression_settings() -> CompressionSettings:
+    """The earlier release's entry point, kept: the settings of this process's environment."""
+    return from_env(os.environ)

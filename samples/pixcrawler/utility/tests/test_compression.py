@@ -1,6 +1,12 @@
 import pytest
 
-from utility.compression import CompressionSettings, SettingsError, from_env, parse_bool
+from utility.compression import (
+    CompressionSettings,
+    SettingsError,
+    from_env,
+    get_compression_settings,
+    parse_bool,
+)
 
 
 def test_defaults_follow_the_checklist() -> None:
@@ -37,3 +43,28 @@ def test_invalid_values_are_refused(name: str, value: str, message: str) -> None
 
 def test_parse_bool_false_words() -> None:
     assert parse_bool(" Off ") is False
+
+
+def test_the_older_ways_still_work_and_the_nested_variables_win(monkeypatch) -> None:
+    assert from_env({"QUALITY": "60", "format": "png"}) == CompressionSettings(60, "png")
+    group = '{"quality": 70, "lossless": true}'
+    assert from_env({"PIXCRAWLER_UTILITY_COMPRESSION": group, "QUALITY": "60"}) == (
+        CompressionSettings(quality=70, lossless=True)
+    )
+    assert (
+        from_env(
+            {
+                "PIXCRAWLER_UTILITY_COMPRESSION": group,
+                "PIXCRAWLER_UTILITY_COMPRESSION__QUALITY": "90",
+            }
+        ).quality
+        == 90
+    )
+    monkeypatch.setenv("PIXCRAWLER_UTILITY_COMPRESSION__WORKERS", "3")
+    assert get_compression_settings().workers == 3
+
+
+@pytest.mark.parametrize("text", ["{quality", "[70]"])
+def test_a_group_that_is_not_a_json_object_is_refused(text: str) -> None:
+    with pytest.raises(SettingsError, match="PIXCRAWLER_UTILITY_COMPRESSION"):
+        from_env({"PIXCRAWLER_UTILITY_COMPRESSION": text})
