@@ -110,11 +110,6 @@ class PostDeploymentParams(BaseModel):
                     "signoff.signed)")
         return data
 
-    @property
-    def signoffs(self) -> dict[str, Any]:
-        """Retired (always empty): the post-deployment tasks are `signoff` items now."""
-        return {}
-
     @model_validator(mode="after")
     def _known_metrics(self) -> PostDeploymentParams:
         unknown = [m for m in [*self.compare, *self.required_metrics, *self.threshold_factors]

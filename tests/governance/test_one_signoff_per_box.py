@@ -53,7 +53,6 @@ def test_every_signoff_item_signs_exactly_one_box() -> None:
 
 
 def test_the_post_deployment_phase_no_longer_produces_unsignable_twins() -> None:
-    assert PostDeploymentParams().signoffs == {}
     with pytest.raises(ValidationError, match="retired"):
         PostDeploymentParams.model_validate({"signoffs": {}})
 

@@ -111,8 +111,7 @@ def test_the_tolerance_is_a_parameter(tmp_path: Path) -> None:
     _deploy_run(tmp_path)
     _monitor_runs(tmp_path, [1.0, 2.4])  # 1.4 h apart
     assert _kept(tmp_path, 3.0)[DAY1].status is Status.FAIL  # default: 1 h + 15 min
-    loose = MonitorParams()
-    object.__setattr__(loose, "schedule_check", {"tolerance": "PT30M"})
+    loose = MonitorParams.model_validate({"schedule_check": {"tolerance": "PT30M"}})
     assert _kept(tmp_path, 3.0, loose)[DAY1].status is Status.PASS
 
 

@@ -419,6 +419,19 @@ def default_alert_rules() -> list[RequiredAlertRule]:
     ]  # fmt: skip
 
 
+class ScheduleCheckParams(_Strict):
+    """How the §3.5 cadence is judged: the slack a late scheduled run is allowed."""
+
+    tolerance: Duration = Field(
+        default="PT15M", description="a gap between monitor runs may exceed its stage's "
+        "cadence by this much (CI queues, run time)")
+    severity: Severity = Severity.BLOCKER
+
+    @property
+    def tolerance_delta(self) -> timedelta:
+        return parse_duration(self.tolerance)
+
+
 class ScheduleStage(_Strict):
     """One stage of §3.5 extended monitoring: from `start_h` to `end_h` hours after the
     deployment, a check every `every_h` hours, each looking back `every_h` hours."""
@@ -484,6 +497,7 @@ class MonitorParams(_Strict):
     alert_rules: list[RequiredAlertRule] = Field(default_factory=default_alert_rules)
     alert_section: str = SECTION_ALERTS
     schedule: list[ScheduleStage] = Field(default_factory=default_schedule)
+    schedule_check: ScheduleCheckParams = Field(default_factory=lambda: ScheduleCheckParams())
     schedule_command: str = Field(
         default="runbook run --env {env} --phase monitor --param monitor.window={window}",
         description="what a scheduled job runs; {env} and {window} are filled in",

@@ -16,16 +16,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from runbook.checks import CheckResult, Severity, Status
+from runbook.checks import CheckResult, Status
 from runbook.monitor.params import (
-    Duration,
     MonitorParams,
+    ScheduleCheckParams,
     ScheduleStage,
     default_schedule,
     iso_duration,
-    parse_duration,
 )
 
 
@@ -98,27 +95,9 @@ SCHEDULE_FILE = "monitor-schedule.txt"
 _BOX = "steps-3.5/day-1-hourly-checks"  # the catalogue says where §3.5 applies
 
 
-class ScheduleCheckParams(BaseModel):
-    """How the §3.5 cadence is judged: the slack a late scheduled run is allowed."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tolerance: Duration = Field(
-        default="PT15M", description="a gap between monitor runs may exceed its stage's "
-        "cadence by this much (CI queues, run time)")
-    severity: Severity = Severity.BLOCKER
-
-    @property
-    def tolerance_delta(self) -> timedelta:
-        return parse_duration(self.tolerance)
-
-
 def schedule_settings(params: MonitorParams) -> ScheduleCheckParams:
-    """`monitor.schedule_check` when the parameters carry one, else the defaults."""
-    found = getattr(params, "schedule_check", None)
-    if isinstance(found, ScheduleCheckParams):
-        return found
-    return ScheduleCheckParams.model_validate(found or {})
+    """`monitor.schedule_check`: how the §3.5 cadence is judged."""
+    return params.schedule_check
 
 
 def applies(env: str) -> bool:
