@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from runbook.perf.stats import route_stats, window_stats
+from runbook.phases.performance.stats import route_stats, window_stats
 
 
 def synthetic(n: int, *, routes: int = 3, duration_s: float = 600.0, seed: int = 1

@@ -29,9 +29,9 @@ from nbclient import NotebookClient
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from runbook import phases as ph
-from runbook.local_services import start_local_services
-from runbook.params import load, project_root, public_dump
+from runbook.orchestration import phase_plan as ph
+from rehearsal.services import start_local_services
+from runbook.core.parameters import load, project_root, public_dump
 
 TOKEN_ENV = "PIXCRAWLER_SANDBOX_TOKEN"
 

@@ -43,9 +43,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.gates import CoverageLayer, Gate, PreDeploymentParams, coverage_checks, run_gates
-from runbook.gates.layer_coverage import coverage_reports
-from runbook.gates.params import CODE_QUALITY, TEST_COVERAGE
+from runbook.phases.pre_deployment.gates.params import CoverageLayer, Gate, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks
+from runbook.phases.pre_deployment.gates.runner import run_gates
+from runbook.phases.pre_deployment.gates.layer_coverage import coverage_reports
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, TEST_COVERAGE
 
 DEFAULT_SOURCES = (Path("/tmp/fst"), Path("/tmp/lead/fst"))
 DEFAULT_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"

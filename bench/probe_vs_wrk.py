@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from runbook.perf import PerformanceParams, route_stats, run_load
-from runbook.sandbox import SandboxConfig, start_sandbox
+from runbook.phases.performance.params import PerformanceParams
+from runbook.phases.performance.stats import route_stats
+from runbook.phases.performance.probe import run_load
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import start_sandbox
 
 ROUTE = "/api/v1/sandbox/slow"
 LUA_P95 = """done = function(summary, latency, requests)

@@ -117,7 +117,7 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[Path | None, str]:
 
 
 def _verifies(run_dir: Path) -> bool:
-    from runbook import evidence
+    from runbook.core import evidence
 
     return evidence.verify(run_dir).ok
 
@@ -147,7 +147,7 @@ def run_fault(fault: Fault, work: Path) -> Outcome:
 
 def run_twins(work: Path) -> Outcome:
     """Two runs of the same environment into the same outputs at once."""
-    from runbook.chain import verify_chain
+    from runbook.governance.chain import verify_chain
 
     started = time.monotonic()
     outputs = work / "twins"
@@ -181,7 +181,7 @@ def run_disk_full(work: Path) -> list[Outcome]:
     as on a full disk) while papermill saves the notebook / while it is rendered. Each
     survives when it exits 1 with no verdict line, one 'could not write evidence <path>: File
     too large' line and no traceback, and the folder's chain (the earlier run) still verifies."""
-    from runbook.chain import verify_chain
+    from runbook.governance.chain import verify_chain
 
     outputs = work / "disk-full"
     first, _ = _finish(_start(outputs, "verify", ("integration=null",)))
@@ -228,8 +228,8 @@ def dying_checkout(work: Path) -> Path:
 
 def untrusted_standin(stack: ExitStack, work: Path) -> str:
     """A real Azure stand-in whose self-signed certificate the run does not trust."""
-    from runbook.azure_standin import start_standin
-    from runbook.params import load
+    from rehearsal.azure_standin.process import start_standin
+    from runbook.core.parameters import load
 
     config = load("local", root=ROOT).params.azure_standin
     assert config is not None
@@ -417,7 +417,7 @@ def bad_inputs(work: Path) -> tuple[int, int, list[str]]:
 
 def secret_hits(run_dirs: list[Path]) -> tuple[int, int, list[str]]:
     """Scan every run directory for the known secret values and credential shapes."""
-    from runbook.secret_scan import scan_run_dir
+    from runbook.governance.secret_scan import scan_run_dir
 
     hits: list[str] = []
     for run_dir in run_dirs:
@@ -428,7 +428,7 @@ def secret_hits(run_dirs: list[Path]) -> tuple[int, int, list[str]]:
 def tamper(run_dirs: list[Path], limit: int) -> tuple[int, int]:
     """Flip one byte in each of up to `limit` files of saved runs (one at a time, restored
     after); count the flips `evidence.verify` detects."""
-    from runbook import evidence
+    from runbook.core import evidence
 
     detected = tried = 0
     for run_dir in run_dirs:

@@ -24,8 +24,8 @@ def sandbox_token() -> str:
 @pytest.fixture(scope="module")
 def live_sandbox(sandbox_token: str) -> Iterator[object]:
     """A real sandbox subprocess on a free port (stopped after the module)."""
-    from runbook.sandbox.config import SandboxConfig
-    from runbook.sandbox.server import start_sandbox
+    from rehearsal.sandbox.config import SandboxConfig
+    from rehearsal.sandbox.server import start_sandbox
 
     with start_sandbox(SandboxConfig(port=0, seed=7, job_step_seconds=0.05), sandbox_token,
                        token_env="PIXCRAWLER_SANDBOX_TOKEN") as handle:

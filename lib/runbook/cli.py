@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from runbook import evidence
-from runbook.params import ParameterError, project_root
-from runbook.phases import PHASES, UnknownPhase
+from runbook.core import evidence
+from runbook.core.parameters import ParameterError, project_root
+from runbook.orchestration.phase_plan import PHASES, UnknownPhase
 
 EXIT_FAILED = 1  # NO-GO / INCOMPLETE / verification failed / evidence could not be written
 EXIT_INVALID = 2
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sandbox"]:
-        from runbook.sandbox.__main__ import main as sandbox_main
+        from rehearsal.sandbox.__main__ import main as sandbox_main
 
         rest = argv[1:] or ["serve"]
         return sandbox_main(rest, prog="runbook sandbox")
@@ -132,18 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _list(args)
         if args.command == "doctor":
-            from runbook.doctor import diagnose, report
-            from runbook.params import load
+            from runbook.orchestration.doctor import diagnose, report
+            from runbook.core.parameters import load
 
             root = project_root()
             return report(diagnose(load(args.env, args.overrides, root).params, root), args.env)
         if args.command == "init":
-            from runbook.init import init_environment
+            from runbook.orchestration.init import init_environment
 
             return init_environment(args.env, args.repo, args.url, project_root(),
                                      force=args.force)
         if args.command == "lab":
-            from runbook.lab import open_lab
+            from runbook.orchestration.lab import open_lab
 
             return open_lab(args.env, args.overrides, no_browser=args.no_browser)
     except (ParameterError, UnknownPhase) as exc:
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from runbook.execute import RunRequest, run
+    from runbook.orchestration.pipeline import RunRequest, run
 
     try:
         outcome = run(RunRequest(env=args.env, phases=args.phases, overrides=args.overrides,
@@ -194,7 +194,7 @@ def _verify(run_dir: Path) -> int:
 
 
 def _verify_chain(env: str, outputs: Path | None) -> int:
-    from runbook.chain import verify_chain
+    from runbook.governance.chain import verify_chain
 
     env_dir = (outputs or project_root() / "outputs") / env
     if not env_dir.is_dir():
@@ -208,8 +208,8 @@ def _verify_chain(env: str, outputs: Path | None) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from runbook.approval import build_plan, write_plan
-    from runbook.execute import RunRequest, prepare
+    from runbook.governance.approval import build_plan, write_plan
+    from runbook.orchestration.pipeline import RunRequest, prepare
 
     loaded, selected, root = prepare(RunRequest(env=args.env, phases=args.phases,
                                                 overrides=args.overrides))
@@ -225,8 +225,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    from runbook.approval import create_approval, save_approval
-    from runbook.params import load
+    from runbook.governance.approval import create_approval, save_approval
+    from runbook.core.parameters import load
 
     params = load(args.env).params
     settings = params.approval
@@ -242,7 +242,7 @@ def _approve(args: argparse.Namespace) -> int:
 
 
 def _rejudge(args: argparse.Namespace) -> int:
-    from runbook.rejudge import RejudgeError, default_folder, rejudge, save_rejudge
+    from runbook.governance.rejudge import RejudgeError, default_folder, rejudge, save_rejudge
 
     try:
         report = rejudge(args.run_dir, args.overrides)
@@ -260,8 +260,8 @@ def _rejudge(args: argparse.Namespace) -> int:
 def _schedule(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from runbook.monitor import schedule_entries
-    from runbook.params import load
+    from runbook.phases.monitoring.schedule import schedule_entries
+    from runbook.core.parameters import load
 
     params = load(args.env).params
     if params.monitor is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from runbook.azure_standin import SiteSpec, SlotSpec, StandinConfig
-from runbook.azure_standin.config import DeploymentRecord
+from rehearsal.azure_standin.config import SiteSpec, SlotSpec, StandinConfig
+from rehearsal.azure_standin.config import DeploymentRecord
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "pixcrawler-rg"

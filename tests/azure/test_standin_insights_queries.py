@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from runbook.azure_standin import SiteSpec, StandinConfig, StandinHandle, start_standin
-from runbook.monitor.params import LogQueries
-from runbook.sandbox import SandboxHandle
+from rehearsal.azure_standin.config import SiteSpec, StandinConfig
+from rehearsal.azure_standin.process import StandinHandle, start_standin
+from runbook.phases.monitoring.params import LogQueries
+from rehearsal.sandbox.server import SandboxHandle
 from waiting import wait_for
 
 SITE = "pixcrawler-prod"

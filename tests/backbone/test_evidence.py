@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runbook import evidence as ev
+from runbook.core import evidence as ev
 
 
 def make_run(env_dir: Path, content: str = "x") -> tuple[str, Path]:

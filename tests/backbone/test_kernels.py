@@ -14,8 +14,8 @@ import nbformat
 import papermill
 import pytest
 
-from runbook import phases as ph
-from runbook.kernels import (
+from runbook.orchestration import phase_plan as ph
+from runbook.orchestration.kernels import (
     BackgroundLane,
     KernelPool,
     KernelRecipe,
@@ -41,7 +41,7 @@ def test_notebook_imports_are_the_top_level_imports_of_code_cells(tmp_path: Path
                    "from runbook import notebook, perf\nimport json as j, colorsys",
                    "%matplotlib inline\nimport wave",  # not plain Python: skipped
                    "def f():\n    import zipfile\nfrom . import nothing")
-    assert notebook_imports(nb) == ["runbook.notebook", "runbook.perf", "runbook", "json",
+    assert notebook_imports(nb) == ["runbook.orchestration.notebook", "runbook.phases.performance", "runbook", "json",
                                     "colorsys"]
 
 
@@ -188,7 +188,7 @@ def test_a_kernel_that_never_starts_is_an_error_after_three_tries(tmp_path: Path
 
 def test_papermills_own_kernel_that_dies_at_start_is_started_again(tmp_path: Path,
                                                                     monkeypatch) -> None:
-    from runbook.phase_exec import _execute_with_start_retry
+    from runbook.orchestration.phase_exec import _execute_with_start_retry
 
     starts = _flaky_kernelspec(tmp_path, deaths=1)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))

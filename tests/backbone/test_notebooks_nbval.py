@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runbook.lab import prepared_environment
+from runbook.orchestration.lab import prepared_environment
 
 
 def test_notebooks_execute_cleanly_under_nbval(repo_root: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import params as P
+from runbook.core import parameters as P
 
 MINIMAL = """\
 environment: {env}

@@ -163,8 +163,8 @@ def test_an_unset_token_makes_the_authenticated_checks_incomplete_not_invalid(
         tmp_path: Path) -> None:
     """Only the run can tell what a missing test-user token hides: the run starts, says so in
     one line, the public steps still pass and the verdict is INCOMPLETE (exit 1, never 2)."""
-    from runbook.sandbox.config import SandboxConfig
-    from runbook.sandbox.server import start_sandbox
+    from rehearsal.sandbox.config import SandboxConfig
+    from rehearsal.sandbox.server import start_sandbox
 
     with start_sandbox(SandboxConfig(port=0), "tok-" + os.urandom(6).hex(),
                        startup_timeout=120) as sandbox:

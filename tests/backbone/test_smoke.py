@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runbook import params as P
-from runbook.checks import Status
-from runbook.smoke import SmokeSession, SmokeStep
-from runbook.target import TargetParams
+from runbook.core import parameters as P
+from runbook.core.checks import Status
+from runbook.phases.verify.smoke import SmokeSession, SmokeStep
+from runbook.core.target import TargetParams
 
 
 @pytest.fixture()
@@ -156,7 +156,7 @@ def test_target_headers_reject_newlines() -> None:
 
 def test_rollback_verify_steps_naming_an_unconfigured_step_is_a_clear_parameter_error(
         session) -> None:
-    from runbook.rollback.execute import verify_functionality
+    from runbook.phases.rollback.execute import verify_functionality
 
     [result] = verify_functionality(["smoke.health", "smoke.removed"], session.params,
                                     session.target)
@@ -167,7 +167,7 @@ def test_rollback_verify_steps_naming_an_unconfigured_step_is_a_clear_parameter_
 
 
 def test_rollback_verify_steps_without_a_token_are_inconclusive(session, monkeypatch) -> None:
-    from runbook.rollback.execute import verify_functionality
+    from runbook.phases.rollback.execute import verify_functionality
 
     monkeypatch.delenv("PIXCRAWLER_SANDBOX_TOKEN")
     results = {r.id: r for r in verify_functionality(

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runbook import params as P
-from runbook.checklist.catalogue import load_catalogue
-from runbook.checks import Status
-from runbook.smoke import SmokeParams, SmokeSession
+from runbook.core import parameters as P
+from runbook.core.checklist.catalogue import load_catalogue
+from runbook.core.checks import Status
+from runbook.phases.verify.smoke import SmokeParams, SmokeSession
 
 RESOURCES = ("project", "dataset", "job")
 VERBS = ("create", "read", "update", "delete")

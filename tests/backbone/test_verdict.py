@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runbook.checks import CHECK_MIME, CheckResult, Severity, Status
-from runbook.verdict import Verdict, combine, judge
+from runbook.core.checks import CHECK_MIME, CheckResult, Severity, Status
+from runbook.core.verdict import Verdict, combine, judge
 
 
 def result(status: Status, severity: Severity = Severity.BLOCKER, id: str = "x") -> CheckResult:
@@ -67,7 +67,7 @@ def test_unknown_schema_version_is_refused() -> None:
 
 
 def test_success_criteria_can_declare_rollback_required_but_never_hide_a_failure() -> None:
-    from runbook.phase_exec import declared_verdict as _declared_verdict
+    from runbook.orchestration.phase_exec import declared_verdict as _declared_verdict
 
     declared = result(Status.FAIL, id="success.verdict").model_copy(
         update={"observed": {"verdict": "ROLLBACK REQUIRED"}})

@@ -51,8 +51,8 @@ def development_deploy_ids(workdir: Path) -> set[str]:
     """The ids a development deploy (method start) gives, from the real functions with the
     development parameters: the app cannot start here (no checkout), the pages do not answer,
     the log is absent: the ids are the same as when all goes well."""
-    from runbook.deploy.local_app import docs_checks, log_check, start_app, still_running
-    from runbook.params import load
+    from runbook.phases.deploy.local_app import docs_checks, log_check, start_app, still_running
+    from runbook.core.parameters import load
 
     deploy = load("development", root=ROOT).params.deploy
     assert deploy is not None and deploy.method == "start"
@@ -69,8 +69,8 @@ def development_deploy_ids(workdir: Path) -> set[str]:
 
 def governance_ids(outputs: Path) -> set[str]:
     """The promotion gate's id as production's parameters configure it (no staging run here)."""
-    from runbook.params import load
-    from runbook.promotion import gate_from_params
+    from runbook.core.parameters import load
+    from runbook.governance.promotion import gate_from_params
 
     params = load("production", root=ROOT).params
     assert params.promotion is not None
@@ -79,8 +79,9 @@ def governance_ids(outputs: Path) -> set[str]:
 
 def post_rollback_ids() -> set[str]:
     """The post-rollback sign-offs, from the function that records them."""
-    from runbook.rollback import RollbackParams, decide
-    from runbook.rollback.execute import post_rollback_actions
+    from runbook.phases.rollback.params import RollbackParams
+    from runbook.phases.rollback.decision import decide
+    from runbook.phases.rollback.execute import post_rollback_actions
 
     rb = RollbackParams()
     return {r.id for r in post_rollback_actions(decide([], rb), rb)}
@@ -89,7 +90,8 @@ def post_rollback_ids() -> set[str]:
 def database_ids(workdir: Path) -> set[str]:
     """The database checks (Monitoring §2) as the real function gives them: without a section
     (the local run: one SKIP) and for a database it cannot reach (every check, ERROR)."""
-    from runbook.database import DatabaseParams, database_checks
+    from runbook.phases.monitoring.database.params import DatabaseParams
+    from runbook.phases.monitoring.database.checks import database_checks
 
     name = "RUNBOOK_CHECKLIST_IDS_DATABASE_URL"
     os.environ[name] = f"postgresql://nobody@/none?host={workdir}"

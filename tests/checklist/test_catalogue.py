@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.checklist import (
+from runbook.core.checklist import (
     CatalogueError,
     bundled_checklist,
     compare_with_checklist,
@@ -18,7 +18,7 @@ from runbook.checklist import (
     parse_checklist,
     read_checklist,
 )
-from runbook.checklist.catalogue import CATALOGUE_FILE, parse_catalogue
+from runbook.core.checklist.catalogue import CATALOGUE_FILE, parse_catalogue
 
 
 def test_the_shipped_checklist_has_193_boxes_of_four_kinds() -> None:
@@ -78,8 +78,8 @@ def test_a_mapping_to_a_check_nobody_produces_would_be_caught(producible_ids: se
 
 
 def test_every_signoff_reference_is_a_signoff_item() -> None:
-    from runbook.rollback import RollbackParams
-    from runbook.signoff import SignOffParams
+    from runbook.phases.rollback.params import RollbackParams
+    from runbook.governance.signoff import SignOffParams
 
     items = ({i.check_id for i in SignOffParams().items}
              | {f"rollback.signoff.{k}" for k in RollbackParams().post_actions})
@@ -91,7 +91,7 @@ def test_every_signoff_reference_is_a_signoff_item() -> None:
 
 
 def test_environment_names_in_the_catalogue_are_environments(repo_root: Path) -> None:
-    from runbook.params import available_environments
+    from runbook.core.parameters import available_environments
 
     known = set(available_environments(repo_root))
     named = set()

@@ -10,15 +10,15 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from runbook.checklist.catalogue import Limit, LimitUse, load_catalogue
-from runbook.checklist.limits import (
+from runbook.core.checklist.catalogue import Limit, LimitUse, load_catalogue
+from runbook.core.checklist.limits import (
     CatalogueLimit,
     ParameterPathError,
     limit_drift,
     limit_value,
     parameter_default,
 )
-from runbook.params import Parameters, read_yaml
+from runbook.core.parameters import Parameters, read_yaml
 
 
 def test_every_model_default_equals_the_catalogue_limit() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runbook.checklist import load_catalogue
-from runbook.checklist.view import BoxState, ChecklistView
+from runbook.core.checklist import load_catalogue
+from runbook.core.checklist.view import BoxState, ChecklistView
 
 
 def test_the_local_run_is_go_and_records_every_box(local_run) -> None:
@@ -48,7 +48,7 @@ def test_report_opens_with_the_verdict_then_the_checklist_linked_to_cells(local_
 
 
 def test_rejudge_recomputes_the_checklist_view(local_run) -> None:
-    from runbook.rejudge import rejudge
+    from runbook.governance.rejudge import rejudge
 
     report = rejudge(Path(local_run.run_dir), ["performance.gates.p95_ms=0.001"])
     changed = {c["id"]: (c["old"], c["new"]) for c in report.checklist["changed"]}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from runbook.checklist import ChecklistParams, bundled_checklist, team_checklist_check
-from runbook.checks import Status
+from runbook.core.checklist import ChecklistParams, bundled_checklist, team_checklist_check
+from runbook.core.checks import Status
 
 
 def repo_with(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from runbook.checklist.catalogue import CatalogueBox
-from runbook.checklist.view import BoxState, ChecklistView, box_view, compare_views
-from runbook.checks import CheckResult, Status
+from runbook.core.checklist.catalogue import CatalogueBox
+from runbook.core.checklist.view import BoxState, ChecklistView, box_view, compare_views
+from runbook.core.checks import CheckResult, Status
 
 
 def result(rid: str, status: Status, phase: str = "verify", **extra) -> CheckResult:
@@ -91,7 +91,7 @@ def test_rollback_steps_apply_only_when_a_rollback_was_required() -> None:
 
 
 def test_counts_coverage_line_manifest_round_trip_and_comparison() -> None:
-    from runbook.checklist import checklist_view
+    from runbook.core.checklist import checklist_view
 
     results = [result("smoke.health", Status.PASS)]
     view = checklist_view(results, "local")

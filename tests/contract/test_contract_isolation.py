@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 
 from git_support import git
-from runbook.checks import Status
-from runbook.contract import (
-    BaselineSource,
-    ContractParams,
-    ImportLeak,
-    MissingSettings,
-    SchemaGenerationError,
-    check_compatibility,
-    generate_schema,
-    generate_schema_info,
-    import_schema_check,
-    load_baseline_info,
-)
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.contract.params import BaselineSource, ContractParams
+from runbook.phases.pre_deployment.contract.errors import ImportLeak, MissingSettings, SchemaGenerationError
+from runbook.phases.pre_deployment.contract.checks import check_compatibility, import_schema_check
+from runbook.phases.pre_deployment.contract.schema_source import generate_schema, generate_schema_info, load_baseline_info
 
 RUNBOOK_SITE = sysconfig.get_paths()["purelib"]  # fastapi and pydantic, for the test venvs
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import socket
 
-from runbook.checks import Status
-from runbook.contract.checks import schema_checks
-from runbook.contract.params import ContractParams
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.contract.checks import schema_checks
+from runbook.phases.pre_deployment.contract.params import ContractParams
 
 
 def _closed() -> str:

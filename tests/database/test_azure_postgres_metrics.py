@@ -17,12 +17,14 @@ import httpx
 import psycopg
 import pytest
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinConfig, StandinHandle, start_standin
-from runbook.azure_standin.postgres_metrics import SERVERS_ENV
-from runbook.checks import CheckResult, Status
-from runbook.database import DatabaseParams, azure_database_checks
-from runbook.database.local_server import LocalPostgres
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.config import StandinConfig
+from rehearsal.azure_standin.process import StandinHandle, start_standin
+from rehearsal.azure_standin.postgres_metrics import SERVERS_ENV
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.monitoring.database.params import DatabaseParams
+from runbook.phases.monitoring.database.azure_metrics import azure_database_checks
+from rehearsal.postgres_server import LocalPostgres
 from waiting import wait_for
 
 SUB, RG, SERVER = "11111111-2222-3333-4444-555555555555", "pixcrawler-rg", "pixcrawler-db"

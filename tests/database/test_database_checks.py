@@ -14,9 +14,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from runbook.checks import CheckResult, Status
-from runbook.database import DatabaseParams, database_checks
-from runbook.secrets import SecretRef
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.monitoring.database.params import DatabaseParams
+from runbook.phases.monitoring.database.checks import database_checks
+from runbook.core.secret_refs import SecretRef
 from waiting import wait_for
 
 ENV = "RUNBOOK_TEST_DATABASE_URL"
@@ -211,7 +212,7 @@ def test_a_url_value_in_the_parameters_is_refused() -> None:
 def test_the_parameters_section_as_documented_validates() -> None:
     import yaml
 
-    from runbook.params import Parameters
+    from runbook.core.parameters import Parameters
 
     section = yaml.safe_load("""
 database:

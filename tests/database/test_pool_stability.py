@@ -15,14 +15,18 @@ import httpx
 import psycopg
 import pytest
 
-from runbook.checks import Status
-from runbook.database import DatabaseParams, pool_figure, pool_stability_check, sample_pool
-from runbook.database.local_server import LocalPostgres
-from runbook.database.pool_window import PROBE_KEY, PoolSeries
-from runbook.perf import PerformanceParams, run_target_load
-from runbook.perf.probe import LoadResult
-from runbook.sandbox import SandboxConfig, SandboxHandle, start_sandbox
-from runbook.target import TargetParams
+from runbook.core.checks import Status
+from runbook.phases.monitoring.database.params import DatabaseParams
+from runbook.phases.monitoring.database.figures import pool_figure
+from runbook.phases.monitoring.database.pool_window import pool_stability_check, sample_pool
+from rehearsal.postgres_server import LocalPostgres
+from runbook.phases.monitoring.database.pool_window import PROBE_KEY, PoolSeries
+from runbook.phases.performance.params import PerformanceParams
+from runbook.phases.performance.target import run_target_load
+from runbook.phases.performance.probe import LoadResult
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxHandle, start_sandbox
+from runbook.core.target import TargetParams
 from waiting import wait_for
 
 URL_ENV = "RUNBOOK_TEST_POOL_DATABASE_URL"

@@ -19,11 +19,12 @@ from deploy_support import (
     standin_config,
 )
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle, start_standin
-from runbook.deploy import attach_slot_sandboxes, start_slot_sandboxes
-from runbook.sandbox import SandboxConfig, SandboxHandle
-from runbook.sandbox.release import Release, put_release
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle, start_standin
+from rehearsal.slots import attach_slot_sandboxes, start_slot_sandboxes
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxHandle
+from rehearsal.sandbox.release import Release, put_release
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from runbook.azure_standin import SiteSpec, SlotSpec, StandinConfig
-from runbook.azure_standin.config import DeploymentRecord
-from runbook.deploy import DeployParams
+from rehearsal.azure_standin.config import SiteSpec, SlotSpec, StandinConfig
+from rehearsal.azure_standin.config import DeploymentRecord
+from runbook.phases.deploy.params import DeployParams
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "99999999-8888-7777-6666-555555555555"
@@ -54,7 +54,7 @@ def standin_config() -> StandinConfig:
 
 
 def release_builder() -> ModuleType:
-    """samples/releases/build_releases.py, imported from its path (samples is not a package)."""
+    """rehearsal/src/rehearsal/samples/releases/build_releases.py, imported from its path (samples is not a package)."""
     path = ROOT / "samples" / "releases" / "build_releases.py"
     spec = importlib.util.spec_from_file_location("build_releases", path)
     assert spec is not None and spec.loader is not None

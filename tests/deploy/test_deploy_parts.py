@@ -14,19 +14,17 @@ import pytest
 from deploy_support import ROOT, deploy_params, version_of
 from pydantic import ValidationError
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle
-from runbook.checks import Status
-from runbook.deploy import (
-    DeployParams,
-    ZeroDowntimeProbe,
-    build_package,
-    command_deploy,
-    run_deploy,
-    zip_deploy,
-)
-from runbook.evidence import sha256_file
-from runbook.sandbox.release import Release, exchange_releases, get_release, put_release
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import Status
+from runbook.phases.deploy.params import DeployParams
+from runbook.phases.deploy.downtime import ZeroDowntimeProbe
+from runbook.phases.deploy.package import build_package
+from runbook.phases.deploy.command import command_deploy
+from runbook.phases.deploy.sequence import run_deploy
+from runbook.phases.deploy.zipdeploy import zip_deploy
+from runbook.core.evidence import sha256_file
+from rehearsal.sandbox.release import Release, exchange_releases, get_release, put_release
 
 
 def _command_params(argv: list[str], **command: object) -> DeployParams:
@@ -178,7 +176,7 @@ def test_kudu_refuses_a_wrong_token(
     params = deploy_params(urls, packages["release-1.0.0"], standin.url)
     built = build_package(params, tmp_path)
     assert built.package is not None
-    from runbook.azure.clients import web_client
+    from runbook.providers.azure.clients import web_client
 
     client = web_client(azure)  # ARM still works; only Kudu's token is wrong
     monkeypatch.setenv("DEPLOY_TEST_WRONG", "not-the-token")

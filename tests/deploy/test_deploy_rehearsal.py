@@ -11,24 +11,18 @@ import httpx
 from deploy_support import AUTH, HEALTH, SITE, deploy_params, version_of
 from matplotlib.figure import Figure
 
-from runbook.azure.clients import web_client
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle
-from runbook.checks import Status
-from runbook.deploy import (
-    ZeroDowntimeProbe,
-    build_package,
-    list_deployments,
-    plan,
-    record_deployment,
-    run_deploy,
-    scm_host,
-    swap,
-    timeline_figure,
-    wait_healthy,
-    zip_deploy,
-)
-from runbook.sandbox.release import get_release
+from runbook.providers.azure.clients import web_client
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import Status
+from runbook.phases.deploy.downtime import ZeroDowntimeProbe, timeline_figure
+from runbook.phases.deploy.package import build_package
+from runbook.phases.deploy.app_service import list_deployments, record_deployment, swap
+from runbook.phases.deploy.planning import plan
+from runbook.phases.deploy.sequence import run_deploy
+from runbook.phases.deploy.zipdeploy import scm_host, zip_deploy
+from runbook.phases.deploy.health import wait_healthy
+from rehearsal.sandbox.release import get_release
 
 REGRESSED = "release-1.1.0-regressed"
 

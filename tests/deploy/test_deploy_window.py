@@ -14,12 +14,13 @@ import pytest
 from deploy_support import deploy_params, version_of
 from pydantic import ValidationError
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin.process import StandinHandle
-from runbook.checks import Status
-from runbook.deploy import DeployParams, run_deploy
-from runbook.params import load
-from runbook.verdict import Verdict, judge
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import Status
+from runbook.phases.deploy.params import DeployParams
+from runbook.phases.deploy.sequence import run_deploy
+from runbook.core.parameters import load
+from runbook.core.verdict import Verdict, judge
 
 REGRESSED = "release-1.1.0-regressed"
 

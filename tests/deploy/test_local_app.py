@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook.checks import Status
-from runbook.deploy.local_app import stop_started_apps
-from runbook.deploy.params import DeployParams
-from runbook.deploy.sequence import run_deploy
-from runbook.gates import materialize_sample
+from runbook.core.checks import Status
+from runbook.phases.deploy.local_app import stop_started_apps
+from runbook.phases.deploy.params import DeployParams
+from runbook.phases.deploy.sequence import run_deploy
+from rehearsal.sample_repo import materialize_sample
 
 
 def _free_port() -> int:
@@ -101,7 +101,7 @@ def test_a_missing_doc_page_fails_its_own_box(sample: Path, tmp_path: Path) -> N
 
 def test_error_lines_in_the_apps_log_fail_its_box_with_secrets_masked(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runbook.deploy.local_app import log_check
+    from runbook.phases.deploy.local_app import log_check
 
     monkeypatch.setenv("RUNBOOK_TEST_APP_SECRET", "hunter2-app-secret")
     params = _params(tmp_path, 8000, env={"DB_PASSWORD": {"env": "RUNBOOK_TEST_APP_SECRET"}})

@@ -16,20 +16,20 @@ from deploy_support import (
     version_of,
 )
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle
-from runbook.checks import CheckResult, Status
-from runbook.deploy import (
-    build_package,
-    record_deployment,
-    run_deploy,
-    zip_deploy,
-)
-from runbook.rollback import RollbackParams, decide, execute_rollback
-from runbook.smoke import SmokeParams, SmokeSession
-from runbook.success import SuccessParams, success_verdict
-from runbook.target import TargetParams
-from runbook.verdict import Verdict
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.deploy.package import build_package
+from runbook.phases.deploy.app_service import record_deployment
+from runbook.phases.deploy.sequence import run_deploy
+from runbook.phases.deploy.zipdeploy import zip_deploy
+from runbook.phases.rollback.params import RollbackParams
+from runbook.phases.rollback.decision import decide
+from runbook.phases.rollback.execute import execute_rollback
+from runbook.phases.verify.smoke import SmokeParams, SmokeSession
+from runbook.phases.success.criteria import SuccessParams, success_verdict
+from runbook.core.target import TargetParams
+from runbook.core.verdict import Verdict
 
 REGRESSED = "release-1.1.0-regressed"
 STEPS = ["smoke.health", "smoke.auth-me", "smoke.list-notifications"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.envconfig import load_env_file
+from runbook.phases.environment.envconfig.sources import load_env_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "lib" / "runbook" / "envconfig" / "samples"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbook.checks import CheckResult, Status
+from runbook.core.checks import CheckResult, Status
 
 
 def by_id(results: list[CheckResult]) -> dict[str, CheckResult]:

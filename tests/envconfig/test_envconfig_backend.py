@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from envconfig_support import by_id
 
-from runbook.checks import Status
-from runbook.envconfig import EnvironmentConfigParams, backend_checks
+from runbook.core.checks import Status
+from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
+from runbook.phases.environment.envconfig.backend import backend_checks
 
 PARAMS = EnvironmentConfigParams()
 
@@ -255,8 +256,8 @@ def test_backend_section_quotes_the_checklist(production_vars):
 
 
 def test_backend_checks_switched_off_are_one_skip_saying_why() -> None:
-    from runbook.envconfig.backend import backend_checks as checks
-    from runbook.envconfig.params import EnvironmentConfigParams
+    from runbook.phases.environment.envconfig.backend import backend_checks as checks
+    from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
 
     params = EnvironmentConfigParams.model_validate(
         {"sources": [], "backend": {"enabled": False}})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from runbook.checks import Status
-from runbook.envconfig import EnvironmentConfigParams, drift_table, environment_drift
-from runbook.envconfig.drift import ABSENT_COLOUR, DIFF_COLOUR, ROW_COLOUR
+from runbook.core.checks import Status
+from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
+from runbook.phases.environment.envconfig.drift import drift_table, environment_drift
+from runbook.phases.environment.envconfig.drift import ABSENT_COLOUR, DIFF_COLOUR, ROW_COLOUR
 
 PARAMS = EnvironmentConfigParams()
 
@@ -150,7 +151,7 @@ def test_drift_can_be_turned_off(staging_vars, production_vars, repo_root_dir):
 
 
 def test_environment_drift_reads_the_files_and_names_an_unreadable_one(repo_root_dir):
-    samples = "lib/runbook/envconfig/samples"
+    samples = "rehearsal/src/rehearsal/envconfig_samples"
     params = EnvironmentConfigParams(drift={"env_files": {
         "staging": f"{samples}/staging.env", "production": f"{samples}/production.env"}})
     table = environment_drift(params, repo_root_dir)

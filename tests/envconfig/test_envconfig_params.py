@@ -9,20 +9,16 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from runbook.checks import Status
-from runbook.envconfig import (
-    DEFAULT_LEFTOVERS,
-    EnvironmentConfigParams,
-    backend_checks,
-    collect_variables,
-    drift_table,
-    load_environments,
-    utility_checks,
-)
+from runbook.core.checks import Status
+from runbook.phases.environment.envconfig.params import DEFAULT_LEFTOVERS, EnvironmentConfigParams
+from runbook.phases.environment.envconfig.backend import backend_checks
+from runbook.phases.environment.envconfig.sources import collect_variables, load_environments
+from runbook.phases.environment.envconfig.drift import drift_table
+from runbook.phases.environment.envconfig.utility import utility_checks
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2]
-    / "lib/runbook/envconfig/samples/envconfig-params.example.yaml"
+    / "rehearsal/src/rehearsal/envconfig_samples/envconfig-params.example.yaml"
 )
 
 
@@ -49,7 +45,7 @@ def test_example_parameters_run_clean_on_the_samples(repo_root, environment):
 
 def test_production_parameters_fail_the_invalid_sample(repo_root):
     data = example()["production"].model_dump()
-    data["sources"] = [{"file": "lib/runbook/envconfig/samples/production-invalid.env"}]
+    data["sources"] = [{"file": "rehearsal/src/rehearsal/envconfig_samples/production-invalid.env"}]
     params = EnvironmentConfigParams.model_validate(data)
     variables, _ = collect_variables(params, repo_root)
     results = utility_checks(variables, params) + backend_checks(variables, params, "production")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-from runbook.checks import CheckResult
-from runbook.envconfig import (
-    EnvironmentConfigParams,
-    backend_checks,
-    collect_variables,
-    drift_table,
-    utility_checks,
-)
+from runbook.core.checks import CheckResult
+from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
+from runbook.phases.environment.envconfig.backend import backend_checks
+from runbook.phases.environment.envconfig.sources import collect_variables
+from runbook.phases.environment.envconfig.drift import drift_table
+from runbook.phases.environment.envconfig.utility import utility_checks
 
 SERVICE = "sk-fake-service-role-0f9e8d7c"
 ANON = "anon-fake-key-1a2b3c4d"
@@ -125,8 +123,8 @@ def test_no_secret_in_a_load_error(tmp_path):
 
 
 def test_scrub_is_a_safety_net_for_values_that_slip_into_a_result():
-    from runbook.checks import Status
-    from runbook.envconfig.masking import scrub
+    from runbook.core.checks import Status
+    from runbook.phases.environment.envconfig.masking import scrub
 
     leaky = CheckResult(
         id="x",

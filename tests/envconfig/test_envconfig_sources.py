@@ -11,14 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook.checks import Status
-from runbook.envconfig import (
-    EnvFileError,
-    EnvironmentConfigParams,
-    collect_variables,
-    load_env_file,
-    load_environments,
-)
+from runbook.core.checks import Status
+from runbook.phases.environment.envconfig.sources import EnvFileError, collect_variables, load_env_file, load_environments
+from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
 
 
 def write(tmp_path: Path, text: str, name: str = "vars.env") -> Path:
@@ -119,7 +114,7 @@ def test_collect_errors_without_sources_and_is_inconclusive_on_empty(tmp_path):
 def test_process_environment_is_filtered_to_relevant_names(tmp_path):
     script = (
         "import json, sys\n"
-        "from runbook.envconfig import EnvironmentConfigParams, collect_variables\n"
+        "from runbook.phases.environment.envconfig import EnvironmentConfigParams, collect_variables\n"
         "p = EnvironmentConfigParams(sources=[{'process_env': True}])\n"
         "v, r = collect_variables(p, '.')\n"
         "print(json.dumps({'vars': v, 'status': r.status.value}))\n"
@@ -152,8 +147,8 @@ def test_load_environments_reads_each_file(repo_root):
     params = EnvironmentConfigParams(
         drift={
             "env_files": {
-                "staging": "lib/runbook/envconfig/samples/staging.env",
-                "production": "lib/runbook/envconfig/samples/production.env",
+                "staging": "rehearsal/src/rehearsal/envconfig_samples/staging.env",
+                "production": "rehearsal/src/rehearsal/envconfig_samples/production.env",
             }
         }
     )

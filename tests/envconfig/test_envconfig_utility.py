@@ -7,12 +7,9 @@ import json
 import pytest
 from envconfig_support import by_id, statuses
 
-from runbook.checks import Status
-from runbook.envconfig import (
-    CHECKLIST_PRODUCTION_UTILITY,
-    EnvironmentConfigParams,
-    utility_checks,
-)
+from runbook.core.checks import Status
+from runbook.phases.environment.envconfig.params import CHECKLIST_PRODUCTION_UTILITY, EnvironmentConfigParams
+from runbook.phases.environment.envconfig.utility import utility_checks
 
 P = "PIXCRAWLER_UTILITY_"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from gates_support import SampleRun, run_all_checks
 
-from runbook.gates import DEFECTS, SampleRepo, materialize_sample
+from rehearsal.sample_repo import DEFECTS, SampleRepo, materialize_sample
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 from gates_support import SampleRun
 
-from runbook.checks import Status
-from runbook.gates import (
-    CoverageLayer,
-    Gate,
-    PreDeploymentParams,
-    coverage_checks,
-    coverage_reports,
-    run_gates,
-)
-from runbook.gates.layer_coverage import cov_sources, displayed
-from runbook.gates.params import CODE_QUALITY, TEST_COVERAGE
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.gates.params import CoverageLayer, Gate, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks, coverage_reports
+from runbook.phases.pre_deployment.gates.runner import run_gates
+from runbook.phases.pre_deployment.gates.layer_coverage import cov_sources, displayed
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, TEST_COVERAGE
 
 TOTAL = re.compile(r"^TOTAL\s.*?(\d+(?:\.\d+)?)%\s*$", re.M)
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from git_support import git
-from runbook.checks import Status
-from runbook.gates import SampleRepo, documentation_checks, migration_check
-from runbook.gates.migrations import heads, parse_revision
+from runbook.core.checks import Status
+from rehearsal.sample_repo import SampleRepo
+from runbook.phases.pre_deployment.gates.documentation import documentation_checks
+from runbook.phases.pre_deployment.gates.migrations import migration_check
+from runbook.phases.pre_deployment.gates.migrations import heads, parse_revision
 
 
 def by_path(sample: SampleRepo, **updates: object) -> dict[str, tuple[Status, str]]:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from runbook.checks import Status
-from runbook.gates import Gate, PreDeploymentParams, run_gate, run_gates
-from runbook.gates.params import CODE_QUALITY
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.gates.params import Gate, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.runner import run_gate, run_gates
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
 
 
 def gate(kind: str, argv: list[str], id: str = "test.gate", **extra: object) -> Gate:

@@ -9,8 +9,8 @@ import sys
 import pytest
 from gates_support import SampleRun
 
-from runbook.checks import Status
-from runbook.gates import DEFECTS
+from runbook.core.checks import Status
+from rehearsal.sample_repo import DEFECTS
 
 EXPECTED_IDS = {
     "code.tests.utility",

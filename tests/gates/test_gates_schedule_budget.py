@@ -8,10 +8,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from runbook.checks import Status
-from runbook.gates import Gate, PreDeploymentParams, run_gates
-from runbook.gates.params import CODE_QUALITY
-from runbook.gates.runner import (
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.gates.params import Gate, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.runner import run_gates
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
+from runbook.phases.pre_deployment.gates.runner import (
     BUDGET_MARGIN_S,
     KILL_GRACE_S,
     VERSION_TIMEOUT_S,
@@ -19,7 +20,7 @@ from runbook.gates.runner import (
     expand_argv,
     gate_argv,
 )
-from runbook.phase_exec import GATES_BUDGET, cell_timeout_func
+from runbook.orchestration.phase_exec import GATES_BUDGET, cell_timeout_func
 
 ROOT = Path(__file__).resolve().parents[2]
 

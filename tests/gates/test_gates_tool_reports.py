@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.gates.tool_reports import (
+from runbook.phases.pre_deployment.gates.tool_reports import (
     ReportError,
     parse_junit,
     parse_mypy_json,

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from gates_support import SampleRun
 
-from runbook.checks import Status
-from runbook.gates import Gate, run_gate
-from runbook.gates.params import CODE_QUALITY
-from runbook.gates.tool_reports import (
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.gates.params import Gate
+from runbook.phases.pre_deployment.gates.runner import run_gate
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
+from runbook.phases.pre_deployment.gates.tool_reports import (
     parse_ruff_check,
     parse_ruff_format,
     parse_ruff_json,

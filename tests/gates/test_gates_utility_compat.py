@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from runbook.checklist.catalogue import load_catalogue
-from runbook.checks import Status
-from runbook.gates import SampleRepo
-from runbook.gates.params import PreDeploymentParams, UtilityCompatParams
-from runbook.gates.utility_compat import CHECK_ID, utility_compat_check
-from runbook.params import load
+from runbook.core.checklist.catalogue import load_catalogue
+from runbook.core.checks import Status
+from rehearsal.sample_repo import SampleRepo
+from runbook.phases.pre_deployment.gates.params import PreDeploymentParams, UtilityCompatParams
+from runbook.phases.pre_deployment.gates.utility_compat import CHECK_ID, utility_compat_check
+from runbook.core.parameters import load
 
 FST = Path("/tmp/fst")
 

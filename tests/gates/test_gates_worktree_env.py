@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from git_support import git
-from runbook.checks import Status
-from runbook.gates import Gate, PreDeploymentParams, materialize_sample, run_gates
-from runbook.gates.clean_env import gate_environment, runbook_venv_bins
-from runbook.gates.params import CODE_QUALITY
-from runbook.gates.sample import SAMPLE_RUNNER
-from runbook.gates.worktree import prune_cache, repo_key
+from runbook.core.checks import Status
+from runbook.phases.pre_deployment.gates.params import Gate, PreDeploymentParams
+from rehearsal.sample_repo import materialize_sample
+from runbook.phases.pre_deployment.gates.runner import run_gates
+from runbook.phases.pre_deployment.gates.clean_env import gate_environment, runbook_venv_bins
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
+from rehearsal.sample_repo import SAMPLE_RUNNER
+from runbook.providers.worktree import prune_cache, repo_key
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 
@@ -188,8 +190,8 @@ def test_default_worktrees_live_outside_every_project_so_no_parent_config_leaks_
     """A target without its own pytest section, tested in a worktree under the runbook's
     checkout, would run under the runbook's `[tool.pytest.ini_options]` (seen on the
     full-stack-fastapi-template: `-n 2` refused). The default cache is the user's."""
-    from runbook.gates.runner import worktree_cache
-    from runbook.params import project_root
+    from runbook.phases.pre_deployment.gates.runner import worktree_cache
+    from runbook.core.parameters import project_root
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     repo = tmp_path / "plain"

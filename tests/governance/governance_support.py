@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runbook import evidence as ev
-from runbook.checks import CheckResult, Status
+from runbook.core import evidence as ev
+from runbook.core.checks import CheckResult, Status
 
 ROOT = Path(__file__).resolve().parents[2]
 

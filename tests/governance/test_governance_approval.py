@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from governance_support import ROOT
 
-from runbook.approval import (
+from runbook.governance.approval import (
     ApprovalError,
     ApprovalParams,
     build_plan,
@@ -24,10 +24,10 @@ from runbook.approval import (
     verify_approval,
     write_plan,
 )
-from runbook.checks import Status
-from runbook.params import load
-from runbook.phases import select
-from runbook.secrets import SecretRef
+from runbook.core.checks import Status
+from runbook.core.parameters import load
+from runbook.orchestration.phase_plan import select
+from runbook.core.secret_refs import SecretRef
 
 PHASES = ["deploy", "verify", "performance"]
 
@@ -36,7 +36,7 @@ PHASES = ["deploy", "verify", "performance"]
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the checkout's parameters, runbooks and release folder (to edit safely)."""
     root = tmp_path_factory.mktemp("checkout")
-    for name in ["parameters", "runbooks", "samples/releases/release-1.1.0"]:
+    for name in ["parameters", "runbooks", "rehearsal/src/rehearsal/samples/releases/release-1.1.0"]:
         shutil.copytree(ROOT / name, root / name)
     return root
 
@@ -52,7 +52,7 @@ def test_the_plan_hash_is_stable_and_moves_with_what_will_run(checkout: Path,
     assert _hash(checkout, ["performance.gates.p95_ms=150"]) != base
     assert plan_hash(load("local", [], checkout).params, select(checkout, PHASES[:2]),
                      checkout) != base
-    release = checkout / "samples/releases/release-1.1.0"
+    release = checkout / "rehearsal/src/rehearsal/samples/releases/release-1.1.0"
     victim = next(p for p in sorted(release.rglob("*")) if p.is_file())
     original = victim.read_bytes()
     victim.write_bytes(original + b"\n# changed\n")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from governance_support import chain_lines, copy_env, make_chain, write_chain_lines
 
-from runbook import evidence as ev
-from runbook.chain import (
+from runbook.core import evidence as ev
+from runbook.governance.chain import (
     KIND_FILES,
     KIND_INSERTED,
     KIND_LINK,

@@ -10,8 +10,8 @@ import pytest
 from governance_support import make_run
 from pydantic import ValidationError
 
-from runbook.checks import Status
-from runbook.promotion import PromotionOverride, PromotionParams, gate_from_params, promotion_gate
+from runbook.core.checks import Status
+from runbook.governance.promotion import PromotionOverride, PromotionParams, gate_from_params, promotion_gate
 
 DAY = timedelta(hours=24)
 PHASES = ("deploy", "verify", "performance")

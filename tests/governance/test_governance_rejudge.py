@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from governance_support import copy_env
 
-from runbook import evidence as ev
-from runbook.params import ParameterError
-from runbook.rejudge import RejudgeError, rejudge, save_rejudge
+from runbook.core import evidence as ev
+from runbook.core.parameters import ParameterError
+from runbook.governance.rejudge import RejudgeError, rejudge, save_rejudge
 
 
 def test_without_overrides_the_recorded_verdict_is_reproduced(real_run) -> None:

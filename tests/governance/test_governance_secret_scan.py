@@ -13,8 +13,8 @@ from urllib.parse import quote
 import nbformat
 from governance_support import copy_env
 
-from runbook.checks import CheckResult, Status
-from runbook.secret_scan import (
+from runbook.core.checks import CheckResult, Status
+from runbook.governance.secret_scan import (
     KIND_ACCOUNT_KEY,
     KIND_BEARER,
     KIND_CONNECTION,

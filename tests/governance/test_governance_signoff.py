@@ -14,11 +14,11 @@ from governance_support import ROOT
 from nbclient import NotebookClient
 from pydantic import ValidationError
 
-from runbook.checks import CHECK_MIME, CheckResult, Severity, Status
-from runbook.evidence import results_from_notebook
-from runbook.notebook import PhaseContext
-from runbook.params import load, public_dump
-from runbook.signoff import (
+from runbook.core.checks import CHECK_MIME, CheckResult, Severity, Status
+from runbook.core.evidence import results_from_notebook
+from runbook.orchestration.notebook import PhaseContext
+from runbook.core.parameters import load, public_dump
+from runbook.governance.signoff import (
     HEADLESS_ENV,
     SignOffParams,
     evidence_digest,
@@ -26,7 +26,7 @@ from runbook.signoff import (
     signoff_cell,
     signoff_phase,
 )
-from runbook.verdict import Verdict, judge
+from runbook.core.verdict import Verdict, judge
 
 PRIOR = CheckResult(id="deploy.health.staging", section="§3.2", title="healthy",
                     status=Status.PASS)
@@ -53,7 +53,7 @@ def test_headless_signoff_from_parameters_passes_with_its_source(ctx: PhaseConte
     assert (record["by"], record["role"], record["source"]) == (
         "Ada Lovelace", "tech-lead", "parameters")
     assert record["evidence_sha256"] == evidence_digest([ctx.results[PRIOR.id]])[0]
-    from runbook.signoff import SignOff
+    from runbook.governance.signoff import SignOff
 
     assert evidence_matches(SignOff.model_validate(record), ctx.results.values())
 
@@ -121,7 +121,7 @@ def test_the_widget_signs_when_its_button_is_clicked(ctx: PhaseContext) -> None:
 
 NOTEBOOK_CELLS = [
     ('env = "local"\nparams = {}\nrun_dir = ""\nsettings = {}', ["parameters"]),
-    ("from runbook import notebook, signoff\nfrom runbook.checks import CheckResult, Status\n"
+    ("from runbook import notebook, signoff\nfrom runbook.core.checks import CheckResult, Status\n"
      "ctx = notebook.start('deploy', env, params, run_dir)\n"
      "ctx.check(CheckResult(id='deploy.health.staging', section='§3.2', title='healthy', "
      "status=Status.PASS))", []),

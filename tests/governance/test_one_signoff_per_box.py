@@ -1,5 +1,5 @@
 """Every checklist box a person signs has exactly one sign-off item, and the post-deployment
-tasks are real `runbook.signoff` items: signed headlessly (parameters) or by the widget in the
+tasks are real `runbook.governance.signoff` items: signed headlessly (parameters) or by the widget in the
 post-deployment phase, never a second, unsignable twin."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from runbook.baseline import PostDeploymentParams
-from runbook.checklist.catalogue import CatalogueBox, load_catalogue
-from runbook.checks import Status
-from runbook.notebook import PhaseContext
-from runbook.params import load
-from runbook.signoff import HEADLESS_ENV, SignOffParams, signoff_cell, signoff_phase
+from runbook.phases.post_deployment.baseline import PostDeploymentParams
+from runbook.core.checklist.catalogue import CatalogueBox, load_catalogue
+from runbook.core.checks import Status
+from runbook.orchestration.notebook import PhaseContext
+from runbook.core.parameters import load
+from runbook.governance.signoff import HEADLESS_ENV, SignOffParams, signoff_cell, signoff_phase
 
 HEADLESS = {"environment": "local"}
 

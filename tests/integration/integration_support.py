@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 import yaml
 
-from runbook.integration import IntegrationParams
-from runbook.sandbox import SandboxConfig, SandboxHandle
-from runbook.target import TargetParams
+from runbook.phases.verify.integration import IntegrationParams
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxHandle
+from runbook.core.target import TargetParams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN_ENV = "RUNBOOK_INTEGRATION_TEST_TOKEN"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from integration_support import ALLOWED, local_params, target_for
 
-from runbook import integration
-from runbook.checks import Status
-from runbook.sandbox import SandboxHandle
-from runbook.target import TargetParams
+from runbook.phases.verify import integration
+from runbook.core.checks import Status
+from rehearsal.sandbox.server import SandboxHandle
+from runbook.core.target import TargetParams
 
 
 def by_id(results):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from integration_support import api_listing, local_params
 
-from runbook import integration
-from runbook.checks import Severity, Status
+from runbook.phases.verify import integration
+from runbook.core.checks import Severity, Status
 
 
 def assert_nothing_left(sandbox, token):

@@ -11,11 +11,11 @@ import yaml
 from integration_support import FIXTURES, api_listing, local_params, target_for
 from pydantic import ValidationError
 
-from runbook import integration
-from runbook.checks import Severity, Status
-from runbook.integration import IntegrationParams
-from runbook.sandbox import SandboxConfig
-from runbook.target import TargetParams
+from runbook.phases.verify import integration
+from runbook.core.checks import Severity, Status
+from runbook.phases.verify.integration import IntegrationParams
+from rehearsal.sandbox.config import SandboxConfig
+from runbook.core.target import TargetParams
 
 MAIN_IDS = ["integration.frontend", "integration.cors.allowed", "integration.cors.foreign",
             "integration.jobs", "integration.notifications", "integration.redis",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from integration_support import api_listing, local_params, target_for
 
-from runbook import integration
-from runbook.checks import Status
+from runbook.phases.verify import integration
+from runbook.core.checks import Status
 
 
 def test_a_burst_gets_429_with_retry_after_and_spares_other_clients(sandbox, target, params,

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from unauth_apps import secured_app, serve, undeclared_app
 
-from runbook.checks import Status
-from runbook.smoke import SmokeParams
-from runbook.target import TargetParams
-from runbook.unauth_sweep import UnauthSweepParams, placeholder, select_operations, sweep
+from runbook.core.checks import Status
+from runbook.phases.verify.smoke import SmokeParams
+from runbook.core.target import TargetParams
+from runbook.phases.verify.unauth_sweep import UnauthSweepParams, placeholder, select_operations, sweep
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,11 @@ from monitor_support import (
     standin_config,
 )
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle, start_standin
-from runbook.monitor import MonitorParams
-from runbook.sandbox import SandboxConfig, SandboxHandle, start_sandbox
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle, start_standin
+from runbook.phases.monitoring.params import MonitorParams
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxHandle, start_sandbox
 
 
 @pytest.fixture(scope="session")

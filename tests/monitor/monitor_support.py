@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from runbook.azure_standin import SiteSpec, StandinConfig
+from rehearsal.azure_standin.config import SiteSpec, StandinConfig
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "pixcrawler-rg"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from runbook.checks import Status
-from runbook.logscan import LogCheckSpec, LogScanParams, log_errors_check, scan_log, scrub
-from runbook.monitor import app_log_check
-from runbook.params import load
+from runbook.core.checks import Status
+from runbook.core.logscan import LogCheckSpec, LogScanParams, log_errors_check, scan_log, scrub
+from runbook.phases.monitoring.applogs import app_log_check
+from runbook.core.parameters import load
 
 SECRET_ENV = "RUNBOOK_TEST_APP_LOG_SECRET"
 SPEC = LogCheckSpec("test.log", "a section", "No errors in logs", "the test log")

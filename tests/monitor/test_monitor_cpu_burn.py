@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 from monitor_support import traffic
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle
-from runbook.checks import Severity, Status
-from runbook.monitor import MonitorParams, metric_checks
-from runbook.sandbox import SandboxConfig, SandboxFaults, SandboxHandle
-from runbook.sandbox.app import create_app
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import Severity, Status
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.phases.monitoring.metrics import metric_checks
+from rehearsal.sandbox.config import SandboxConfig, SandboxFaults
+from rehearsal.sandbox.server import SandboxHandle
+from rehearsal.sandbox.app import create_app
 from waiting import wait_for
 
 # A small instance, so a few seconds of one burning core are over 70 % of a one-minute interval

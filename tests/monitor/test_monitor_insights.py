@@ -11,11 +11,12 @@ import httpx
 import pytest
 from monitor_support import FAILING, SANDBOX_TOKEN, traffic
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle
-from runbook.checks import Status
-from runbook.monitor import MonitorParams, log_checks
-from runbook.sandbox import SandboxHandle
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import Status
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.phases.monitoring.logs import log_checks
+from rehearsal.sandbox.server import SandboxHandle
 from waiting import wait_for
 
 EXPECTED = ["crawl_jobs_started", "crawl_jobs_completed", "images_downloaded"]

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from runbook.azure.params import AzureParams
-from runbook.checks import Status
-from runbook.monitor import MonitorParams
-from runbook.monitor.metrics import ROLES, SourceOutcome, judge_metrics, memory_slope_mb_per_h
+from runbook.providers.azure.params import AzureParams
+from runbook.core.checks import Status
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.phases.monitoring.metrics import ROLES, SourceOutcome, judge_metrics, memory_slope_mb_per_h
 
 AZURE = AzureParams(subscription_id="s", resource_group="rg", site="app")
 START = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from runbook.monitor import MonitorParams, parse_duration, schedule_entries, window_bounds
-from runbook.monitor.params import iso_duration, kql_timespan
-from runbook.monitor.schedule import run_times
+from runbook.phases.monitoring.params import MonitorParams, parse_duration
+from runbook.phases.monitoring.schedule import schedule_entries
+from runbook.phases.monitoring.clients import window_bounds
+from runbook.phases.monitoring.params import iso_duration, kql_timespan
+from runbook.phases.monitoring.schedule import run_times
 
 
 @pytest.mark.parametrize(

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from runbook.checklist.catalogue import load_catalogue
-from runbook.checks import CheckResult, Status
-from runbook.evidence import write_manifest
-from runbook.monitor.params import MonitorParams
-from runbook.monitor.schedule import (
+from runbook.core.checklist.catalogue import load_catalogue
+from runbook.core.checks import CheckResult, Status
+from runbook.core.evidence import write_manifest
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.phases.monitoring.schedule import (
     SCHEDULE_FILE,
     kept_checks,
     planned_checks,
     schedule_kept,
     schedule_planned,
 )
-from runbook.params import load
-from runbook.rollback.sources import earlier_runs
+from runbook.core.parameters import load
+from runbook.core.evidence_queries import earlier_runs
 
 DEPLOYED = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
 DAY1, DAY23, DAY47 = ("monitor.schedule.kept.day-1-hourly-checks",

@@ -10,11 +10,14 @@ import pytest
 from matplotlib.figure import Figure
 from monitor_support import CLIENT_ENV, FAILING, HEALTH, admin, traffic
 
-from runbook.azure.params import AzureParams
-from runbook.azure_standin import StandinHandle
-from runbook.checks import Status
-from runbook.monitor import MonitorParams, alert_rule_checks, log_checks, metric_checks
-from runbook.sandbox import SandboxHandle
+from runbook.providers.azure.params import AzureParams
+from rehearsal.azure_standin.process import StandinHandle
+from runbook.core.checks import Status
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.phases.monitoring.alerts import alert_rule_checks
+from runbook.phases.monitoring.logs import log_checks
+from runbook.phases.monitoring.metrics import metric_checks
+from rehearsal.sandbox.server import SandboxHandle
 
 
 def _by_id(results: list) -> dict:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.gates import materialize_sample
-from runbook.init import init_environment, inspect_repository
-from runbook.params import ParameterError, load
+from rehearsal.sample_repo import materialize_sample
+from runbook.orchestration.init import init_environment, inspect_repository
+from runbook.core.parameters import ParameterError, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,7 +111,7 @@ def test_doctor_passes_when_everything_is_there(tmp_path: Path) -> None:
     env_file.write_text("ENVIRONMENT=development\n", encoding="utf-8")
     data["environment_config"]["variables"]["sources"] = [{"file": str(env_file)}]
     (root / "parameters" / "trial.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
-    from runbook.doctor import diagnose
+    from runbook.orchestration.doctor import diagnose
 
     env_before = os.environ.get("PIXCRAWLER_API_TOKEN")
     os.environ["PIXCRAWLER_API_TOKEN"] = "doctor-test-token"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.params import available_environments, load
-from runbook.phases import PHASES
+from runbook.core.parameters import available_environments, load
+from runbook.orchestration.phase_plan import PHASES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ["development", "staging", "production"]

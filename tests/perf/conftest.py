@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from perf_support import TOKEN_ENV
 
-from runbook.sandbox import SandboxConfig, SandboxHandle, start_sandbox
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxHandle, start_sandbox
 
 
 @pytest.fixture(scope="module")

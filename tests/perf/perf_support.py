@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbook.perf import PerformanceParams
+from runbook.phases.performance.params import PerformanceParams
 
 TOKEN_ENV = "PERF_TEST_SANDBOX_TOKEN"
 SLOW = "/api/v1/sandbox/slow"

@@ -8,19 +8,13 @@ import pytest
 from perf_support import short_params
 from pydantic import ValidationError
 
-from runbook.checks import Status
-from runbook.perf import (
-    LoadResult,
-    PerfGates,
-    PerformanceParams,
-    database_time_check,
-    error_rate_figure,
-    latency_figure,
-    memory_slope_check,
-    route_stats,
-    window_stats,
-)
-from runbook.sandbox import SandboxHandle
+from runbook.core.checks import Status
+from runbook.phases.performance.probe import LoadResult
+from runbook.phases.performance.params import PerfGates, PerformanceParams
+from runbook.phases.performance.verdicts import database_time_check, memory_slope_check
+from runbook.phases.performance.figures import error_rate_figure, latency_figure
+from runbook.phases.performance.stats import route_stats, window_stats
+from rehearsal.sandbox.server import SandboxHandle
 
 
 def hand_made() -> pd.DataFrame:

@@ -7,9 +7,10 @@ import socket
 
 from perf_support import ME, SLOW, short_params
 
-from runbook.checks import Status
-from runbook.perf import LoadResult, load_checks, run_load
-from runbook.sandbox import SandboxHandle
+from runbook.core.checks import Status
+from runbook.phases.performance.probe import LoadResult, run_load
+from runbook.phases.performance.verdicts import load_checks
+from rehearsal.sandbox.server import SandboxHandle
 
 
 def by_id(checks: list) -> dict:

@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 import pytest
 from perf_support import ME, SLOW, TOKEN_ENV, short_params
 
-from runbook.checks import Status
-from runbook.perf import database_time_check, error_rate_figure, latency_figure, load_checks
-from runbook.perf.target import database_check, run_target_load
-from runbook.sandbox import SandboxHandle
-from runbook.target import TargetParams
+from runbook.core.checks import Status
+from runbook.phases.performance.verdicts import database_time_check, load_checks
+from runbook.phases.performance.figures import error_rate_figure, latency_figure
+from runbook.phases.performance.target import database_check, run_target_load
+from rehearsal.sandbox.server import SandboxHandle
+from runbook.core.target import TargetParams
 
 UNSET = "PERF_TEST_TOKEN_NEVER_SET"
 

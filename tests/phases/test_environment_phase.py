@@ -6,7 +6,7 @@ from pathlib import Path
 
 from phase_runs import run_phases
 
-INVALID = "lib/runbook/envconfig/samples/production-invalid.env"
+INVALID = "rehearsal/src/rehearsal/envconfig_samples/production-invalid.env"
 
 
 def test_clean_local_environment_is_go(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: 
 
 def test_regressed_release_is_rolled_back_and_the_recovery_verified(tmp_path: Path) -> None:
     run = run_phases(tmp_path, params=(
-        "deploy.package.source_dir=samples/releases/release-1.1.0-regressed",))
+        "deploy.package.source_dir=rehearsal/src/rehearsal/samples/releases/release-1.1.0-regressed",))
     assert run.proc.returncode == 1
     failing = run.failing()
     assert "smoke.list-notifications" in failing

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runbook.checks import Status
+from runbook.core.checks import Status
 from runbook.cli import main
-from runbook.gates.params import Gate
-from runbook.gates.runner import run_gate
+from runbook.phases.pre_deployment.gates.params import Gate
+from runbook.phases.pre_deployment.gates.runner import run_gate
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY = ["run", "--env", "local", "--phase", "verify", "--dry-run"]

@@ -23,8 +23,8 @@ import certifi
 import pytest
 from launched_runs import NO_INTEGRATION, ROOT, Launched, launch
 
-from runbook import evidence
-from runbook.chain import verify_chain
+from runbook.core import evidence
+from runbook.governance.chain import verify_chain
 from runbook.cli import main
 
 ARM_TOKEN = "arm-" + os.urandom(9).hex()
@@ -48,8 +48,8 @@ def _dying_checkout(tmp: Path) -> Path:
 
 def _untrusted_standin(stack: ExitStack, tmp: Path) -> str:
     """A real Azure stand-in whose (self-signed) certificate the run will not trust."""
-    from runbook.azure_standin import start_standin
-    from runbook.params import load
+    from rehearsal.azure_standin.process import start_standin
+    from runbook.core.parameters import load
 
     config = load("local", root=ROOT).params.azure_standin
     assert config is not None

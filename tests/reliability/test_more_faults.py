@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from launched_runs import NO_INTEGRATION, ROOT, Launched, launch
 
-from runbook import evidence
-from runbook.chain import verify_chain
+from runbook.core import evidence
+from runbook.governance.chain import verify_chain
 from runbook.cli import main
 
 THROTTLE = "azure_standin.faults.throttle"

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runbook.checks import CheckResult, Severity, Status
-from runbook.perf.params import PerformanceParams, RouteSpec
-from runbook.perf.probe import LoadResult
-from runbook.perf.verdicts import load_checks
+from runbook.core.checks import CheckResult, Severity, Status
+from runbook.phases.performance.params import PerformanceParams, RouteSpec
+from runbook.phases.performance.probe import LoadResult
+from runbook.phases.performance.verdicts import load_checks
 
 ROUTE = "GET /api/v1/projects/"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from rollback_support import perf_checks, result
 
-from runbook.baseline import PostDeploymentParams, baseline_checks
-from runbook.checks import CheckResult, Severity, Status
-from runbook.evidence import write_manifest
-from runbook.rollback import earlier_runs
+from runbook.phases.post_deployment.baseline import PostDeploymentParams, baseline_checks
+from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.evidence import write_manifest
+from runbook.core.evidence_queries import earlier_runs
 
 PARAMS = PostDeploymentParams()
 
@@ -63,7 +63,7 @@ def test_first_deployment_documents_the_baseline_and_skips_the_comparison(tmp_pa
     assert thresholds.status is Status.PASS and thresholds.severity is Severity.WARNING
     p95 = documented.observed["p95_ms"]
     assert thresholds.observed["p95_ms"] == -(-p95 * 1.5 // 10) * 10  # × 1.5, rounded up to 10
-    # the §1–§3 tasks are runbook.signoff items (tests/governance/test_one_signoff_per_box.py)
+    # the §1–§3 tasks are runbook.governance.signoff items (tests/governance/test_one_signoff_per_box.py)
     assert not [c for c in checks.values() if c.id.startswith("post.signoff.")]
 
 

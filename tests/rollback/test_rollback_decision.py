@@ -10,11 +10,12 @@ import pytest
 from pydantic import ValidationError
 from rollback_support import healthy_run, perf_checks, result, smoke_checks
 
-from runbook.checks import CheckResult, Severity, Status
-from runbook.evidence import write_manifest
-from runbook.monitor import MonitorParams
-from runbook.params import ParameterError, load
-from runbook.rollback import MonitorEvidence, RollbackParams, decide, previous_monitor_results
+from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.evidence import write_manifest
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.core.parameters import ParameterError, load
+from runbook.phases.rollback.params import MonitorEvidence, RollbackParams
+from runbook.phases.rollback.decision import decide, previous_monitor_results
 
 
 def _replace(results: list[CheckResult], *new: CheckResult) -> list[CheckResult]:

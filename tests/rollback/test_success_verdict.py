@@ -6,11 +6,12 @@ from pathlib import Path
 
 from rollback_support import healthy_run, perf_checks, result, smoke_checks
 
-from runbook.baseline import PostDeploymentParams, baseline_checks
-from runbook.checks import CheckResult, Status
-from runbook.rollback import RollbackParams, decide
-from runbook.success import SuccessParams, success_verdict
-from runbook.verdict import Verdict
+from runbook.phases.post_deployment.baseline import PostDeploymentParams, baseline_checks
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.rollback.params import RollbackParams
+from runbook.phases.rollback.decision import decide
+from runbook.phases.success.criteria import SuccessParams, success_verdict
+from runbook.core.verdict import Verdict
 
 CONFIRMED = {"successful_if": {"no_critical_bugs": {"reported": False,
                                                     "confirmed_by": "release manager"}}}

@@ -8,7 +8,8 @@ import httpx
 import pytest
 from sandbox_support import SEED, TOKEN, VERSION
 
-from runbook.sandbox import SandboxConfig, SandboxHandle, start_sandbox
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxHandle, start_sandbox
 
 
 @pytest.fixture(scope="session")

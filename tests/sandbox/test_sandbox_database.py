@@ -1,4 +1,4 @@
-"""The sandbox with a real PostgreSQL (runbook.database.local_server): projects are rows in
+"""The sandbox with a real PostgreSQL (rehearsal.postgres_server): projects are rows in
 sandbox_projects, pg_stat_statements sees its statements, and each database fault knob flips
 exactly its own check (db_hold_connections: pool usage; db_slow_query_ms: query time); without
 a database the knobs are refused and projects stay in memory."""
@@ -12,10 +12,12 @@ import psycopg
 import pytest
 from sandbox_support import AUTH, TOKEN
 
-from runbook.checks import Status
-from runbook.database import DatabaseParams, database_checks
-from runbook.database.local_server import LocalPostgres, local_postgres
-from runbook.sandbox import SandboxConfig, SandboxFaults, SandboxHandle, start_sandbox
+from runbook.core.checks import Status
+from runbook.phases.monitoring.database.params import DatabaseParams
+from runbook.phases.monitoring.database.checks import database_checks
+from rehearsal.postgres_server import LocalPostgres, local_postgres
+from rehearsal.sandbox.config import SandboxConfig, SandboxFaults
+from rehearsal.sandbox.server import SandboxHandle, start_sandbox
 from waiting import wait_for
 
 URL_ENV = "RUNBOOK_TEST_SANDBOX_DATABASE_URL"

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from sandbox_support import AUTH, SEED, TOKEN, assert_envelope, expected_failures
 
-from runbook.sandbox import SandboxConfig, SandboxError, SandboxFaults, SandboxHandle, start_sandbox
+from rehearsal.sandbox.config import SandboxConfig, SandboxFaults
+from rehearsal.sandbox.server import SandboxError, SandboxHandle, start_sandbox
 
 
 def _timed_get(client: httpx.Client, path: str, **kwargs) -> tuple[int, float]:

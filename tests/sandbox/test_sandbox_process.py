@@ -16,8 +16,9 @@ import httpx
 import pytest
 from sandbox_support import AUTH, TOKEN
 
-from runbook.sandbox import SandboxConfig, SandboxError, SandboxHandle, start_sandbox
-from runbook.sandbox.__main__ import main
+from rehearsal.sandbox.config import SandboxConfig
+from rehearsal.sandbox.server import SandboxError, SandboxHandle, start_sandbox
+from rehearsal.sandbox.__main__ import main
 
 
 def _gone(pid: int) -> bool:
@@ -40,7 +41,7 @@ def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
 
 def _serve(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "runbook.sandbox", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "rehearsal.sandbox", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -106,7 +107,7 @@ def test_set_faults_command_changes_a_running_sandbox(
 
 def test_start_sandbox_keeps_the_token_out_of_argv(shared_sandbox: SandboxHandle) -> None:
     cmdline = Path(f"/proc/{shared_sandbox.pid}/cmdline").read_bytes().decode()
-    assert "runbook.sandbox" in cmdline
+    assert "rehearsal.sandbox" in cmdline
     assert TOKEN not in cmdline
 
 
@@ -142,7 +143,7 @@ def test_sandbox_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import sys, time
-            from runbook.sandbox import SandboxConfig, start_sandbox
+            from rehearsal.sandbox import SandboxConfig, start_sandbox
             handle = start_sandbox(SandboxConfig(port=0), "parent-token")
             print(handle.pid, flush=True)
             time.sleep(60)

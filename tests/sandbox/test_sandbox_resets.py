@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from runbook.sandbox import SandboxError, SandboxHandle
+from rehearsal.sandbox.server import SandboxError, SandboxHandle
 
 
 def _raw_get(url: str, path: str) -> bytes:

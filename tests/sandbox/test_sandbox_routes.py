@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sandbox_support import AUTH, AUTH_REQUIRED, VERSION, assert_envelope
 
-from runbook.sandbox import SandboxHandle
+from rehearsal.sandbox.server import SandboxHandle
 
 
 def _wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):

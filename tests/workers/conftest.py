@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from workers_support import redis_or_fail, worker_on
 
-from runbook.workers.local import RedisHandle, WorkerHandle
+from rehearsal.workers import RedisHandle, WorkerHandle
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from runbook.checks import Status
-from runbook.workers import RedisParams, WorkersParams, redis_checks
-from runbook.workers.local import start_redis
-from runbook.workers.server_binary import (
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.params import RedisParams, WorkersParams
+from runbook.phases.monitoring.workers.redis_health import redis_checks
+from rehearsal.workers import start_redis
+from rehearsal.server_binary import (
     SERVER_ENV,
     RedisServerMissing,
     locate_redis_server,

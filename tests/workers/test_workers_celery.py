@@ -13,9 +13,10 @@ import pytest
 from workers_celery_app import EXPLODE, SUCCEED
 from workers_support import client_app, redis_or_fail, worker_on
 
-from runbook.checks import CheckResult, Status
-from runbook.workers import CeleryParams, WorkersParams, celery_checks
-from runbook.workers.local import RedisHandle, WorkerHandle, free_port
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.monitoring.workers.params import CeleryParams, WorkersParams
+from runbook.phases.monitoring.workers.celery_health import celery_checks
+from rehearsal.workers import RedisHandle, WorkerHandle, free_port
 
 
 def run(broker: dict[str, Any], **options: Any) -> dict[str, CheckResult]:

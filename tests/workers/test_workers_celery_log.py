@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 from celery import Celery  # type: ignore[import-untyped]
 
-from runbook.checks import Status
-from runbook.workers import WorkersParams, celery_log_check
-from runbook.workers.local import start_rehearsal_workers
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.params import WorkersParams
+from runbook.phases.monitoring.workers.celery_log import celery_log_check
+from rehearsal.workers import start_rehearsal_workers
 
 NAMES = ("RUNBOOK_TEST_L_REDIS", "RUNBOOK_TEST_L_BROKER", "RUNBOOK_TEST_L_RESULTS",
          "RUNBOOK_TEST_L_WORKER_LOG")

@@ -16,9 +16,11 @@ import pytest
 import redis
 from workers_support import client_app, redis_or_fail
 
-from runbook.checks import Status
-from runbook.workers import WorkersParams, celery_checks, redis_checks
-from runbook.workers.local import (
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.params import WorkersParams
+from runbook.phases.monitoring.workers.celery_health import celery_checks
+from runbook.phases.monitoring.workers.redis_health import redis_checks
+from rehearsal.workers import (
     RedisServerMissing,
     start_redis,
     start_rehearsal_workers,
@@ -60,7 +62,7 @@ def _gone(pid: int, within_s: float) -> bool:
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_redis_dies_with_a_killed_parent(tmp_path: Path) -> None:
     script = ("import sys, time; from pathlib import Path; "
-              "from runbook.workers.local import start_redis; "
+              "from rehearsal.workers import start_redis; "
               "h = start_redis(Path(sys.argv[1])); print(h.process.pid, flush=True); "
               "time.sleep(60)")
     parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)],

@@ -14,9 +14,10 @@ import redis
 from pydantic import ValidationError
 from workers_support import redis_or_fail
 
-from runbook.checks import CheckResult, Status
-from runbook.workers import RedisParams, WorkersParams, redis_checks
-from runbook.workers.local import RedisHandle, free_port
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.monitoring.workers.params import RedisParams, WorkersParams
+from runbook.phases.monitoring.workers.redis_health import redis_checks
+from rehearsal.workers import RedisHandle, free_port
 
 
 def run(url: str | None = None, *, secret_env: str | None = None,

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from workers_support import redis_or_fail
 
-from runbook.checks import Status
-from runbook.workers import RedisParams, WorkersParams, redis_checks
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.params import RedisParams, WorkersParams
+from runbook.phases.monitoring.workers.redis_health import redis_checks
 
 DELAY_S = 0.05
 

@@ -8,7 +8,7 @@ import time
 
 from celery import Celery  # type: ignore[import-untyped]
 
-from runbook.workers.local import BACKEND_ENV, BROKER_ENV
+from rehearsal.workers import BACKEND_ENV, BROKER_ENV
 
 SUCCEED = "tests.workers.succeed"
 EXPLODE = "tests.workers.explode"

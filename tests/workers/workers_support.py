@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from celery import Celery  # type: ignore[import-untyped]
 
-from runbook.workers.local import (
+from rehearsal.workers import (
     RedisHandle,
     RedisServerMissing,
     WorkerHandle,

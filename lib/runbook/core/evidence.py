@@ -1,0 +1,319 @@
+"""Evidence on disk: run directories that never collide, results read back from executed
+notebooks, the manifest with a sha256 of every file, the per-environment hash chain, and
+`verify`, which recomputes it all.
+
+Layout of a run:  outputs/<env>/<run-id>/{manifest.json, report.html, notebooks/, evidence/}
+Chain of an env:  outputs/<env>/chain.jsonl, one line per finished run (append-only).
+
+A file that cannot be written (disk full, file too large, quota) raises EvidenceWriteError
+naming it; nothing is left half-written: files are replaced atomically, a chain line is
+appended whole or not at all, and a manifest whose chain line failed is taken back, so the run
+stays unfinished and every earlier run still verifies.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets as _random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from runbook.core.checks import CHECK_MIME, CheckResult
+
+MANIFEST = "manifest.json"
+CHAIN = "chain.jsonl"
+MANIFEST_SCHEMA_VERSION = 1
+OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+class EvidenceWriteError(OSError):
+    """A file of a run's evidence could not be written. `filename` is its path, `errno` and
+    `strerror` the operating system's error; the run cannot finish with trustworthy evidence."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause), str(path))
+
+    def describe(self) -> str:
+        """One line: 'could not write evidence <path>: <OS error>'."""
+        return f"could not write evidence {self.filename}: {self.strerror}"
+
+
+def is_out_of_space(exc: BaseException) -> TypeGuard[OSError]:
+    """True for an OSError saying the disk, the file size limit or the quota is exhausted."""
+    return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE
+
+
+def write_evidence(path: Path, data: str | bytes, *, sync: bool = False) -> None:
+    """Write a whole file atomically (a temporary file beside it, then rename; parents are
+    created). On failure the temporary file is removed, an existing file is left as it was,
+    and EvidenceWriteError names `path`. `sync`: fsync before the rename."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.parent / f".{path.name}.{_random.token_hex(4)}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as handle:
+            handle.write(payload)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EvidenceWriteError(path, exc) from None
+
+
+def append_whole(path: Path, line: str) -> None:
+    """Append `line` to `path` and fsync it, whole or not at all: after a failed or short
+    write the file is cut back to its old length (EvidenceWriteError names `path`)."""
+    payload = memoryview(line.encode("utf-8"))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            while payload:
+                payload = payload[os.write(fd, payload):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)
+            raise EvidenceWriteError(path, exc) from None
+    finally:
+        os.close(fd)
+
+
+def new_run_dir(env_dir: Path) -> tuple[str, Path]:
+    """Create a fresh run directory; ids sort by time and never collide (mkdir is exclusive)."""
+    env_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        run_id = f"{stamp}-{_random.token_hex(3)}"
+        path = env_dir / run_id
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return run_id, path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_tree(run_dir: Path) -> dict[str, str]:
+    """sha256 of every file under the run directory but the manifest itself, by relative path."""
+    return {
+        path.relative_to(run_dir).as_posix(): sha256_file(path)
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.relative_to(run_dir).as_posix() != MANIFEST
+    }
+
+
+def results_from_notebook(path: Path) -> list[CheckResult]:
+    """Every check result a notebook emitted (last one wins for a repeated id). Read as plain
+    JSON: validating the whole notebook (nbformat) would cost a second in every kernel."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    found: dict[str, CheckResult] = {}
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(CHECK_MIME)
+            if payload is None:
+                continue
+            if isinstance(payload, str):
+                payload = json.loads(payload)
+            result = CheckResult.from_payload(dict(payload))
+            found[result.id] = result
+    return list(found.values())
+
+
+def notebook_error(path: Path) -> str | None:
+    """The first error output of an executed notebook, as 'Name: message', or None (also when
+    the notebook is missing or cannot be read, e.g. cut short by a full disk)."""
+    if not path.is_file():
+        return None
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: no error output to name
+        return None
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                return f"{output.get('ename')}: {output.get('evalue')}"
+    return None
+
+
+@contextmanager
+def env_lock(env_dir: Path) -> Iterator[None]:
+    """Serialise chain updates of one environment across processes."""
+    env_dir.mkdir(parents=True, exist_ok=True)
+    with (env_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_chain(env_dir: Path) -> list[dict[str, Any]]:
+    path = env_dir / CHAIN
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> str:
+    """Hash the run's files, chain to the environment's previous manifest, write the manifest
+    and append it to the chain. Returns the manifest's sha256. Raises EvidenceWriteError when
+    either cannot be written; then neither is: the chain is as it was and the run has no
+    manifest (an unfinished run, which `verify_chain` lists but does not count as a break)."""
+    env_dir = run_dir.parent
+    with env_lock(env_dir):
+        chain = read_chain(env_dir)
+        manifest = dict(manifest)
+        manifest["schema_version"] = MANIFEST_SCHEMA_VERSION
+        manifest["previous_manifest_sha256"] = chain[-1]["manifest_sha256"] if chain else None
+        manifest["files"] = hash_tree(run_dir)
+        data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
+        write_evidence(run_dir / MANIFEST, data, sync=True)
+        digest = hashlib.sha256(data).hexdigest()
+        line = {
+            "run_id": manifest.get("run_id"),
+            "manifest_sha256": digest,
+            "previous_manifest_sha256": manifest["previous_manifest_sha256"],
+            "verdict": manifest.get("verdict"),
+            "finished_at": manifest.get("finished_at"),
+        }
+        try:
+            append_whole(env_dir / CHAIN, json.dumps(line) + "\n")
+        except EvidenceWriteError:
+            (run_dir / MANIFEST).unlink(missing_ok=True)  # unfinished, not a run off the chain
+            raise
+    return digest
+
+
+@dataclass
+class VerifyReport:
+    """What `runbook verify` found: empty lists mean the run is intact."""
+
+    run_dir: Path
+    edited: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.edited or self.removed or self.added or self.problems)
+
+    def lines(self) -> list[str]:
+        out = [f"edited: {p}" for p in self.edited]
+        out += [f"removed: {p}" for p in self.removed]
+        out += [f"added: {p}" for p in self.added]
+        return out + self.problems
+
+
+def verify(run_dir: Path) -> VerifyReport:
+    """Recompute every hash of a run and check its manifest against the environment's chain."""
+    report = VerifyReport(run_dir=run_dir)
+    if not run_dir.is_dir():
+        report.problems.append(f"{run_dir}: no such run directory")
+        return report
+    manifest_path = run_dir / MANIFEST
+    if not manifest_path.is_file():
+        report.problems.append(f"{MANIFEST} is missing: the run did not finish or was altered")
+        return report
+    raw = manifest_path.read_bytes()
+    try:
+        manifest = json.loads(raw)
+        recorded: dict[str, str] = manifest["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        report.problems.append(f"{MANIFEST} is not a valid manifest ({exc})")
+        return report
+    actual = hash_tree(run_dir)
+    report.edited = sorted(p for p in recorded if p in actual and actual[p] != recorded[p])
+    report.removed = sorted(p for p in recorded if p not in actual)
+    report.added = sorted(p for p in actual if p not in recorded)
+    digest = hashlib.sha256(raw).hexdigest()
+    entries = [e for e in read_chain(run_dir.parent) if e.get("run_id") == manifest.get("run_id")]
+    if not entries:
+        report.problems.append(f"{MANIFEST}: run {manifest.get('run_id')} is not in "
+                               f"{run_dir.parent / CHAIN}")
+    elif entries[-1]["manifest_sha256"] != digest:
+        report.problems.append(f"edited: {MANIFEST} (its sha256 differs from the one recorded in "
+                               f"{CHAIN})")
+    return report
+
+
+def list_runs(outputs: Path, env: str | None = None) -> list[dict[str, Any]]:
+    """Past runs, newest first, with their verdicts (an unfinished run shows as such)."""
+    rows = []
+    envs = [outputs / env] if env else sorted(p for p in outputs.iterdir() if p.is_dir())
+    for env_dir in envs:
+        if not env_dir.is_dir() or env_dir.name in {"interactive", "plans", "rejudge"}:
+            continue
+        for run_dir in env_dir.iterdir():
+            if not run_dir.is_dir():
+                continue
+            manifest_path = run_dir / MANIFEST
+            row: dict[str, Any] = {"environment": env_dir.name, "run_id": run_dir.name,
+                                   "verdict": "UNFINISHED", "started_at": None, "phases": "",
+                                   "path": str(run_dir)}
+            if manifest_path.is_file():
+                try:
+                    m = json.loads(manifest_path.read_text())
+                    row.update(verdict=m.get("verdict"), started_at=m.get("started_at"),
+                               phases=",".join(p["name"] for p in m.get("phases", [])))
+                except (ValueError, KeyError, TypeError):
+                    row["verdict"] = "UNREADABLE"
+            rows.append(row)
+    return sorted(rows, key=lambda r: r["run_id"], reverse=True)
+
+
+def previous_manifests(env_dir: Path, *, phase: str | None = None,
+                       exclude_run: str | None = None) -> list[dict[str, Any]]:
+    """Finished manifests of an environment, newest first (optionally only runs that executed
+    `phase`, and never `exclude_run`): where earlier baselines and monitor evidence come from."""
+    out = []
+    for entry in reversed(read_chain(env_dir)):
+        run_id = entry.get("run_id")
+        path = env_dir / str(run_id) / MANIFEST
+        if run_id == exclude_run or not path.is_file():
+            continue
+        manifest = json.loads(path.read_text())
+        if phase and not any(p.get("name") == phase and p.get("status") == "completed"
+                             for p in manifest.get("phases", [])):
+            continue
+        out.append(manifest)
+    return out
+
+
+def scan_for_values(run_dir: Path, values: list[str]) -> list[str]:
+    """Files under the run directory containing any of `values` (raw or JSON-escaped).
+    Returns relative paths only: a finding never repeats the value."""
+    needles = set()
+    for value in values:
+        if len(value) >= 4:
+            needles.add(value.encode())
+            needles.add(json.dumps(value)[1:-1].encode())
+    hits = []
+    for path in sorted(run_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if any(n in data for n in needles):
+            hits.append(path.relative_to(run_dir).as_posix())
+    return hits

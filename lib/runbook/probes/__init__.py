@@ -1,1 +1,0 @@
-"""Probes: how the runbook talks to the target."""
