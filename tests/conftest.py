@@ -27,6 +27,9 @@ def live_sandbox(sandbox_token: str) -> Iterator[object]:
     from rehearsal.sandbox.config import SandboxConfig
     from rehearsal.sandbox.server import start_sandbox
 
-    with start_sandbox(SandboxConfig(port=0, seed=7, job_step_seconds=0.05), sandbox_token,
-                       token_env="PIXCRAWLER_SANDBOX_TOKEN") as handle:
+    with start_sandbox(
+        SandboxConfig(port=0, seed=7, job_step_seconds=0.05),
+        sandbox_token,
+        token_env="PIXCRAWLER_SANDBOX_TOKEN",
+    ) as handle:
         yield handle

@@ -21,30 +21,49 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runbook",
         description="The PixCrawler deployment checklist as executable, evidence-producing "
-                    "notebooks.",
+        "notebooks.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute the phase notebooks against an environment")
     run.add_argument("--env", required=True, help="environment: parameters/<env>.yaml")
-    run.add_argument("--phase", action="append", dest="phases", metavar="NAME",
-                     help="run only this phase (repeatable); phases: "
-                          + ", ".join(p.name for p in PHASES))
-    run.add_argument("--param", action="append", dest="overrides", default=[],
-                     metavar="KEY=VALUE", help="override one parameter (dotted key, YAML value)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="validate and show what would run; execute and change nothing")
+    run.add_argument(
+        "--phase",
+        action="append",
+        dest="phases",
+        metavar="NAME",
+        help="run only this phase (repeatable); phases: " + ", ".join(p.name for p in PHASES),
+    )
+    run.add_argument(
+        "--param",
+        action="append",
+        dest="overrides",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter (dotted key, YAML value)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and show what would run; execute and change nothing",
+    )
     run.add_argument("--outputs", type=Path, help="where run directories go (default outputs/)")
-    run.add_argument("--approval", type=Path,
-                     help="approval file of this exact plan (see `runbook plan` / `approve`)")
-    run.add_argument("--override-promotion", nargs=2, metavar=("BY", "REASON"),
-                     help="start although the promotion gate refuses; recorded in the evidence")
+    run.add_argument(
+        "--approval",
+        type=Path,
+        help="approval file of this exact plan (see `runbook plan` / `approve`)",
+    )
+    run.add_argument(
+        "--override-promotion",
+        nargs=2,
+        metavar=("BY", "REASON"),
+        help="start although the promotion gate refuses; recorded in the evidence",
+    )
 
     plan = sub.add_parser("plan", help="render what a run would do and print its hash")
     plan.add_argument("--env", required=True)
     plan.add_argument("--phase", action="append", dest="phases", metavar="NAME")
-    plan.add_argument("--param", action="append", dest="overrides", default=[],
-                      metavar="KEY=VALUE")
+    plan.add_argument("--param", action="append", dest="overrides", default=[], metavar="KEY=VALUE")
     plan.add_argument("--out", type=Path, help="folder (default outputs/plans/<env>/<hash>)")
 
     approve = sub.add_parser("approve", help="approve a plan hash (writes an approval file)")
@@ -54,51 +73,70 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--note", default="")
     approve.add_argument("--out", type=Path, help="default: the environment's approval.file")
 
-    verify = sub.add_parser("verify", help="recompute a run's hashes and check its manifest, "
-                                           "or walk an environment's whole hash chain")
+    verify = sub.add_parser(
+        "verify",
+        help="recompute a run's hashes and check its manifest, "
+        "or walk an environment's whole hash chain",
+    )
     verify.add_argument("run_dir", type=Path, nargs="?")
     verify.add_argument("--chain", metavar="ENV", help="verify every run of ENV and their chain")
     verify.add_argument("--outputs", type=Path)
 
-    rejudge = sub.add_parser("rejudge", help="recompute a saved run's verdicts under other "
-                                             "thresholds, from its raw samples (no target)")
+    rejudge = sub.add_parser(
+        "rejudge",
+        help="recompute a saved run's verdicts under other "
+        "thresholds, from its raw samples (no target)",
+    )
     rejudge.add_argument("run_dir", type=Path)
-    rejudge.add_argument("--param", action="append", dest="overrides", default=[],
-                         metavar="KEY=VALUE")
+    rejudge.add_argument(
+        "--param", action="append", dest="overrides", default=[], metavar="KEY=VALUE"
+    )
     rejudge.add_argument("--out", type=Path)
 
-    schedule = sub.add_parser("schedule", help="print §3.5 extended monitoring as CI schedule "
-                                               "entries")
+    schedule = sub.add_parser(
+        "schedule", help="print §3.5 extended monitoring as CI schedule entries"
+    )
     schedule.add_argument("--env", required=True)
-    schedule.add_argument("--deployed-at", required=True,
-                          help="ISO 8601 time of the deployment, with a time zone")
+    schedule.add_argument(
+        "--deployed-at", required=True, help="ISO 8601 time of the deployment, with a time zone"
+    )
 
     lst = sub.add_parser("list", help="past runs with their verdicts")
     lst.add_argument("--env")
     lst.add_argument("--outputs", type=Path)
 
-    lab = sub.add_parser("lab", help="open the notebooks in JupyterLab against an environment "
-                                     "(for local: with the sandbox and stand-ins running)")
+    lab = sub.add_parser(
+        "lab",
+        help="open the notebooks in JupyterLab against an environment "
+        "(for local: with the sandbox and stand-ins running)",
+    )
     lab.add_argument("--env", required=True)
-    lab.add_argument("--param", action="append", dest="overrides", default=[],
-                     metavar="KEY=VALUE")
+    lab.add_argument("--param", action="append", dest="overrides", default=[], metavar="KEY=VALUE")
     lab.add_argument("--no-browser", action="store_true")
 
-    doctor = sub.add_parser("doctor", help="check every prerequisite of a run before it starts "
-                                           "and print every problem with its fix")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check every prerequisite of a run before it starts "
+        "and print every problem with its fix",
+    )
     doctor.add_argument("--env", required=True)
-    doctor.add_argument("--param", action="append", dest="overrides", default=[],
-                        metavar="KEY=VALUE")
+    doctor.add_argument(
+        "--param", action="append", dest="overrides", default=[], metavar="KEY=VALUE"
+    )
 
-    init = sub.add_parser("init", help="inspect a repository and write a commented parameters "
-                                       "file for it")
+    init = sub.add_parser(
+        "init", help="inspect a repository and write a commented parameters file for it"
+    )
     init.add_argument("--env", required=True, help="name of the new parameters/<env>.yaml")
     init.add_argument("--repo", required=True, type=Path, help="the target's git checkout")
     init.add_argument("--url", required=True, help="the target's base URL")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    sandbox = sub.add_parser("sandbox", help="the local PixCrawler-compatible target "
-                                             "(see docs/sandbox.md)", add_help=False)
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="the local PixCrawler-compatible target (see docs/sandbox.md)",
+        add_help=False,
+    )
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
@@ -106,10 +144,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sandbox"]:
-        from rehearsal.sandbox.__main__ import main as sandbox_main
+        from runbook.orchestration.local_services import installed_provider
 
-        rest = argv[1:] or ["serve"]
-        return sandbox_main(rest, prog="runbook sandbox")
+        local = installed_provider()
+        if local is None:
+            print(
+                "error: `runbook sandbox` comes with the rehearsal package "
+                "(pixcrawler-runbook-rehearsal), which is not installed",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        return local.command(argv[1:], prog="runbook sandbox")
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
@@ -132,16 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _list(args)
         if args.command == "doctor":
-            from runbook.orchestration.doctor import diagnose, report
             from runbook.core.parameters import load
+            from runbook.orchestration.doctor import diagnose, report
 
             root = project_root()
             return report(diagnose(load(args.env, args.overrides, root).params, root), args.env)
         if args.command == "init":
             from runbook.orchestration.init import init_environment
 
-            return init_environment(args.env, args.repo, args.url, project_root(),
-                                     force=args.force)
+            return init_environment(args.env, args.repo, args.url, project_root(), force=args.force)
         if args.command == "lab":
             from runbook.orchestration.lab import open_lab
 
@@ -158,16 +202,28 @@ def _run(args: argparse.Namespace) -> int:
     from runbook.orchestration.pipeline import RunRequest, run
 
     try:
-        outcome = run(RunRequest(env=args.env, phases=args.phases, overrides=args.overrides,
-                                 dry_run=args.dry_run, outputs=args.outputs,
-                                 progress=sys.stderr.isatty(), approval=args.approval,
-                                 promotion_override=tuple(args.override_promotion)
-                                 if args.override_promotion else None))
+        outcome = run(
+            RunRequest(
+                env=args.env,
+                phases=args.phases,
+                overrides=args.overrides,
+                dry_run=args.dry_run,
+                outputs=args.outputs,
+                progress=sys.stderr.isatty(),
+                approval=args.approval,
+                promotion_override=tuple(args.override_promotion)
+                if args.override_promotion
+                else None,
+            )
+        )
     except OSError as exc:
         if not (isinstance(exc, evidence.EvidenceWriteError) or evidence.is_out_of_space(exc)):
             raise  # any other OS error is a bug to see whole
-        print(f"error: {_write_failure(exc)}; the run stopped unfinished (no verdict, no "
-              "manifest, not chained); earlier runs are untouched", file=sys.stderr)
+        print(
+            f"error: {_write_failure(exc)}; the run stopped unfinished (no verdict, no "
+            "manifest, not chained); earlier runs are untouched",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     if outcome.verdict is None:  # dry run
         return 0
@@ -211,22 +267,28 @@ def _plan(args: argparse.Namespace) -> int:
     from runbook.governance.approval import build_plan, write_plan
     from runbook.orchestration.pipeline import RunRequest, prepare
 
-    loaded, selected, root = prepare(RunRequest(env=args.env, phases=args.phases,
-                                                overrides=args.overrides))
-    plan = build_plan(loaded.params, selected, root)
+    prepared = prepare(
+        RunRequest(env=args.env, phases=args.phases, overrides=args.overrides, dry_run=True)
+    )  # validation only: no governance gate yet
+    root = prepared.root
+    plan = build_plan(prepared.loaded.params, prepared.selected, root)
     folder = args.out or root / "outputs" / "plans" / args.env / plan.sha256[:12]
     digest = write_plan(plan, folder)
-    print(f"plan of {args.env} ({', '.join(p.name for p in selected)}) written to {folder}",
-          file=sys.stderr)
-    print(f"approve it with: uv run runbook approve --env {args.env} {digest} --by NAME",
-          file=sys.stderr)
+    print(
+        f"plan of {args.env} ({', '.join(p.name for p in prepared.selected)}) written to {folder}",
+        file=sys.stderr,
+    )
+    print(
+        f"approve it with: uv run runbook approve --env {args.env} {digest} --by NAME",
+        file=sys.stderr,
+    )
     print(digest)
     return 0
 
 
 def _approve(args: argparse.Namespace) -> int:
-    from runbook.governance.approval import create_approval, save_approval
     from runbook.core.parameters import load
+    from runbook.governance.approval import create_approval, save_approval
 
     params = load(args.env).params
     settings = params.approval
@@ -234,8 +296,9 @@ def _approve(args: argparse.Namespace) -> int:
     if path is None:
         print("error: give --out (the environment has no approval.file)", file=sys.stderr)
         return EXIT_INVALID
-    approval = create_approval(args.plan_sha256, args.by, args.note,
-                               key_ref=settings.hmac_key if settings else None)
+    approval = create_approval(
+        args.plan_sha256, args.by, args.note, key_ref=settings.hmac_key if settings else None
+    )
     save_approval(approval, path)
     print(f"approval of plan {args.plan_sha256} by {args.by} written to {path}")
     return 0
@@ -260,8 +323,8 @@ def _rejudge(args: argparse.Namespace) -> int:
 def _schedule(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from runbook.phases.monitoring.schedule import schedule_entries
     from runbook.core.parameters import load
+    from runbook.phases.monitoring.schedule import schedule_entries
 
     params = load(args.env).params
     if params.monitor is None:
@@ -269,11 +332,16 @@ def _schedule(args: argparse.Namespace) -> int:
     try:
         deployed_at = datetime.fromisoformat(args.deployed_at)
     except ValueError:
-        raise ParameterError([f"--deployed-at {args.deployed_at!r} is not an ISO 8601 time"]
-                             ) from None
+        raise ParameterError(
+            [f"--deployed-at {args.deployed_at!r} is not an ISO 8601 time"]
+        ) from None
     if deployed_at.tzinfo is None:
-        raise ParameterError([f"--deployed-at {args.deployed_at!r} needs a time zone "
-                              "(e.g. 2026-11-28T14:00:00+00:00)"])
+        raise ParameterError(
+            [
+                f"--deployed-at {args.deployed_at!r} needs a time zone "
+                "(e.g. 2026-11-28T14:00:00+00:00)"
+            ]
+        )
     for entry in schedule_entries(args.env, params.monitor, deployed_at):
         print(entry)
     return 0

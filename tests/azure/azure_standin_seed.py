@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from rehearsal.azure_standin.config import SiteSpec, SlotSpec, StandinConfig
-from rehearsal.azure_standin.config import DeploymentRecord
+from rehearsal.azure_standin.config import DeploymentRecord, SiteSpec, SlotSpec, StandinConfig
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "pixcrawler-rg"

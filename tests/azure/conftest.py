@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from azure_standin_seed import ACCEPT_ENV, CLIENT_ENV, RG, SITE, SUB, TOKEN, standin_config
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle, start_standin
+from runbook.providers.azure.params import AzureParams
 
 
 @pytest.fixture(scope="session")

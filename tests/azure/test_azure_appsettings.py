@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from azure_standin_seed import PROD_SETTINGS, SITE, STAGING_SETTINGS
 
-from runbook.phases.environment.app_settings import check_app_settings, compare_app_settings
-from runbook.providers.azure.params import AppSettingsParams, AzureParams
 from rehearsal.azure_standin.process import StandinHandle
 from rehearsal.azure_standin.tls import generate_tls
 from runbook.core.checks import CheckResult, Status
+from runbook.phases.environment.app_settings import check_app_settings, compare_app_settings
+from runbook.providers.azure.params import AppSettingsParams, AzureParams
 
 ROLE_KEY = PROD_SETTINGS["SUPABASE_SERVICE_ROLE_KEY"]
 SECRET_ENV = "RUNBOOK_TEST_EXPECTED_ROLE_KEY"

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from runbook.core.secret_refs import SecretRef
 from runbook.providers.azure.clients import StaticTokenCredential, build_credential
 from runbook.providers.azure.params import ARM_SCOPE, AppSettingsParams, AzureParams
-from runbook.core.secret_refs import SecretRef
 
 FRAGMENT = """
 azure:

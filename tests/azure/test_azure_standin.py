@@ -22,9 +22,9 @@ from azure.core.exceptions import (
 from azure.mgmt.web.models import CsmSlotEntity, StringDictionary
 from azure_standin_seed import RG, SITE, STAGING_SETTINGS, standin_config
 
+from rehearsal.azure_standin.process import StandinHandle, start_standin
 from runbook.providers.azure.clients import StaticTokenCredential, web_client
 from runbook.providers.azure.params import ARM_SCOPE, AzureParams
-from rehearsal.azure_standin.process import StandinHandle, start_standin
 
 
 def test_reads_site_and_slot_with_state_and_scm_host(arm_params: AzureParams) -> None:
@@ -205,7 +205,8 @@ def test_standin_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
         f"""
         import json, time
         from pathlib import Path
-        from rehearsal.azure_standin import StandinConfig, start_standin
+        from rehearsal.azure_standin.config import StandinConfig
+        from rehearsal.azure_standin.process import start_standin
         config = StandinConfig.model_validate_json(Path({str(config_file)!r}).read_text())
         handle = start_standin(config, Path({str(tmp_path)!r}))
         print(json.dumps({{"pid": handle.process.pid}}), flush=True)

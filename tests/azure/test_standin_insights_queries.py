@@ -14,8 +14,8 @@ import pytest
 
 from rehearsal.azure_standin.config import SiteSpec, StandinConfig
 from rehearsal.azure_standin.process import StandinHandle, start_standin
-from runbook.phases.monitoring.params import LogQueries
 from rehearsal.sandbox.server import SandboxHandle
+from runbook.phases.monitoring.params import LogQueries
 from waiting import wait_for
 
 SITE = "pixcrawler-prod"
@@ -24,13 +24,18 @@ TOKEN = secrets.token_urlsafe(24)
 
 
 @pytest.fixture(scope="module")
-def standin_on_sandbox(tmp_path_factory: pytest.TempPathFactory,
-                       live_sandbox: SandboxHandle) -> Iterator[StandinHandle]:
+def standin_on_sandbox(
+    tmp_path_factory: pytest.TempPathFactory, live_sandbox: SandboxHandle
+) -> Iterator[StandinHandle]:
     config = StandinConfig(
-        subscription_id="11111111-2222-3333-4444-555555555555", resource_group="pixcrawler-rg",
-        accept_token_env=ACCEPT_ENV, sites={SITE: SiteSpec(sandbox_url=live_sandbox.url)})
-    with start_standin(config, tmp_path_factory.mktemp("insights-standin"),
-                       env={ACCEPT_ENV: TOKEN}) as handle:
+        subscription_id="11111111-2222-3333-4444-555555555555",
+        resource_group="pixcrawler-rg",
+        accept_token_env=ACCEPT_ENV,
+        sites={SITE: SiteSpec(sandbox_url=live_sandbox.url)},
+    )
+    with start_standin(
+        config, tmp_path_factory.mktemp("insights-standin"), env={ACCEPT_ENV: TOKEN}
+    ) as handle:
         yield handle
 
 
@@ -43,9 +48,11 @@ def sandbox(live_sandbox: SandboxHandle) -> SandboxHandle:
 def _query(standin: StandinHandle, kql: str) -> tuple[int, Any]:
     trust = ssl.create_default_context(cafile=str(standin.ca_bundle))
     with httpx.Client(base_url=standin.url, verify=trust, timeout=10) as client:
-        response = client.post("/v1/workspaces/any-workspace/query",
-                               json={"query": kql, "timespan": "PT10M"},
-                               headers={"Authorization": f"Bearer {TOKEN}"})
+        response = client.post(
+            "/v1/workspaces/any-workspace/query",
+            json={"query": kql, "timespan": "PT10M"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
     return response.status_code, response.json()
 
 
@@ -58,20 +65,28 @@ def _rows(standin: StandinHandle, kql: str) -> list[dict[str, Any]]:
 
 
 def _api(sandbox: SandboxHandle, token: str) -> httpx.Client:
-    return httpx.Client(base_url=sandbox.url, timeout=10,
-                        headers={"Authorization": f"Bearer {token}"})
+    return httpx.Client(
+        base_url=sandbox.url, timeout=10, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def _one_job(sandbox: SandboxHandle, token: str) -> str:
     """Run one crawl job through the sandbox's worker; its final status."""
     with _api(sandbox, token) as client:
         project = client.post("/api/v1/projects/", json={"name": "p"}).json()
-        dataset = client.post("/api/v1/datasets/", json={"project_id": project["id"],
-                                                         "name": "d", "max_images": 7}).json()
+        dataset = client.post(
+            "/api/v1/datasets/", json={"project_id": project["id"], "name": "d", "max_images": 7}
+        ).json()
         job = client.post(f"/api/v1/jobs/datasets/{dataset['id']}/jobs").json()
-        return str(wait_for(
-            lambda: {"completed", "failed"} & {client.get(f"/api/v1/jobs/{job['id']}")
-                                               .json()["status"]}, "the job finishing").pop())
+        return str(
+            wait_for(
+                lambda: (
+                    {"completed", "failed"}
+                    & {client.get(f"/api/v1/jobs/{job['id']}").json()["status"]}
+                ),
+                "the job finishing",
+            ).pop()
+        )
 
 
 def test_server_errors_are_grouped_by_route_template_and_code(
@@ -84,7 +99,8 @@ def test_server_errors_are_grouped_by_route_template_and_code(
         assert client.get("/health").status_code == 200
     rows = _rows(standin_on_sandbox, LogQueries().server_errors)
     assert [(r["Name"], r["ResultCode"], r["count_"]) for r in rows] == [
-        ("GET /api/v1/projects/{project_id}", "500", 3)]
+        ("GET /api/v1/projects/{project_id}", "500", 3)
+    ]
     assert rows[0]["first_seen"] <= rows[0]["last_seen"]
 
 
@@ -98,8 +114,10 @@ def test_worker_queries_answer_the_named_role_only_and_custom_metrics_by_name(
     q = LogQueries()
 
     def worker(kql: str, role: str) -> list[dict[str, Any]]:
-        return _rows(standin_on_sandbox, kql.replace("{role}", role)
-                     .replace("{severity}", "3").replace("{limit}", "1"))
+        return _rows(
+            standin_on_sandbox,
+            kql.replace("{role}", role).replace("{severity}", "3").replace("{limit}", "1"),
+        )
 
     [activity] = worker(q.worker_activity, "celery_core")
     # two start traces, one success trace; the failure: an error trace and a CrawlError exception
@@ -116,12 +134,19 @@ def test_worker_queries_answer_the_named_role_only_and_custom_metrics_by_name(
     assert metrics["notifications_sent"]["records"] == 2
 
 
-@pytest.mark.parametrize(("kql", "needs"), [
-    ("// runbook:worker-activity\nunion AppTraces, AppExceptions | where SeverityLevel >= 3",
-     "AppRoleName"),
-    ('// runbook:worker-errors\nunion AppTraces | where AppRoleName == "celery_core"',
-     "SeverityLevel"),
-])
+@pytest.mark.parametrize(
+    ("kql", "needs"),
+    [
+        (
+            "// runbook:worker-activity\nunion AppTraces, AppExceptions | where SeverityLevel >= 3",
+            "AppRoleName",
+        ),
+        (
+            '// runbook:worker-errors\nunion AppTraces | where AppRoleName == "celery_core"',
+            "SeverityLevel",
+        ),
+    ],
+)
 def test_a_worker_query_without_its_filter_is_refused_saying_which(
     standin_on_sandbox: StandinHandle, sandbox: SandboxHandle, kql: str, needs: str
 ) -> None:

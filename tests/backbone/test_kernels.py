@@ -29,20 +29,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _notebook(path: Path, *sources: str) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
     nbformat.write(nb, path)
     return path
 
 
 def test_notebook_imports_are_the_top_level_imports_of_code_cells(tmp_path: Path) -> None:
-    nb = _notebook(tmp_path / "in.ipynb",
-                   "from runbook import notebook, perf\nimport json as j, colorsys",
-                   "%matplotlib inline\nimport wave",  # not plain Python: skipped
-                   "def f():\n    import zipfile\nfrom . import nothing")
-    assert notebook_imports(nb) == ["runbook.orchestration.notebook", "runbook.phases.performance", "runbook", "json",
-                                    "colorsys"]
+    nb = _notebook(
+        tmp_path / "in.ipynb",
+        "from runbook.phases.deploy import api\nimport json as j, colorsys",
+        "%matplotlib inline\nimport wave",  # not plain Python: skipped
+        "def f():\n    import zipfile\nfrom . import nothing",
+    )
+    assert notebook_imports(nb) == [
+        "runbook.phases.deploy.api",
+        "runbook.phases.deploy",
+        "json",
+        "colorsys",
+    ]
 
 
 def test_warm_code_imports_and_leaves_no_names_behind() -> None:
@@ -60,13 +69,20 @@ def test_a_notebook_in_a_warm_kernel_runs_as_in_a_fresh_one(tmp_path: Path) -> N
         "import os, sys\n"
         "print(os.getcwd(), 'colorsys' in sys.modules, "
         "sorted(k for k in globals() if k.startswith('_rb')))",
-        "6 * 7")
-    kernel = start_warm_kernel(KernelRecipe("python3", tmp_path, ("--IPKernelApp.log_level=ERROR",),
-                                            ("colorsys",)))
+        "6 * 7",
+    )
+    kernel = start_warm_kernel(
+        KernelRecipe("python3", tmp_path, ("--IPKernelApp.log_level=ERROR",), ("colorsys",))
+    )
     pid = kernel.manager.provisioner.process.pid
     try:
-        papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
-                                   kernel_name="python3", km=kernel.manager, progress_bar=False)
+        papermill.execute_notebook(
+            str(source),
+            str(tmp_path / "out.ipynb"),
+            kernel_name="python3",
+            km=kernel.manager,
+            progress_bar=False,
+        )
     finally:
         kernel.close()
     out = json.loads((tmp_path / "out.ipynb").read_text())
@@ -125,8 +141,9 @@ def test_pre_deployment_runs_beside_environment_and_nothing_beside_performance()
     assert steps[0] == ["pre-deployment", "environment"]
     assert ["performance"] in steps and ["deploy"] in steps  # alone: quiet / changes target
     assert [name for step in steps for name in step] == [p.name for p in ph.PHASES]
-    only = [[p.name for p in s] for s in ph.steps([ph.BY_NAME["environment"],
-                                                   ph.BY_NAME["verify"]])]
+    only = [
+        [p.name for p in s] for s in ph.steps([ph.BY_NAME["environment"], ph.BY_NAME["verify"]])
+    ]
     assert only == [["environment"], ["verify"]]
 
 
@@ -160,10 +177,17 @@ def _flaky_kernelspec(tmp_path: Path, deaths: int) -> Path:
         "n = len(log.read_text().splitlines()) if log.exists() else 0\n"
         "log.write_text(log.read_text() + 'start\\n' if log.exists() else 'start\\n')\n"
         f"if n < {deaths}:\n    sys.exit(1)\n"
-        "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, str(script), "-f", "{connection_file}"],
-        "display_name": "flaky", "language": "python"}))
+        "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n"
+    )
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, str(script), "-f", "{connection_file}"],
+                "display_name": "flaky",
+                "language": "python",
+            }
+        )
+    )
     return starts
 
 
@@ -177,8 +201,9 @@ def test_a_kernel_that_dies_at_start_is_started_again(tmp_path: Path, monkeypatc
         kernel.close()
 
 
-def test_a_kernel_that_never_starts_is_an_error_after_three_tries(tmp_path: Path,
-                                                                   monkeypatch) -> None:
+def test_a_kernel_that_never_starts_is_an_error_after_three_tries(
+    tmp_path: Path, monkeypatch
+) -> None:
     starts = _flaky_kernelspec(tmp_path, deaths=99)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
     with pytest.raises(RuntimeError, match="died before replying to kernel_info"):
@@ -186,16 +211,23 @@ def test_a_kernel_that_never_starts_is_an_error_after_three_tries(tmp_path: Path
     assert len(starts.read_text().splitlines()) == 3
 
 
-def test_papermills_own_kernel_that_dies_at_start_is_started_again(tmp_path: Path,
-                                                                    monkeypatch) -> None:
+def test_papermills_own_kernel_that_dies_at_start_is_started_again(
+    tmp_path: Path, monkeypatch
+) -> None:
     from runbook.orchestration.phase_exec import _execute_with_start_retry
 
     starts = _flaky_kernelspec(tmp_path, deaths=1)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
     nb = _notebook(tmp_path / "in.ipynb", "print(6 * 7)")
-    _execute_with_start_retry(papermill.execute_notebook, True, str(nb),
-                              str(tmp_path / "out.ipynb"), kernel_name="flaky",
-                              progress_bar=False, start_timeout=60)
+    _execute_with_start_retry(
+        papermill.execute_notebook,
+        True,
+        str(nb),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="flaky",
+        progress_bar=False,
+        start_timeout=60,
+    )
     out = json.loads((tmp_path / "out.ipynb").read_text())
     assert out["cells"][0]["outputs"][0]["text"] == ["42\n"]
     assert starts.read_text().splitlines() == ["start", "start"]

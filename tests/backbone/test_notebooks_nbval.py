@@ -15,10 +15,26 @@ def test_notebooks_execute_cleanly_under_nbval(repo_root: Path, tmp_path: Path) 
     assert notebooks, "no notebooks under runbooks/"
     with prepared_environment("local", []):
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-             "-n", "0",
-             "--nbval-cell-timeout=300", "--rootdir", str(tmp_path), *map(str, notebooks)],
-            capture_output=True, text=True, timeout=900, cwd=tmp_path, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--nbval-lax",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-n",
+                "0",
+                "--nbval-cell-timeout=300",
+                "--rootdir",
+                str(tmp_path),
+                *map(str, notebooks),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=tmp_path,
+            check=False,
         )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout

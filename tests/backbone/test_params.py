@@ -92,8 +92,9 @@ def test_malformed_yaml_names_file_and_line(root: Path) -> None:
     assert "dev.yaml: malformed YAML at line" in problems(exc)
 
 
-@pytest.mark.parametrize("url", ["http://ok.test\nHost: evil", "ftp://x.test", "not a url",
-                                 "/relative/path"])
+@pytest.mark.parametrize(
+    "url", ["http://ok.test\nHost: evil", "ftp://x.test", "not a url", "/relative/path"]
+)
 def test_hostile_or_bad_target_url_is_refused(root: Path, url: str) -> None:
     write(root, "dev", MINIMAL.format(env="dev").replace("https://api.example.test", repr(url)))
     with pytest.raises(P.ParameterError) as exc:

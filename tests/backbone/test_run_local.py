@@ -14,15 +14,24 @@ import pytest
 TOKEN = "tok-" + os.urandom(9).hex()
 
 
-def runbook(*args: str, outputs: Path | None = None, token: str | None = TOKEN,
-            timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "PIXCRAWLER_API_TOKEN"}}
+def runbook(
+    *args: str, outputs: Path | None = None, token: str | None = TOKEN, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "PIXCRAWLER_API_TOKEN"}
+    }
     if token:
         env["PIXCRAWLER_SANDBOX_TOKEN"] = token
     extra = ["--outputs", str(outputs)] if outputs and args[0] in {"run", "list"} else []
-    return subprocess.run([sys.executable, "-m", "runbook.cli", *args, *extra],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "runbook.cli", *args, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def run_dir_of(proc: subprocess.CompletedProcess[str]) -> Path:
@@ -53,11 +62,19 @@ def test_healthy_sandbox_gives_go_with_every_smoke_check(go_run) -> None:
     run_dir = run_dir_of(proc)
     m = manifest(run_dir)
     assert m["verdict"] == "GO" and m["environment"] == "local"
-    assert {"smoke.health", "smoke.auth-me", "smoke.create-project", "smoke.create-job",
-            "smoke.list-notifications", "smoke.openapi", "smoke.cleanup"} <= set(results(run_dir))
+    assert {
+        "smoke.health",
+        "smoke.auth-me",
+        "smoke.create-project",
+        "smoke.create-job",
+        "smoke.list-notifications",
+        "smoke.openapi",
+        "smoke.cleanup",
+    } <= set(results(run_dir))
     # the one warning: the checklist's POST /api/v1/jobs/ is stale (drift, named, not blocking)
     assert {r["id"]: r["status"] for r in m["results"] if r["status"] != "pass"} == {
-        "smoke.checklist-drift": "warn"}
+        "smoke.checklist-drift": "warn"
+    }
     for name in ["report.html", "notebooks/04_verify.ipynb", "notebooks/04_verify.html"]:
         assert (run_dir / name).is_file(), name
     assert m["parameters"]["target"]["token"] == {"env": "PIXCRAWLER_SANDBOX_TOKEN"}
@@ -70,6 +87,7 @@ def test_saved_run_verifies_and_a_changed_byte_is_caught(go_run, tmp_path: Path)
     ok = runbook("verify", str(run_dir))
     assert ok.returncode == 0, ok.stdout
     import shutil
+
     copy = tmp_path / run_dir.parent.name / run_dir.name
     shutil.copytree(run_dir.parent, copy.parent)
     nb = copy / "notebooks" / "04_verify.ipynb"
@@ -98,9 +116,16 @@ def test_list_shows_the_run(go_run) -> None:
 
 
 def test_failing_project_create_gives_no_go_naming_the_check(tmp_path: Path) -> None:
-    proc = runbook("run", "--env", "local", "--phase", "verify",
-                   "--param", 'sandbox.faults.fail_routes=["POST /api/v1/projects/"]',
-                   outputs=tmp_path)
+    proc = runbook(
+        "run",
+        "--env",
+        "local",
+        "--phase",
+        "verify",
+        "--param",
+        'rehearsal.sandbox.faults.fail_routes=["POST /api/v1/projects/"]',
+        outputs=tmp_path,
+    )
     assert proc.returncode == 1
     assert proc.stdout.strip().splitlines()[-1].startswith("NO-GO: ")
     run_dir = run_dir_of(proc)
@@ -112,18 +137,38 @@ def test_failing_project_create_gives_no_go_naming_the_check(tmp_path: Path) -> 
 
 
 def test_down_target_gives_no_go(tmp_path: Path) -> None:
-    proc = runbook("run", "--env", "local", "--phase", "verify",
-                   "--param", "sandbox.faults.down=true", outputs=tmp_path)
+    proc = runbook(
+        "run",
+        "--env",
+        "local",
+        "--phase",
+        "verify",
+        "--param",
+        "rehearsal.sandbox.faults.down=true",
+        outputs=tmp_path,
+    )
     assert proc.returncode == 1
     r = results(run_dir_of(proc))
     assert r["smoke.health"]["status"] == "fail" and "503" in r["smoke.health"]["explanation"]
 
 
 def test_unreachable_target_gives_no_go_with_an_error(tmp_path: Path) -> None:
-    proc = runbook("run", "--env", "local", "--phase", "verify", "--param", "sandbox=null",
-                   "--param", "local_environment={}",
-                   "--param", "target.base_url=http://127.0.0.1:9", "--param",
-                   "target.timeout_s=2", outputs=tmp_path)
+    proc = runbook(
+        "run",
+        "--env",
+        "local",
+        "--phase",
+        "verify",
+        "--param",
+        "rehearsal.sandbox=null",
+        "--param",
+        "rehearsal.local_environment={}",
+        "--param",
+        "target.base_url=http://127.0.0.1:9",
+        "--param",
+        "target.timeout_s=2",
+        outputs=tmp_path,
+    )
     assert proc.returncode == 1
     r = results(run_dir_of(proc))
     assert r["smoke.health"]["status"] == "error"
@@ -131,12 +176,22 @@ def test_unreachable_target_gives_no_go_with_an_error(tmp_path: Path) -> None:
 
 
 def test_a_phase_that_crashes_keeps_its_partial_evidence(tmp_path: Path) -> None:
-    proc = runbook("run", "--env", "local", "--phase", "verify",
-                   "--param", "execution.cell_timeout_s=15",
-                   "--param", "target.timeout_s=60",
-                   "--param", "sandbox.faults.latency_ms=30000",
-                   "--param", 'sandbox.faults.latency_routes=["POST /api/v1/projects/"]',
-                   outputs=tmp_path)
+    proc = runbook(
+        "run",
+        "--env",
+        "local",
+        "--phase",
+        "verify",
+        "--param",
+        "execution.cell_timeout_s=15",
+        "--param",
+        "target.timeout_s=60",
+        "--param",
+        "rehearsal.sandbox.faults.latency_ms=30000",
+        "--param",
+        'rehearsal.sandbox.faults.latency_routes=["POST /api/v1/projects/"]',
+        outputs=tmp_path,
+    )
     assert proc.returncode == 1
     run_dir = run_dir_of(proc)
     r = results(run_dir)
@@ -149,8 +204,11 @@ def test_a_phase_that_crashes_keeps_its_partial_evidence(tmp_path: Path) -> None
 
 
 def test_invalid_input_exits_2_and_starts_nothing(tmp_path: Path) -> None:
-    for args in (["--param", "target.timeout_s=abc"], ["--phase", "deploy-everything"],
-                 ["--param", "nonsense"]):
+    for args in (
+        ["--param", "target.timeout_s=abc"],
+        ["--phase", "deploy-everything"],
+        ["--param", "nonsense"],
+    ):
         proc = runbook("run", "--env", "local", "--phase", "verify", *args, outputs=tmp_path)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "invalid input" in proc.stderr
@@ -160,19 +218,34 @@ def test_invalid_input_exits_2_and_starts_nothing(tmp_path: Path) -> None:
 
 
 def test_an_unset_token_makes_the_authenticated_checks_incomplete_not_invalid(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Only the run can tell what a missing test-user token hides: the run starts, says so in
     one line, the public steps still pass and the verdict is INCOMPLETE (exit 1, never 2)."""
     from rehearsal.sandbox.config import SandboxConfig
     from rehearsal.sandbox.server import start_sandbox
 
-    with start_sandbox(SandboxConfig(port=0), "tok-" + os.urandom(6).hex(),
-                       startup_timeout=120) as sandbox:
-        proc = runbook("run", "--env", "local", "--phase", "verify", "--param", "sandbox=null",
-                       "--param", "local_environment={}", "--param", "integration=null",
-                       "--param", f"target.base_url={sandbox.url}",
-                       "--param", "target.token={env: RUNBOOK_TEST_UNSET_TOKEN}",
-                       outputs=tmp_path)
+    with start_sandbox(
+        SandboxConfig(port=0), "tok-" + os.urandom(6).hex(), startup_timeout=120
+    ) as sandbox:
+        proc = runbook(
+            "run",
+            "--env",
+            "local",
+            "--phase",
+            "verify",
+            "--param",
+            "rehearsal.sandbox=null",
+            "--param",
+            "rehearsal.local_environment={}",
+            "--param",
+            "integration=null",
+            "--param",
+            f"target.base_url={sandbox.url}",
+            "--param",
+            "target.token={env: RUNBOOK_TEST_UNSET_TOKEN}",
+            outputs=tmp_path,
+        )
     assert proc.returncode == 1, proc.stderr
     assert "$RUNBOOK_TEST_UNSET_TOKEN" in proc.stderr and proc.stdout.startswith("INCOMPLETE")
     m = manifest(run_dir_of(proc))

@@ -8,8 +8,8 @@ import pytest
 
 from runbook.core import parameters as P
 from runbook.core.checks import Status
-from runbook.phases.verify.smoke import SmokeSession, SmokeStep
 from runbook.core.target import TargetParams
+from runbook.phases.verify.smoke import SmokeSession, SmokeStep
 
 
 @pytest.fixture()
@@ -30,13 +30,17 @@ def test_every_configured_step_passes_and_cleans_up(session, live_sandbox) -> No
     assert cleanup.status is Status.PASS and cleanup.observed["cleaned"] == 3
     # the project is really gone
     import httpx
-    r = httpx.get(f"{live_sandbox.url}/api/v1/projects/{session.captures['project_id']}",
-                  headers={"Authorization": f"Bearer {session_token(session)}"})
+
+    r = httpx.get(
+        f"{live_sandbox.url}/api/v1/projects/{session.captures['project_id']}",
+        headers={"Authorization": f"Bearer {session_token(session)}"},
+    )
     assert r.status_code == 404
 
 
 def session_token(session: SmokeSession) -> str:
     import os
+
     return os.environ[session.target.token.env]
 
 
@@ -58,15 +62,17 @@ def test_down_target_fails_health(session, live_sandbox) -> None:
 
 def test_unreachable_target_is_an_error_not_a_pass(repo_root: Path, monkeypatch) -> None:
     monkeypatch.setenv("PIXCRAWLER_SANDBOX_TOKEN", "x")
-    loaded = P.load("local", ["target.base_url=http://127.0.0.1:9", "target.timeout_s=2"],
-                    root=repo_root)
+    loaded = P.load(
+        "local", ["target.base_url=http://127.0.0.1:9", "target.timeout_s=2"], root=repo_root
+    )
     s = SmokeSession(loaded.params.verify, loaded.params.target)
     result = s.step("smoke.health")
     assert result.status is Status.ERROR and "cannot connect" in result.explanation
 
 
 def test_without_a_token_authenticated_steps_are_inconclusive_never_failed(
-        session, monkeypatch) -> None:
+    session, monkeypatch
+) -> None:
     monkeypatch.delenv("PIXCRAWLER_SANDBOX_TOKEN")
     results = {r.id: r for r in session.run_all()}
     # what needs no token still runs and passes
@@ -98,15 +104,16 @@ def test_steps_come_from_the_parameters_alone(session) -> None:
     assert session.params.unknown_ids(["smoke.health", "smoke.auth-me"]) == ["smoke.auth-me"]
 
 
-def test_checklist_route_the_app_no_longer_serves_is_drift_naming_the_route_to_use(
-        session) -> None:
+def test_checklist_route_the_app_no_longer_serves_is_drift_naming_the_route_to_use(session) -> None:
     steps = session.params.steps
     i = next(i for i, s in enumerate(steps) if s.id == "smoke.create-job")
     steps[i] = steps[i].model_copy(update={"checklist_route": "POST /api/v1/jobs/"})
     drift = session.checklist_drift()
     assert drift.status is Status.WARN and drift.severity.value == "warning"
-    assert ("checklist drift: POST /api/v1/jobs/ answers 405; the route to use is "
-            "POST /api/v1/jobs/datasets/{dataset_id}/jobs") in drift.explanation
+    assert (
+        "checklist drift: POST /api/v1/jobs/ answers 405; the route to use is "
+        "POST /api/v1/jobs/datasets/{dataset_id}/jobs"
+    ) in drift.explanation
     assert drift.observed["GET /api/v1/notifications/"] == 401  # served (secured)
     # a step whose own route is gone is drift with no route to use
     steps.append(steps[0].model_copy(update={"id": "smoke.gone", "path": "/api/v1/gone/"}))
@@ -114,8 +121,7 @@ def test_checklist_route_the_app_no_longer_serves_is_drift_naming_the_route_to_u
     assert "GET /api/v1/gone/ answers 404; no other route is configured" in drift.explanation
 
 
-def test_checklist_drift_passes_when_every_named_route_is_served_and_can_be_off(
-        session) -> None:
+def test_checklist_drift_passes_when_every_named_route_is_served_and_can_be_off(session) -> None:
     steps = session.params.steps
     steps[:] = [s.model_copy(update={"checklist_route": None}) for s in steps]
     drift = session.checklist_drift()
@@ -150,33 +156,45 @@ def test_token_is_never_recorded(session, sandbox_token: str) -> None:
 
 def test_target_headers_reject_newlines() -> None:
     with pytest.raises(ValueError):
-        TargetParams(name="t", base_url="https://x.test", token={"env": "T"},
-                     headers={"X-A": "ok\r\nInjected: yes"})
+        TargetParams(
+            name="t",
+            base_url="https://x.test",
+            token={"env": "T"},
+            headers={"X-A": "ok\r\nInjected: yes"},
+        )
 
 
 def test_rollback_verify_steps_naming_an_unconfigured_step_is_a_clear_parameter_error(
-        session) -> None:
+    session,
+) -> None:
     from runbook.phases.rollback.execute import verify_functionality
 
-    [result] = verify_functionality(["smoke.health", "smoke.removed"], session.params,
-                                    session.target)
+    [result] = verify_functionality(
+        ["smoke.health", "smoke.removed"], session.params, session.target
+    )
     assert result.id == "rollback.functionality_restored" and result.status is Status.ERROR
     assert result.explanation.startswith(
         "parameter error: rollback.verify_steps names smoke.removed, which verify.steps does "
-        "not configure (it has: smoke.health,")
+        "not configure (it has: smoke.health,"
+    )
 
 
 def test_rollback_verify_steps_without_a_token_are_inconclusive(session, monkeypatch) -> None:
     from runbook.phases.rollback.execute import verify_functionality
 
     monkeypatch.delenv("PIXCRAWLER_SANDBOX_TOKEN")
-    results = {r.id: r for r in verify_functionality(
-        ["smoke.health", "smoke.auth-me"], session.params, session.target)}
+    results = {
+        r.id: r
+        for r in verify_functionality(
+            ["smoke.health", "smoke.auth-me"], session.params, session.target
+        )
+    }
     assert results["rollback.verify.smoke.health"].status is Status.PASS
     assert results["rollback.verify.smoke.auth-me"].status is Status.INCONCLUSIVE
     summary = results["rollback.functionality_restored"]
     assert summary.status is Status.INCONCLUSIVE and "needs a test-user token" in (
-        summary.explanation)
+        summary.explanation
+    )
 
 
 def test_docs_after_the_deploy_is_html_from_swagger_ui(session, live_sandbox) -> None:
@@ -189,10 +207,18 @@ def test_docs_after_the_deploy_is_html_from_swagger_ui(session, live_sandbox) ->
 
 
 def test_a_page_of_another_kind_fails_naming_what_it_got(session) -> None:
-    json_page = SmokeStep.model_validate({
-        "id": "smoke.docs-json", "title": "t", "method": "GET", "path": "/openapi.json",
-        "auth": False, "expect_status": 200, "expect_content_type": "text/html",
-        "expect_text": "swagger-ui"})
+    json_page = SmokeStep.model_validate(
+        {
+            "id": "smoke.docs-json",
+            "title": "t",
+            "method": "GET",
+            "path": "/openapi.json",
+            "auth": False,
+            "expect_status": 200,
+            "expect_content_type": "text/html",
+            "expect_text": "swagger-ui",
+        }
+    )
     session.params.steps.append(json_page)
     result = session.step("smoke.docs-json")
     assert result.status is Status.FAIL

@@ -47,15 +47,22 @@ def test_the_box_maps_to_a_create_read_update_delete_step_per_resource(repo_root
 
 def test_each_resource_is_created_read_updated_and_deleted(session, live_sandbox) -> None:
     base = live_sandbox.url
-    for step in ("smoke.create-project", "smoke.create-dataset", "smoke.create-job",
-                 "smoke.read-project", "smoke.read-dataset", "smoke.read-job"):
+    for step in (
+        "smoke.create-project",
+        "smoke.create-dataset",
+        "smoke.create-job",
+        "smoke.read-project",
+        "smoke.read-dataset",
+        "smoke.read-job",
+    ):
         assert session.step(step).status is Status.PASS, session.outcomes[step].explanation
     for res, route in (("project", "projects"), ("dataset", "datasets"), ("job", "jobs")):
         assert session.step(f"smoke.update-{res}").status is Status.PASS
         stored = _get(base, f"/api/v1/{route}/{session.captures[f'{res}_id']}").json()
         changed = "name" if res == "job" else "description"
         assert stored[changed] == {"job": "runbook-smoke-job-renamed"}.get(
-            res, "updated by the deployment runbook")
+            res, "updated by the deployment runbook"
+        )
     for res, route in (("job", "jobs"), ("dataset", "datasets"), ("project", "projects")):
         assert session.step(f"smoke.delete-{res}").status is Status.PASS
         assert _get(base, f"/api/v1/{route}/{session.captures[f'{res}_id']}").status_code == 404
@@ -88,7 +95,11 @@ def test_a_read_that_returns_another_resource_fails(session, live_sandbox) -> No
 
 def _post_project(base: str) -> int:
     token = os.environ["PIXCRAWLER_SANDBOX_TOKEN"]
-    r = httpx.post(base + "/api/v1/projects/", json={"name": "other"},
-                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r = httpx.post(
+        base + "/api/v1/projects/",
+        json={"name": "other"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert r.status_code == 201
     return int(r.json()["id"])

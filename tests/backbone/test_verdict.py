@@ -52,7 +52,8 @@ def test_combine_takes_the_worst() -> None:
 
 def test_mime_bundle_round_trips() -> None:
     original = result(Status.FAIL, id="smoke.health").model_copy(
-        update={"observed": {"status": 500}, "threshold": {"status": [200]}})
+        update={"observed": {"status": 500}, "threshold": {"status": [200]}}
+    )
     bundle = original._repr_mimebundle_()
     assert "FAIL" in bundle["text/plain"] and "smoke.health" in bundle["text/html"]
     payload = bundle[CHECK_MIME]
@@ -70,7 +71,8 @@ def test_success_criteria_can_declare_rollback_required_but_never_hide_a_failure
     from runbook.orchestration.phase_exec import declared_verdict as _declared_verdict
 
     declared = result(Status.FAIL, id="success.verdict").model_copy(
-        update={"observed": {"verdict": "ROLLBACK REQUIRED"}})
+        update={"observed": {"verdict": "ROLLBACK REQUIRED"}}
+    )
     assert _declared_verdict([declared]) is Verdict.ROLLBACK_REQUIRED
     bogus = declared.model_copy(update={"observed": {"verdict": "PROBABLY FINE"}})
     assert _declared_verdict([bogus]) is None

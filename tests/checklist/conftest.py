@@ -34,12 +34,20 @@ class LocalRun:
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
     """`runbook run --env local` into a fresh outputs folder (every phase; about a minute)."""
     out = tmp_path_factory.mktemp("outputs")
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "PIXCRAWLER_API_TOKEN"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "PIXCRAWLER_API_TOKEN"}
+    }
     env["PIXCRAWLER_SANDBOX_TOKEN"] = "tok-" + os.urandom(9).hex()
-    proc = subprocess.run([sys.executable, "-m", "runbook.cli", "run", "--env", "local",
-                           "--outputs", str(out)], capture_output=True, text=True,
-                          timeout=900, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--outputs", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=ROOT,
+    )
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert ": " in last, f"no run directory in the output:\n{proc.stdout}\n{proc.stderr}"
     run_dir = Path(last.split(": ", 1)[1])
@@ -51,8 +59,8 @@ def development_deploy_ids(workdir: Path) -> set[str]:
     """The ids a development deploy (method start) gives, from the real functions with the
     development parameters: the app cannot start here (no checkout), the pages do not answer,
     the log is absent: the ids are the same as when all goes well."""
-    from runbook.phases.deploy.local_app import docs_checks, log_check, start_app, still_running
     from runbook.core.parameters import load
+    from runbook.phases.deploy.local_app import docs_checks, log_check, start_app, still_running
 
     deploy = load("development", root=ROOT).params.deploy
     assert deploy is not None and deploy.method == "start"
@@ -62,8 +70,12 @@ def development_deploy_ids(workdir: Path) -> set[str]:
         proc.wait(timeout=30)
     short = subprocess.Popen([sys.executable, "-c", "pass"])
     short.wait(timeout=30)
-    results = [started, still_running(deploy, short, workdir), *docs_checks(deploy),
-               log_check(deploy, workdir / "no-log-here")]
+    results = [
+        started,
+        still_running(deploy, short, workdir),
+        *docs_checks(deploy),
+        log_check(deploy, workdir / "no-log-here"),
+    ]
     return {r.id for r in results}
 
 
@@ -79,9 +91,9 @@ def governance_ids(outputs: Path) -> set[str]:
 
 def post_rollback_ids() -> set[str]:
     """The post-rollback sign-offs, from the function that records them."""
-    from runbook.phases.rollback.params import RollbackParams
     from runbook.phases.rollback.decision import decide
     from runbook.phases.rollback.execute import post_rollback_actions
+    from runbook.phases.rollback.params import RollbackParams
 
     rb = RollbackParams()
     return {r.id for r in post_rollback_actions(decide([], rb), rb)}
@@ -90,14 +102,15 @@ def post_rollback_ids() -> set[str]:
 def database_ids(workdir: Path) -> set[str]:
     """The database checks (Monitoring §2) as the real function gives them: without a section
     (the local run: one SKIP) and for a database it cannot reach (every check, ERROR)."""
-    from runbook.phases.monitoring.database.params import DatabaseParams
     from runbook.phases.monitoring.database.checks import database_checks
+    from runbook.phases.monitoring.database.params import DatabaseParams
 
     name = "RUNBOOK_CHECKLIST_IDS_DATABASE_URL"
     os.environ[name] = f"postgresql://nobody@/none?host={workdir}"
     try:
-        unreachable = database_checks(DatabaseParams.model_validate(
-            {"url": {"env": name}, "connect_timeout_s": 1}))
+        unreachable = database_checks(
+            DatabaseParams.model_validate({"url": {"env": name}, "connect_timeout_s": 1})
+        )
     finally:
         del os.environ[name]
     return {r.id for r in [*database_checks(None), *unreachable]}
@@ -107,6 +120,10 @@ def database_ids(workdir: Path) -> set[str]:
 def producible_ids(local_run: LocalRun, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Every check id the runbook is known to produce (see the module docstring)."""
     scratch = tmp_path_factory.mktemp("ids")
-    return (local_run.result_ids | development_deploy_ids(scratch / "deploy")
-            | governance_ids(scratch / "outputs") | post_rollback_ids()
-            | database_ids(scratch))
+    return (
+        local_run.result_ids
+        | development_deploy_ids(scratch / "deploy")
+        | governance_ids(scratch / "outputs")
+        | post_rollback_ids()
+        | database_ids(scratch)
+    )

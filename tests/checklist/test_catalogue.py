@@ -26,8 +26,7 @@ def test_the_shipped_checklist_has_193_boxes_of_four_kinds() -> None:
     text = bundled_checklist().read_text(encoding="utf-8")
     # counted independently of the parser: lines as written
     assert sum(line.lstrip().startswith("- [ ]") for line in text.splitlines()) == 173
-    assert Counter(b.kind for b in boxes) == {"task": 173, "success": 8, "failed": 6,
-                                              "rollback": 6}
+    assert Counter(b.kind for b in boxes) == {"task": 173, "success": 8, "failed": 6, "rollback": 6}
     assert len({b.key for b in boxes}) == len(boxes) == 193
 
 
@@ -40,8 +39,9 @@ def test_every_box_of_the_shipped_checklist_is_in_the_catalogue_and_back() -> No
 def test_a_removed_mapping_is_caught() -> None:
     catalogue = load_catalogue()
     gone = catalogue.box("steps-2.4/api-response-times-lt-200ms-p95")
-    coverage = compare_with_checklist(catalogue.without(gone.id),
-                                      read_checklist(bundled_checklist()))
+    coverage = compare_with_checklist(
+        catalogue.without(gone.id), read_checklist(bundled_checklist())
+    )
     assert [(b.section, b.text) for b in coverage.missing] == [gone.key]
     assert not coverage.complete
 
@@ -65,10 +65,13 @@ def test_an_empty_unproved_reason_and_a_doubled_id_are_refused() -> None:
         parse_catalogue(yaml.safe_dump(data, allow_unicode=True))
 
 
-def test_every_mapped_check_id_or_glob_names_a_producible_check(
-        producible_ids: set[str]) -> None:
-    dead = [(box.id, ref) for box in load_catalogue().boxes for ref in box.all_references()
-            if not any(fnmatch.fnmatchcase(i, ref) for i in producible_ids)]
+def test_every_mapped_check_id_or_glob_names_a_producible_check(producible_ids: set[str]) -> None:
+    dead = [
+        (box.id, ref)
+        for box in load_catalogue().boxes
+        for ref in box.all_references()
+        if not any(fnmatch.fnmatchcase(i, ref) for i in producible_ids)
+    ]
     assert dead == []
 
 
@@ -78,16 +81,16 @@ def test_a_mapping_to_a_check_nobody_produces_would_be_caught(producible_ids: se
 
 
 def test_every_signoff_reference_is_a_signoff_item() -> None:
-    from runbook.phases.rollback.params import RollbackParams
     from runbook.governance.signoff import SignOffParams
+    from runbook.phases.rollback.params import RollbackParams
 
-    items = ({i.check_id for i in SignOffParams().items}
-             | {f"rollback.signoff.{k}" for k in RollbackParams().post_actions})
+    items = {i.check_id for i in SignOffParams().items} | {
+        f"rollback.signoff.{k}" for k in RollbackParams().post_actions
+    }
     named = {ref for box in load_catalogue().boxes for ref in box.all_signoffs()}
     assert named and named <= items, named - items
     # a box signed by a person names no check that a program runs as its sign-off
-    assert not [ref for box in load_catalogue().boxes for ref in box.all_checks()
-                if ref in items]
+    assert not [ref for box in load_catalogue().boxes for ref in box.all_checks() if ref in items]
 
 
 def test_environment_names_in_the_catalogue_are_environments(repo_root: Path) -> None:

@@ -26,11 +26,21 @@ def test_every_model_default_equals_the_catalogue_limit() -> None:
 
 
 def test_the_limits_the_checklist_states_are_there() -> None:
-    wanted = {"error_rate_gate": 0.01, "error_rate_rollback": 0.05, "p95_gate_ms": 200,
-              "p95_rollback_ms": 1000, "p95_warning_ms": 500, "database_ms": 100,
-              "cpu_percent": 70, "coverage_utility": 85, "coverage_endpoints": 90,
-              "coverage_services": 85, "coverage_repositories": 80,
-              "performance_degradation": 0.20, "availability_percent": 99}
+    wanted = {
+        "error_rate_gate": 0.01,
+        "error_rate_rollback": 0.05,
+        "p95_gate_ms": 200,
+        "p95_rollback_ms": 1000,
+        "p95_warning_ms": 500,
+        "database_ms": 100,
+        "cpu_percent": 70,
+        "coverage_utility": 85,
+        "coverage_endpoints": 90,
+        "coverage_services": 85,
+        "coverage_repositories": 80,
+        "performance_degradation": 0.20,
+        "availability_percent": 99,
+    }
     assert {k: limit_value(k) for k in wanted} == wanted
 
 
@@ -45,9 +55,13 @@ def test_a_drifted_default_is_named() -> None:
 
 def test_scaled_parameters_and_list_items_are_read() -> None:
     assert parameter_default(Parameters, "monitor.alert_rules[response-time].threshold") == 0.5
-    assert parameter_default(
-        Parameters, "pre_deployment.coverage_layers[coverage.backend.endpoints]"
-        ".threshold_percent") == 90
+    assert (
+        parameter_default(
+            Parameters,
+            "pre_deployment.coverage_layers[coverage.backend.endpoints].threshold_percent",
+        )
+        == 90
+    )
     with pytest.raises(ParameterPathError, match="no field 'p96_ms'"):
         parameter_default(Parameters, "performance.gates.p96_ms")
 
@@ -55,11 +69,13 @@ def test_scaled_parameters_and_list_items_are_read() -> None:
 def test_one_parameter_may_carry_one_limit_only() -> None:
     catalogue = load_catalogue()
     limits = dict(catalogue.limits)
-    limits["twice"] = Limit(value=200, unit="ms", checklist=None,
-                            parameters=[LimitUse(path="performance.gates.p95_ms")])
+    limits["twice"] = Limit(
+        value=200, unit="ms", checklist=None, parameters=[LimitUse(path="performance.gates.p95_ms")]
+    )
     with pytest.raises(ValueError, match="two limits in one place"):
-        type(catalogue).model_validate({**catalogue.model_dump(), "limits": {
-            k: v.model_dump() for k, v in limits.items()}})
+        type(catalogue).model_validate(
+            {**catalogue.model_dump(), "limits": {k: v.model_dump() for k, v in limits.items()}}
+        )
 
 
 def test_the_shared_parameters_file_does_not_restate_a_limit(repo_root: Path) -> None:
@@ -94,8 +110,11 @@ def test_every_plain_limit_parameter_reads_its_default_from_the_catalogue() -> N
             if "[" in use.path:
                 continue  # list items: built from the catalogue at default time (drift test)
             factory = _field_info(use.path).default_factory
-            if not (isinstance(factory, CatalogueLimit) and factory.name == name
-                    and factory.scale == use.scale):
+            if not (
+                isinstance(factory, CatalogueLimit)
+                and factory.name == name
+                and factory.scale == use.scale
+            ):
                 wrong.append(f"{use.path}: {factory!r}")
     assert wrong == []
 

@@ -33,14 +33,18 @@ def test_the_local_run_is_go_and_records_every_box(local_run) -> None:
 
 def test_report_opens_with_the_verdict_then_the_checklist_linked_to_cells(local_run) -> None:
     page = (local_run.run_dir / "report.html").read_text(encoding="utf-8")
-    verdict, checklist, checks = (page.index("class=\"verdict\""), page.index("<h2>Checklist"),
-                                  page.index("<h2>Checks"))
+    verdict, checklist, checks = (
+        page.index('class="verdict"'),
+        page.index("<h2>Checklist"),
+        page.index("<h2>Checks"),
+    )
     assert verdict < checklist < checks
     assert local_run.manifest["checklist"]["coverage"] in page
     row = re.search(r"<tr id='box-steps-2.4/api-response-times-lt-200ms-p95'>.*?</tr>", page)
     assert row and "proved" in row.group(0)
-    links = re.findall(r"href='(notebooks/05_performance\.html)#(check-perf\.p95\.[^']+)'",
-                       row.group(0))
+    links = re.findall(
+        r"href='(notebooks/05_performance\.html)#(check-perf\.p95\.[^']+)'", row.group(0)
+    )
     assert links
     rendered = (local_run.run_dir / links[0][0]).read_text(encoding="utf-8")
     for _, anchor in links:

@@ -16,21 +16,33 @@ def box(**mapping) -> CatalogueBox:
 
 
 def test_all_mapped_checks_passing_prove_the_box_and_link_each() -> None:
-    view = box_view(box(checks=["smoke.health", "perf.p95.*"]),
-                    [result("smoke.health", Status.PASS),
-                     result("perf.p95.GET /a", Status.PASS, "performance"),
-                     result("perf.p95.GET /b", Status.PASS, "performance")], "local")
+    view = box_view(
+        box(checks=["smoke.health", "perf.p95.*"]),
+        [
+            result("smoke.health", Status.PASS),
+            result("perf.p95.GET /a", Status.PASS, "performance"),
+            result("perf.p95.GET /b", Status.PASS, "performance"),
+        ],
+        "local",
+    )
     assert view.state is BoxState.PROVED
     assert [(e.id, e.phase) for e in view.evidence] == [
-        ("smoke.health", "verify"), ("perf.p95.GET /a", "performance"),
-        ("perf.p95.GET /b", "performance")]
+        ("smoke.health", "verify"),
+        ("perf.p95.GET /a", "performance"),
+        ("perf.p95.GET /b", "performance"),
+    ]
 
 
 def test_one_failing_or_erroring_check_fails_the_box() -> None:
     for bad in (Status.FAIL, Status.ERROR):
-        view = box_view(box(checks=["perf.p95.*"]),
-                        [result("perf.p95.GET /a", Status.PASS),
-                         result("perf.p95.GET /b", bad, explanation="p95 340 ms")], "local")
+        view = box_view(
+            box(checks=["perf.p95.*"]),
+            [
+                result("perf.p95.GET /a", Status.PASS),
+                result("perf.p95.GET /b", bad, explanation="p95 340 ms"),
+            ],
+            "local",
+        )
         assert view.state is BoxState.FAILED and "p95 340 ms" in view.reason
 
 
@@ -45,35 +57,50 @@ def test_skipped_inconclusive_warned_or_partly_absent_is_not_proved() -> None:
 
 
 def test_signoff_states_say_who_signed() -> None:
-    signed = result("signoff.team-notified", Status.PASS, "deploy",
-                    observed={"by": "Ada", "role": "tech-lead", "source": "parameters"})
+    signed = result(
+        "signoff.team-notified",
+        Status.PASS,
+        "deploy",
+        observed={"by": "Ada", "role": "tech-lead", "source": "parameters"},
+    )
     view = box_view(box(signoff=["signoff.team-notified"]), [signed], "production")
     assert view.state is BoxState.SIGNED and view.signed_by == ["Ada (tech-lead)"]
     pending = result("signoff.team-notified", Status.PENDING_SIGN_OFF, "deploy")
-    assert box_view(box(signoff=["signoff.team-notified"]), [pending],
-                    "production").state is BoxState.PENDING
-    assert box_view(box(signoff=["signoff.team-notified"]), [],
-                    "production").state is BoxState.NOT_RUN
+    assert (
+        box_view(box(signoff=["signoff.team-notified"]), [pending], "production").state
+        is BoxState.PENDING
+    )
+    assert (
+        box_view(box(signoff=["signoff.team-notified"]), [], "production").state is BoxState.NOT_RUN
+    )
     # checks and a sign-off: the checks must hold too
     both = box(checks=["deploy.record"], signoff=["signoff.team-notified"])
-    assert box_view(both, [signed, result("deploy.record", Status.FAIL)],
-                    "production").state is BoxState.FAILED
-    assert box_view(both, [signed, result("deploy.record", Status.PASS)],
-                    "production").state is BoxState.SIGNED
+    assert (
+        box_view(both, [signed, result("deploy.record", Status.FAIL)], "production").state
+        is BoxState.FAILED
+    )
+    assert (
+        box_view(both, [signed, result("deploy.record", Status.PASS)], "production").state
+        is BoxState.SIGNED
+    )
 
 
 def test_unproved_is_visible_and_partial_evidence_can_still_fail_it() -> None:
     mapping = box(unproved="no check reads the pool", checks=["redis.connection"])
     view = box_view(mapping, [result("redis.connection", Status.PASS)], "local")
     assert view.state is BoxState.UNPROVED and "partial evidence" in view.reason
-    assert box_view(mapping, [result("redis.connection", Status.FAIL)],
-                    "local").state is BoxState.FAILED
+    assert (
+        box_view(mapping, [result("redis.connection", Status.FAIL)], "local").state
+        is BoxState.FAILED
+    )
 
 
 def test_not_applicable_by_environment_and_per_environment_mappings() -> None:
-    mapped = box(checks=["deploy.zip_deploy"],
-                 not_applicable={"environments": ["staging"], "reason": "Phase 1 box"},
-                 environments={"development": {"checks": ["deploy.start"]}})
+    mapped = box(
+        checks=["deploy.zip_deploy"],
+        not_applicable={"environments": ["staging"], "reason": "Phase 1 box"},
+        environments={"development": {"checks": ["deploy.start"]}},
+    )
     assert box_view(mapped, [], "staging").state is BoxState.NOT_APPLICABLE
     dev = box_view(mapped, [result("deploy.start", Status.PASS, "deploy")], "development")
     assert dev.state is BoxState.PROVED and dev.checks == ["deploy.start"]
@@ -82,8 +109,10 @@ def test_not_applicable_by_environment_and_per_environment_mappings() -> None:
 
 
 def test_rollback_steps_apply_only_when_a_rollback_was_required() -> None:
-    step = box(checks=["rollback.initiated"],
-               only_when={"id": "rollback.decision", "status": ["fail"], "reason": "no rollback"})
+    step = box(
+        checks=["rollback.initiated"],
+        only_when={"id": "rollback.decision", "status": ["fail"], "reason": "no rollback"},
+    )
     calm = [result("rollback.decision", Status.PASS), result("rollback.initiated", Status.SKIP)]
     assert box_view(step, calm, "local").state is BoxState.NOT_APPLICABLE
     storm = [result("rollback.decision", Status.FAIL), result("rollback.initiated", Status.SKIP)]

@@ -9,10 +9,18 @@ import yaml
 from contract_specs import document, obj, operation
 
 from runbook.core.checks import Severity, Status
-from runbook.phases.pre_deployment.contract.params import AcceptedChange, BaselineSource, ContractParams
-from runbook.phases.pre_deployment.contract.checks import check_compatibility, contract_checks, contract_error_checks
-from runbook.phases.pre_deployment.contract.diff import diff_schemas
 from runbook.core.verdict import Verdict, judge
+from runbook.phases.pre_deployment.contract.checks import (
+    check_compatibility,
+    contract_checks,
+    contract_error_checks,
+)
+from runbook.phases.pre_deployment.contract.diff import diff_schemas
+from runbook.phases.pre_deployment.contract.params import (
+    AcceptedChange,
+    BaselineSource,
+    ContractParams,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REMOVED = [  # in the diff's order: by path, then method

@@ -10,8 +10,8 @@ import yaml
 from contract_specs import document, obj, operation, param, ref
 from fastapi_jobs_app import jobs_api_schema
 
-from runbook.phases.pre_deployment.contract.params import AcceptedChange, ChangeKind
 from runbook.phases.pre_deployment.contract.diff import diff_schemas, list_operations
+from runbook.phases.pre_deployment.contract.params import AcceptedChange, ChangeKind
 from runbook.phases.pre_deployment.contract.schema_source import validate_openapi
 
 FIXTURES = Path(__file__).parent / "fixtures"

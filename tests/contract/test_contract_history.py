@@ -8,13 +8,19 @@ import json
 import pytest
 from contract_specs import document, obj, operation, ref
 
+from rehearsal.sample_repo import materialize_sample
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.contract.params import AcceptedChange, BaselineSource, ChangeKind, ContractParams, PathRewrite
-from runbook.phases.pre_deployment.contract.errors import ContractError
 from runbook.phases.pre_deployment.contract.checks import check_compatibility, contract_checks
 from runbook.phases.pre_deployment.contract.diff import diff_schemas
+from runbook.phases.pre_deployment.contract.errors import ContractError
+from runbook.phases.pre_deployment.contract.params import (
+    AcceptedChange,
+    BaselineSource,
+    ChangeKind,
+    ContractParams,
+    PathRewrite,
+)
 from runbook.phases.pre_deployment.contract.schema_source import generate_schema
-from rehearsal.sample_repo import materialize_sample
 
 K = ChangeKind
 DOUBLED = PathRewrite.model_validate({"from": "^/api/api/v1/", "to": "/api/v1/"})

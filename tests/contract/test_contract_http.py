@@ -8,10 +8,14 @@ import pytest
 from contract_specs import PRIVATE_TOKEN, PRIVATE_TOKEN_ENV
 
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.contract.errors import ContractError, InvalidSchema, SchemaUnreachable
+from runbook.phases.pre_deployment.contract.checks import schema_checks
+from runbook.phases.pre_deployment.contract.errors import (
+    ContractError,
+    InvalidSchema,
+    SchemaUnreachable,
+)
 from runbook.phases.pre_deployment.contract.params import ContractParams
 from runbook.phases.pre_deployment.contract.schema_source import fetch_schema
-from runbook.phases.pre_deployment.contract.checks import schema_checks
 
 
 def by_id(results):

@@ -14,14 +14,20 @@ import pytest
 
 from git_support import git
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.contract.params import BaselineSource, ContractParams
-from runbook.phases.pre_deployment.contract.errors import ImportLeak, MissingSettings, SchemaGenerationError
 from runbook.phases.pre_deployment.contract.checks import check_compatibility, import_schema_check
-from runbook.phases.pre_deployment.contract.schema_source import generate_schema, generate_schema_info, load_baseline_info
+from runbook.phases.pre_deployment.contract.errors import (
+    ImportLeak,
+    MissingSettings,
+    SchemaGenerationError,
+)
+from runbook.phases.pre_deployment.contract.params import BaselineSource, ContractParams
+from runbook.phases.pre_deployment.contract.schema_source import (
+    generate_schema,
+    generate_schema_info,
+    load_baseline_info,
+)
 
 RUNBOOK_SITE = sysconfig.get_paths()["purelib"]  # fastapi and pydantic, for the test venvs
-
-
 
 
 def commit(repo: Path, message: str, tag: str | None = None) -> None:

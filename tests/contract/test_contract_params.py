@@ -8,7 +8,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from runbook.phases.pre_deployment.contract.params import AcceptedChange, BaselineSource, ChangeKind, ContractParams
+from runbook.phases.pre_deployment.contract.params import (
+    AcceptedChange,
+    BaselineSource,
+    ChangeKind,
+    ContractParams,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -12,11 +12,19 @@ import yaml
 
 from git_support import git
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.contract.params import BaselineSource, ContractParams
-from runbook.phases.pre_deployment.contract.errors import ContractError, InvalidSchema, SchemaGenerationError
 from runbook.phases.pre_deployment.contract.checks import check_compatibility, import_schema_check
 from runbook.phases.pre_deployment.contract.diff import diff_schemas
-from runbook.phases.pre_deployment.contract.schema_source import generate_schema, load_baseline, load_schema_file
+from runbook.phases.pre_deployment.contract.errors import (
+    ContractError,
+    InvalidSchema,
+    SchemaGenerationError,
+)
+from runbook.phases.pre_deployment.contract.params import BaselineSource, ContractParams
+from runbook.phases.pre_deployment.contract.schema_source import (
+    generate_schema,
+    load_baseline,
+    load_schema_file,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -73,8 +81,6 @@ def write_app(repo: Path, source: str) -> None:
     (repo / "svc").mkdir(parents=True, exist_ok=True)
     (repo / "svc" / "__init__.py").write_text("")
     (repo / "svc" / "main.py").write_text(source)
-
-
 
 
 def params(**overrides) -> ContractParams:

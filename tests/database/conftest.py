@@ -29,8 +29,9 @@ def pg_server() -> Iterator[LocalPostgres]:
         for name in ("app", "slowdb"):
             with psycopg.connect(srv.url(name), autocommit=True) as conn:
                 conn.execute("CREATE TABLE items (id serial PRIMARY KEY, name text)")
-                conn.execute("INSERT INTO items (name) SELECT 'item ' || g "
-                             "FROM generate_series(1, 1000) g")
+                conn.execute(
+                    "INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 1000) g"
+                )
                 conn.execute("SELECT pg_stat_statements_reset()")
         yield srv
 

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 
 from runbook.core.checks import CheckResult, Status
-from runbook.phases.monitoring.database.params import DatabaseParams
-from runbook.phases.monitoring.database.checks import database_checks
 from runbook.core.secret_refs import SecretRef
+from runbook.phases.monitoring.database.checks import database_checks
+from runbook.phases.monitoring.database.params import DatabaseParams
 from waiting import wait_for
 
 ENV = "RUNBOOK_TEST_DATABASE_URL"
@@ -29,8 +29,6 @@ def params(**kw: object) -> DatabaseParams:
 
 def by_id(results: list[CheckResult]) -> dict[str, CheckResult]:
     return {r.id: r for r in results}
-
-
 
 
 @contextmanager
@@ -49,20 +47,25 @@ def test_a_healthy_database_passes(db_env) -> None:  # type: ignore[no-untyped-d
         for _ in range(20):
             conn.execute("SELECT count(*) FROM items WHERE name LIKE %s", ("item 1%",))
     results = by_id(database_checks(params()))
-    assert list(results) == ["database.connection", "database.pool_usage",
-                             "database.active_connections", "database.size",
-                             "database.query_performance", "database.slow_query_log",
-                             "database.long_running_queries"]
+    assert list(results) == [
+        "database.connection",
+        "database.pool_usage",
+        "database.active_connections",
+        "database.size",
+        "database.query_performance",
+        "database.slow_query_log",
+        "database.long_running_queries",
+    ]
     assert {i: r.status for i, r in results.items()} == dict.fromkeys(results, Status.PASS), [
-        r.summary_line() for r in results.values()]
+        r.summary_line() for r in results.values()
+    ]
     perf = results["database.query_performance"]
     assert perf.observed["calls"] >= 20 and perf.observed["mean_ms"] < 100
     assert results["database.size"].observed["size_bytes"] > 0
     assert results["database.slow_query_log"].observed == {"log_min_duration_statement_ms": 100}
 
 
-def test_connections_held_over_the_threshold_fail_pool_usage(
-        db_env, pg_server: Any) -> None:  # type: ignore[no-untyped-def]
+def test_connections_held_over_the_threshold_fail_pool_usage(db_env, pg_server: Any) -> None:  # type: ignore[no-untyped-def]
     db_env("app")
     usable = pg_server.max_connections - pg_server.reserved  # 17; 80 % of it is 13.6
     with held_connections(pg_server, 14):
@@ -100,6 +103,7 @@ def test_a_sleeping_statement_fails_long_running_queries(db_env) -> None:  # typ
     thread = threading.Thread(target=sleep, daemon=True)
     thread.start()
     try:
+
         def seen() -> CheckResult | None:
             r = by_id(database_checks(params(long_query_ms=300)))["database.long_running_queries"]
             return r if r.status is Status.FAIL else None
@@ -119,7 +123,8 @@ def test_a_sleeping_statement_fails_long_running_queries(db_env) -> None:  # typ
 
 
 def test_statements_hidden_from_the_monitoring_role_are_not_a_pass(
-        db_env, monkeypatch: pytest.MonkeyPatch, pg_server: Any) -> None:  # type: ignore[no-untyped-def]
+    db_env, monkeypatch: pytest.MonkeyPatch, pg_server: Any
+) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as admin:
         admin.execute("DROP ROLE IF EXISTS watcher")
         admin.execute("CREATE ROLE watcher LOGIN")
@@ -136,8 +141,7 @@ def test_without_pg_stat_statements_query_time_is_inconclusive(db_env) -> None: 
     db_env("plain")
     perf = by_id(database_checks(params()))["database.query_performance"]
     assert perf.status is Status.INCONCLUSIVE
-    assert "pg_stat_statements extension is not installed in database 'plain'" in (
-        perf.explanation)
+    assert "pg_stat_statements extension is not installed in database 'plain'" in (perf.explanation)
 
 
 def test_slow_statements_push_the_mean_over_the_line_and_fail(db_env) -> None:  # type: ignore[no-untyped-def]
@@ -152,8 +156,9 @@ def test_slow_statements_push_the_mean_over_the_line_and_fail(db_env) -> None:  
     assert perf.observed["mean_ms"] >= 100 and perf.observed["calls"] >= 4
     assert "pg_sleep" in perf.evidence["pg_stat_statements"]["worst"][0]["query"]
     # the runbook's own statements are not judged
-    assert all("runbook:database" not in w["query"]
-               for w in perf.evidence["pg_stat_statements"]["worst"])
+    assert all(
+        "runbook:database" not in w["query"] for w in perf.evidence["pg_stat_statements"]["worst"]
+    )
 
 
 def test_a_fast_mean_with_one_slow_statement_warns(db_env) -> None:  # type: ignore[no-untyped-def]
@@ -179,7 +184,8 @@ def test_the_slow_query_log_off_is_named(db_env) -> None:  # type: ignore[no-unt
 
 
 def test_an_unreachable_database_is_error_without_the_password(
-        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv(ENV, f"postgresql://app:s3cret-pw@/app?host={tmp_path}")
     results = database_checks(params(connect_timeout_s=2))
     assert len(results) == 7 and {r.status for r in results} == {Status.ERROR}
@@ -191,7 +197,8 @@ def test_an_unreachable_database_is_error_without_the_password(
 
 
 def test_an_unset_secret_is_inconclusive_naming_the_variable(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(ENV, raising=False)
     results = database_checks(params())
     assert {r.status for r in results} == {Status.INCONCLUSIVE}  # cannot look: INCOMPLETE

@@ -15,18 +15,22 @@ import httpx
 import psycopg
 import pytest
 
-from runbook.core.checks import Status
-from runbook.phases.monitoring.database.params import DatabaseParams
-from runbook.phases.monitoring.database.figures import pool_figure
-from runbook.phases.monitoring.database.pool_window import pool_stability_check, sample_pool
 from rehearsal.postgres_server import LocalPostgres
-from runbook.phases.monitoring.database.pool_window import PROBE_KEY, PoolSeries
-from runbook.phases.performance.params import PerformanceParams
-from runbook.phases.performance.target import run_target_load
-from runbook.phases.performance.probe import LoadResult
 from rehearsal.sandbox.config import SandboxConfig
 from rehearsal.sandbox.server import SandboxHandle, start_sandbox
+from runbook.core.checks import Status
 from runbook.core.target import TargetParams
+from runbook.phases.monitoring.database.figures import pool_figure
+from runbook.phases.monitoring.database.params import DatabaseParams
+from runbook.phases.monitoring.database.pool_window import (
+    PROBE_KEY,
+    PoolSeries,
+    pool_stability_check,
+    sample_pool,
+)
+from runbook.phases.performance.params import PerformanceParams
+from runbook.phases.performance.probe import LoadResult
+from runbook.phases.performance.target import run_target_load
 from waiting import wait_for
 
 URL_ENV = "RUNBOOK_TEST_POOL_DATABASE_URL"
@@ -34,8 +38,9 @@ TOKEN_ENV, TOKEN = "RUNBOOK_TEST_POOL_SANDBOX_TOKEN", "pool-sandbox-token-not-a-
 
 
 def params(**pool: Any) -> DatabaseParams:
-    return DatabaseParams.model_validate({"url": {"env": URL_ENV},
-                                          "pool_stability": {"interval_s": 0.2, **pool}})
+    return DatabaseParams.model_validate(
+        {"url": {"env": URL_ENV}, "pool_stability": {"interval_s": 0.2, **pool}}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +53,19 @@ def pool_db(pg_server: LocalPostgres) -> str:
 def db_sandbox(pool_db: str) -> Iterator[SandboxHandle]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(URL_ENV, pool_db)
-        with start_sandbox(SandboxConfig(port=0, database_url_env=URL_ENV), TOKEN,
-                           token_env=TOKEN_ENV, startup_timeout=120) as handle:
+        with start_sandbox(
+            SandboxConfig(port=0, database_url_env=URL_ENV),
+            TOKEN,
+            token_env=TOKEN_ENV,
+            startup_timeout=120,
+        ) as handle:
             yield handle
 
 
 @pytest.fixture
-def sandbox(db_sandbox: SandboxHandle, pool_db: str,
-            monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+def sandbox(
+    db_sandbox: SandboxHandle, pool_db: str, monkeypatch: pytest.MonkeyPatch
+) -> SandboxHandle:
     db_sandbox.reset()
     db_sandbox.set_faults(db_hold_connections=0)
     monkeypatch.setenv(URL_ENV, pool_db)
@@ -65,11 +75,19 @@ def sandbox(db_sandbox: SandboxHandle, pool_db: str,
 
 def load(sandbox: SandboxHandle, database: DatabaseParams | None) -> LoadResult:
     """A short load on the project list (each request a real SELECT) with pool readings."""
-    perf = PerformanceParams.model_validate({
-        "routes": [{"path": "/api/v1/projects/"}], "concurrency": 2, "workers": 1,
-        "duration_s": 2.5, "warmup_s": 0.5, "window_s": 0.5})
-    target = TargetParams.model_validate({"name": "sandbox", "base_url": sandbox.url,
-                                          "token": {"env": TOKEN_ENV}})
+    perf = PerformanceParams.model_validate(
+        {
+            "routes": [{"path": "/api/v1/projects/"}],
+            "concurrency": 2,
+            "workers": 1,
+            "duration_s": 2.5,
+            "warmup_s": 0.5,
+            "window_s": 0.5,
+        }
+    )
+    target = TargetParams.model_validate(
+        {"name": "sandbox", "base_url": sandbox.url, "token": {"env": TOKEN_ENV}}
+    )
     return run_target_load(perf, target, database)
 
 
@@ -96,8 +114,9 @@ def test_held_connections_fault_fails_it(sandbox: SandboxHandle) -> None:
     assert "at or above 80 %" in check.explanation
 
 
-def test_a_full_server_is_exhaustion(pg_server: LocalPostgres, pool_db: str,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_server_is_exhaustion(
+    pg_server: LocalPostgres, pool_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(URL_ENV, pool_db)
     held: list[psycopg.Connection] = []
     try:
@@ -116,8 +135,9 @@ def test_a_full_server_is_exhaustion(pg_server: LocalPostgres, pool_db: str,
     assert "refused" in check.explanation and check.observed["exhausted_readings"] >= 3
 
 
-def test_a_steady_climb_is_a_rising_trend(pg_server: LocalPostgres, pool_db: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_steady_climb_is_a_rising_trend(
+    pg_server: LocalPostgres, pool_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(URL_ENV, pool_db)
     opened: list[psycopg.Connection] = []
     stop = threading.Event()
@@ -144,7 +164,8 @@ def test_a_steady_climb_is_a_rising_trend(pg_server: LocalPostgres, pool_db: str
 
 
 def test_too_few_readings_are_inconclusive_and_no_section_skips(
-        pool_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(URL_ENV, pool_db)
     strict = params(min_readings=10_000)
     with sample_pool(strict) as series:

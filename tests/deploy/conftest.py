@@ -19,12 +19,12 @@ from deploy_support import (
     standin_config,
 )
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle, start_standin
-from rehearsal.slots import attach_slot_sandboxes, start_slot_sandboxes
 from rehearsal.sandbox.config import SandboxConfig
-from rehearsal.sandbox.server import SandboxHandle
 from rehearsal.sandbox.release import Release, put_release
+from rehearsal.sandbox.server import SandboxHandle
+from rehearsal.slots import attach_slot_sandboxes, start_slot_sandboxes
+from runbook.providers.azure.params import AzureParams
 
 
 @pytest.fixture(scope="session")

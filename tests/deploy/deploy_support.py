@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from rehearsal.azure_standin.config import SiteSpec, SlotSpec, StandinConfig
-from rehearsal.azure_standin.config import DeploymentRecord
+from rehearsal.azure_standin.config import DeploymentRecord, SiteSpec, SlotSpec, StandinConfig
 from runbook.phases.deploy.params import DeployParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +53,9 @@ def standin_config() -> StandinConfig:
 
 
 def release_builder() -> ModuleType:
-    """rehearsal/src/rehearsal/samples/releases/build_releases.py, imported from its path (samples is not a package)."""
-    path = ROOT / "samples" / "releases" / "build_releases.py"
+    """The rehearsal's samples/releases/build_releases.py, imported from its path (samples is
+    not a package)."""
+    path = ROOT / "rehearsal" / "src" / "rehearsal" / "samples" / "releases" / "build_releases.py"
     spec = importlib.util.spec_from_file_location("build_releases", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -14,17 +14,17 @@ import pytest
 from deploy_support import ROOT, deploy_params, version_of
 from pydantic import ValidationError
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle
+from rehearsal.sandbox.release import Release, exchange_releases, get_release, put_release
 from runbook.core.checks import Status
-from runbook.phases.deploy.params import DeployParams
+from runbook.core.evidence import sha256_file
+from runbook.phases.deploy.command import command_deploy
 from runbook.phases.deploy.downtime import ZeroDowntimeProbe
 from runbook.phases.deploy.package import build_package
-from runbook.phases.deploy.command import command_deploy
+from runbook.phases.deploy.params import DeployParams
 from runbook.phases.deploy.sequence import run_deploy
 from runbook.phases.deploy.zipdeploy import zip_deploy
-from runbook.core.evidence import sha256_file
-from rehearsal.sandbox.release import Release, exchange_releases, get_release, put_release
+from runbook.providers.azure.params import AzureParams
 
 
 def _command_params(argv: list[str], **command: object) -> DeployParams:
@@ -36,9 +36,7 @@ def _command_params(argv: list[str], **command: object) -> DeployParams:
 
 
 def _zip_params(tmp_path: Path, **package: object) -> DeployParams:
-    return DeployParams.model_validate(
-        {"method": "zip", "package": {"build_id": "b1", **package}}
-    )
+    return DeployParams.model_validate({"method": "zip", "package": {"build_id": "b1", **package}})
 
 
 # -- parameters ---------------------------------------------------------------------------------
@@ -94,7 +92,7 @@ def test_a_missing_package_is_an_error(tmp_path: Path) -> None:
 def test_the_sample_release_script_builds_reproducible_zips(
     tmp_path: Path, packages: dict[str, Path]
 ) -> None:
-    script = ROOT / "samples" / "releases" / "build_releases.py"
+    script = ROOT / "rehearsal" / "src" / "rehearsal" / "samples" / "releases" / "build_releases.py"
     out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
                          text=True, check=True, timeout=60).stdout  # fmt: skip
     one = [json.loads(line) for line in out.splitlines()]
@@ -125,9 +123,7 @@ def test_the_development_command_passes_fails_and_times_out(tmp_path: Path) -> N
     assert missing.status is Status.ERROR and "could not start" in missing.explanation
 
 
-def test_a_command_deploy_then_waits_for_health(
-    standin: StandinHandle, urls: dict
-) -> None:
+def test_a_command_deploy_then_waits_for_health(standin: StandinHandle, urls: dict) -> None:
     params = DeployParams.model_validate({
         "method": "command", "command": {"argv": [sys.executable, "-c", "pass"]},
         "app_urls": {"production": urls["production"]},

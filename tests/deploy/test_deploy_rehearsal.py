@@ -11,18 +11,18 @@ import httpx
 from deploy_support import AUTH, HEALTH, SITE, deploy_params, version_of
 from matplotlib.figure import Figure
 
-from runbook.providers.azure.clients import web_client
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle
+from rehearsal.sandbox.release import get_release
 from runbook.core.checks import Status
-from runbook.phases.deploy.downtime import ZeroDowntimeProbe, timeline_figure
-from runbook.phases.deploy.package import build_package
 from runbook.phases.deploy.app_service import list_deployments, record_deployment, swap
+from runbook.phases.deploy.downtime import ZeroDowntimeProbe, timeline_figure
+from runbook.phases.deploy.health import wait_healthy
+from runbook.phases.deploy.package import build_package
 from runbook.phases.deploy.planning import plan
 from runbook.phases.deploy.sequence import run_deploy
 from runbook.phases.deploy.zipdeploy import scm_host, zip_deploy
-from runbook.phases.deploy.health import wait_healthy
-from rehearsal.sandbox.release import get_release
+from runbook.providers.azure.clients import web_client
+from runbook.providers.azure.params import AzureParams
 
 REGRESSED = "release-1.1.0-regressed"
 
@@ -110,8 +110,13 @@ def test_deploy_then_swap_puts_the_new_version_in_production_with_zero_downtime(
     assert probe.observed["versions"] == ["1.0.0", "1.1.0"]  # the switch happened under the probe
     assert by_id["deploy.record"].evidence["rollback"] == {"how": "swap back",
                                                           "restores": "dep-prod-100"}  # fmt: skip
-    assert [m.label for m in run.marks] == ["deploy start", "deploy end", "swap start", "swap end",
-                                            "settle"]
+    assert [m.label for m in run.marks] == [
+        "deploy start",
+        "deploy end",
+        "swap start",
+        "swap end",
+        "settle",
+    ]
     fig = timeline_figure(run.records, run.marks)
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) >= 1 + len(run.marks)
     fig.savefig(tmp_path / "timeline.png")

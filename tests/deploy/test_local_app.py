@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from rehearsal.sample_repo import materialize_sample
 from runbook.core.checks import Status
 from runbook.phases.deploy.local_app import stop_started_apps
 from runbook.phases.deploy.params import DeployParams
 from runbook.phases.deploy.sequence import run_deploy
-from rehearsal.sample_repo import materialize_sample
 
 
 def _free_port() -> int:
@@ -26,13 +26,29 @@ def _free_port() -> int:
 
 
 def _params(repo: Path, port: int, **start: object) -> DeployParams:
-    spec = {"argv": [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "{host}",
-                     "--port", "{port}"], "repo": str(repo), "cwd": ".", **start}
-    return DeployParams.model_validate({
-        "method": "start", "start": spec,
-        "app_urls": {"production": f"http://127.0.0.1:{port}"},
-        "health": {"route": "/health", "version_field": None, "timeout": 90, "interval": 0.2},
-    })
+    spec = {
+        "argv": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "backend.main:app",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+        ],
+        "repo": str(repo),
+        "cwd": ".",
+        **start,
+    }
+    return DeployParams.model_validate(
+        {
+            "method": "start",
+            "start": spec,
+            "app_urls": {"production": f"http://127.0.0.1:{port}"},
+            "health": {"route": "/health", "version_field": None, "timeout": 90, "interval": 0.2},
+        }
+    )
 
 
 def _gone(pid: int) -> bool:
@@ -58,9 +74,15 @@ def test_started_app_is_healthy_documented_and_clean_then_stopped(
     run = run_deploy(_params(sample, _free_port()), None, work)
     by_id = {r.id: r for r in run.results}
     assert [r.status for r in run.results] == [Status.PASS] * 7, run.results
-    assert set(by_id) == {"deploy.start", "deploy.health.production", "deploy.running",
-                          "deploy.docs.openapi-json", "deploy.docs.docs", "deploy.docs.redoc",
-                          "deploy.logs"}
+    assert set(by_id) == {
+        "deploy.start",
+        "deploy.health.production",
+        "deploy.running",
+        "deploy.docs.openapi-json",
+        "deploy.docs.docs",
+        "deploy.docs.redoc",
+        "deploy.logs",
+    }
     pid = by_id["deploy.start"].observed["pid"]
     assert stop_started_apps(tmp_path) == [pid]
     assert _gone(pid)
@@ -68,8 +90,11 @@ def test_started_app_is_healthy_documented_and_clean_then_stopped(
 
 
 def test_an_app_that_cannot_start_fails_with_its_log(sample: Path, tmp_path: Path) -> None:
-    params = _params(sample, _free_port(), argv=[sys.executable, "-m", "uvicorn",
-                                                 "backend.no_such_module:app", "--port", "{port}"])
+    params = _params(
+        sample,
+        _free_port(),
+        argv=[sys.executable, "-m", "uvicorn", "backend.no_such_module:app", "--port", "{port}"],
+    )
     params.health.timeout = 5
     run = run_deploy(params, None, tmp_path / "evidence" / "deploy")
     statuses = {r.id: r.status for r in run.results}
@@ -100,7 +125,8 @@ def test_a_missing_doc_page_fails_its_own_box(sample: Path, tmp_path: Path) -> N
 
 
 def test_error_lines_in_the_apps_log_fail_its_box_with_secrets_masked(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from runbook.phases.deploy.local_app import log_check
 
     monkeypatch.setenv("RUNBOOK_TEST_APP_SECRET", "hunter2-app-secret")
@@ -109,7 +135,8 @@ def test_error_lines_in_the_apps_log_fail_its_box_with_secrets_masked(
     work.mkdir()
     (work / "app.log").write_text(
         "INFO:     Started server\n\x1b[31mERROR\x1b[0m:    boom hunter2-app-secret\n"
-        "INFO: an error-free line\n")
+        "INFO: an error-free line\n"
+    )
     result = log_check(params, work)
     assert result.status is Status.FAIL and result.observed["error_lines"] == 1
     assert "boom" in result.explanation and "hunter2" not in result.model_dump_json()

@@ -16,20 +16,20 @@ from deploy_support import (
     version_of,
 )
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle
 from runbook.core.checks import CheckResult, Status
-from runbook.phases.deploy.package import build_package
-from runbook.phases.deploy.app_service import record_deployment
-from runbook.phases.deploy.sequence import run_deploy
-from runbook.phases.deploy.zipdeploy import zip_deploy
-from runbook.phases.rollback.params import RollbackParams
-from runbook.phases.rollback.decision import decide
-from runbook.phases.rollback.execute import execute_rollback
-from runbook.phases.verify.smoke import SmokeParams, SmokeSession
-from runbook.phases.success.criteria import SuccessParams, success_verdict
 from runbook.core.target import TargetParams
 from runbook.core.verdict import Verdict
+from runbook.phases.deploy.app_service import record_deployment
+from runbook.phases.deploy.package import build_package
+from runbook.phases.deploy.sequence import run_deploy
+from runbook.phases.deploy.zipdeploy import zip_deploy
+from runbook.phases.rollback.decision import decide
+from runbook.phases.rollback.execute import execute_rollback
+from runbook.phases.rollback.params import RollbackParams
+from runbook.phases.success.criteria import SuccessParams, success_verdict
+from runbook.phases.verify.smoke import SmokeParams, SmokeSession
+from runbook.providers.azure.params import AzureParams
 
 REGRESSED = "release-1.1.0-regressed"
 STEPS = ["smoke.health", "smoke.auth-me", "smoke.list-notifications"]
@@ -80,8 +80,13 @@ def test_rollback_swaps_back_and_the_healthy_version_serves_production_again(
                                deployed, smoke=SMOKE, workdir=tmp_path)  # fmt: skip
     json.dumps([r.to_payload() for r in results])  # every result's evidence is JSON
     by_id = _by_id(results)
-    for key in ("initiated", "previous_version_deployed", "health", "functionality_restored",
-                "metrics_normal"):
+    for key in (
+        "initiated",
+        "previous_version_deployed",
+        "health",
+        "functionality_restored",
+        "metrics_normal",
+    ):
         assert by_id[f"rollback.{key}"].status is Status.PASS, by_id[f"rollback.{key}"].explanation
     assert by_id["rollback.services_restarted"].status is Status.SKIP
     assert version_of(urls["production"]) == "1.0.0"

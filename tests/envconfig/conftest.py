@@ -8,7 +8,9 @@ import pytest
 
 from runbook.phases.environment.envconfig.sources import load_env_file
 
-SAMPLES = Path(__file__).resolve().parents[2] / "lib" / "runbook" / "envconfig" / "samples"
+SAMPLES = (
+    Path(__file__).resolve().parents[2] / "rehearsal" / "src" / "rehearsal" / "envconfig_samples"
+)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from envconfig_support import by_id
 
 from runbook.core.checks import Status
-from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
 from runbook.phases.environment.envconfig.backend import backend_checks
+from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
 
 PARAMS = EnvironmentConfigParams()
 
@@ -61,7 +61,8 @@ def test_an_unmapped_runbook_environment_is_not_silently_the_expected_value(deve
     assert result.status is Status.SKIP
     assert "'qa' is not a backend environment" in result.explanation
     assert "environment_values: {qa: <development | staging | production | test>}" in (
-        result.explanation)
+        result.explanation
+    )
     # an invalid value still fails without a mapping
     bad = run({**development_vars, "ENVIRONMENT": "dev"}, "qa")["envconfig.backend.environment"]
     assert bad.status is Status.FAIL
@@ -151,8 +152,11 @@ def test_local_redis_host_in_production_fails(production_vars, host):
 
 def test_unset_hosts_default_to_localhost_which_production_refuses(production_vars):
     # REDIS_URL alone does not configure the limiter or the cache (backend defaults)
-    variables = {k: v for k, v in production_vars.items()
-                 if k not in ("LIMITER_REDIS_HOST", "CACHE_REDIS_HOST")}
+    variables = {
+        k: v
+        for k, v in production_vars.items()
+        if k not in ("LIMITER_REDIS_HOST", "CACHE_REDIS_HOST")
+    }
     result = run(variables)["envconfig.backend.redis"]
     assert result.status is Status.FAIL
     assert "LIMITER_REDIS_HOST not set, default localhost" in result.explanation
@@ -164,13 +168,15 @@ def test_production_requires_rate_limiting_and_caching_on(production_vars, var):
     result = run({**production_vars, var: "false"})["envconfig.backend.redis"]
     assert result.status is Status.FAIL
     assert f"{var}=false" in result.explanation and "production requires it on" in (
-        result.explanation)
+        result.explanation
+    )
     garbage = run({**production_vars, var: "perhaps"})["envconfig.backend.redis"]
     assert garbage.status is Status.FAIL and "not a boolean" in garbage.explanation
 
 
 def test_outside_production_redis_defaults_are_fine_and_never_claim_rate_limiting_is_off(
-        development_vars):
+    development_vars,
+):
     # nothing Redis-related set: the backend's defaults (on, localhost) apply
     bare = {k: v for k, v in development_vars.items() if "REDIS" not in k}
     result = run(bare, "local")["envconfig.backend.redis"]
@@ -180,17 +186,21 @@ def test_outside_production_redis_defaults_are_fine_and_never_claim_rate_limitin
     off = run({**bare, "LIMITER_ENABLED": "false"}, "local")["envconfig.backend.redis"]
     assert off.status is Status.PASS
     assert "rate limiter off (LIMITER_ENABLED=false; allowed outside production)" in (
-        off.explanation)
+        off.explanation
+    )
 
 
 def test_redis_uses_are_parameters(production_vars):
-    params = EnvironmentConfigParams(backend={"redis_uses": [
-        {"name": "broker", "host_var": "BROKER_HOST"}]})
+    params = EnvironmentConfigParams(
+        backend={"redis_uses": [{"name": "broker", "host_var": "BROKER_HOST"}]}
+    )
     result = run(production_vars, params=params)["envconfig.backend.redis"]
     assert result.status is Status.FAIL and "the broker uses Redis on localhost" in (
-        result.explanation)
-    ok = run({**production_vars, "BROKER_HOST": "redis.example.invalid"},
-             params=params)["envconfig.backend.redis"]
+        result.explanation
+    )
+    ok = run({**production_vars, "BROKER_HOST": "redis.example.invalid"}, params=params)[
+        "envconfig.backend.redis"
+    ]
     assert ok.status is Status.PASS
 
 
@@ -259,7 +269,6 @@ def test_backend_checks_switched_off_are_one_skip_saying_why() -> None:
     from runbook.phases.environment.envconfig.backend import backend_checks as checks
     from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
 
-    params = EnvironmentConfigParams.model_validate(
-        {"sources": [], "backend": {"enabled": False}})
+    params = EnvironmentConfigParams.model_validate({"sources": [], "backend": {"enabled": False}})
     [only] = checks({"ENVIRONMENT": "local"}, params, "trial")
     assert only.status.value == "skip" and "backend.enabled: false" in only.explanation

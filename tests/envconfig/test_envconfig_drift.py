@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 
 from runbook.core.checks import Status
+from runbook.phases.environment.envconfig.drift import (
+    ABSENT_COLOUR,
+    DIFF_COLOUR,
+    ROW_COLOUR,
+    drift_table,
+    environment_drift,
+)
 from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
-from runbook.phases.environment.envconfig.drift import drift_table, environment_drift
-from runbook.phases.environment.envconfig.drift import ABSENT_COLOUR, DIFF_COLOUR, ROW_COLOUR
 
 PARAMS = EnvironmentConfigParams()
 
@@ -124,15 +129,18 @@ def test_check_fails_when_staging_variable_missing_in_production():
 
 
 def test_check_skips_naming_what_is_missing_when_an_environment_is_not_given(
-        staging_vars, development_vars):
+    staging_vars, development_vars
+):
     check = drift_table({"staging": staging_vars}, PARAMS).check
     assert check.status is Status.SKIP
     assert check.explanation.startswith(
-        "drift needs the env files of production; given only: staging")
+        "drift needs the env files of production; given only: staging"
+    )
     table = drift_table({}, PARAMS)
     assert table.check.status is Status.SKIP
     assert table.check.explanation.startswith(
-        "drift needs the env files of staging, production; none given")
+        "drift needs the env files of staging, production; none given"
+    )
     # the empty table renders: one row saying there is nothing to compare, and why
     page = table.to_html()
     assert "(nothing to compare)" in page and "none given" in page
@@ -142,8 +150,9 @@ def test_check_skips_naming_what_is_missing_when_an_environment_is_not_given(
 
 
 def test_drift_can_be_turned_off(staging_vars, production_vars, repo_root_dir):
-    off = EnvironmentConfigParams(drift={"enabled": False, "env_files": {
-        "staging": "does/not/exist.env"}})
+    off = EnvironmentConfigParams(
+        drift={"enabled": False, "env_files": {"staging": "does/not/exist.env"}}
+    )
     table = environment_drift(off, repo_root_dir)
     assert table.check.status is Status.SKIP and "enabled: false" in table.check.explanation
     assert "(nothing to compare)" in table.to_html()
@@ -152,8 +161,14 @@ def test_drift_can_be_turned_off(staging_vars, production_vars, repo_root_dir):
 
 def test_environment_drift_reads_the_files_and_names_an_unreadable_one(repo_root_dir):
     samples = "rehearsal/src/rehearsal/envconfig_samples"
-    params = EnvironmentConfigParams(drift={"env_files": {
-        "staging": f"{samples}/staging.env", "production": f"{samples}/production.env"}})
+    params = EnvironmentConfigParams(
+        drift={
+            "env_files": {
+                "staging": f"{samples}/staging.env",
+                "production": f"{samples}/production.env",
+            }
+        }
+    )
     table = environment_drift(params, repo_root_dir)
     assert list(table.frame.columns) == ["staging", "production"]
     assert table.check.status is Status.WARN  # hosts and URLs differ, not declared here

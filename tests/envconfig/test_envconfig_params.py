@@ -10,10 +10,10 @@ import yaml
 from pydantic import ValidationError
 
 from runbook.core.checks import Status
-from runbook.phases.environment.envconfig.params import DEFAULT_LEFTOVERS, EnvironmentConfigParams
 from runbook.phases.environment.envconfig.backend import backend_checks
-from runbook.phases.environment.envconfig.sources import collect_variables, load_environments
 from runbook.phases.environment.envconfig.drift import drift_table
+from runbook.phases.environment.envconfig.params import DEFAULT_LEFTOVERS, EnvironmentConfigParams
+from runbook.phases.environment.envconfig.sources import collect_variables, load_environments
 from runbook.phases.environment.envconfig.utility import utility_checks
 
 EXAMPLE = (

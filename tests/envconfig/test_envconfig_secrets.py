@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from runbook.core.checks import CheckResult
-from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
 from runbook.phases.environment.envconfig.backend import backend_checks
-from runbook.phases.environment.envconfig.sources import collect_variables
 from runbook.phases.environment.envconfig.drift import drift_table
+from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
+from runbook.phases.environment.envconfig.sources import collect_variables
 from runbook.phases.environment.envconfig.utility import utility_checks
 
 SERVICE = "sk-fake-service-role-0f9e8d7c"

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from runbook.core.checks import Status
-from runbook.phases.environment.envconfig.sources import EnvFileError, collect_variables, load_env_file, load_environments
 from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
+from runbook.phases.environment.envconfig.sources import (
+    EnvFileError,
+    collect_variables,
+    load_env_file,
+    load_environments,
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "vars.env") -> Path:
@@ -114,7 +119,8 @@ def test_collect_errors_without_sources_and_is_inconclusive_on_empty(tmp_path):
 def test_process_environment_is_filtered_to_relevant_names(tmp_path):
     script = (
         "import json, sys\n"
-        "from runbook.phases.environment.envconfig import EnvironmentConfigParams, collect_variables\n"
+        "from runbook.phases.environment.envconfig.params import EnvironmentConfigParams\n"
+        "from runbook.phases.environment.envconfig.sources import collect_variables\n"
         "p = EnvironmentConfigParams(sources=[{'process_env': True}])\n"
         "v, r = collect_variables(p, '.')\n"
         "print(json.dumps({'vars': v, 'status': r.status.value}))\n"

@@ -8,7 +8,10 @@ import pytest
 from envconfig_support import by_id, statuses
 
 from runbook.core.checks import Status
-from runbook.phases.environment.envconfig.params import CHECKLIST_PRODUCTION_UTILITY, EnvironmentConfigParams
+from runbook.phases.environment.envconfig.params import (
+    CHECKLIST_PRODUCTION_UTILITY,
+    EnvironmentConfigParams,
+)
 from runbook.phases.environment.envconfig.utility import utility_checks
 
 P = "PIXCRAWLER_UTILITY_"

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.core.checks import CheckResult
-from runbook.phases.pre_deployment.gates.params import PreDeploymentParams
 from rehearsal.sample_repo import SampleRepo
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks, coverage_reports
+from runbook.core.checks import CheckResult
 from runbook.phases.pre_deployment.gates.documentation import documentation_checks
+from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks, coverage_reports
 from runbook.phases.pre_deployment.gates.migrations import migration_check
+from runbook.phases.pre_deployment.gates.params import PreDeploymentParams, checklist_gates
 from runbook.phases.pre_deployment.gates.runner import run_gates
-from runbook.phases.pre_deployment.gates.params import checklist_gates
 
 
 @dataclass

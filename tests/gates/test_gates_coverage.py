@@ -11,10 +11,18 @@ import pytest
 from matplotlib.figure import Figure
 
 from runbook.core.checks import Severity, Status
-from runbook.phases.pre_deployment.gates.params import CoverageLayer, Gate, PreDeploymentParams
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_chart, coverage_checks
-from runbook.phases.pre_deployment.gates.layer_coverage import load_coverage, merge_coverage
-from runbook.phases.pre_deployment.gates.params import TEST_COVERAGE
+from runbook.phases.pre_deployment.gates.layer_coverage import (
+    coverage_chart,
+    coverage_checks,
+    load_coverage,
+    merge_coverage,
+)
+from runbook.phases.pre_deployment.gates.params import (
+    TEST_COVERAGE,
+    CoverageLayer,
+    Gate,
+    PreDeploymentParams,
+)
 
 FAST = "def fast(x):\n    if x:\n        return 1\n    return 2\n"  # 4 statements
 SLOW = "def slow(x):\n    y = x * 2\n    z = y + 1\n    return z\n"  # 4 statements

@@ -10,11 +10,20 @@ import pytest
 from gates_support import SampleRun
 
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.gates.params import CoverageLayer, Gate, PreDeploymentParams
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks, coverage_reports
+from runbook.phases.pre_deployment.gates.layer_coverage import (
+    cov_sources,
+    coverage_checks,
+    coverage_reports,
+    displayed,
+)
+from runbook.phases.pre_deployment.gates.params import (
+    CODE_QUALITY,
+    TEST_COVERAGE,
+    CoverageLayer,
+    Gate,
+    PreDeploymentParams,
+)
 from runbook.phases.pre_deployment.gates.runner import run_gates
-from runbook.phases.pre_deployment.gates.layer_coverage import cov_sources, displayed
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, TEST_COVERAGE
 
 TOTAL = re.compile(r"^TOTAL\s.*?(\d+(?:\.\d+)?)%\s*$", re.M)
 
@@ -41,7 +50,7 @@ def test_total_agrees_with_pytest_covs_total_line(
     assert f"--cov={gate_id.removeprefix('code.tests.')}" in total.explanation
 
 
-BRANCHY = '''def pick(x):
+BRANCHY = """def pick(x):
     if x > 0:
         return "pos"
     if x < 0:
@@ -54,7 +63,7 @@ def unused(y):
         if i % 2:
             return i
     return None
-'''
+"""
 
 
 @pytest.fixture
@@ -128,8 +137,9 @@ def test_total_disagreeing_with_the_total_line_is_an_error(
                                  coverage_layers=[])  # fmt: skip
     results = run_gates(params, tmp_path / "ev")
     runs = coverage_reports(results, tmp_path / "ev")
-    wrong = runs["code.tests.pkg"].model_copy(update={"total_line_percent": 12.0,
-                                                      "total_line": "TOTAL 9 2 12.00%"})
+    wrong = runs["code.tests.pkg"].model_copy(
+        update={"total_line_percent": 12.0, "total_line": "TOTAL 9 2 12.00%"}
+    )
     (total,) = coverage_checks(params, {"code.tests.pkg": wrong})
     assert total.status is Status.ERROR and "disagree" in total.explanation
 

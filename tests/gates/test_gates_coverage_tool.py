@@ -19,12 +19,20 @@ import pytest
 from pydantic import ValidationError
 
 from runbook.core.checks import CheckResult, Status
-from runbook.phases.pre_deployment.gates.params import CoverageLayer, Gate, PreDeploymentParams
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks
+from runbook.phases.pre_deployment.gates.coverage_commands import (
+    coverage_missing,
+    coverage_run_argv,
+    report_argvs,
+)
+from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks, coverage_reports
+from runbook.phases.pre_deployment.gates.params import (
+    CODE_QUALITY,
+    TEST_COVERAGE,
+    CoverageLayer,
+    Gate,
+    PreDeploymentParams,
+)
 from runbook.phases.pre_deployment.gates.runner import run_gates
-from runbook.phases.pre_deployment.gates.coverage_commands import coverage_missing, coverage_run_argv, report_argvs
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_reports
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, TEST_COVERAGE
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 VENVS = {"coverage": ["pytest", "coverage"], "bare": ["pytest"]}

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from git_support import git
-from runbook.core.checks import Status
 from rehearsal.sample_repo import SampleRepo
+from runbook.core.checks import Status
 from runbook.phases.pre_deployment.gates.documentation import documentation_checks
-from runbook.phases.pre_deployment.gates.migrations import migration_check
-from runbook.phases.pre_deployment.gates.migrations import heads, parse_revision
+from runbook.phases.pre_deployment.gates.migrations import heads, migration_check, parse_revision
 
 
 def by_path(sample: SampleRepo, **updates: object) -> dict[str, tuple[Status, str]]:

@@ -9,10 +9,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from runbook.core.checks import Severity
 from rehearsal.sample_repo import DEFECTS, materialize_sample
-from runbook.phases.pre_deployment.gates.params import PreDeploymentParams
-from runbook.phases.pre_deployment.gates.params import checklist_gates
+from runbook.core.checks import Severity
+from runbook.phases.pre_deployment.gates.params import PreDeploymentParams, checklist_gates
 
 
 def test_defaults_follow_the_checklist(tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.gates.params import Gate, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, Gate, PreDeploymentParams
 from runbook.phases.pre_deployment.gates.runner import run_gate, run_gates
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
 
 
 def gate(kind: str, argv: list[str], id: str = "test.gate", **extra: object) -> Gate:
@@ -82,7 +81,9 @@ def test_interruption_is_an_error_and_stops_the_rest(tmp_path: Path) -> None:
     started = tmp_path / "started"
     slow = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(30)"
     params = PreDeploymentParams(
-        repo=tmp_path, candidate_ref=None, parallel=1,
+        repo=tmp_path,
+        candidate_ref=None,
+        parallel=1,
         gates=[
             gate("command", ["{python}", "-c", slow], id="slow"),
             gate("command", ["true"], id="after"),
@@ -218,9 +219,11 @@ def test_mypy_blocking_syntax_error_fails_with_its_code(tmp_path: Path) -> None:
 
 def _marking(tmp_path: Path, name: str, seconds: float) -> list[str]:
     """A command that records when it starts and ends (monotonic) into name.start / name.end."""
-    script = (f"import pathlib, time; d = pathlib.Path({str(tmp_path)!r});"
-              f"(d / '{name}.start').write_text(repr(time.monotonic())); time.sleep({seconds});"
-              f"(d / '{name}.end').write_text(repr(time.monotonic()))")
+    script = (
+        f"import pathlib, time; d = pathlib.Path({str(tmp_path)!r});"
+        f"(d / '{name}.start').write_text(repr(time.monotonic())); time.sleep({seconds});"
+        f"(d / '{name}.end').write_text(repr(time.monotonic()))"
+    )
     return ["{python}", "-c", script]
 
 
@@ -233,7 +236,8 @@ def test_parallel_gates_overlap_and_keep_their_order(tmp_path: Path) -> None:
     assert [r.id for r in results] == ["a", "b", "c"]
     assert all(r.status is Status.PASS for r in results)
     t = {f.name: float(f.read_text()) for f in tmp_path.glob("*.start")} | {
-        f.name: float(f.read_text()) for f in tmp_path.glob("*.end")}
+        f.name: float(f.read_text()) for f in tmp_path.glob("*.end")
+    }
     assert t["b.start"] < t["a.end"] and t["a.start"] < t["b.end"]  # a and b at once
     assert t["c.start"] >= min(t["a.end"], t["b.end"])  # never more than two at once
 
@@ -270,15 +274,16 @@ def test_a_failed_command_quotes_the_exception_not_a_trailing_link(tmp_path: Pat
     """e.g. `alembic upgrade head`: SQLAlchemy prints a "Background on this error" link after
     the exception; the explanation quotes the exception."""
     script = (
-        "import sys; sys.stderr.write('Traceback (most recent call last):\\n  File \"x\"\\n"
-        "sqlalchemy.exc.NotSupportedError: extension \"uuid-ossp\" is not available\\n"
+        'import sys; sys.stderr.write(\'Traceback (most recent call last):\\n  File "x"\\n'
+        'sqlalchemy.exc.NotSupportedError: extension "uuid-ossp" is not available\\n'
         "[SQL: CREATE EXTENSION]\\n(Background on this error at: https://sqlalche.me/e/20/x)\\n')"
         "; sys.exit(1)"
     )
     result = run_gate(gate("command", ["{python}", "-c", script]), tmp_path, tmp_path / "ev")
     assert result.status is Status.FAIL
-    assert result.explanation == ('exited 1: sqlalchemy.exc.NotSupportedError: extension '
-                                  '"uuid-ossp" is not available')
+    assert result.explanation == (
+        'exited 1: sqlalchemy.exc.NotSupportedError: extension "uuid-ossp" is not available'
+    )
     plain = run_gate(gate("command", ["{python}", "-c", "import sys; sys.exit('no database')"]),
                      tmp_path, tmp_path / "ev")  # fmt: skip
     assert plain.explanation == "exited 1: no database"

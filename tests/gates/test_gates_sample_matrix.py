@@ -9,8 +9,8 @@ import sys
 import pytest
 from gates_support import SampleRun
 
-from runbook.core.checks import Status
 from rehearsal.sample_repo import DEFECTS
+from runbook.core.checks import Status
 
 EXPECTED_IDS = {
     "code.tests.utility",
@@ -33,8 +33,12 @@ EXPECTED_IDS = {
     "config.no-migrations",
 }
 
-BACKEND_COVERAGE = {"coverage.total.backend", "coverage.backend.endpoints",
-                    "coverage.backend.services", "coverage.backend.repositories"}
+BACKEND_COVERAGE = {
+    "coverage.total.backend",
+    "coverage.backend.endpoints",
+    "coverage.backend.services",
+    "coverage.backend.repositories",
+}
 # defect -> (the check it must flip, a fragment its explanation must name)
 FLIPS: dict[str, tuple[str | None, str]] = {
     "failing-test": ("code.tests.backend", "test_get_project"),
@@ -47,8 +51,10 @@ FLIPS: dict[str, tuple[str | None, str]] = {
     "new-migration": ("config.no-migrations", "new: 0003_add_project_tags.py"),
     "removed-endpoint": (None, ""),  # the OpenAPI diff (another part) catches it, not these
     "doubled-prefix-base": (None, ""),  # the base release only: the contract diff's business
-    "collection-error": ("code.tests.backend", "tests stopped at collection: 1 error in "
-                         "backend/tests/test_project_export.py"),
+    "collection-error": (
+        "code.tests.backend",
+        "tests stopped at collection: 1 error in backend/tests/test_project_export.py",
+    ),
 }
 # checks a defect flips besides its own (to ERROR, saying why)
 ALSO_FLIPS: dict[str, set[str]] = {"collection-error": BACKEND_COVERAGE}

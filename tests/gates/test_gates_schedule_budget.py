@@ -9,9 +9,8 @@ import nbformat
 import pytest
 
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.gates.params import Gate, PreDeploymentParams
-from runbook.phases.pre_deployment.gates.runner import run_gates
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
+from runbook.orchestration.phase_exec import GATES_BUDGET, cell_timeout_func
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, Gate, PreDeploymentParams
 from runbook.phases.pre_deployment.gates.runner import (
     BUDGET_MARGIN_S,
     KILL_GRACE_S,
@@ -19,8 +18,8 @@ from runbook.phases.pre_deployment.gates.runner import (
     cell_budget_s,
     expand_argv,
     gate_argv,
+    run_gates,
 )
-from runbook.orchestration.phase_exec import GATES_BUDGET, cell_timeout_func
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,8 +117,14 @@ def test_a_gate_whose_need_failed_is_an_error_not_run(tmp_path: Path) -> None:
 
 def test_needs_name_earlier_gates(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'code.tests' needs \['db.migrate'\]"):
-        PreDeploymentParams(repo=tmp_path, coverage_layers=[], gates=[
-            gate("code.tests", ["true"], needs=["db.migrate"]), gate("db.migrate", ["true"])])
+        PreDeploymentParams(
+            repo=tmp_path,
+            coverage_layers=[],
+            gates=[
+                gate("code.tests", ["true"], needs=["db.migrate"]),
+                gate("db.migrate", ["true"]),
+            ],
+        )
 
 
 def test_budget_covers_a_chain_of_needs(tmp_path: Path) -> None:

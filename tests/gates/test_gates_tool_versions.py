@@ -16,9 +16,8 @@ import pytest
 from gates_support import SampleRun
 
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.gates.params import Gate
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, Gate
 from runbook.phases.pre_deployment.gates.runner import run_gate
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
 from runbook.phases.pre_deployment.gates.tool_reports import (
     parse_ruff_check,
     parse_ruff_format,

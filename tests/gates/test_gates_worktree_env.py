@@ -10,18 +10,14 @@ from pathlib import Path
 import pytest
 
 from git_support import git
+from rehearsal.sample_repo import SAMPLE_RUNNER, materialize_sample
 from runbook.core.checks import Status
-from runbook.phases.pre_deployment.gates.params import Gate, PreDeploymentParams
-from rehearsal.sample_repo import materialize_sample
-from runbook.phases.pre_deployment.gates.runner import run_gates
 from runbook.phases.pre_deployment.gates.clean_env import gate_environment, runbook_venv_bins
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY
-from rehearsal.sample_repo import SAMPLE_RUNNER
+from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, Gate, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.runner import run_gates
 from runbook.providers.worktree import prune_cache, repo_key
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
-
-
 
 
 def gate(argv: list[str], id: str = "probe", **extra: object) -> Gate:
@@ -66,8 +62,10 @@ def test_uncommitted_changes_are_named_and_not_tested(tmp_path: Path) -> None:
                           tmp_path / "ev")  # fmt: skip
     assert "UNCOMMITTED_MARKER" not in (tmp_path / "ev" / "probe.stdout.log").read_text()
     assert result.evidence["candidate"]["uncommitted_in_checkout"] == 1
-    assert "backend/services/project_service.py" in result.evidence["candidate"][
-        "uncommitted_examples"][0]
+    assert (
+        "backend/services/project_service.py"
+        in result.evidence["candidate"]["uncommitted_examples"][0]
+    )
     assert "1 uncommitted changes were not tested" in result.explanation
 
 
@@ -133,8 +131,15 @@ def test_gate_environment_keeps_the_basics_and_drops_the_runbooks_own() -> None:
     env = gate_environment({"EXTRA": "1"}, ["CI_*"], outside)
     assert env["HOME"] == "/home/u" and env["LANG"] == "C.UTF-8" and env["LC_ALL"] == "C.UTF-8"
     assert env["PATH"] == os.pathsep.join(["/usr/bin", "/bin"])
-    for dropped in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "PYTHONPATH",
-                    "COVERAGE_PROCESS_START", "PIXCRAWLER_SANDBOX_TOKEN", "FORCE_COLOR"):
+    for dropped in (
+        "VIRTUAL_ENV",
+        "UV_PROJECT_ENVIRONMENT",
+        "UV_PYTHON",
+        "PYTHONPATH",
+        "COVERAGE_PROCESS_START",
+        "PIXCRAWLER_SANDBOX_TOKEN",
+        "FORCE_COLOR",
+    ):
         assert dropped not in env, dropped
     assert env["CI_JOB_TOKEN"] == "t" and env["EXTRA"] == "1" and env["NO_COLOR"] == "1"
     assert os.path.realpath(venv_bin) in runbook_venv_bins(outside)
@@ -186,12 +191,13 @@ def test_uv_run_in_a_gate_does_not_warn_about_the_runbooks_virtual_env(
 
 
 def test_default_worktrees_live_outside_every_project_so_no_parent_config_leaks_in(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A target without its own pytest section, tested in a worktree under the runbook's
     checkout, would run under the runbook's `[tool.pytest.ini_options]` (seen on the
     full-stack-fastapi-template: `-n 2` refused). The default cache is the user's."""
-    from runbook.phases.pre_deployment.gates.runner import worktree_cache
     from runbook.core.parameters import project_root
+    from runbook.phases.pre_deployment.gates.runner import worktree_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     repo = tmp_path / "plain"
@@ -200,11 +206,18 @@ def test_default_worktrees_live_outside_every_project_so_no_parent_config_leaks_
     git(tmp_path, "init", "-q", str(repo))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "one test, no pytest configuration")
-    pytest_gate = Gate.model_validate({"id": "tests", "title": "t", "kind": "pytest",
-                                       "section": f"{CODE_QUALITY} — t",
-                                       "argv": ["{run}", "pytest", "-p", "no:cacheprovider"]})
-    p = PreDeploymentParams.model_validate({"repo": repo, "gates": [pytest_gate],
-                                            "coverage_layers": [], "runner": SAMPLE_RUNNER})
+    pytest_gate = Gate.model_validate(
+        {
+            "id": "tests",
+            "title": "t",
+            "kind": "pytest",
+            "section": f"{CODE_QUALITY} — t",
+            "argv": ["{run}", "pytest", "-p", "no:cacheprovider"],
+        }
+    )
+    p = PreDeploymentParams.model_validate(
+        {"repo": repo, "gates": [pytest_gate], "coverage_layers": [], "runner": SAMPLE_RUNNER}
+    )
     cache = worktree_cache(p)
     assert cache.is_relative_to(tmp_path / "xdg")
     assert not cache.is_relative_to(project_root())

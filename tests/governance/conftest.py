@@ -22,8 +22,21 @@ class RealRun:
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
     outputs = tmp_path_factory.mktemp("outputs")
     token = "gov-" + secrets.token_urlsafe(24)
-    proc = runbook_run(outputs, token, "--phase", "environment", "--phase", "deploy",
-                       "--phase", "verify", "--phase", "performance",
-                       "--param", "performance.duration_s=2", "--param", "performance.warmup_s=0.5")
+    proc = runbook_run(
+        outputs,
+        token,
+        "--phase",
+        "environment",
+        "--phase",
+        "deploy",
+        "--phase",
+        "verify",
+        "--phase",
+        "performance",
+        "--param",
+        "performance.duration_s=2",
+        "--param",
+        "performance.warmup_s=0.5",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return RealRun(run_dir=run_dir_of(proc), token=token, outputs=outputs)

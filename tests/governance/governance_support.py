@@ -18,9 +18,15 @@ from runbook.core.checks import CheckResult, Status
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_run(env_dir: Path, *, build_id: str = "build-7", verdict: str = "GO",
-             finished_at: datetime | None = None, phases: tuple[str, ...] = (
-                 "deploy", "verify", "performance"), note: str = "") -> tuple[str, Path, str]:
+def make_run(
+    env_dir: Path,
+    *,
+    build_id: str = "build-7",
+    verdict: str = "GO",
+    finished_at: datetime | None = None,
+    phases: tuple[str, ...] = ("deploy", "verify", "performance"),
+    note: str = "",
+) -> tuple[str, Path, str]:
     """A finished run directory (notebook, report, manifest, chain line); returns (id, dir,
     manifest sha256)."""
     run_id, run_dir = ev.new_run_dir(env_dir)
@@ -28,21 +34,30 @@ def make_run(env_dir: Path, *, build_id: str = "build-7", verdict: str = "GO",
     (run_dir / "notebooks" / "04_verify.ipynb").write_text(json.dumps({"note": note}))
     (run_dir / "report.html").write_text(f"<html>{verdict}</html>")
     status = Status.PASS if verdict == "GO" else Status.FAIL
-    result = CheckResult(id="smoke.health", section="§2.2", title="health", status=status,
-                         phase="verify")
+    result = CheckResult(
+        id="smoke.health", section="§2.2", title="health", status=status, phase="verify"
+    )
     finished = (finished_at or datetime.now(UTC)).isoformat(timespec="milliseconds")
-    digest = ev.write_manifest(run_dir, {
-        "run_id": run_id, "environment": env_dir.name, "build_id": build_id,
-        "finished_at": finished, "verdict": verdict,
-        "phases": [{"name": p, "status": "completed", "verdict": verdict} for p in phases],
-        "results": [result.to_payload()],
-    })
+    digest = ev.write_manifest(
+        run_dir,
+        {
+            "run_id": run_id,
+            "environment": env_dir.name,
+            "build_id": build_id,
+            "finished_at": finished,
+            "verdict": verdict,
+            "phases": [{"name": p, "status": "completed", "verdict": verdict} for p in phases],
+            "results": [result.to_payload()],
+        },
+    )
     return run_id, run_dir, digest
 
 
 def make_chain(env_dir: Path, n: int = 4) -> list[tuple[str, Path, str]]:
-    return [make_run(env_dir, note=str(i), finished_at=datetime.now(UTC) - timedelta(hours=n - i))
-            for i in range(n)]
+    return [
+        make_run(env_dir, note=str(i), finished_at=datetime.now(UTC) - timedelta(hours=n - i))
+        for i in range(n)
+    ]
 
 
 def chain_lines(env_dir: Path) -> list[str]:
@@ -60,16 +75,34 @@ def copy_env(env_dir: Path, dest: Path) -> Path:
     return target
 
 
-def runbook_run(outputs: Path, token: str, *args: str, timeout: float = 180
-                ) -> subprocess.CompletedProcess[str]:
+def runbook_run(
+    outputs: Path, token: str, *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """`runbook run --env local` for real, with a known sandbox token."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "RUNBOOK_HEADLESS"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "RUNBOOK_HEADLESS"}
+    }
     env["PIXCRAWLER_SANDBOX_TOKEN"] = token
     return subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "run", "--env", "local", *args,
-         "--outputs", str(outputs)],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "runbook.cli",
+            "run",
+            "--env",
+            "local",
+            *args,
+            "--outputs",
+            str(outputs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def run_dir_of(proc: subprocess.CompletedProcess[str]) -> Path:

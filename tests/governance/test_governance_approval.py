@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from governance_support import ROOT
 
+from runbook.core.checks import Status
+from runbook.core.parameters import load
+from runbook.core.secret_refs import SecretRef
 from runbook.governance.approval import (
     ApprovalError,
     ApprovalParams,
@@ -24,10 +27,7 @@ from runbook.governance.approval import (
     verify_approval,
     write_plan,
 )
-from runbook.core.checks import Status
-from runbook.core.parameters import load
 from runbook.orchestration.phase_plan import select
-from runbook.core.secret_refs import SecretRef
 
 PHASES = ["deploy", "verify", "performance"]
 
@@ -36,7 +36,11 @@ PHASES = ["deploy", "verify", "performance"]
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the checkout's parameters, runbooks and release folder (to edit safely)."""
     root = tmp_path_factory.mktemp("checkout")
-    for name in ["parameters", "runbooks", "rehearsal/src/rehearsal/samples/releases/release-1.1.0"]:
+    for name in [
+        "parameters",
+        "runbooks",
+        "rehearsal/src/rehearsal/samples/releases/release-1.1.0",
+    ]:
         shutil.copytree(ROOT / name, root / name)
     return root
 
@@ -45,13 +49,16 @@ def _hash(root: Path, overrides: list[str] | None = None) -> str:
     return plan_hash(load("local", overrides, root).params, select(root, PHASES), root)
 
 
-def test_the_plan_hash_is_stable_and_moves_with_what_will_run(checkout: Path,
-                                                              tmp_path: Path) -> None:
+def test_the_plan_hash_is_stable_and_moves_with_what_will_run(
+    checkout: Path, tmp_path: Path
+) -> None:
     base = _hash(checkout)
     assert _hash(checkout) == base
     assert _hash(checkout, ["performance.gates.p95_ms=150"]) != base
-    assert plan_hash(load("local", [], checkout).params, select(checkout, PHASES[:2]),
-                     checkout) != base
+    assert (
+        plan_hash(load("local", [], checkout).params, select(checkout, PHASES[:2]), checkout)
+        != base
+    )
     release = checkout / "rehearsal/src/rehearsal/samples/releases/release-1.1.0"
     victim = next(p for p in sorted(release.rglob("*")) if p.is_file())
     original = victim.read_bytes()
@@ -79,8 +86,11 @@ def test_the_plan_hash_is_stable_and_moves_with_what_will_run(checkout: Path,
     written = json.loads((tmp_path / "plan" / "plan.json").read_text())
     assert written["parameters"]["target"]["token"] == {"env": "PIXCRAWLER_SANDBOX_TOKEN"}
     assert (tmp_path / "plan" / "notebooks" / "04_verify.ipynb").is_file()
-    injected = [c for c in json.loads((tmp_path / "plan/notebooks/04_verify.ipynb").read_text())
-                ["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    injected = [
+        c
+        for c in json.loads((tmp_path / "plan/notebooks/04_verify.ipynb").read_text())["cells"]
+        if "injected-parameters" in c["metadata"].get("tags", [])
+    ]
     assert len(injected) == 1 and "run_dir" not in "".join(injected[0]["source"])
 
 
@@ -102,7 +112,8 @@ def test_fresh_approval_accepted_forged_and_stale_refused(tmp_path: Path) -> Non
     assert verify_approval(None, plan).status is Status.FAIL
     wrong_person = verify_approval(fresh, plan, approvers=["cto"])
     assert wrong_person.status is Status.FAIL and "not an allowed approver" in (
-        wrong_person.explanation)
+        wrong_person.explanation
+    )
 
 
 def test_approval_files_and_signatures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

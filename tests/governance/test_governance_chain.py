@@ -63,13 +63,19 @@ def test_a_removed_run_breaks_the_chain_at_its_line(tmp_path: Path) -> None:
     report = verify_chain(env_dir)
     first = report.first_broken
     assert first is not None and (first.line, first.run_id, first.kind) == (
-        2, runs[1][0], KIND_REMOVED)
+        2,
+        runs[1][0],
+        KIND_REMOVED,
+    )
     # removing its chain line too is caught by the next line's link
     lines = chain_lines(env_dir)
     write_chain_lines(env_dir, [lines[0], *lines[2:]])
     again = verify_chain(env_dir).first_broken
     assert again is not None and (again.line, again.run_id, again.kind) == (
-        2, runs[2][0], KIND_LINK)
+        2,
+        runs[2][0],
+        KIND_LINK,
+    )
 
 
 def test_a_run_not_in_the_chain_is_an_insertion(tmp_path: Path) -> None:
@@ -95,14 +101,23 @@ def test_a_run_inserted_into_the_chain_breaks_the_following_link(tmp_path: Path)
     (forged / ev.MANIFEST).write_bytes(data)
     import hashlib
 
-    line = json.dumps({"run_id": forged_id, "manifest_sha256": hashlib.sha256(data).hexdigest(),
-                       "previous_manifest_sha256": runs[1][2], "verdict": "GO"})
+    line = json.dumps(
+        {
+            "run_id": forged_id,
+            "manifest_sha256": hashlib.sha256(data).hexdigest(),
+            "previous_manifest_sha256": runs[1][2],
+            "verdict": "GO",
+        }
+    )
     lines = chain_lines(env_dir)
     write_chain_lines(env_dir, [*lines[:2], line, *lines[2:]])
     report = verify_chain(env_dir)
     first = report.first_broken
     assert first is not None and (first.line, first.run_id, first.kind) == (
-        4, runs[2][0], KIND_LINK), report.lines()
+        4,
+        runs[2][0],
+        KIND_LINK,
+    ), report.lines()
 
 
 def test_reordered_and_edited_chain_lines_are_caught(tmp_path: Path) -> None:
@@ -113,7 +128,10 @@ def test_reordered_and_edited_chain_lines_are_caught(tmp_path: Path) -> None:
     write_chain_lines(reordered, [lines[0], lines[2], lines[1], lines[3]])
     first = verify_chain(reordered).first_broken
     assert first is not None and (first.line, first.run_id, first.kind) == (
-        2, runs[2][0], KIND_LINK)
+        2,
+        runs[2][0],
+        KIND_LINK,
+    )
 
     edited = copy_env(env_dir, tmp_path / "edited")
     lines = chain_lines(edited)

@@ -11,7 +11,12 @@ from governance_support import make_run
 from pydantic import ValidationError
 
 from runbook.core.checks import Status
-from runbook.governance.promotion import PromotionOverride, PromotionParams, gate_from_params, promotion_gate
+from runbook.governance.promotion import (
+    PromotionOverride,
+    PromotionParams,
+    gate_from_params,
+    promotion_gate,
+)
 
 DAY = timedelta(hours=24)
 PHASES = ("deploy", "verify", "performance")
@@ -54,8 +59,10 @@ def test_stale_nogo_partial_or_altered_staging_runs_are_refused(tmp_path: Path) 
     partial = tmp_path / "partial"
     make_run(partial, phases=("verify",))
     refused = promotion_gate(partial, "build-7", DAY, require_phases=PHASES)
-    assert not refused.allowed and "did not complete phase(s) deploy, performance" in (
-        refused.reasons[0])
+    assert (
+        not refused.allowed
+        and "did not complete phase(s) deploy, performance" in (refused.reasons[0])
+    )
 
     altered = tmp_path / "altered"
     _, run_dir, _ = make_run(altered)
@@ -74,8 +81,10 @@ def test_an_override_needs_a_reason_and_is_recorded(tmp_path: Path) -> None:
     assert decision.allowed
     result = decision.result()
     assert result.status is Status.WARN and "OVERRIDDEN by cto" in result.explanation
-    assert decision.record()["override"] == {"by": "cto",
-                                             "reason": "hotfix for an outage; staging is down"}
+    assert decision.record()["override"] == {
+        "by": "cto",
+        "reason": "hotfix for an outage; staging is down",
+    }
     assert "its verdict is NO-GO" in decision.record()["reasons"][0]
 
 

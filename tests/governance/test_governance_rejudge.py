@@ -42,8 +42,9 @@ def test_a_stricter_p95_flips_the_verdict_without_touching_the_run(real_run, tmp
 
 
 def test_zero_downtime_records_are_rejudged(real_run) -> None:
-    requests = next(c for c in rejudge(real_run.run_dir, []).checks
-                    if c.id == "deploy.zero_downtime").old_observed["requests"]
+    requests = next(
+        c for c in rejudge(real_run.run_dir, []).checks if c.id == "deploy.zero_downtime"
+    ).old_observed["requests"]
     report = rejudge(real_run.run_dir, [f"deploy.probe.min_requests={requests + 1}"])
     change = next(c for c in report.checks if c.id == "deploy.zero_downtime")
     assert (change.old_status, change.new_status) == ("pass", "inconclusive")

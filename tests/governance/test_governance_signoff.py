@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from runbook.core.checks import CHECK_MIME, CheckResult, Severity, Status
 from runbook.core.evidence import results_from_notebook
-from runbook.orchestration.notebook import PhaseContext
 from runbook.core.parameters import load, public_dump
+from runbook.core.verdict import Verdict, judge
 from runbook.governance.signoff import (
     HEADLESS_ENV,
     SignOffParams,
@@ -26,10 +26,9 @@ from runbook.governance.signoff import (
     signoff_cell,
     signoff_phase,
 )
-from runbook.core.verdict import Verdict, judge
+from runbook.orchestration.notebook import PhaseContext
 
-PRIOR = CheckResult(id="deploy.health.staging", section="§3.2", title="healthy",
-                    status=Status.PASS)
+PRIOR = CheckResult(id="deploy.health.staging", section="§3.2", title="healthy", status=Status.PASS)
 
 
 @pytest.fixture
@@ -44,25 +43,44 @@ HEADLESS = {"environment": "local"}  # any non-empty injected params: papermill 
 
 
 def test_headless_signoff_from_parameters_passes_with_its_source(ctx: PhaseContext) -> None:
-    settings = SignOffParams(signed={"team-notified": {
-        "by": "Ada Lovelace", "role": "tech-lead", "note": "announced in #deploys"}})
+    settings = SignOffParams(
+        signed={
+            "team-notified": {
+                "by": "Ada Lovelace",
+                "role": "tech-lead",
+                "note": "announced in #deploys",
+            }
+        }
+    )
     cell = signoff_cell(ctx, "team-notified", HEADLESS, settings)
     result = ctx.results["signoff.team-notified"]
     assert cell.result is result and result.status is Status.PASS and result.phase == "deploy"
     record = result.evidence["signoff"]
     assert (record["by"], record["role"], record["source"]) == (
-        "Ada Lovelace", "tech-lead", "parameters")
+        "Ada Lovelace",
+        "tech-lead",
+        "parameters",
+    )
     assert record["evidence_sha256"] == evidence_digest([ctx.results[PRIOR.id]])[0]
     from runbook.governance.signoff import SignOff
 
     assert evidence_matches(SignOff.model_validate(record), ctx.results.values())
 
 
-def test_headless_signoff_from_a_ci_variable(ctx: PhaseContext,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = SignOffParams.model_validate({"ci": {
-        "system": "github", "approver_env": "GOV_TEST_APPROVER", "role": "engineering-manager",
-        "items": ["deployment-window", "rollback-plan"], "context_env": ["GOV_TEST_RUN_ID"]}})
+def test_headless_signoff_from_a_ci_variable(
+    ctx: PhaseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = SignOffParams.model_validate(
+        {
+            "ci": {
+                "system": "github",
+                "approver_env": "GOV_TEST_APPROVER",
+                "role": "engineering-manager",
+                "items": ["deployment-window", "rollback-plan"],
+                "context_env": ["GOV_TEST_RUN_ID"],
+            }
+        }
+    )
     signoff_cell(ctx, "deployment-window", HEADLESS, settings)
     assert ctx.results["signoff.deployment-window"].status is Status.PENDING_SIGN_OFF
     monkeypatch.setenv("GOV_TEST_APPROVER", "octocat")
@@ -70,8 +88,11 @@ def test_headless_signoff_from_a_ci_variable(ctx: PhaseContext,
     signoff_cell(ctx, "deployment-window", HEADLESS, settings)
     result = ctx.results["signoff.deployment-window"]
     assert result.status is Status.PASS
-    assert result.observed == {"by": "octocat", "role": "engineering-manager",
-                               "source": "ci:github"}
+    assert result.observed == {
+        "by": "octocat",
+        "role": "engineering-manager",
+        "source": "ci:github",
+    }
     assert result.evidence["signoff"]["context"] == {"GOV_TEST_RUN_ID": "4242"}
 
 
@@ -94,8 +115,9 @@ def test_signoff_parameters_are_validated() -> None:
     with pytest.raises(ValidationError, match="no such item"):
         SignOffParams.model_validate({"signed": {"typo": {"by": "x", "role": "tech-lead"}}})
     with pytest.raises(ValidationError):
-        SignOffParams.model_validate({"ci": {"approver_env": "not a name", "role": "tech-lead",
-                                             "items": ["team-notified"]}})
+        SignOffParams.model_validate(
+            {"ci": {"approver_env": "not a name", "role": "tech-lead", "items": ["team-notified"]}}
+        )
 
 
 def test_the_widget_signs_when_its_button_is_clicked(ctx: PhaseContext) -> None:
@@ -105,8 +127,9 @@ def test_the_widget_signs_when_its_button_is_clicked(ctx: PhaseContext) -> None:
     assert ctx.results["signoff.rollback-plan"].status is Status.PENDING_SIGN_OFF
     widget.button.click()  # nobody named: refused, still pending
     assert ctx.results["signoff.rollback-plan"].status is Status.PENDING_SIGN_OFF
-    later = CheckResult(id="deploy.swap", section="§3.2", title="swap", status=Status.PASS,
-                        phase="deploy")
+    later = CheckResult(
+        id="deploy.swap", section="§3.2", title="swap", status=Status.PASS, phase="deploy"
+    )
     ctx.results[later.id] = later
     widget.who.value, widget.role.value = "Grace Hopper", "engineering-manager"
     widget.note.value = "swap-back rehearsed"
@@ -121,20 +144,33 @@ def test_the_widget_signs_when_its_button_is_clicked(ctx: PhaseContext) -> None:
 
 NOTEBOOK_CELLS = [
     ('env = "local"\nparams = {}\nrun_dir = ""\nsettings = {}', ["parameters"]),
-    ("from runbook import notebook, signoff\nfrom runbook.core.checks import CheckResult, Status\n"
-     "ctx = notebook.start('deploy', env, params, run_dir)\n"
-     "ctx.check(CheckResult(id='deploy.health.staging', section='§3.2', title='healthy', "
-     "status=Status.PASS))", []),
-    ("cell = signoff.signoff_cell(ctx, 'team-notified', params, "
-     "signoff.SignOffParams.model_validate(settings))\ncell", []),
-    ("if cell.widget is not None:\n    w = cell.widget\n    w.who.value = 'Ada'\n"
-     "    w.role.value = 'tech-lead'\n    w.button.click()", []),
+    (
+        "from runbook.orchestration import notebook\nfrom runbook.governance import signoff\n"
+        "from runbook.core.checks import CheckResult, Status\n"
+        "ctx = notebook.start('deploy', env, params, run_dir)\n"
+        "ctx.check(CheckResult(id='deploy.health.staging', section='§3.2', title='healthy', "
+        "status=Status.PASS))",
+        [],
+    ),
+    (
+        "cell = signoff.signoff_cell(ctx, 'team-notified', params, "
+        "signoff.SignOffParams.model_validate(settings))\ncell",
+        [],
+    ),
+    (
+        "if cell.widget is not None:\n    w = cell.widget\n    w.who.value = 'Ada'\n"
+        "    w.role.value = 'tech-lead'\n    w.button.click()",
+        [],
+    ),
 ]
 
 
 def _notebook(path: Path) -> Path:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
     for source, tags in NOTEBOOK_CELLS:
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = tags
@@ -143,15 +179,18 @@ def _notebook(path: Path) -> Path:
     return path
 
 
-def test_in_a_kernel_the_click_replaces_the_pending_output(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_a_kernel_the_click_replaces_the_pending_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(HEADLESS_ENV, raising=False)
     path = _notebook(tmp_path / "signoff.ipynb")
     nb = nbformat.read(path, as_version=4)
-    nb.cells[0].source = (f'env = "local"\nparams = {{}}\nrun_dir = {str(tmp_path)!r}\n'
-                          "settings = {}")
-    NotebookClient(nb, kernel_name="python3", timeout=60,
-                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    nb.cells[0].source = (
+        f'env = "local"\nparams = {{}}\nrun_dir = {str(tmp_path)!r}\nsettings = {{}}'
+    )
+    NotebookClient(
+        nb, kernel_name="python3", timeout=60, resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
     nbformat.write(nb, tmp_path / "executed.ipynb")
     results = {r.id: r for r in results_from_notebook(tmp_path / "executed.ipynb")}
     signed = results["signoff.team-notified"]
@@ -159,23 +198,38 @@ def test_in_a_kernel_the_click_replaces_the_pending_output(tmp_path: Path,
     assert signed.evidence["signoff"]["source"] == "widget"
     assert signed.evidence["signoff"]["evidence_ids"] == ["deploy.health.staging"]
     # the signed result replaced the pending one in the sign-off cell itself
-    payloads = [o["data"][CHECK_MIME] for o in nb.cells[2].outputs
-                if CHECK_MIME in o.get("data", {})]
+    payloads = [
+        o["data"][CHECK_MIME] for o in nb.cells[2].outputs if CHECK_MIME in o.get("data", {})
+    ]
     assert [p["status"] for p in payloads] == ["pass"]
     assert not any(CHECK_MIME in o.get("data", {}) for o in nb.cells[3].outputs)
 
 
-def test_under_papermill_the_cell_is_headless(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_under_papermill_the_cell_is_headless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GOV_TEST_APPROVER", "octocat")  # inherited by the kernel
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(
-        str(_notebook(tmp_path / "signoff.ipynb")), str(out), kernel_name="python3",
-        parameters={"env": "local", "params": public_dump(load("local").params),
-                    "run_dir": str(tmp_path),
-                    "settings": {"ci": {"approver_env": "GOV_TEST_APPROVER", "role": "tech-lead",
-                                        "items": ["team-notified"]}}},
-        progress_bar=False, cwd=str(ROOT), execution_timeout=60)
+        str(_notebook(tmp_path / "signoff.ipynb")),
+        str(out),
+        kernel_name="python3",
+        parameters={
+            "env": "local",
+            "params": public_dump(load("local").params),
+            "run_dir": str(tmp_path),
+            "settings": {
+                "ci": {
+                    "approver_env": "GOV_TEST_APPROVER",
+                    "role": "tech-lead",
+                    "items": ["team-notified"],
+                }
+            },
+        },
+        progress_bar=False,
+        cwd=str(ROOT),
+        execution_timeout=60,
+    )
     results = {r.id: r for r in results_from_notebook(out)}
     assert results["signoff.team-notified"].status is Status.PASS
     assert results["signoff.team-notified"].observed["source"] == "ci:github"

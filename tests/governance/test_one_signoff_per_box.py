@@ -1,5 +1,5 @@
 """Every checklist box a person signs has exactly one sign-off item, and the post-deployment
-tasks are real `runbook.governance.signoff` items: signed headlessly (parameters) or by the widget in the
+tasks are real `governance.signoff` items: signed headlessly (parameters) or by the widget in the
 post-deployment phase, never a second, unsignable twin."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from runbook.phases.post_deployment.baseline import PostDeploymentParams
 from runbook.core.checklist.catalogue import CatalogueBox, load_catalogue
 from runbook.core.checks import Status
-from runbook.orchestration.notebook import PhaseContext
 from runbook.core.parameters import load
 from runbook.governance.signoff import HEADLESS_ENV, SignOffParams, signoff_cell, signoff_phase
+from runbook.orchestration.notebook import PhaseContext
+from runbook.phases.post_deployment.baseline import PostDeploymentParams
 
 HEADLESS = {"environment": "local"}
 
@@ -33,8 +33,12 @@ def test_no_box_maps_to_two_signoff_items() -> None:
 
 
 def test_a_box_with_a_twin_signoff_would_be_caught() -> None:
-    twin = CatalogueBox(id="post-1/x", section="Post", text="x",
-                        signoff=["signoff.issues-documented", "post.signoff.document_issues"])
+    twin = CatalogueBox(
+        id="post-1/x",
+        section="Post",
+        text="x",
+        signoff=["signoff.issues-documented", "post.signoff.document_issues"],
+    )
     assert boxes_with_two_signoffs([twin]) == ["post-1/x"]
 
 
@@ -46,8 +50,9 @@ def test_every_signoff_item_signs_exactly_one_box() -> None:
             if ref in items:
                 used.setdefault(ref, []).append(box.id)
     assert {k: v for k, v in used.items() if len(v) > 1} == {}
-    post_boxes = [b for b in load_catalogue().boxes if b.section.startswith("Post-Deployment")
-                  and b.signoff]
+    post_boxes = [
+        b for b in load_catalogue().boxes if b.section.startswith("Post-Deployment") and b.signoff
+    ]
     assert len(post_boxes) == 12
     assert all(len(b.signoff) == 1 and b.signoff[0] in items for b in post_boxes)
 
@@ -64,8 +69,15 @@ def post_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PhaseContext:
 
 
 def test_post_deployment_tasks_are_signed_headlessly(post_ctx: PhaseContext) -> None:
-    settings = SignOffParams(signed={"lessons-learned": {
-        "by": "Ada", "role": "development-team", "note": "retro notes in the wiki"}})
+    settings = SignOffParams(
+        signed={
+            "lessons-learned": {
+                "by": "Ada",
+                "role": "development-team",
+                "note": "retro notes in the wiki",
+            }
+        }
+    )
     cells = signoff_phase(post_ctx, HEADLESS, settings)
     assert len(cells) == 12 and all(c.widget is None for c in cells)
     signed = post_ctx.results["signoff.lessons-learned"]

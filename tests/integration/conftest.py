@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from integration_support import TOKEN_ENV, local_params, sandbox_config, target_for
 
-from runbook.phases.verify.integration import IntegrationParams
 from rehearsal.sandbox.server import SandboxHandle, start_sandbox
 from runbook.core.target import TargetParams
+from runbook.phases.verify.integration import IntegrationParams
 
 
 @pytest.fixture(scope="session")

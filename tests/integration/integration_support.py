@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import yaml
 
-from runbook.phases.verify.integration import IntegrationParams
 from rehearsal.sandbox.config import SandboxConfig
 from rehearsal.sandbox.server import SandboxHandle
 from runbook.core.target import TargetParams
+from runbook.phases.verify.integration import IntegrationParams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN_ENV = "RUNBOOK_INTEGRATION_TEST_TOKEN"
@@ -21,16 +21,19 @@ ALLOWED = ["http://localhost:3000", "https://app.pixcrawler.test"]
 def sandbox_config(**overrides: Any) -> SandboxConfig:
     """Quick jobs and exports, two CORS origins, 40 requests per client per minute."""
     base: dict[str, Any] = {
-        "port": 0, "seed": 11, "job_step_seconds": 0.05, "export_seconds": 0.05,
-        "allowed_origins": ALLOWED, "rate_limit_per_minute": 40,
+        "port": 0,
+        "seed": 11,
+        "job_step_seconds": 0.05,
+        "export_seconds": 0.05,
+        "allowed_origins": ALLOWED,
+        "rate_limit_per_minute": 40,
     }
     return SandboxConfig.model_validate(base | overrides)
 
 
 def target_for(url: str, timeout_s: float = 5.0) -> TargetParams:
     """The target parameters for a sandbox (its token comes from TOKEN_ENV)."""
-    return TargetParams(name="sandbox", base_url=url, token={"env": TOKEN_ENV},
-                        timeout_s=timeout_s)
+    return TargetParams(name="sandbox", base_url=url, token={"env": TOKEN_ENV}, timeout_s=timeout_s)
 
 
 def local_params(**changes: Any) -> IntegrationParams:
@@ -47,7 +50,6 @@ def local_params(**changes: Any) -> IntegrationParams:
 
 def api_listing(handle: SandboxHandle, token: str, path: str) -> list[dict[str, Any]]:
     """What the API lists at path (the way a person would check for leftovers)."""
-    response = httpx.get(handle.url + path, headers={"Authorization": f"Bearer {token}"},
-                         timeout=5)
+    response = httpx.get(handle.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=5)
     response.raise_for_status()
     return response.json()["data"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from integration_support import ALLOWED, local_params, target_for
 
-from runbook.phases.verify import integration
-from runbook.core.checks import Status
 from rehearsal.sandbox.server import SandboxHandle
+from runbook.core.checks import Status
 from runbook.core.target import TargetParams
+from runbook.phases.verify import integration
 
 
 def by_id(results):
@@ -33,8 +33,9 @@ def test_a_wildcard_cors_configuration_fails_the_foreign_origin_check(loose_sand
     foreign = results["integration.cors.foreign"]
     assert foreign.status is Status.FAIL
     assert "runbook-foreign-origin.invalid" in foreign.explanation
-    headers = foreign.evidence["preflights"]["https://runbook-foreign-origin.invalid"][
-        "exchange"]["response"]["headers"]
+    headers = foreign.evidence["preflights"]["https://runbook-foreign-origin.invalid"]["exchange"][
+        "response"
+    ]["headers"]
     assert headers["access-control-allow-origin"] == "https://runbook-foreign-origin.invalid"
 
 
@@ -64,8 +65,9 @@ def test_a_missing_frontend_page_fails(target):
     assert "answered 404" in page.explanation
 
 
-def test_a_down_target_is_an_error_not_a_refusal(sandbox: SandboxHandle, target: TargetParams,
-                                                 params):
+def test_a_down_target_is_an_error_not_a_refusal(
+    sandbox: SandboxHandle, target: TargetParams, params
+):
     sandbox.set_faults(fail_routes=["OPTIONS /api/v1/projects/"])
     results = by_id(integration.frontend_checks(params, target))
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from integration_support import api_listing, local_params
 
-from runbook.phases.verify import integration
 from runbook.core.checks import Severity, Status
+from runbook.phases.verify import integration
 
 
 def assert_nothing_left(sandbox, token):
@@ -29,7 +29,10 @@ def test_a_job_runs_to_completion_and_its_data_is_removed(sandbox, target, param
     assert_nothing_left(sandbox, token)
     created = [r for r in sandbox.requests() if r.method == "POST"]
     assert [r.route for r in created] == [
-        "/api/v1/projects/", "/api/v1/datasets/", "/api/v1/jobs/datasets/{dataset_id}/jobs"]
+        "/api/v1/projects/",
+        "/api/v1/datasets/",
+        "/api/v1/jobs/datasets/{dataset_id}/jobs",
+    ]
 
 
 def test_a_stalled_worker_fails_naming_the_last_status(sandbox, target, token):
@@ -80,8 +83,7 @@ def test_a_cleanup_the_target_refuses_is_reported(sandbox, target, params, token
     assert len(api_listing(sandbox, token, "/api/v1/projects/")) == 1
 
 
-def test_a_completed_job_that_notifies_nobody_fails_notifications_delivered(sandbox, target,
-                                                                            token):
+def test_a_completed_job_that_notifies_nobody_fails_notifications_delivered(sandbox, target, token):
     sandbox.set_faults(notifications_lost=True)
     params = local_params(jobs={"notification": {"wait_s": 1.0, "interval_s": 0.2}})
 
@@ -103,7 +105,8 @@ def test_an_export_downloads_as_a_zip_with_the_dataset_manifest(sandbox, target,
     assert isinstance(dataset_id, int)
     assert check.evidence["download"]["response"]["headers"]["content-type"] == "application/zip"
     assert check.evidence["download"]["response"]["body_excerpt"].startswith(
-        f"<{check.observed['bytes']} bytes, sha256 ")
+        f"<{check.observed['bytes']} bytes, sha256 "
+    )
     assert cleanup.status is Status.PASS and cleanup.observed["cleaned"] == 3
     assert_nothing_left(sandbox, token)
 
@@ -140,8 +143,9 @@ def test_an_export_that_never_completes_fails(sandbox, target, token):
 
 
 def test_a_manifest_that_does_not_match_fails(target):
-    params = local_params(export={"manifest_expect": {"dataset_id": "{dataset_id}",
-                                                      "format_version": 2}})
+    params = local_params(
+        export={"manifest_expect": {"dataset_id": "{dataset_id}", "format_version": 2}}
+    )
 
     check, _ = integration.export_check(params, target)
 
@@ -154,8 +158,9 @@ def test_the_sandbox_refuses_a_download_before_the_export_is_ready(sandbox, toke
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=sandbox.url, headers=auth, timeout=5) as client:
         project = client.post("/api/v1/projects/", json={"name": "p"}).json()
-        dataset = client.post("/api/v1/datasets/",
-                              json={"project_id": project["id"], "name": "d"}).json()
+        dataset = client.post(
+            "/api/v1/datasets/", json={"project_id": project["id"], "name": "d"}
+        ).json()
         export = client.post(f"/api/v1/datasets/{dataset['id']}/export")
         assert export.status_code == 202 and export.json()["status"] == "pending"
         download = client.get(f"/api/v1/exports/{export.json()['id']}/download")

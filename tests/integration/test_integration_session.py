@@ -11,16 +11,24 @@ import yaml
 from integration_support import FIXTURES, api_listing, local_params, target_for
 from pydantic import ValidationError
 
-from runbook.phases.verify import integration
-from runbook.core.checks import Severity, Status
-from runbook.phases.verify.integration import IntegrationParams
 from rehearsal.sandbox.config import SandboxConfig
+from runbook.core.checks import Severity, Status
 from runbook.core.target import TargetParams
+from runbook.phases.verify import integration
+from runbook.phases.verify.integration import IntegrationParams
 
-MAIN_IDS = ["integration.frontend", "integration.cors.allowed", "integration.cors.foreign",
-            "integration.jobs", "integration.notifications", "integration.redis",
-            "integration.files.upload", "integration.files.download", "integration.export",
-            "integration.rate-limit"]
+MAIN_IDS = [
+    "integration.frontend",
+    "integration.cors.allowed",
+    "integration.cors.foreign",
+    "integration.jobs",
+    "integration.notifications",
+    "integration.redis",
+    "integration.files.upload",
+    "integration.files.download",
+    "integration.export",
+    "integration.rate-limit",
+]
 
 
 def closed_port_url() -> str:
@@ -30,16 +38,20 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def test_every_check_passes_on_a_healthy_sandbox_and_leaves_nothing(sandbox, target, params,
-                                                                    token):
+def test_every_check_passes_on_a_healthy_sandbox_and_leaves_nothing(sandbox, target, params, token):
     results = integration.run_all(params, target)
 
     main = [r for r in results if not r.id.endswith(".cleanup")]
     assert [r.id for r in main] == MAIN_IDS
     assert {r.id: r.status for r in results} == {r.id: Status.PASS for r in results}
     assert all(r.severity is Severity.WARNING for r in results if r.id.endswith(".cleanup"))
-    for path in ("/api/v1/projects/", "/api/v1/datasets/", "/api/v1/jobs/",
-                 "/api/v1/exports/", "/api/v1/storage/files/"):
+    for path in (
+        "/api/v1/projects/",
+        "/api/v1/datasets/",
+        "/api/v1/jobs/",
+        "/api/v1/exports/",
+        "/api/v1/storage/files/",
+    ):
         assert api_listing(sandbox, token, path) == [], path
     text = json.dumps([r.to_payload() for r in results])
     assert token not in text
@@ -55,21 +67,28 @@ def test_an_unreachable_target_is_an_error_for_every_check(token):
     assert "cannot connect" in main[0].explanation
 
 
-def test_without_a_token_checks_that_need_it_are_inconclusive_naming_its_reference(
-        sandbox, token):
+def test_without_a_token_checks_that_need_it_are_inconclusive_naming_its_reference(sandbox, token):
     target = TargetParams(name="s", base_url=sandbox.url, token={"env": "RUNBOOK_NO_SUCH_TOKEN"})
     results = {r.id: r for r in integration.run_all(local_params(), target)}
 
-    needs_token = ["integration.jobs", "integration.files.upload", "integration.files.download",
-                   "integration.export"]
+    needs_token = [
+        "integration.jobs",
+        "integration.files.upload",
+        "integration.files.download",
+        "integration.export",
+    ]
     for check_id in needs_token:
         check = results[check_id]
         assert check.status is Status.INCONCLUSIVE, check.summary_line()
-        assert ("needs a test-user token: $RUNBOOK_NO_SUCH_TOKEN is not set"
-                in check.explanation)
+        assert "needs a test-user token: $RUNBOOK_NO_SUCH_TOKEN is not set" in check.explanation
     # what needs no token (frontend, CORS, Redis health, the anonymous burst) still runs
-    for check_id in ("integration.frontend", "integration.cors.allowed",
-                     "integration.cors.foreign", "integration.redis", "integration.rate-limit"):
+    for check_id in (
+        "integration.frontend",
+        "integration.cors.allowed",
+        "integration.cors.foreign",
+        "integration.redis",
+        "integration.rate-limit",
+    ):
         assert results[check_id].status is Status.PASS, results[check_id].summary_line()
     # nothing was created, so there is nothing to clean up and no cleanup row
     assert not [i for i in results if i.endswith(".cleanup")]
@@ -78,8 +97,12 @@ def test_without_a_token_checks_that_need_it_are_inconclusive_naming_its_referen
 
 
 def test_a_burst_with_its_own_unset_token_is_inconclusive(sandbox, target, token):
-    params = local_params(rate_limit={"request": {"method": "GET", "path": "/api/v1/auth/me"},
-                                      "token": {"env": "RUNBOOK_NO_BURST_TOKEN"}})
+    params = local_params(
+        rate_limit={
+            "request": {"method": "GET", "path": "/api/v1/auth/me"},
+            "token": {"env": "RUNBOOK_NO_BURST_TOKEN"},
+        }
+    )
     [check] = integration.rate_limit_check(params, target)
     assert check.status is Status.INCONCLUSIVE
     assert "$RUNBOOK_NO_BURST_TOKEN is not set" in check.explanation
@@ -105,7 +128,7 @@ def test_each_session_marks_its_data_with_its_run_id(sandbox, target, params, to
 def test_the_documented_fragments_are_valid_parameters():
     local = yaml.safe_load((FIXTURES / "params_local.yaml").read_text())
     IntegrationParams.model_validate(local["integration"])
-    SandboxConfig.model_validate({"port": 0, **local["sandbox"]})
+    SandboxConfig.model_validate({"port": 0, **local["rehearsal"]["sandbox"]})
     staging = yaml.safe_load((FIXTURES / "params_staging.yaml").read_text())
     parsed = IntegrationParams.model_validate(staging["integration"])
     assert parsed.rate_limit.token is not None and parsed.rate_limit.token.env
@@ -120,8 +143,10 @@ def test_the_documented_fragments_are_valid_parameters():
         ({"cors": {"allowed_origins": []}}, "at least 1 item"),
         ({"cors": {"allowed_origins": ["https://a.test/path"]}}, "no path"),
         ({"export": {"download_url_key": None, "download": None}}, "download_url_key or download"),
-        ({"files": {"upload": {"path": "/x", "json": {"a": 1}, "expect_status": 201}}},
-         "the body is the file"),
+        (
+            {"files": {"upload": {"path": "/x", "json": {"a": 1}, "expect_status": 201}}},
+            "the body is the file",
+        ),
         ({"rate_limit": {"max_requests": 0}}, "greater than or equal to 1"),
     ],
 )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import httpx
 from integration_support import api_listing, local_params, target_for
 
-from runbook.phases.verify import integration
 from runbook.core.checks import Status
+from runbook.phases.verify import integration
 
 
-def test_a_burst_gets_429_with_retry_after_and_spares_other_clients(sandbox, target, params,
-                                                                     token):
+def test_a_burst_gets_429_with_retry_after_and_spares_other_clients(sandbox, target, params, token):
     (check,) = integration.rate_limit_check(params, target)
 
     assert check.status is Status.PASS, check.explanation
@@ -18,8 +17,7 @@ def test_a_burst_gets_429_with_retry_after_and_spares_other_clients(sandbox, tar
     assert check.observed["statuses"] == {"200": 40, "429": 1}
     assert 1 <= int(check.observed["retry_after"]) <= 60
     assert check.evidence["last"]["response"]["headers"]["retry-after"]
-    assert check.evidence["client"] == {"auth": False, "token": None,
-                                        "source_address": "127.0.0.2"}
+    assert check.evidence["client"] == {"auth": False, "token": None, "source_address": "127.0.0.2"}
     # the burst had its own client key: the token and 127.0.0.1 still get answers
     assert httpx.get(sandbox.url + "/health", timeout=5).status_code == 200
     assert api_listing(sandbox, token, "/api/v1/projects/") == []
@@ -45,8 +43,9 @@ def test_the_burst_stops_at_its_time_bound(loose_sandbox):
 
 
 def test_a_burst_that_never_gets_a_normal_answer_proves_nothing(sandbox, target):
-    params = local_params(rate_limit={"request": {"path": "/api/v1/auth/me", "auth": False},
-                                      "max_requests": 20})
+    params = local_params(
+        rate_limit={"request": {"path": "/api/v1/auth/me", "auth": False}, "max_requests": 20}
+    )
     (check,) = integration.rate_limit_check(params, target)
 
     assert check.status is Status.ERROR
@@ -84,8 +83,9 @@ def test_an_upload_downloads_identical_and_is_deleted(sandbox, target, params, t
     assert api_listing(sandbox, token, "/api/v1/storage/files/") == []
 
 
-def test_a_failing_upload_route_fails_and_the_download_is_not_claimed(sandbox, target, params,
-                                                                      token):
+def test_a_failing_upload_route_fails_and_the_download_is_not_claimed(
+    sandbox, target, params, token
+):
     sandbox.set_faults(fail_routes=["PUT /api/v1/storage/files/{name}"])
 
     upload, download, cleanup = integration.file_transfer_checks(params, target)
@@ -96,8 +96,9 @@ def test_a_failing_upload_route_fails_and_the_download_is_not_claimed(sandbox, t
     assert api_listing(sandbox, token, "/api/v1/storage/files/") == []
 
 
-def test_a_failing_download_route_fails_and_the_file_is_still_deleted(sandbox, target, params,
-                                                                      token):
+def test_a_failing_download_route_fails_and_the_file_is_still_deleted(
+    sandbox, target, params, token
+):
     sandbox.set_faults(fail_routes=["GET /api/v1/storage/files/{name}"])
 
     upload, download, cleanup = integration.file_transfer_checks(params, target)

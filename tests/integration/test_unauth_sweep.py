@@ -8,9 +8,14 @@ import pytest
 from unauth_apps import secured_app, serve, undeclared_app
 
 from runbook.core.checks import Status
-from runbook.phases.verify.smoke import SmokeParams
 from runbook.core.target import TargetParams
-from runbook.phases.verify.unauth_sweep import UnauthSweepParams, placeholder, select_operations, sweep
+from runbook.phases.verify.smoke import SmokeParams
+from runbook.phases.verify.unauth_sweep import (
+    UnauthSweepParams,
+    placeholder,
+    select_operations,
+    sweep,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +55,32 @@ def test_every_schema_secured_operation_is_swept_and_offenders_are_named(secured
         "GET /api/v1/plain/": "no envelope",
     }
     assert "GET /api/v1/reports/{report_id} answered 200 without credentials" in (
-        summary.explanation)
+        summary.explanation
+    )
     # one result per route group: Items all refused, Reports has the open one
     assert results["auth.sweep.items"].status is Status.PASS
     assert results["auth.sweep.items"].observed == {"refused": 4}
     assert results["auth.sweep.reports"].status is Status.FAIL
     assert results["auth.sweep.broken"].status is Status.FAIL
     # path parameters were filled by type (a zero UUID, 0), the body was {}
-    urls = {o["route"]: o["url"] for r in results.values() if r.id != "auth.sweep"
-            for o in r.evidence["operations"]}
+    urls = {
+        o["route"]: o["url"]
+        for r in results.values()
+        if r.id != "auth.sweep"
+        for o in r.evidence["operations"]
+    }
     assert urls["GET /api/v1/items/{item_id}"].endswith(
-        "/api/v1/items/00000000-0000-0000-0000-000000000000")
+        "/api/v1/items/00000000-0000-0000-0000-000000000000"
+    )
     assert urls["DELETE /api/v1/items/{item_id}"].endswith("/api/v1/items/0")
 
 
-def test_a_foreign_target_without_the_envelope_passes_when_the_envelope_is_off(
-        secured_url) -> None:
-    params = UnauthSweepParams(envelope=None, expect_status=[401, 403],
-                               public=["/health", "/api/v1/health/", "/api/v1/reports/*",
-                                       "GET /api/v1/broken/"])
+def test_a_foreign_target_without_the_envelope_passes_when_the_envelope_is_off(secured_url) -> None:
+    params = UnauthSweepParams(
+        envelope=None,
+        expect_status=[401, 403],
+        public=["/health", "/api/v1/health/", "/api/v1/reports/*", "GET /api/v1/broken/"],
+    )
     summary = by_id(sweep(params, target(secured_url)))["auth.sweep"]
     assert summary.status is Status.PASS, summary.explanation
     assert summary.observed["operations"] == 5  # 4 items (401 + envelope) + plain (401 + detail)
@@ -98,9 +110,10 @@ def test_explanation_lists_the_first_few_and_evidence_all(secured_url) -> None:
 
 
 def test_max_operations_bounds_the_sweep_and_says_what_was_left(secured_url) -> None:
-    params = UnauthSweepParams(max_operations=2, public=["/health", "/api/v1/health/",
-                                                         "/api/v1/reports/*", "/api/v1/b*",
-                                                         "/api/v1/plain/"])
+    params = UnauthSweepParams(
+        max_operations=2,
+        public=["/health", "/api/v1/health/", "/api/v1/reports/*", "/api/v1/b*", "/api/v1/plain/"],
+    )
     summary = by_id(sweep(params, target(secured_url)))["auth.sweep"]
     assert summary.observed["operations"] == 2 and summary.observed["not_swept"] == 2
     assert summary.status is Status.INCONCLUSIVE
@@ -111,8 +124,9 @@ def test_unreachable_or_schemaless_target_says_why(secured_url) -> None:
     down = sweep(UnauthSweepParams(timeout_s=2), target("http://127.0.0.1:9"))
     assert [r.status for r in down] == [Status.ERROR]
     assert "needs the target's OpenAPI schema" in down[0].explanation
-    missing = sweep(UnauthSweepParams(schema_path="/nope.json", docs_path=None),
-                    target(secured_url))
+    missing = sweep(
+        UnauthSweepParams(schema_path="/nope.json", docs_path=None), target(secured_url)
+    )
     assert [r.status for r in missing] == [Status.INCONCLUSIVE]
     assert "answered 404" in missing[0].explanation
 
@@ -132,28 +146,45 @@ def test_selection_rules_on_a_schema() -> None:
     schema = {
         "security": [{"bearer": []}],
         "paths": {
-            "/a/{id}": {"parameters": [{"name": "id", "in": "path", "schema": {"$ref":
-                                        "#/components/schemas/Kind"}}],
-                        "get": {}, "post": {"security": []}},
-            "/b": {"get": {"security": [{}, {"bearer": []}]},
-                   "delete": {"parameters": [{"name": "q", "in": "query", "required": True,
-                                              "schema": {"type": "integer"}}]}},
+            "/a/{id}": {
+                "parameters": [
+                    {"name": "id", "in": "path", "schema": {"$ref": "#/components/schemas/Kind"}}
+                ],
+                "get": {},
+                "post": {"security": []},
+            },
+            "/b": {
+                "get": {"security": [{}, {"bearer": []}]},
+                "delete": {
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ]
+                },
+            },
         },
         "components": {"schemas": {"Kind": {"enum": ["cat", "dog"]}}},
     }
     ops, how = select_operations(schema, UnauthSweepParams(protected_prefixes=[]))
     assert how == "the schema's security marks"
     # global security applies; `security: []` and an anonymous alternative ({}) are public
-    assert [(o.route, o.url_path) for o in ops] == [("GET /a/{id}", "/a/cat"),
-                                                    ("DELETE /b", "/b?q=0")]
-    assert placeholder({}, {"anyOf": [{"type": "null"}, {"type": "string",
-                                                         "format": "uuid"}]}) == (
-        "00000000-0000-0000-0000-000000000000")
+    assert [(o.route, o.url_path) for o in ops] == [
+        ("GET /a/{id}", "/a/cat"),
+        ("DELETE /b", "/b?q=0"),
+    ]
+    assert placeholder({}, {"anyOf": [{"type": "null"}, {"type": "string", "format": "uuid"}]}) == (
+        "00000000-0000-0000-0000-000000000000"
+    )
 
 
 def test_sweep_parameters_live_in_the_verify_section() -> None:
-    params = SmokeParams.model_validate({"steps": [], "unauthenticated": {
-        "expect_status": [401, 403], "envelope": None}})
+    params = SmokeParams.model_validate(
+        {"steps": [], "unauthenticated": {"expect_status": [401, 403], "envelope": None}}
+    )
     assert params.unauthenticated.expect_status == [401, 403]
     assert params.unauthenticated.envelope is None
     with pytest.raises(ValueError, match="between 100 and 599"):

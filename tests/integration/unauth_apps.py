@@ -23,8 +23,10 @@ class Item(BaseModel):
 
 
 def _envelope(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"type": "HTTPException", "message": message,
-                                   "status_code": status}}, status_code=status)
+    return JSONResponse(
+        {"error": {"type": "HTTPException", "message": message, "status_code": status}},
+        status_code=status,
+    )
 
 
 def secured_app() -> FastAPI:
@@ -42,8 +44,9 @@ def secured_app() -> FastAPI:
             raise HTTPException(status_code=401, detail="Authentication required")
         return "user"
 
-    def optional_user(creds: Annotated[HTTPAuthorizationCredentials | None,
-                                       Depends(bearer)]) -> str | None:
+    def optional_user(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str | None:
         return creds.credentials if creds else None
 
     def crash(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -74,8 +77,9 @@ def secured_app() -> FastAPI:
         raise HTTPException(status_code=404, detail="not found")
 
     @app.get("/api/v1/reports/{report_id}", tags=["Reports"])
-    def leaky_report(report_id: int, who: Annotated[str | None, Depends(optional_user)]
-                     ) -> dict[str, Any]:
+    def leaky_report(
+        report_id: int, who: Annotated[str | None, Depends(optional_user)]
+    ) -> dict[str, Any]:
         return {"id": report_id, "secret": "visible to anyone"}
 
     @app.get("/api/v1/reports/", tags=["Reports"])
@@ -87,8 +91,9 @@ def secured_app() -> FastAPI:
         return {}
 
     @app.get("/api/v1/plain/", tags=["Plain"])
-    def plain(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-              ) -> JSONResponse:
+    def plain(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> JSONResponse:
         return JSONResponse({"detail": "Not authenticated"}, status_code=401)
 
     return app

@@ -19,11 +19,11 @@ from monitor_support import (
     standin_config,
 )
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle, start_standin
-from runbook.phases.monitoring.params import MonitorParams
 from rehearsal.sandbox.config import SandboxConfig
 from rehearsal.sandbox.server import SandboxHandle, start_sandbox
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.providers.azure.params import AzureParams
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +47,9 @@ def standin_session(
 def sandbox(sandbox_session: SandboxHandle) -> SandboxHandle:
     """The production sandbox with an empty request log and no faults."""
     sandbox_session.reset()
-    sandbox_session.set_faults(fail_routes=[], error_rate=0.0, latency_ms=0.0,
-                               latency_routes=[], component_health={})
+    sandbox_session.set_faults(
+        fail_routes=[], error_rate=0.0, latency_ms=0.0, latency_routes=[], component_health={}
+    )
     return sandbox_session
 
 
@@ -79,13 +80,15 @@ def azure(standin: StandinHandle) -> AzureParams:
 @pytest.fixture
 def params(standin: StandinHandle) -> MonitorParams:
     """A 5-minute window in 1-minute intervals; Logs at the stand-in; small-sample friendly."""
-    return MonitorParams.model_validate({
-        "window": "PT5M",
-        "interval": 1,
-        "thresholds": {"min_requests_per_interval": 5},
-        "logs": {
-            "endpoint": standin.url,
-            "workspace_id": WORKSPACE,
-            "thresholds": {"min_requests_per_bin": 5},
-        },
-    })
+    return MonitorParams.model_validate(
+        {
+            "window": "PT5M",
+            "interval": 1,
+            "thresholds": {"min_requests_per_interval": 5},
+            "logs": {
+                "endpoint": standin.url,
+                "workspace_id": WORKSPACE,
+                "thresholds": {"min_requests_per_bin": 5},
+            },
+        }
+    )

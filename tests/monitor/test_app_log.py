@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from runbook.core.checks import Status
 from runbook.core.logscan import LogCheckSpec, LogScanParams, log_errors_check, scan_log, scrub
-from runbook.phases.monitoring.applogs import app_log_check
 from runbook.core.parameters import load
+from runbook.phases.monitoring.applogs import app_log_check
 
 SECRET_ENV = "RUNBOOK_TEST_APP_LOG_SECRET"
 SPEC = LogCheckSpec("test.log", "a section", "No errors in logs", "the test log")
@@ -42,13 +42,19 @@ def run_app(log: Path, mode: str, secret: str) -> None:
     """A real process whose output goes to `log`, as the development deploy's app does."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        subprocess.run([sys.executable, "-c", APP_PROGRAM, mode], stdout=out,
-                       stderr=subprocess.STDOUT, env={**os.environ, "SECRET": secret},
-                       check=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", APP_PROGRAM, mode],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "SECRET": secret},
+            check=True,
+            timeout=60,
+        )
 
 
 def test_error_lines_after_the_offset_are_counted_and_quoted_without_secrets(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "app.log"
     secret = "s3cr3t-" + os.urandom(6).hex()
     run_app(log, "ok", secret)
@@ -78,8 +84,7 @@ def test_a_clean_log_passes_and_an_allowance_is_honoured(tmp_path: Path) -> None
     assert log_errors_check(SPEC, log, LogScanParams(max_errors=1)).status == Status.FAIL
 
 
-def test_a_timestamp_window_skips_older_lines_and_keeps_their_continuations(
-        tmp_path: Path) -> None:
+def test_a_timestamp_window_skips_older_lines_and_keeps_their_continuations(tmp_path: Path) -> None:
     now = datetime.now().replace(microsecond=0)  # loggers write local time
     old, new = now - timedelta(hours=2), now - timedelta(minutes=1)
     log = tmp_path / "worker.log"
@@ -89,7 +94,9 @@ def test_a_timestamp_window_skips_older_lines_and_keeps_their_continuations(
         "Traceback (most recent call last):\n"
         f"[{new:%Y-%m-%d %H:%M:%S},002: INFO/MainProcess] Task ok succeeded\n"
         f"[{new:%Y-%m-%d %H:%M:%S},003: ERROR/MainProcess] new failure\n"
-        "Traceback (most recent call last):\n", encoding="utf-8")
+        "Traceback (most recent call last):\n",
+        encoding="utf-8",
+    )
     params = LogScanParams(timestamp_pattern=r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+):")
     since = datetime.now(UTC) - timedelta(minutes=30)
     scan = scan_log(log, params, since=since)
@@ -104,7 +111,8 @@ def test_a_timestamp_window_skips_older_lines_and_keeps_their_continuations(
 
 
 def test_a_truncated_log_is_read_from_its_start_and_a_missing_one_is_inconclusive(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "app.log"
     log.write_text("ERROR: boom\n", encoding="utf-8")
     scan = scan_log(log, LogScanParams(), offset=10_000)
@@ -115,11 +123,17 @@ def test_a_truncated_log_is_read_from_its_start_and_a_missing_one_is_inconclusiv
 
 def test_credential_shapes_are_masked_in_quotes() -> None:
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXBhcnQ"
-    line = (f"ERROR auth {jwt} Authorization: Bearer abc123DEF456ghi789JKL "
-            "AccountKey=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo= redis://:pw-9x8y7z@cache:6379/0")
+    line = (
+        f"ERROR auth {jwt} Authorization: Bearer abc123DEF456ghi789JKL "
+        "AccountKey=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo= redis://:pw-9x8y7z@cache:6379/0"
+    )
     out = scrub(line)
-    for value in (jwt, "abc123DEF456ghi789JKL", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=",
-                  "pw-9x8y7z"):
+    for value in (
+        jwt,
+        "abc123DEF456ghi789JKL",
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=",
+        "pw-9x8y7z",
+    ):
         assert value not in out
     assert out.startswith("ERROR auth ***")
     assert scrub("ERROR value=topsecretvalue", ["topsecretvalue"]) == "ERROR value=***"
@@ -133,7 +147,8 @@ def test_patterns_are_checked_when_the_parameters_are_read() -> None:
 
 
 def test_the_monitor_phase_reads_the_app_log_the_development_deploy_wrote(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     params = load("local").params
     secret = "tok-" + os.urandom(8).hex()
     monkeypatch.setenv(params.target.token.env, secret)
@@ -153,8 +168,9 @@ def test_the_monitor_phase_reads_the_app_log_the_development_deploy_wrote(
 def test_an_app_log_path_in_the_parameters_is_read_instead(tmp_path: Path) -> None:
     base = load("local").params
     log = tmp_path / "pixcrawler.log"
-    monitor = base.monitor.model_copy(update={"app_log": base.monitor.app_log.model_copy(
-        update={"path": str(log)})})
+    monitor = base.monitor.model_copy(
+        update={"app_log": base.monitor.app_log.model_copy(update={"path": str(log)})}
+    )
     params = base.model_copy(update={"monitor": monitor})
     assert app_log_check(params, None).status == Status.INCONCLUSIVE  # configured, not there
     run_app(log, "fail", "unused-secret")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import Status
-from runbook.phases.monitoring.params import MonitorParams
 from runbook.phases.monitoring.alerts import alert_rule_checks
 from runbook.phases.monitoring.logs import log_checks
 from runbook.phases.monitoring.metrics import metric_checks
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.providers.azure.params import AzureParams
 
 
 def test_without_azure_every_monitor_source_is_skipped_with_its_reason(tmp_path: Path) -> None:

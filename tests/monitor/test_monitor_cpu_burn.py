@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 from monitor_support import traffic
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle
-from runbook.core.checks import Severity, Status
-from runbook.phases.monitoring.params import MonitorParams
-from runbook.phases.monitoring.metrics import metric_checks
+from rehearsal.sandbox.app import create_app
 from rehearsal.sandbox.config import SandboxConfig, SandboxFaults
 from rehearsal.sandbox.server import SandboxHandle
-from rehearsal.sandbox.app import create_app
+from runbook.core.checks import Severity, Status
+from runbook.phases.monitoring.metrics import metric_checks
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.providers.azure.params import AzureParams
 from waiting import wait_for
 
 # A small instance, so a few seconds of one burning core are over 70 % of a one-minute interval
@@ -84,8 +84,12 @@ def test_the_burn_starts_from_the_config_and_stops_with_the_app_and_on_reset() -
     burner = app.state.sandbox.injector.burner
 
     async def lifetime() -> None:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://sandbox") as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
+            ) as client,
+        ):
             assert burner.threads == 2  # 150 % of a core: two threads, 75 % each
             used = time.process_time()
             for _ in range(600):  # this process really burns (bound: 60 s)

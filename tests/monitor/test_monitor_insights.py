@@ -11,12 +11,12 @@ import httpx
 import pytest
 from monitor_support import FAILING, SANDBOX_TOKEN, traffic
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle
-from runbook.core.checks import Status
-from runbook.phases.monitoring.params import MonitorParams
-from runbook.phases.monitoring.logs import log_checks
 from rehearsal.sandbox.server import SandboxHandle
+from runbook.core.checks import Status
+from runbook.phases.monitoring.logs import log_checks
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.providers.azure.params import AzureParams
 from waiting import wait_for
 
 EXPECTED = ["crawl_jobs_started", "crawl_jobs_completed", "images_downloaded"]
@@ -38,10 +38,10 @@ def _crawl(url: str, name: str = "cats") -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
     with httpx.Client(base_url=url, headers=auth, timeout=10) as client:
         project = client.post("/api/v1/projects/", json={"name": "p"}).json()
-        dataset = client.post("/api/v1/datasets/", json={
-            "project_id": project["id"], "name": "d", "max_images": 12}).json()
-        job = client.post(f"/api/v1/jobs/datasets/{dataset['id']}/jobs",
-                          json={"name": name}).json()
+        dataset = client.post(
+            "/api/v1/datasets/", json={"project_id": project["id"], "name": "d", "max_images": 12}
+        ).json()
+        job = client.post(f"/api/v1/jobs/datasets/{dataset['id']}/jobs", json={"name": name}).json()
         done: dict[str, Any] = {}
 
         def finished() -> bool:
@@ -135,8 +135,7 @@ def test_a_missing_custom_metric_fails_and_no_expected_names_is_inconclusive(
     traffic(sandbox.url, ok=5)
     _crawl(sandbox.url)
     expected = [*EXPECTED, "dataset_exports_completed"]
-    result = _results(_with(params, custom_metrics=expected), azure)[
-        "monitor.logs.custom-metrics"]
+    result = _results(_with(params, custom_metrics=expected), azure)["monitor.logs.custom-metrics"]
     assert result.status is Status.FAIL
     assert result.observed["missing"] == ["dataset_exports_completed"]
     assert "missing: dataset_exports_completed" in result.explanation

@@ -7,10 +7,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import Status
+from runbook.phases.monitoring.metrics import (
+    ROLES,
+    SourceOutcome,
+    judge_metrics,
+    memory_slope_mb_per_h,
+)
 from runbook.phases.monitoring.params import MonitorParams
-from runbook.phases.monitoring.metrics import ROLES, SourceOutcome, judge_metrics, memory_slope_mb_per_h
+from runbook.providers.azure.params import AzureParams
 
 AZURE = AzureParams(subscription_id="s", resource_group="rg", site="app")
 START = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
@@ -83,8 +88,9 @@ def test_a_bad_value_fails_and_is_named_while_a_source_error_is_inconclusive() -
     assert error_rate.evidence["bad_intervals"] == [str(frame["timestamp"].iloc[-1])]
 
     sources = _ok()
-    sources["http5xx"] = SourceOutcome("http5xx", "Http5xx", "Total", "error",
-                                       "throttled: throttled (HTTP 429) after retries")
+    sources["http5xx"] = SourceOutcome(
+        "http5xx", "Http5xx", "Total", "error", "throttled: throttled (HTTP 429) after retries"
+    )
     broken = judge_metrics(frame, sources, MonitorParams(), AZURE, WINDOW)
     error_rate = next(r for r in broken if r.id == "monitor.metrics.error-rate")
     assert error_rate.status is Status.INCONCLUSIVE and "throttled" in error_rate.explanation

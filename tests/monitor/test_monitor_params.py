@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from runbook.phases.monitoring.params import MonitorParams, parse_duration
-from runbook.phases.monitoring.schedule import schedule_entries
 from runbook.phases.monitoring.clients import window_bounds
-from runbook.phases.monitoring.params import iso_duration, kql_timespan
-from runbook.phases.monitoring.schedule import run_times
+from runbook.phases.monitoring.params import (
+    MonitorParams,
+    iso_duration,
+    kql_timespan,
+    parse_duration,
+)
+from runbook.phases.monitoring.schedule import run_times, schedule_entries
 
 
 @pytest.mark.parametrize(
@@ -69,8 +72,10 @@ def test_schedule_follows_section_3_5_from_the_deployment_time() -> None:
     day47 = [(t, w) for label, t, w in times if label.startswith("Day 4-7")]
     assert len(day1) == 24 and day1[0] == deployed + timedelta(hours=1)
     assert day1[-1] == deployed + timedelta(hours=24)
-    assert [t for t, _ in day23][:2] == [deployed + timedelta(hours=28),
-                                         deployed + timedelta(hours=32)]
+    assert [t for t, _ in day23][:2] == [
+        deployed + timedelta(hours=28),
+        deployed + timedelta(hours=32),
+    ]
     assert len(day23) == 12 and {w for _, w in day23} == {"PT4H"}
     assert [t for t, _ in day47] == [deployed + timedelta(days=d) for d in (4, 5, 6, 7)]
     assert {w for _, w in day47} == {"P1D"}

@@ -14,6 +14,8 @@ import pytest
 from runbook.core.checklist.catalogue import load_catalogue
 from runbook.core.checks import CheckResult, Status
 from runbook.core.evidence import write_manifest
+from runbook.core.evidence_queries import earlier_runs
+from runbook.core.parameters import load
 from runbook.phases.monitoring.params import MonitorParams
 from runbook.phases.monitoring.schedule import (
     SCHEDULE_FILE,
@@ -22,25 +24,31 @@ from runbook.phases.monitoring.schedule import (
     schedule_kept,
     schedule_planned,
 )
-from runbook.core.parameters import load
-from runbook.core.evidence_queries import earlier_runs
 
 DEPLOYED = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
-DAY1, DAY23, DAY47 = ("monitor.schedule.kept.day-1-hourly-checks",
-                      "monitor.schedule.kept.day-2-3-every-4-hours",
-                      "monitor.schedule.kept.day-4-7-daily-checks")
+DAY1, DAY23, DAY47 = (
+    "monitor.schedule.kept.day-1-hourly-checks",
+    "monitor.schedule.kept.day-2-3-every-4-hours",
+    "monitor.schedule.kept.day-4-7-daily-checks",
+)
 
 
-def _finish(env_dir: Path, run_id: str, started: datetime, phases: list[str],
-            results: list[CheckResult]) -> None:
+def _finish(
+    env_dir: Path, run_id: str, started: datetime, phases: list[str], results: list[CheckResult]
+) -> None:
     run_dir = env_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_manifest(run_dir, {
-        "run_id": run_id, "started_at": started.isoformat(),
-        "finished_at": (started + timedelta(minutes=5)).isoformat(), "verdict": "GO",
-        "phases": [{"name": p, "status": "completed"} for p in phases],
-        "results": [r.to_payload() for r in results],
-    })
+    write_manifest(
+        run_dir,
+        {
+            "run_id": run_id,
+            "started_at": started.isoformat(),
+            "finished_at": (started + timedelta(minutes=5)).isoformat(),
+            "verdict": "GO",
+            "phases": [{"name": p, "status": "completed"} for p in phases],
+            "results": [r.to_payload() for r in results],
+        },
+    )
 
 
 def _deploy_run(env_dir: Path) -> CheckResult:
@@ -58,9 +66,14 @@ def _monitor_runs(env_dir: Path, hours: list[float]) -> None:
 
 def _kept(env_dir: Path, at_h: float, params: MonitorParams | None = None) -> dict[str, Status]:
     now = DEPLOYED + timedelta(hours=at_h)
-    results = schedule_kept(params or MonitorParams(), "production", [],
-                            earlier_runs(env_dir / "now", "deploy"),
-                            earlier_runs(env_dir / "now", "monitor"), now)
+    results = schedule_kept(
+        params or MonitorParams(),
+        "production",
+        [],
+        earlier_runs(env_dir / "now", "deploy"),
+        earlier_runs(env_dir / "now", "monitor"),
+        now,
+    )
     return {r.id: r for r in results}  # type: ignore[misc]
 
 
@@ -74,9 +87,14 @@ def test_the_deploying_run_plans_the_checklist_cadence_and_writes_it(tmp_path: P
 
 
 def test_a_schedule_less_often_than_the_checklist_fails_naming_the_stage() -> None:
-    slack = MonitorParams.model_validate({"schedule": [
-        {"label": "Day 1", "start_h": 0, "end_h": 24, "every_h": 2},
-        {"label": "Rest", "start_h": 24, "end_h": 168, "every_h": 4}]})
+    slack = MonitorParams.model_validate(
+        {
+            "schedule": [
+                {"label": "Day 1", "start_h": 0, "end_h": 24, "every_h": 2},
+                {"label": "Rest", "start_h": 24, "end_h": 168, "every_h": 4},
+            ]
+        }
+    )
     result = schedule_planned(slack, "production", DEPLOYED)
     assert result is not None and result.status is Status.FAIL
     assert "Day 1: Hourly checks" in result.explanation
@@ -120,8 +138,11 @@ def test_a_whole_week_kept_proves_every_stage(tmp_path: Path) -> None:
     hours = [*range(1, 25), *range(28, 73, 4), *range(96, 169, 24)]
     _monitor_runs(tmp_path, [float(h) for h in hours])
     kept = _kept(tmp_path, 170)
-    assert {k: v.status for k, v in kept.items()} == {DAY1: Status.PASS, DAY23: Status.PASS,
-                                                       DAY47: Status.PASS}
+    assert {k: v.status for k, v in kept.items()} == {
+        DAY1: Status.PASS,
+        DAY23: Status.PASS,
+        DAY47: Status.PASS,
+    }
     assert all(v.explanation.startswith("kept:") for v in kept.values())
 
 
@@ -148,8 +169,15 @@ def test_the_notebook_lines_read_the_run_parameters_and_the_store(tmp_path: Path
     assert kept[DAY1].status is Status.PASS and kept[DAY23].status is Status.SKIP
 
 
-@pytest.mark.parametrize("box", ["day-1-hourly-checks", "day-2-3-every-4-hours",
-                                 "day-4-7-daily-checks", "week-2-normal-monitoring"])
+@pytest.mark.parametrize(
+    "box",
+    [
+        "day-1-hourly-checks",
+        "day-2-3-every-4-hours",
+        "day-4-7-daily-checks",
+        "week-2-normal-monitoring",
+    ],
+)
 def test_each_box_names_what_proves_it(box: str) -> None:
     mapped = load_catalogue().box(f"steps-3.5/{box}")
     assert mapped.unproved is None and "monitor.schedule.planned" in mapped.checks

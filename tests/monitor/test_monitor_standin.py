@@ -10,14 +10,14 @@ import pytest
 from matplotlib.figure import Figure
 from monitor_support import CLIENT_ENV, FAILING, HEALTH, admin, traffic
 
-from runbook.providers.azure.params import AzureParams
 from rehearsal.azure_standin.process import StandinHandle
+from rehearsal.sandbox.server import SandboxHandle
 from runbook.core.checks import Status
-from runbook.phases.monitoring.params import MonitorParams
 from runbook.phases.monitoring.alerts import alert_rule_checks
 from runbook.phases.monitoring.logs import log_checks
 from runbook.phases.monitoring.metrics import metric_checks
-from rehearsal.sandbox.server import SandboxHandle
+from runbook.phases.monitoring.params import MonitorParams
+from runbook.providers.azure.params import AzureParams
 
 
 def _by_id(results: list) -> dict:
@@ -120,8 +120,9 @@ def test_logs_give_p95_and_error_rate_per_bin_and_exceptions_by_type(
     standin: StandinHandle, sandbox: SandboxHandle, azure: AzureParams, params: MonitorParams,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    sandbox.set_faults(fail_routes=[f"GET {FAILING}"], latency_ms=250,
-                       latency_routes=[f"GET {HEALTH}"])
+    sandbox.set_faults(
+        fail_routes=[f"GET {FAILING}"], latency_ms=250, latency_routes=[f"GET {HEALTH}"]
+    )
     traffic(sandbox.url, ok=30, failing=2, health=4)
     log = sandbox.requests()
     durations = sorted(r.duration_ms for r in log)
@@ -165,8 +166,13 @@ def test_an_unknown_query_shape_is_an_error_naming_why(
 ) -> None:
     traffic(sandbox.url, ok=5)
     assert params.logs is not None
-    logs = params.logs.model_copy(update={"queries": params.logs.queries.model_copy(
-        update={"exceptions_by_type": "AppExceptions | summarize count() by ExceptionType"})})
+    logs = params.logs.model_copy(
+        update={
+            "queries": params.logs.queries.model_copy(
+                update={"exceptions_by_type": "AppExceptions | summarize count() by ExceptionType"}
+            )
+        }
+    )
     custom = params.model_copy(update={"logs": logs})
     result = _by_id(log_checks(custom, azure).results)["monitor.logs.exceptions"]
     assert result.status is Status.INCONCLUSIVE
@@ -198,8 +204,11 @@ def test_a_removed_weakened_or_disabled_alert_rule_is_named(
 
     results = _by_id(alert_rule_checks(params, azure))
     failed = {k for k, r in results.items() if r.status is Status.FAIL}
-    assert failed == {"monitor.alert-rule.cpu-warning", "monitor.alert-rule.memory-critical",
-                      "monitor.alert-rule.availability"}
+    assert failed == {
+        "monitor.alert-rule.cpu-warning",
+        "monitor.alert-rule.memory-critical",
+        "monitor.alert-rule.availability",
+    }
     assert "missing" in results["monitor.alert-rule.cpu-warning"].explanation
     memory = results["monitor.alert-rule.memory-critical"].explanation
     assert "'memory-above-90pct' fires only above 95" in memory

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from rehearsal.sample_repo import materialize_sample
-from runbook.orchestration.init import init_environment, inspect_repository
 from runbook.core.parameters import ParameterError, load
+from runbook.orchestration.init import init_environment, inspect_repository
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +45,14 @@ def test_init_writes_a_valid_file_from_what_the_repository_holds(tmp_path: Path)
     pre = params.pre_deployment
     assert pre is not None and pre.base_ref == "base"  # the previous release's tag
     by_id = {g.id: g for g in pre.gates}
-    assert {"code.tests.backend", "code.tests.utility", "code.architecture", "code.lint",
-            "code.types", "code.format"} <= set(by_id)
+    assert {
+        "code.tests.backend",
+        "code.tests.utility",
+        "code.architecture",
+        "code.lint",
+        "code.types",
+        "code.format",
+    } <= set(by_id)
     assert by_id["code.tests.utility"].cwd == "utility"
     assert by_id["code.architecture"].argv[-1] == "tests/test_architecture.py"
     assert params.contract is not None and params.contract.app == "backend.main:app"
@@ -80,22 +86,46 @@ def test_inspection_finds_alembic_tags_and_missing_documents(tmp_path: Path) -> 
 def test_doctor_lists_every_missing_prerequisite_at_once(tmp_path: Path) -> None:
     """staging on a machine without credentials: repo, token, Azure, target, files — all named
     in one report, each with its fix, exit 1."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AZURE_", "PIXCRAWLER_", "STAGING_", "RUNBOOK_NO_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AZURE_", "PIXCRAWLER_", "STAGING_", "RUNBOOK_NO_"))
+    }
     port = _closed_port()
     done = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "doctor", "--env", "staging",
-         "--param", f"target.base_url=http://127.0.0.1:{port}",
-         "--param", "pre_deployment.repo=/nonexistent/pixcrawler",
-         # no managed-identity probe leaves this machine: an unset static token stands in for
-         # "no credential"
-         "--param", "azure.credential={kind: static-token, token: {env: RUNBOOK_NO_ARM_TOKEN}}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "runbook.cli",
+            "doctor",
+            "--env",
+            "staging",
+            "--param",
+            f"target.base_url=http://127.0.0.1:{port}",
+            "--param",
+            "pre_deployment.repo=/nonexistent/pixcrawler",
+            # no managed-identity probe leaves this machine: an unset static token stands in for
+            # "no credential"
+            "--param",
+            "azure.credential={kind: static-token, token: {env: RUNBOOK_NO_ARM_TOKEN}}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     out = done.stdout
     assert done.returncode == 1, done.stderr
     failing = [line for line in out.splitlines() if line.startswith("FAIL")]
-    for expected in ("target repository", "secret target.token", "Azure credential",
-                     "target answers", "deploy package"):
+    for expected in (
+        "target repository",
+        "secret target.token",
+        "Azure credential",
+        "target answers",
+        "deploy package",
+    ):
         assert any(expected in line for line in failing), (expected, out)
     assert out.count("fix:") == len(failing)
     assert "PIXCRAWLER_API_TOKEN" in out and "problem(s)" in done.stderr
@@ -136,13 +166,16 @@ def test_init_finds_a_schema_served_under_a_settings_prefix(tmp_path: Path) -> N
     (repo / "backend" / "app" / "__init__.py").write_text("")
     (repo / "backend" / "app" / "core" / "__init__.py").write_text("")
     (repo / "backend" / "app" / "core" / "config.py").write_text(
-        'class Settings:\n    API_V1_STR: str = "/api/v1"\n')
+        'class Settings:\n    API_V1_STR: str = "/api/v1"\n'
+    )
     (repo / "backend" / "app" / "main.py").write_text(
         "from fastapi import FastAPI\nfrom app.core.config import Settings\nsettings = Settings()"
-        '\napp = FastAPI(openapi_url=f"{settings.API_V1_STR}/openapi.json")\n')
+        '\napp = FastAPI(openapi_url=f"{settings.API_V1_STR}/openapi.json")\n'
+    )
     (repo / "backend" / "pyproject.toml").write_text(
         '[project]\nname = "svc"\ndependencies = ["fastapi"]\n'
-        '[dependency-groups]\ndev = ["pytest<10", "coverage>=7"]\n')
+        '[dependency-groups]\ndev = ["pytest<10", "coverage>=7"]\n'
+    )
     (repo / "backend" / "alembic.ini").write_text("[alembic]\nscript_location = app/alembic\n")
     (repo / "backend" / "tests" / "conftest.py").write_text("import pytest\n")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)

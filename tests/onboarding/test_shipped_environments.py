@@ -21,8 +21,15 @@ SHIPPED = ["development", "staging", "production"]
 
 def _cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXCRAWLER_")}
-    return subprocess.run([sys.executable, "-m", "runbook.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "runbook.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_the_shipped_environments_are_there() -> None:

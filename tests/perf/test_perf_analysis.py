@@ -8,13 +8,13 @@ import pytest
 from perf_support import short_params
 from pydantic import ValidationError
 
-from runbook.core.checks import Status
-from runbook.phases.performance.probe import LoadResult
-from runbook.phases.performance.params import PerfGates, PerformanceParams
-from runbook.phases.performance.verdicts import database_time_check, memory_slope_check
-from runbook.phases.performance.figures import error_rate_figure, latency_figure
-from runbook.phases.performance.stats import route_stats, window_stats
 from rehearsal.sandbox.server import SandboxHandle
+from runbook.core.checks import Status
+from runbook.phases.performance.figures import error_rate_figure, latency_figure
+from runbook.phases.performance.params import PerfGates, PerformanceParams
+from runbook.phases.performance.probe import LoadResult
+from runbook.phases.performance.stats import route_stats, window_stats
+from runbook.phases.performance.verdicts import database_time_check, memory_slope_check
 
 
 def hand_made() -> pd.DataFrame:
@@ -67,16 +67,17 @@ def test_window_stats_match_numpy_on_random_samples() -> None:
 def series(slope_mb_per_h: float, hours: float = 2.0, noise: float = 1.0) -> pd.DataFrame:
     rng = np.random.default_rng(2)
     t = np.arange(0, hours * 3600, 60.0)
-    return pd.DataFrame({"t_s": t, "memory_mb": 400 + slope_mb_per_h * t / 3600
-                         + rng.normal(0, noise, t.size)})
+    return pd.DataFrame(
+        {"t_s": t, "memory_mb": 400 + slope_mb_per_h * t / 3600 + rng.normal(0, noise, t.size)}
+    )
 
 
 def test_memory_slope_rising_fails_flat_passes() -> None:
-    rising = memory_slope_check(series(60.0), source="azure:MemoryWorkingSet",
-                                max_slope_mb_per_h=20)
+    rising = memory_slope_check(
+        series(60.0), source="azure:MemoryWorkingSet", max_slope_mb_per_h=20
+    )
     assert rising.status is Status.FAIL and rising.observed == pytest.approx(60, abs=2)
-    flat = memory_slope_check(series(0.0), source="azure:MemoryWorkingSet",
-                              max_slope_mb_per_h=20)
+    flat = memory_slope_check(series(0.0), source="azure:MemoryWorkingSet", max_slope_mb_per_h=20)
     assert flat.status is Status.PASS and abs(flat.observed) < 2
     pairs = list(series(0.0).itertuples(index=False, name=None))
     assert memory_slope_check(pairs, max_slope_mb_per_h=20).status is Status.PASS
@@ -93,16 +94,29 @@ def test_memory_slope_short_series_and_no_source() -> None:
 def fake_result() -> LoadResult:
     frame = hand_made()
     frame["route"] = pd.Categorical(frame["route"], categories=["a", "b"])
-    return LoadResult(frame=frame, base_url="http://x", routes=["a", "b"], concurrency=2,
-                      workers=1, warmup_s=1.0, duration_s=2.0, window_s=1.0, rate_per_s=None,
-                      started_at="2025-01-01T00:00:00Z")
+    return LoadResult(
+        frame=frame,
+        base_url="http://x",
+        routes=["a", "b"],
+        concurrency=2,
+        workers=1,
+        warmup_s=1.0,
+        duration_s=2.0,
+        window_s=1.0,
+        rate_per_s=None,
+        started_at="2025-01-01T00:00:00Z",
+    )
 
 
 def horizontal_lines(fig) -> dict[float, str]:
     ax = fig.axes[0]
-    return {float(line.get_ydata()[0]): line.get_label() for line in ax.lines
-            if len(set(np.asarray(line.get_ydata(), float))) == 1 and line.get_xdata()[0] == 0
-            and line.get_xdata()[-1] == 1}
+    return {
+        float(line.get_ydata()[0]): line.get_label()
+        for line in ax.lines
+        if len(set(np.asarray(line.get_ydata(), float))) == 1
+        and line.get_xdata()[0] == 0
+        and line.get_xdata()[-1] == 1
+    }
 
 
 def test_figures_draw_threshold_lines() -> None:
@@ -134,8 +148,9 @@ def test_database_time_check_against_sandbox(
 
 
 def test_database_time_check_unreachable_is_error() -> None:
-    result = database_time_check("http://127.0.0.1:9", "/api/v1/health/detailed", samples=1,
-                                 timeout_s=1)
+    result = database_time_check(
+        "http://127.0.0.1:9", "/api/v1/health/detailed", samples=1, timeout_s=1
+    )
     assert result.status is Status.ERROR
 
 

@@ -7,10 +7,10 @@ import socket
 
 from perf_support import ME, SLOW, short_params
 
+from rehearsal.sandbox.server import SandboxHandle
 from runbook.core.checks import Status
 from runbook.phases.performance.probe import LoadResult, run_load
 from runbook.phases.performance.verdicts import load_checks
-from rehearsal.sandbox.server import SandboxHandle
 
 
 def by_id(checks: list) -> dict:
@@ -24,9 +24,15 @@ def test_healthy_run_passes_every_gate_and_keeps_raw_samples(
     result = run_load(params, perf_sandbox.url, auth_headers)
     checks = by_id(load_checks(result, params))
     assert {c.status for c in checks.values()} == {Status.PASS}, [
-        c.summary_line() for c in checks.values()]
-    assert set(checks) == {"perf.probe", f"perf.p95.GET {SLOW}", f"perf.p95.GET {ME}",
-                           "perf.error_rate", "perf.rollback_lines"}
+        c.summary_line() for c in checks.values()
+    ]
+    assert set(checks) == {
+        "perf.probe",
+        f"perf.p95.GET {SLOW}",
+        f"perf.p95.GET {ME}",
+        "perf.error_rate",
+        "perf.rollback_lines",
+    }
     measured = result.measured
     assert set(measured["route"].unique()) == {f"GET {SLOW}", f"GET {ME}"}
     assert (measured["status"] == 200).all() and measured["ok"].all()

@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import pytest
 from perf_support import ME, SLOW, TOKEN_ENV, short_params
 
+from rehearsal.sandbox.server import SandboxHandle
 from runbook.core.checks import Status
-from runbook.phases.performance.verdicts import database_time_check, load_checks
+from runbook.core.target import TargetParams
 from runbook.phases.performance.figures import error_rate_figure, latency_figure
 from runbook.phases.performance.target import database_check, run_target_load
-from rehearsal.sandbox.server import SandboxHandle
-from runbook.core.target import TargetParams
+from runbook.phases.performance.verdicts import database_time_check, load_checks
 
 UNSET = "PERF_TEST_TOKEN_NEVER_SET"
 
@@ -31,7 +31,8 @@ def target(url: str, env: str = UNSET) -> TargetParams:
 
 
 def test_without_a_token_only_unauthenticated_routes_run_and_the_others_say_why(
-        perf_sandbox: SandboxHandle) -> None:
+    perf_sandbox: SandboxHandle,
+) -> None:
     params = short_params()
     load = run_target_load(params, target(perf_sandbox.url))
     assert load.routes == [f"GET {SLOW}"]
@@ -47,13 +48,18 @@ def test_without_a_token_only_unauthenticated_routes_run_and_the_others_say_why(
 
 
 def test_with_only_authenticated_routes_and_no_token_nothing_runs_and_nothing_crashes(
-        perf_sandbox: SandboxHandle, tmp_path) -> None:
+    perf_sandbox: SandboxHandle, tmp_path
+) -> None:
     params = short_params(routes=[{"path": ME}])
     load = run_target_load(params, target(perf_sandbox.url))
     checks = load_checks(load, params)
     assert {c.status for c in checks} == {Status.INCONCLUSIVE}
-    assert {c.id for c in checks} == {"perf.probe", f"perf.p95.GET {ME}", "perf.error_rate",
-                                      "perf.rollback_lines"}
+    assert {c.id for c in checks} == {
+        "perf.probe",
+        f"perf.p95.GET {ME}",
+        "perf.error_rate",
+        "perf.rollback_lines",
+    }
     assert all("needs a test-user token" in c.explanation for c in checks)
     for figure in (latency_figure(load, params), error_rate_figure(load, params)):
         texts = [t.get_text() for t in figure.axes[0].texts]
@@ -62,8 +68,9 @@ def test_with_only_authenticated_routes_and_no_token_nothing_runs_and_nothing_cr
     load.save(tmp_path / "evidence")
 
 
-def test_with_the_token_every_route_runs(perf_sandbox: SandboxHandle, perf_token: str,
-                                         monkeypatch) -> None:
+def test_with_the_token_every_route_runs(
+    perf_sandbox: SandboxHandle, perf_token: str, monkeypatch
+) -> None:
     monkeypatch.setenv(TOKEN_ENV, perf_token)
     load = run_target_load(short_params(), target(perf_sandbox.url, TOKEN_ENV))
     assert load.routes == [f"GET {SLOW}", f"GET {ME}"]
@@ -71,12 +78,14 @@ def test_with_the_token_every_route_runs(perf_sandbox: SandboxHandle, perf_token
 
 
 def test_a_database_the_sandbox_reports_unhealthy_fails_quoting_its_reason(
-        perf_sandbox: SandboxHandle) -> None:
+    perf_sandbox: SandboxHandle,
+) -> None:
     perf_sandbox.set_faults(component_health={"database": "unhealthy"})
     result = database_check(short_params(), target(perf_sandbox.url))
     assert result.status is Status.FAIL
-    assert result.explanation == ("GET /api/v1/health/detailed reports the database unhealthy: "
-                                  "database unhealthy (sandbox)")
+    assert result.explanation == (
+        "GET /api/v1/health/detailed reports the database unhealthy: database unhealthy (sandbox)"
+    )
     perf_sandbox.set_faults(component_health={"database": "degraded"})
     assert database_check(short_params(), target(perf_sandbox.url)).status is Status.FAIL
 
@@ -100,8 +109,16 @@ class _Health(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def health_server() -> Iterator[str]:
     _Health.answers = {
-        "/down": (503, {"status": "unhealthy", "database": {
-            "status": "unhealthy", "error": "connection refused: db.internal:5432"}}),
+        "/down": (
+            503,
+            {
+                "status": "unhealthy",
+                "database": {
+                    "status": "unhealthy",
+                    "error": "connection refused: db.internal:5432",
+                },
+            },
+        ),
         "/silent": (200, {"status": "healthy", "redis": {"status": "healthy"}}),
         "/noreason": (200, {"database": {"status": "degraded"}}),
     }
@@ -119,7 +136,8 @@ def test_an_unhealthy_database_behind_a_503_fails_with_the_targets_reason(health
     result = database_time_check(health_server, "/down", samples=1)
     assert result.status is Status.FAIL
     assert "reports the database unhealthy: connection refused: db.internal:5432" in (
-        result.explanation)
+        result.explanation
+    )
     assert "no number" not in result.explanation
 
 

@@ -33,22 +33,35 @@ class Run:
         for phase in self.manifest["phases"]:
             if phase["notebook"]:
                 meta = json.loads((self.run_dir / phase["notebook"]).read_text())["metadata"]
-                spans[phase["name"]] = (datetime.fromisoformat(meta["papermill"]["start_time"]),
-                                        datetime.fromisoformat(meta["papermill"]["end_time"]))
+                spans[phase["name"]] = (
+                    datetime.fromisoformat(meta["papermill"]["start_time"]),
+                    datetime.fromisoformat(meta["papermill"]["end_time"]),
+                )
         return spans
 
     def failing(self) -> set[str]:
         return {i for i, r in self.results.items() if r["status"] in {"fail", "error"}}
 
 
-def run_phases(outputs: Path, *phases: str, params: tuple[str, ...] = (),
-               env: str = "local", extra_env: dict[str, str] | None = None) -> Run:
+def run_phases(
+    outputs: Path,
+    *phases: str,
+    params: tuple[str, ...] = (),
+    env: str = "local",
+    extra_env: dict[str, str] | None = None,
+) -> Run:
     args = [sys.executable, "-m", "runbook.cli", "run", "--env", env, "--outputs", str(outputs)]
     for phase in phases:
         args += ["--phase", phase]
     for p in params:
         args += ["--param", p]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, **(extra_env or {})})
+    proc = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(extra_env or {})},
+    )
     assert proc.stdout.strip(), proc.stderr
     return Run(proc)

@@ -19,8 +19,11 @@ def test_clean_local_environment_is_go(tmp_path: Path) -> None:
 
 
 def test_invalid_utility_values_each_fail_with_the_reason(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, "environment", params=(
-        f"environment_config.variables.sources=[{{file: {INVALID}}}]",))
+    run = run_phases(
+        tmp_path,
+        "environment",
+        params=(f"environment_config.variables.sources=[{{file: {INVALID}}}]",),
+    )
     assert run.proc.returncode == 1
     r = run.results
     explanations = {i: x["explanation"] for i, x in r.items() if x["status"] == "fail"}
@@ -33,10 +36,14 @@ def test_invalid_utility_values_each_fail_with_the_reason(tmp_path: Path) -> Non
 
 
 def test_app_settings_drift_is_found_through_the_sdk(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, "environment", params=(
-        "azure_standin.sites.pixcrawler-sandbox.app_settings.DEBUG=\"true\"",
-        "azure_standin.sites.pixcrawler-sandbox.app_settings.SUPABASE_SERVICE_ROLE_KEY=drifted",
-    ))
+    run = run_phases(
+        tmp_path,
+        "environment",
+        params=(
+            'rehearsal.azure_standin.sites.pixcrawler-sandbox.app_settings.DEBUG="true"',
+            "rehearsal.azure_standin.sites.pixcrawler-sandbox.app_settings.SUPABASE_SERVICE_ROLE_KEY=drifted",
+        ),
+    )
     assert run.proc.returncode == 1
     site = run.results["azure.appsettings.pixcrawler-sandbox"]
     assert site["status"] == "fail"

@@ -14,8 +14,16 @@ def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: 
     run = run_phases(tmp_path)
     assert run.proc.returncode == 0, run.failing()
     assert [p["name"] for p in run.manifest["phases"]] == [
-        "pre-deployment", "environment", "deploy", "verify", "performance", "monitor",
-        "rollback", "post-deployment", "success-criteria"]
+        "pre-deployment",
+        "environment",
+        "deploy",
+        "verify",
+        "performance",
+        "monitor",
+        "rollback",
+        "post-deployment",
+        "success-criteria",
+    ]
     assert run.manifest["verdict"] == "GO"
     r = run.results
     zero = r["deploy.zero_downtime"]
@@ -38,8 +46,11 @@ def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: 
     assert spans["environment"][0] < spans["pre-deployment"][1]
     assert spans["pre-deployment"][0] < spans["environment"][1]
     perf = spans["performance"]
-    assert all(end <= perf[0] or start >= perf[1]
-               for name, (start, end) in spans.items() if name != "performance")
+    assert all(
+        end <= perf[0] or start >= perf[1]
+        for name, (start, end) in spans.items()
+        if name != "performance"
+    )
     # the plots are in the notebooks and in the report
     report = (run.run_dir / "report.html").read_text()
     images = report.count("data:image/png;base64,")
@@ -49,8 +60,12 @@ def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: 
 
 
 def test_regressed_release_is_rolled_back_and_the_recovery_verified(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, params=(
-        "deploy.package.source_dir=rehearsal/src/rehearsal/samples/releases/release-1.1.0-regressed",))
+    run = run_phases(
+        tmp_path,
+        params=(
+            "deploy.package.source_dir=rehearsal/src/rehearsal/samples/releases/release-1.1.0-regressed",
+        ),
+    )
     assert run.proc.returncode == 1
     failing = run.failing()
     assert "smoke.list-notifications" in failing
@@ -58,8 +73,13 @@ def test_regressed_release_is_rolled_back_and_the_recovery_verified(tmp_path: Pa
     r = run.results
     assert r["rollback.decision"]["status"] == "fail"
     assert "Critical functionality broken" in r["rollback.decision"]["explanation"]
-    for step in ("rollback.initiated", "rollback.previous_version_deployed", "rollback.health",
-                 "rollback.functionality_restored", "rollback.metrics_normal"):
+    for step in (
+        "rollback.initiated",
+        "rollback.previous_version_deployed",
+        "rollback.health",
+        "rollback.functionality_restored",
+        "rollback.metrics_normal",
+    ):
         assert r[step]["status"] == "pass", (step, r[step]["explanation"])
     assert r["rollback.verify.smoke.list-notifications"]["status"] == "pass"  # healthy again
     assert run.manifest["verdict"] == "ROLLBACK REQUIRED"
@@ -67,15 +87,20 @@ def test_regressed_release_is_rolled_back_and_the_recovery_verified(tmp_path: Pa
 
 
 def test_a_metric_source_returning_errors_is_incomplete_not_go(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, "monitor", params=(
-        "azure_standin.monitor.faults.metrics_error_status=503",))
+    run = run_phases(
+        tmp_path,
+        "monitor",
+        params=("rehearsal.azure_standin.monitor.faults.metrics_error_status=503",),
+    )
     assert run.proc.returncode == 1
     assert run.manifest["verdict"] == "INCOMPLETE"
     assert run.results["monitor.metrics.error-rate"]["status"] == "inconclusive"
 
 
 def test_failed_zip_deploy_stops_before_the_swap(tmp_path: Path) -> None:
-    run = run_phases(tmp_path, "deploy", params=("azure_standin.faults.fail_zip_deploy=true",))
+    run = run_phases(
+        tmp_path, "deploy", params=("rehearsal.azure_standin.faults.fail_zip_deploy=true",)
+    )
     assert run.proc.returncode == 1
     r = run.results
     assert r["deploy.zip_deploy"]["status"] == "fail"

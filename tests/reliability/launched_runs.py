@@ -53,8 +53,23 @@ def launch(outputs: Path, *args: str, root: Path | None = None,
     if root is not None:
         env["RUNBOOK_ROOT"] = str(root)
     env.update(extra_env or {})
-    proc = subprocess.Popen([sys.executable, "-m", "runbook.cli", "run", "--env", "local",
-                             "--outputs", str(outputs), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT, preexec_fn=preexec)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runbook.cli",
+            "run",
+            "--env",
+            "local",
+            "--outputs",
+            str(outputs),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=preexec,
+    )
     return Launched(proc, outputs)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.core.checks import Status
 from runbook.cli import main
+from runbook.core.checks import Status
 from runbook.phases.pre_deployment.gates.params import Gate
 from runbook.phases.pre_deployment.gates.runner import run_gate
 
@@ -51,6 +51,7 @@ def _edit_local(root: Path, old: str, new: str) -> Path:
 
 
 # --- parameter files -------------------------------------------------------------------------
+
 
 def test_malformed_yaml_names_the_file_and_line(capsys, checkout: Path) -> None:
     path = _edit_local(checkout, "  timeout_s: 10\n", "  timeout_s: [10\n")
@@ -90,6 +91,7 @@ def test_extends_of_a_missing_base_is_refused(capsys, checkout: Path) -> None:
 
 # --- environment and phase -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("env", ["moon", "../etc", "Local"])
 def test_unknown_environment_lists_the_known_ones(capsys, env: str) -> None:
     err = _invalid(capsys, ["run", "--env", env, "--dry-run"])
@@ -103,43 +105,53 @@ def test_unknown_phase_lists_the_phases(capsys) -> None:
 
 # --- --param: malformed, wrong type, unknown key, thresholds, URLs, headers --------------------
 
-@pytest.mark.parametrize(("param", "expected"), [
-    ("nonsense", "expected key=value"),
-    ("=5", "is not a dotted key"),
-    ("target..timeout_s=5", "is not a dotted key"),
-    ("target.timeout_s=[1", "is not valid YAML"),
-    ("target.timeout_s=abc", "key 'target.timeout_s'"),
-    ("target.colour=blue", "unknown key 'target.colour'"),
-    ("target.token=plain-secret-value", "key 'target.token'"),
-    ("target.name=null", "key 'target.name'"),
-    ("execution.cell_timeout_s=0", "greater than 0"),
-])
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ("nonsense", "expected key=value"),
+        ("=5", "is not a dotted key"),
+        ("target..timeout_s=5", "is not a dotted key"),
+        ("target.timeout_s=[1", "is not valid YAML"),
+        ("target.timeout_s=abc", "key 'target.timeout_s'"),
+        ("target.colour=blue", "unknown key 'target.colour'"),
+        ("target.token=plain-secret-value", "key 'target.token'"),
+        ("target.name=null", "key 'target.name'"),
+        ("execution.cell_timeout_s=0", "greater than 0"),
+    ],
+)
 def test_malformed_or_mistyped_param_names_the_param(capsys, param: str, expected: str) -> None:
     err = _invalid(capsys, [*VERIFY, "--param", param])
     assert "--param" in err and expected in err, err
 
 
-@pytest.mark.parametrize(("param", "expected"), [
-    ("performance.gates.p95_ms=-1", "greater than 0"),
-    ("performance.gates.error_rate=2", "less than or equal to 1"),
-    ("performance.gates.p95_ms=1500", "rollback_p95_ms (1000.0) is below p95_ms (1500.0)"),
-    ("performance.gates.rollback_error_rate=0.001", "rollback_error_rate (0.001) is below"),
-    ("deploy.kudu.timeout=-1", "greater than 0"),
-    ("monitor.window=PT0S", "interval must not be longer than the window"),
-])
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ("performance.gates.p95_ms=-1", "greater than 0"),
+        ("performance.gates.error_rate=2", "less than or equal to 1"),
+        ("performance.gates.p95_ms=1500", "rollback_p95_ms (1000.0) is below p95_ms (1500.0)"),
+        ("performance.gates.rollback_error_rate=0.001", "rollback_error_rate (0.001) is below"),
+        ("deploy.kudu.timeout=-1", "greater than 0"),
+        ("monitor.window=PT0S", "interval must not be longer than the window"),
+    ],
+)
 def test_negative_or_inverted_thresholds_are_refused(capsys, param: str, expected: str) -> None:
     key = param.split("=", 1)[0]
     err = _invalid(capsys, [*VERIFY, "--param", param])
     assert f"--param {key}" in err and expected in err, err
 
 
-@pytest.mark.parametrize(("param", "expected"), [
-    ("target.base_url=not-a-url", "absolute http:// or https:// URL"),
-    ("target.base_url=ftp://files.example.com", "absolute http:// or https:// URL"),
-    ('target.base_url="http://a.example.com/\\nHost: evil"', "newlines or control characters"),
-    ("azure.arm_endpoint=management", "absolute http:// or https:// URL"),
-    ('target.headers={X-Trace: "a\\r\\nSet-Cookie: x=1"}', "contains whitespace, a newline"),
-])
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ("target.base_url=not-a-url", "absolute http:// or https:// URL"),
+        ("target.base_url=ftp://files.example.com", "absolute http:// or https:// URL"),
+        ('target.base_url="http://a.example.com/\\nHost: evil"', "newlines or control characters"),
+        ("azure.arm_endpoint=management", "absolute http:// or https:// URL"),
+        ('target.headers={X-Trace: "a\\r\\nSet-Cookie: x=1"}', "contains whitespace, a newline"),
+    ],
+)
 def test_non_url_and_hostile_values_are_refused(capsys, param: str, expected: str) -> None:
     key = param.split("=", 1)[0]
     err = _invalid(capsys, [*VERIFY, "--param", param])
@@ -148,13 +160,28 @@ def test_non_url_and_hostile_values_are_refused(capsys, param: str, expected: st
 
 # --- checks that need the run itself (still before anything starts) --------------------------
 
-def test_an_unset_secret_is_named_in_the_plan_not_refused(capsys, monkeypatch,
-                                                           tmp_path: Path) -> None:
+
+def test_an_unset_secret_is_named_in_the_plan_not_refused(
+    capsys, monkeypatch, tmp_path: Path
+) -> None:
     """What an unset secret hides only the run can tell (its checks end INCOMPLETE): the plan
     names it, and nothing refuses the input."""
     monkeypatch.delenv("PIXCRAWLER_API_TOKEN", raising=False)
-    assert main(["run", "--env", "staging", "--phase", "verify", "--dry-run",
-                 "--outputs", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--env",
+                "staging",
+                "--phase",
+                "verify",
+                "--dry-run",
+                "--outputs",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "not set now" in err and "target.token ($PIXCRAWLER_API_TOKEN)" in err
     assert not any(tmp_path.iterdir())
@@ -162,14 +189,26 @@ def test_an_unset_secret_is_named_in_the_plan_not_refused(capsys, monkeypatch,
 
 @pytest.mark.parametrize("repo", ["/nonexistent/pixcrawler", "/tmp/x; touch {canary}"])
 def test_a_missing_repository_is_invalid_input_and_never_reaches_a_shell(
-        capsys, monkeypatch, tmp_path: Path, repo: str) -> None:
+    capsys, monkeypatch, tmp_path: Path, repo: str
+) -> None:
     canary = tmp_path / "PWNED"
     repo = repo.format(canary=canary)
     monkeypatch.setenv("PIXCRAWLER_API_TOKEN", "t-" + "x" * 20)
     outputs = tmp_path / "outputs"
-    err = _invalid(capsys, ["run", "--env", "staging", "--phase", "pre-deployment",
-                            "--param", f"pre_deployment.repo={repo}",
-                            "--outputs", str(outputs)])
+    err = _invalid(
+        capsys,
+        [
+            "run",
+            "--env",
+            "staging",
+            "--phase",
+            "pre-deployment",
+            "--param",
+            f"pre_deployment.repo={repo}",
+            "--outputs",
+            str(outputs),
+        ],
+    )
     assert "key 'pre_deployment.repo'" in err and repo in err and "is not a folder" in err
     assert not canary.exists() and not outputs.exists()
 
@@ -177,9 +216,18 @@ def test_a_missing_repository_is_invalid_input_and_never_reaches_a_shell(
 def test_gates_run_argv_lists_so_metacharacters_stay_literal(tmp_path: Path) -> None:
     repo = tmp_path / "repo; touch PWNED"
     repo.mkdir()
-    gate = Gate(id="hostile", title="t", section="s", kind="command",
-                argv=["{python}", "-c", "import os, sys; print(os.getcwd()); print(sys.argv[1])",
-                      "$(touch PWNED); `touch PWNED`"])
+    gate = Gate(
+        id="hostile",
+        title="t",
+        section="s",
+        kind="command",
+        argv=[
+            "{python}",
+            "-c",
+            "import os, sys; print(os.getcwd()); print(sys.argv[1])",
+            "$(touch PWNED); `touch PWNED`",
+        ],
+    )
     result = run_gate(gate, repo, tmp_path / "evidence", python=[sys.executable])
     assert result.status is Status.PASS, result.explanation
     out = (tmp_path / "evidence" / "hostile.stdout.log").read_text()
@@ -188,6 +236,7 @@ def test_gates_run_argv_lists_so_metacharacters_stay_literal(tmp_path: Path) -> 
 
 
 # --- verify ----------------------------------------------------------------------------------
+
 
 def test_verify_of_a_missing_run_directory_fails_naming_it(capsys, tmp_path: Path) -> None:
     missing = tmp_path / "no-such-run"

@@ -23,9 +23,9 @@ import certifi
 import pytest
 from launched_runs import NO_INTEGRATION, ROOT, Launched, launch
 
+from runbook.cli import main
 from runbook.core import evidence
 from runbook.governance.chain import verify_chain
-from runbook.cli import main
 
 ARM_TOKEN = "arm-" + os.urandom(9).hex()
 
@@ -37,11 +37,18 @@ def _dying_checkout(tmp: Path) -> Path:
         shutil.copytree(ROOT / folder, root / folder)
     path = root / "runbooks" / "04_verify.ipynb"
     nb = json.loads(path.read_text())
-    at = next(i for i, c in enumerate(nb["cells"])
-              if "session.run_all()" in "".join(c["source"]))
-    nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": "die",
-                                "metadata": {}, "outputs": [],
-                                "source": ["import os\n", "os._exit(1)"]})
+    at = next(i for i, c in enumerate(nb["cells"]) if "session.run_all()" in "".join(c["source"]))
+    nb["cells"].insert(
+        at + 1,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "die",
+            "metadata": {},
+            "outputs": [],
+            "source": ["import os\n", "os._exit(1)"],
+        },
+    )
     path.write_text(json.dumps(nb, indent=1))
     return root
 
@@ -49,13 +56,15 @@ def _dying_checkout(tmp: Path) -> Path:
 def _untrusted_standin(stack: ExitStack, tmp: Path) -> str:
     """A real Azure stand-in whose (self-signed) certificate the run will not trust."""
     from rehearsal.azure_standin.process import start_standin
+    from rehearsal.params import rehearsal_of
     from runbook.core.parameters import load
 
-    config = load("local", root=ROOT).params.azure_standin
+    config = rehearsal_of(load("local", root=ROOT).params).azure_standin
     assert config is not None
     config = config.model_copy(update={"accept_token_env": "RUNBOOK_ARM_TOKEN"})
-    handle = stack.enter_context(start_standin(config, tmp / "standin",
-                                               env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN}))
+    handle = stack.enter_context(
+        start_standin(config, tmp / "standin", env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN})
+    )
     return handle.url.rstrip("/")
 
 
@@ -66,21 +75,41 @@ def runs(tmp_path_factory) -> Iterator[dict[str, Launched]]:
         arm_url = _untrusted_standin(stack, tmp)
         shared = tmp / "shared-outputs"
         launched = {
-            "dying": launch(tmp / "dying", "--phase", "verify", *NO_INTEGRATION,
-                             root=_dying_checkout(tmp)),
+            "dying": launch(
+                tmp / "dying", "--phase", "verify", *NO_INTEGRATION, root=_dying_checkout(tmp)
+            ),
             "twin-a": launch(shared, "--phase", "verify", *NO_INTEGRATION),
             "twin-b": launch(shared, "--phase", "verify", *NO_INTEGRATION),
-            "tls": launch(tmp / "tls", "--phase", "environment",
-                           "--param", "azure_standin=null",
-                           "--param", f"azure.arm_endpoint={arm_url}",
-                           "--param", f"azure.ca_bundle={certifi.where()}",
-                           extra_env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN}),
-            "throttled": launch(tmp / "throttled", "--phase", "environment",
-                                 "--param", "azure_standin.faults.throttle.count=1",
-                                 "--param", "azure_standin.faults.throttle.retry_after=1"),
-            "throttled-out": launch(tmp / "throttled-out", "--phase", "environment",
-                                     "--param", "azure_standin.faults.throttle.count=50",
-                                     "--param", "azure_standin.faults.throttle.retry_after=0"),
+            "tls": launch(
+                tmp / "tls",
+                "--phase",
+                "environment",
+                "--param",
+                "rehearsal.azure_standin=null",
+                "--param",
+                f"azure.arm_endpoint={arm_url}",
+                "--param",
+                f"azure.ca_bundle={certifi.where()}",
+                extra_env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN},
+            ),
+            "throttled": launch(
+                tmp / "throttled",
+                "--phase",
+                "environment",
+                "--param",
+                "rehearsal.azure_standin.faults.throttle.count=1",
+                "--param",
+                "rehearsal.azure_standin.faults.throttle.retry_after=1",
+            ),
+            "throttled-out": launch(
+                tmp / "throttled-out",
+                "--phase",
+                "environment",
+                "--param",
+                "rehearsal.azure_standin.faults.throttle.count=50",
+                "--param",
+                "rehearsal.azure_standin.faults.throttle.retry_after=0",
+            ),
         }
         try:
             yield launched
@@ -95,8 +124,7 @@ def _verifies(run_dir: Path) -> bool:
     return main(["verify", str(run_dir)]) == 0
 
 
-def test_kernel_dying_mid_phase_is_no_go_naming_the_dead_kernel_and_keeps_evidence(
-        runs) -> None:
+def test_kernel_dying_mid_phase_is_no_go_naming_the_dead_kernel_and_keeps_evidence(runs) -> None:
     run = runs["dying"]
     rc, out, err = run.finish()
     assert rc == 1, err
@@ -105,8 +133,9 @@ def test_kernel_dying_mid_phase_is_no_go_naming_the_dead_kernel_and_keeps_eviden
     assert r["smoke.health"]["status"] == "pass"  # gathered before the kernel died, kept
     crash = r["runbook.verify.execution"]
     assert crash["status"] == "error"
-    assert "kernel" in crash["explanation"].lower() and "died" in crash["explanation"].lower(), \
+    assert "kernel" in crash["explanation"].lower() and "died" in crash["explanation"].lower(), (
         crash["explanation"]
+    )
     assert "auth.sweep" not in r  # nothing after the death is invented
     assert run.manifest["phases"][0]["status"] == "crashed"
     assert (run.run_dir / "notebooks" / "04_verify.ipynb").is_file()
@@ -148,8 +177,9 @@ def test_a_429_with_retry_after_inside_the_retry_budget_still_goes(runs) -> None
     rc, _, err = run.finish()
     assert rc == 0, err
     assert run.manifest["verdict"] == "GO"
-    assert all(r["status"] == "pass" for i, r in run.results.items()
-               if i.startswith("azure.appsettings"))
+    assert all(
+        r["status"] == "pass" for i, r in run.results.items() if i.startswith("azure.appsettings")
+    )
     assert _verifies(run.run_dir)
 
 
@@ -162,6 +192,7 @@ def test_throttling_beyond_the_retry_budget_fails_cleanly_naming_429(runs) -> No
     assert azure
     for result in azure.values():
         assert result["status"] == "error"
-        assert "429" in result["explanation"] or "too many" in result["explanation"].lower(), \
+        assert "429" in result["explanation"] or "too many" in result["explanation"].lower(), (
             result["explanation"]
+        )
     assert _verifies(run.run_dir)

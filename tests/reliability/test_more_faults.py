@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from launched_runs import NO_INTEGRATION, ROOT, Launched, launch
 
+from runbook.cli import main
 from runbook.core import evidence
 from runbook.governance.chain import verify_chain
-from runbook.cli import main
 
-THROTTLE = "azure_standin.faults.throttle"
+THROTTLE = "rehearsal.azure_standin.faults.throttle"
 RESET_ROUTE = "GET /api/v1/auth/me"  # smoke.auth-required and smoke.auth-me use it
 # The verify notebook is ~120 kB once executed and ~440 kB rendered to HTML; the manifest,
 # report and chain line are far smaller. So 64 kB stops papermill saving the notebook, and
@@ -57,20 +57,53 @@ def _stop(launched: dict[str, Launched]) -> None:
 def runs(tmp_path_factory) -> Iterator[dict[str, Launched]]:
     tmp = tmp_path_factory.mktemp("more-faults")
     launched = {
-        "reset-route": launch(tmp / "reset-route", "--phase", "verify", *NO_INTEGRATION,
-                               "--param", f'sandbox.faults.reset_routes=["{RESET_ROUTE}"]'),
-        "reset-share": launch(tmp / "reset-share", "--phase", "verify", *NO_INTEGRATION,
-                               "--param", "sandbox.faults.reset_rate=0.5",
-                               "--param", "sandbox.seed=7"),
-        "503": launch(tmp / "503", "--phase", "environment",
-                       "--param", f"{THROTTLE}.status=503", "--param", f"{THROTTLE}.count=1",
-                       "--param", f"{THROTTLE}.retry_after=1"),
-        "503-out": launch(tmp / "503-out", "--phase", "environment",
-                           "--param", f"{THROTTLE}.status=503",
-                           "--param", f"{THROTTLE}.count=50",
-                           "--param", f"{THROTTLE}.retry_after=0"),
-        "no-data": launch(tmp / "no-data", "--phase", "monitor",
-                           "--param", "azure_standin.monitor.faults.metrics_empty=true"),
+        "reset-route": launch(
+            tmp / "reset-route",
+            "--phase",
+            "verify",
+            *NO_INTEGRATION,
+            "--param",
+            f'rehearsal.sandbox.faults.reset_routes=["{RESET_ROUTE}"]',
+        ),
+        "reset-share": launch(
+            tmp / "reset-share",
+            "--phase",
+            "verify",
+            *NO_INTEGRATION,
+            "--param",
+            "rehearsal.sandbox.faults.reset_rate=0.5",
+            "--param",
+            "rehearsal.sandbox.seed=7",
+        ),
+        "503": launch(
+            tmp / "503",
+            "--phase",
+            "environment",
+            "--param",
+            f"{THROTTLE}.status=503",
+            "--param",
+            f"{THROTTLE}.count=1",
+            "--param",
+            f"{THROTTLE}.retry_after=1",
+        ),
+        "503-out": launch(
+            tmp / "503-out",
+            "--phase",
+            "environment",
+            "--param",
+            f"{THROTTLE}.status=503",
+            "--param",
+            f"{THROTTLE}.count=50",
+            "--param",
+            f"{THROTTLE}.retry_after=0",
+        ),
+        "no-data": launch(
+            tmp / "no-data",
+            "--phase",
+            "monitor",
+            "--param",
+            "rehearsal.azure_standin.monitor.faults.metrics_empty=true",
+        ),
         "earlier": launch(tmp / "disk", "--phase", "verify", *NO_INTEGRATION),
     }
     try:
@@ -89,8 +122,14 @@ def disk_full(runs: dict[str, Launched], tmp_path_factory) -> Iterator[dict[str,
     ipython = tmp_path_factory.mktemp("ipython")  # the kernels' history, not the user's
     env = {"IPYTHONDIR": str(ipython)}
     launched = {
-        name: launch(earlier.outputs, "--phase", "verify", *NO_INTEGRATION, extra_env=env,
-                      preexec=_file_size_limit(limit))
+        name: launch(
+            earlier.outputs,
+            "--phase",
+            "verify",
+            *NO_INTEGRATION,
+            extra_env=env,
+            preexec=_file_size_limit(limit),
+        )
         for name, limit in (("notebook", NOTEBOOK_LIMIT), ("rendering", RENDERING_LIMIT))
     }
     try:
@@ -104,8 +143,11 @@ def _verifies(run_dir: Path) -> bool:
 
 
 def _smoke_errors(results: dict[str, dict]) -> dict[str, dict]:
-    return {i: r for i, r in results.items()
-            if i.startswith("smoke.") and r["status"] in {"error", "fail"}}
+    return {
+        i: r
+        for i, r in results.items()
+        if i.startswith("smoke.") and r["status"] in {"error", "fail"}
+    }
 
 
 # -- connection resets ---------------------------------------------------------------------
@@ -190,8 +232,9 @@ def test_metrics_with_no_data_points_are_incomplete_never_a_pass(runs) -> None:
     assert "monitor.metrics.error-rate" in metrics and len(metrics) >= 4
     for result in metrics.values():
         assert result["status"] == "inconclusive", (result["id"], result["status"])
-        assert "no " in result["explanation"] and "data" in result["explanation"], \
-            result["explanation"]
+        assert "no " in result["explanation"] and "data" in result["explanation"], result[
+            "explanation"
+        ]
     assert _verifies(run.run_dir)
 
 
@@ -222,11 +265,11 @@ def test_disk_full_while_the_notebook_is_saved_stops_the_run_cleanly(runs, disk_
     earlier = runs["earlier"]
     assert _verifies(earlier.run_dir)
     assert [e["run_id"] for e in evidence.read_chain(earlier.outputs / "local")] == [
-        earlier.manifest["run_id"]]
+        earlier.manifest["run_id"]
+    ]
 
 
-def test_disk_full_while_the_notebook_is_rendered_stops_the_run_cleanly(runs,
-                                                                        disk_full) -> None:
+def test_disk_full_while_the_notebook_is_rendered_stops_the_run_cleanly(runs, disk_full) -> None:
     _assert_stopped_cleanly(disk_full["rendering"], "04_verify.html")
     assert _verifies(runs["earlier"].run_dir)
 
@@ -234,7 +277,7 @@ def test_disk_full_while_the_notebook_is_rendered_stops_the_run_cleanly(runs,
 _WRITE_MANIFEST = """
 import json, sys
 from pathlib import Path
-from runbook import evidence as ev
+from runbook.core import evidence as ev
 run_dir = Path(sys.argv[1])
 try:
     ev.write_manifest(run_dir, {"run_id": run_dir.name, "verdict": "GO", "results": []})
@@ -254,15 +297,22 @@ def _finished_runs(env_dir: Path, count: int) -> None:
 
 def _write_manifest_limited(run_dir: Path, limit: int) -> str | None:
     """write_manifest in a child whose files cannot grow past `limit`; its error, if any."""
-    proc = subprocess.run([sys.executable, "-c", _WRITE_MANIFEST, str(run_dir)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          preexec_fn=_file_size_limit(limit), check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRITE_MANIFEST, str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        preexec_fn=_file_size_limit(limit),
+        check=False,
+    )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     return json.loads(proc.stdout)["error"]
 
 
 def test_a_manifest_that_does_not_fit_leaves_no_manifest_and_an_intact_chain(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env_dir = tmp_path / "local"
     _finished_runs(env_dir, 2)
     chain_before = (env_dir / "chain.jsonl").read_bytes()
@@ -277,7 +327,8 @@ def test_a_manifest_that_does_not_fit_leaves_no_manifest_and_an_intact_chain(
 
 
 def test_a_chain_line_cut_short_by_a_full_disk_is_taken_back_with_its_manifest(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env_dir = tmp_path / "local"
     _finished_runs(env_dir, 12)  # the chain is now larger than one manifest
     chain_before = (env_dir / "chain.jsonl").read_bytes()
@@ -289,7 +340,6 @@ def test_a_chain_line_cut_short_by_a_full_disk_is_taken_back_with_its_manifest(
     assert (env_dir / "chain.jsonl").read_bytes() == chain_before  # no half line
     assert not (run_dir / "manifest.json").exists()  # taken back: not a run off the chain
     report = verify_chain(env_dir)
-    assert report.ok and report.runs == 12 and report.unfinished == [run_dir.name], \
-        report.lines()
+    assert report.ok and report.runs == 12 and report.unfinished == [run_dir.name], report.lines()
     for earlier in (p for p in env_dir.iterdir() if p.is_dir() and p != run_dir):
         assert evidence.verify(earlier).ok

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from rollback_support import perf_checks, result
 
-from runbook.phases.post_deployment.baseline import PostDeploymentParams, baseline_checks
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.evidence import write_manifest
 from runbook.core.evidence_queries import earlier_runs
+from runbook.phases.post_deployment.baseline import PostDeploymentParams, baseline_checks
 
 PARAMS = PostDeploymentParams()
 
@@ -42,9 +42,11 @@ def _deployment(env_dir: Path, run_id: str, perf: list[CheckResult], *,
 
 
 def test_first_deployment_documents_the_baseline_and_skips_the_comparison(tmp_path: Path) -> None:
-    runs = [*perf_checks(latency_ms=100, error_rate=0.0),
-            result("monitor.metrics.cpu", observed={"worst_interval": 60.0, "mean": 35.0}),
-            result("deploy.record", observed={"build_id": "ci-7", "sha256": "ab" * 32})]
+    runs = [
+        *perf_checks(latency_ms=100, error_rate=0.0),
+        result("monitor.metrics.cpu", observed={"worst_interval": 60.0, "mean": 35.0}),
+        result("deploy.record", observed={"build_id": "ci-7", "sha256": "ab" * 32}),
+    ]
     checks = _by_id(baseline_checks(runs, PARAMS, [], tmp_path, run_id="r1"))
 
     documented = checks["post.baseline.documented"]
@@ -63,7 +65,7 @@ def test_first_deployment_documents_the_baseline_and_skips_the_comparison(tmp_pa
     assert thresholds.status is Status.PASS and thresholds.severity is Severity.WARNING
     p95 = documented.observed["p95_ms"]
     assert thresholds.observed["p95_ms"] == -(-p95 * 1.5 // 10) * 10  # × 1.5, rounded up to 10
-    # the §1–§3 tasks are runbook.governance.signoff items (tests/governance/test_one_signoff_per_box.py)
+    # the §1–§3 tasks are sign-off items (tests/governance/test_one_signoff_per_box.py)
     assert not [c for c in checks.values() if c.id.startswith("post.signoff.")]
 
 
@@ -126,10 +128,11 @@ def test_the_limit_is_a_parameter(tmp_path: Path) -> None:
 
 
 def test_without_a_load_test_the_monitor_results_give_the_baseline(tmp_path: Path) -> None:
-    monitor = [result("monitor.logs.p95", observed={"p50_ms": 40.0, "p95_ms": 120.0,
-                                                    "p99_ms": 300.0}),
-               result("monitor.logs.error-rate", observed={"error_rate": 0.002, "failed": 4}),
-               result("monitor.metrics.memory", observed={"worst_interval": 61.0, "mean": 55.0})]
+    monitor = [
+        result("monitor.logs.p95", observed={"p50_ms": 40.0, "p95_ms": 120.0, "p99_ms": 300.0}),
+        result("monitor.logs.error-rate", observed={"error_rate": 0.002, "failed": 4}),
+        result("monitor.metrics.memory", observed={"worst_interval": 61.0, "mean": 55.0}),
+    ]
     documented = _by_id(baseline_checks(monitor, PARAMS, [], tmp_path))["post.baseline.documented"]
     assert documented.status is Status.PASS
     assert documented.observed["p95_ms"] == 120.0 and documented.observed["error_rate"] == 0.002

@@ -12,10 +12,10 @@ from rollback_support import healthy_run, perf_checks, result, smoke_checks
 
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.evidence import write_manifest
-from runbook.phases.monitoring.params import MonitorParams
 from runbook.core.parameters import ParameterError, load
-from runbook.phases.rollback.params import MonitorEvidence, RollbackParams
+from runbook.phases.monitoring.params import MonitorParams
 from runbook.phases.rollback.decision import decide, previous_monitor_results
+from runbook.phases.rollback.params import MonitorEvidence, RollbackParams
 
 
 def _replace(results: list[CheckResult], *new: CheckResult) -> list[CheckResult]:
@@ -78,8 +78,9 @@ def test_the_lines_are_strictly_above_their_limits() -> None:
 def test_an_errored_smoke_step_is_broken_functionality_too() -> None:
     errored = result("smoke.health", Status.ERROR, explanation="connection refused")
     decision = decide(_replace(healthy_run(), errored), RollbackParams())
-    assert decision.roll_back and "connection refused" in decision.row(
-        "critical_functionality").detail
+    assert (
+        decision.roll_back and "connection refused" in decision.row("critical_functionality").detail
+    )
 
 
 def test_a_failing_database_health_result_crosses_the_database_line() -> None:
@@ -122,8 +123,15 @@ def test_numbers_of_results_that_could_not_measure_are_not_used() -> None:
 
 
 def test_sources_are_parameters() -> None:
-    custom = RollbackParams.model_validate({"criteria": {"error_rate": {
-        "sources": [{"id": "azure.metrics.http5xx", "path": "observed.share"}]}}})
+    custom = RollbackParams.model_validate(
+        {
+            "criteria": {
+                "error_rate": {
+                    "sources": [{"id": "azure.metrics.http5xx", "path": "observed.share"}]
+                }
+            }
+        }
+    )
     runs = [*healthy_run(), result("azure.metrics.http5xx", observed={"share": 0.3})]
     decision = decide(runs, custom)
     assert decision.roll_back and "azure.metrics.http5xx" in decision.reasons[0]
@@ -132,7 +140,8 @@ def test_sources_are_parameters() -> None:
 def test_a_security_flag_needs_who_and_why() -> None:
     with pytest.raises(ValidationError, match="reported_by"):
         RollbackParams.model_validate(
-            {"criteria": {"security": {"vulnerability_discovered": True}}})
+            {"criteria": {"security": {"vulnerability_discovered": True}}}
+        )
 
 
 def _monitor_run(env_dir: Path, run_id: str, finished: datetime, error_rate: float) -> None:
@@ -186,6 +195,9 @@ def test_a_rollback_line_stricter_than_its_gate_is_refused_naming_both_keys() ->
     message = str(caught.value)
     assert "rollback.criteria.memory_slope_mb_per_h.limit (50)" in message
     assert "monitor.thresholds.memory_slope_mb_per_h (1000)" in message
-    with pytest.raises(ParameterError, match=r"rollback.criteria.p95_ms.limit \(150\) is below "
-                                             r"performance.gates.p95_ms \(200\)"):
+    with pytest.raises(
+        ParameterError,
+        match=r"rollback.criteria.p95_ms.limit \(150\) is below "
+        r"performance.gates.p95_ms \(200\)",
+    ):
         load("local", ["rollback.criteria.p95_ms.limit=150"])

@@ -6,17 +6,23 @@ from pathlib import Path
 
 from rollback_support import healthy_run, perf_checks, result, smoke_checks
 
-from runbook.phases.post_deployment.baseline import PostDeploymentParams, baseline_checks
 from runbook.core.checks import CheckResult, Status
-from runbook.phases.rollback.params import RollbackParams
-from runbook.phases.rollback.decision import decide
-from runbook.phases.success.criteria import SuccessParams, success_verdict
 from runbook.core.verdict import Verdict
+from runbook.phases.post_deployment.baseline import PostDeploymentParams, baseline_checks
+from runbook.phases.rollback.decision import decide
+from runbook.phases.rollback.params import RollbackParams
+from runbook.phases.success.criteria import SuccessParams, success_verdict
 
-CONFIRMED = {"successful_if": {"no_critical_bugs": {"reported": False,
-                                                    "confirmed_by": "release manager"}}}
-VERIFIED = ["rollback.initiated", "rollback.previous_version_deployed", "rollback.health",
-            "rollback.functionality_restored", "rollback.metrics_normal"]
+CONFIRMED = {
+    "successful_if": {"no_critical_bugs": {"reported": False, "confirmed_by": "release manager"}}
+}
+VERIFIED = [
+    "rollback.initiated",
+    "rollback.previous_version_deployed",
+    "rollback.health",
+    "rollback.functionality_restored",
+    "rollback.metrics_normal",
+]
 
 
 def _whole_run(base: list[CheckResult], tmp_path: Path) -> list[CheckResult]:
@@ -119,8 +125,17 @@ def test_an_unconfirmed_critical_bug_line_keeps_it_incomplete(tmp_path: Path) ->
     assert checks["success.no_critical_bugs"].status is Status.PENDING_SIGN_OFF
     assert checks["success.verdict"].status is Status.INCONCLUSIVE
 
-    reported = SuccessParams.model_validate({"successful_if": {"no_critical_bugs": {
-        "reported": True, "confirmed_by": "support", "note": "uploads lost"}}})
+    reported = SuccessParams.model_validate(
+        {
+            "successful_if": {
+                "no_critical_bugs": {
+                    "reported": True,
+                    "confirmed_by": "support",
+                    "note": "uploads lost",
+                }
+            }
+        }
+    )
     assert success_verdict(_whole_run(healthy_run(), tmp_path), reported).verdict is Verdict.NO_GO
 
 

@@ -12,12 +12,12 @@ import psycopg
 import pytest
 from sandbox_support import AUTH, TOKEN
 
-from runbook.core.checks import Status
-from runbook.phases.monitoring.database.params import DatabaseParams
-from runbook.phases.monitoring.database.checks import database_checks
 from rehearsal.postgres_server import LocalPostgres, local_postgres
 from rehearsal.sandbox.config import SandboxConfig, SandboxFaults
 from rehearsal.sandbox.server import SandboxHandle, start_sandbox
+from runbook.core.checks import Status
+from runbook.phases.monitoring.database.checks import database_checks
+from runbook.phases.monitoring.database.params import DatabaseParams
 from waiting import wait_for
 
 URL_ENV = "RUNBOOK_TEST_SANDBOX_DATABASE_URL"
@@ -48,8 +48,9 @@ def db_sandbox(pg: LocalPostgres) -> Iterator[SandboxHandle]:
 
 
 @pytest.fixture
-def sandbox(db_sandbox: SandboxHandle, pg: LocalPostgres,
-            monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+def sandbox(
+    db_sandbox: SandboxHandle, pg: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> SandboxHandle:
     """The database sandbox emptied, its faults off, the statement statistics reset."""
     db_sandbox.reset()
     with psycopg.connect(pg.url("pixcrawler"), autocommit=True) as conn:
@@ -61,8 +62,6 @@ def sandbox(db_sandbox: SandboxHandle, pg: LocalPostgres,
 def checks() -> dict[str, Status]:
     results = database_checks(DatabaseParams.model_validate({"url": {"env": URL_ENV}}))
     return {r.id: r.status for r in results}
-
-
 
 
 def project_traffic(url: str, n: int = 3) -> None:
@@ -78,7 +77,8 @@ def project_traffic(url: str, n: int = 3) -> None:
 
 
 def test_projects_are_rows_and_their_statements_are_recorded(
-        sandbox: SandboxHandle, pg: LocalPostgres) -> None:
+    sandbox: SandboxHandle, pg: LocalPostgres
+) -> None:
     with httpx.Client(base_url=sandbox.url, headers=AUTH, timeout=60) as client:
         created = client.post(PROJECTS, json={"name": "kept", "description": "in postgres"})
         assert created.status_code == 201
@@ -126,8 +126,10 @@ def test_slow_queries_fail_only_query_performance(sandbox: SandboxHandle) -> Non
 
 
 def test_without_a_database_projects_stay_in_memory_and_db_knobs_are_refused() -> None:
-    with start_sandbox(SandboxConfig(port=0), TOKEN) as handle, \
-            httpx.Client(base_url=handle.url, headers=AUTH, timeout=30) as client:
+    with (
+        start_sandbox(SandboxConfig(port=0), TOKEN) as handle,
+        httpx.Client(base_url=handle.url, headers=AUTH, timeout=30) as client,
+    ):
         assert client.post(PROJECTS, json={"name": "m"}).status_code == 201
         assert [p["name"] for p in client.get(PROJECTS).json()["data"]] == ["m"]
         refused = httpx.put(f"{handle.url}/_sandbox/faults", json={"db_hold_connections": 2})

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sandbox_support import AUTH, TOKEN
 
+from rehearsal.sandbox.__main__ import main
 from rehearsal.sandbox.config import SandboxConfig
 from rehearsal.sandbox.server import SandboxError, SandboxHandle, start_sandbox
-from rehearsal.sandbox.__main__ import main
 
 
 def _gone(pid: int) -> bool:
@@ -143,7 +143,8 @@ def test_sandbox_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import sys, time
-            from rehearsal.sandbox import SandboxConfig, start_sandbox
+            from rehearsal.sandbox.config import SandboxConfig
+            from rehearsal.sandbox.server import start_sandbox
             handle = start_sandbox(SandboxConfig(port=0), "parent-token")
             print(handle.pid, flush=True)
             time.sleep(60)

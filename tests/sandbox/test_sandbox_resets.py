@@ -32,7 +32,8 @@ def test_a_reset_route_gets_a_tcp_reset_and_no_answer(sandbox: SandboxHandle) ->
 
 
 def test_reset_rate_resets_a_share_and_spares_admin_routes(
-        sandbox: SandboxHandle, client: httpx.Client) -> None:
+    sandbox: SandboxHandle, client: httpx.Client
+) -> None:
     sandbox.set_faults(reset_rate=0.5)
     outcomes = []
     for _ in range(20):

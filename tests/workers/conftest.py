@@ -33,8 +33,9 @@ def backend_url(broker_redis: RedisHandle) -> str:
 
 
 @pytest.fixture(scope="module")
-def celery_worker(broker_redis: RedisHandle, backend_url: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerHandle]:
+def celery_worker(
+    broker_redis: RedisHandle, backend_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerHandle]:
     """One real worker on the module's broker, storing results in the Redis backend."""
     with worker_on(broker_redis.url, tmp_path_factory.mktemp("worker"), backend_url) as handle:
         yield handle

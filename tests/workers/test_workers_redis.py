@@ -14,14 +14,15 @@ import redis
 from pydantic import ValidationError
 from workers_support import redis_or_fail
 
+from rehearsal.workers import RedisHandle, free_port
 from runbook.core.checks import CheckResult, Status
 from runbook.phases.monitoring.workers.params import RedisParams, WorkersParams
 from runbook.phases.monitoring.workers.redis_health import redis_checks
-from rehearsal.workers import RedisHandle, free_port
 
 
-def run(url: str | None = None, *, secret_env: str | None = None,
-        **options: object) -> dict[str, CheckResult]:
+def run(
+    url: str | None = None, *, secret_env: str | None = None, **options: object
+) -> dict[str, CheckResult]:
     source = {"secret": {"env": secret_env}} if secret_env else {"url": url}
     params = WorkersParams(redis=RedisParams.model_validate({"url": source, **options}))
     return {r.id: r for r in redis_checks(params)}
@@ -64,8 +65,11 @@ def test_every_metric_is_read_after_hits_misses_and_evictions(tmp_path: Path) ->
     # a new connection's buffers can evict a few more keys while the check reads INFO
     assert info["evicted_keys"] <= evicted.observed <= after["evicted_keys"]
     assert evicted.status is Status.FAIL
-    assert all(r.section.startswith("Monitoring and Alerting §3 Redis Monitoring — ")
-               for k, r in results.items() if k not in ("redis.connection", "redis.latency"))
+    assert all(
+        r.section.startswith("Monitoring and Alerting §3 Redis Monitoring — ")
+        for k, r in results.items()
+        if k not in ("redis.connection", "redis.latency")
+    )
     assert results["redis.latency"].status is Status.PASS
 
 
@@ -78,10 +82,16 @@ def test_thresholds_come_from_parameters(tmp_path: Path) -> None:
         for i in range(300):
             client.set(f"fill:{i}", b"v" * 20_000)
         client.close()
-        strict = run(server.url, min_hit_rate=0.6, max_connected_clients=1,
-                     max_ops_per_sec=0.000001)
-        loose = run(server.url, min_hit_rate=0.5, max_evicted_keys=10**9, memory_warn_pct=100,
-                    memory_critical_pct=100)
+        strict = run(
+            server.url, min_hit_rate=0.6, max_connected_clients=1, max_ops_per_sec=0.000001
+        )
+        loose = run(
+            server.url,
+            min_hit_rate=0.5,
+            max_evicted_keys=10**9,
+            memory_warn_pct=100,
+            memory_critical_pct=100,
+        )
     assert strict["redis.hit_rate"].status is Status.FAIL
     assert loose["redis.hit_rate"].status is Status.PASS
     assert loose["redis.evicted_keys"].status is Status.PASS
@@ -159,8 +169,7 @@ def test_unanswered_ping_times_out_as_error(silent_listener: int) -> None:
     assert results["redis.memory"].status is Status.ERROR
 
 
-def test_password_never_appears_in_results(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_password_never_appears_in_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     password = "pw-" + secrets.token_urlsafe(16)
     with redis_or_fail(tmp_path, password=password) as server:
         cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()

@@ -46,8 +46,7 @@ def slow_relay(port: int, delay_s: float) -> Iterator[int]:
                 return
             upstream = socket.create_connection(("127.0.0.1", port))
             threading.Thread(target=_pump, args=(client, upstream, 0.0), daemon=True).start()
-            threading.Thread(target=_pump, args=(upstream, client, delay_s),
-                             daemon=True).start()
+            threading.Thread(target=_pump, args=(upstream, client, delay_s), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
     try:
@@ -58,8 +57,11 @@ def slow_relay(port: int, delay_s: float) -> Iterator[int]:
 
 
 def _latency(url: str, **options: object):
-    params = WorkersParams(redis=RedisParams.model_validate(
-        {"url": {"url": url}, "latency_samples": 5, "latency_interval_s": 0.0, **options}))
+    params = WorkersParams(
+        redis=RedisParams.model_validate(
+            {"url": {"url": url}, "latency_samples": 5, "latency_interval_s": 0.0, **options}
+        )
+    )
     return {r.id: r for r in redis_checks(params)}["redis.latency"]
 
 

@@ -13,10 +13,15 @@ from rehearsal.workers import BACKEND_ENV, BROKER_ENV
 SUCCEED = "tests.workers.succeed"
 EXPLODE = "tests.workers.explode"
 
-app = Celery("runbook-workers-tests", broker=os.environ.get(BROKER_ENV),
-             backend=os.environ.get(BACKEND_ENV) or None, set_as_current=False)
-app.conf.update(worker_send_task_events=True, result_extended=True,
-                broker_connection_retry_on_startup=True)
+app = Celery(
+    "runbook-workers-tests",
+    broker=os.environ.get(BROKER_ENV),
+    backend=os.environ.get(BACKEND_ENV) or None,
+    set_as_current=False,
+)
+app.conf.update(
+    worker_send_task_events=True, result_extended=True, broker_connection_retry_on_startup=True
+)
 
 
 @app.task(name=SUCCEED)

@@ -31,14 +31,15 @@ def redis_or_fail(workdir: Path, **options: object) -> RedisHandle:
 
 def worker_on(broker_url: str, workdir: Path, result_backend: str | None = None) -> WorkerHandle:
     """A real worker of the test app on `broker_url` (answers ping when returned)."""
-    return start_worker(broker_url, workdir, app=TEST_APP, result_backend=result_backend,
-                        pythonpath=[HERE])
+    return start_worker(
+        broker_url, workdir, app=TEST_APP, result_backend=result_backend, pythonpath=[HERE]
+    )
 
 
 def client_app(broker_url: str, backend_url: str | None = None) -> Celery:
     """A Celery client to send the test tasks by name (and wait on their results)."""
-    app = Celery("workers-tests-client", broker=broker_url, backend=backend_url,
-                 set_as_current=False)
+    app = Celery(
+        "workers-tests-client", broker=broker_url, backend=backend_url, set_as_current=False
+    )
     app.conf.update(broker_connection_retry_on_startup=False)
     return app
-

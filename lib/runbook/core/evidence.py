@@ -79,7 +79,7 @@ def append_whole(path: Path, line: str) -> None:
         size = os.fstat(fd).st_size
         try:
             while payload:
-                payload = payload[os.write(fd, payload):]
+                payload = payload[os.write(fd, payload) :]
             os.fsync(fd)
         except OSError as exc:
             os.ftruncate(fd, size)
@@ -250,11 +250,13 @@ def verify(run_dir: Path) -> VerifyReport:
     digest = hashlib.sha256(raw).hexdigest()
     entries = [e for e in read_chain(run_dir.parent) if e.get("run_id") == manifest.get("run_id")]
     if not entries:
-        report.problems.append(f"{MANIFEST}: run {manifest.get('run_id')} is not in "
-                               f"{run_dir.parent / CHAIN}")
+        report.problems.append(
+            f"{MANIFEST}: run {manifest.get('run_id')} is not in {run_dir.parent / CHAIN}"
+        )
     elif entries[-1]["manifest_sha256"] != digest:
-        report.problems.append(f"edited: {MANIFEST} (its sha256 differs from the one recorded in "
-                               f"{CHAIN})")
+        report.problems.append(
+            f"edited: {MANIFEST} (its sha256 differs from the one recorded in {CHAIN})"
+        )
     return report
 
 
@@ -269,22 +271,31 @@ def list_runs(outputs: Path, env: str | None = None) -> list[dict[str, Any]]:
             if not run_dir.is_dir():
                 continue
             manifest_path = run_dir / MANIFEST
-            row: dict[str, Any] = {"environment": env_dir.name, "run_id": run_dir.name,
-                                   "verdict": "UNFINISHED", "started_at": None, "phases": "",
-                                   "path": str(run_dir)}
+            row: dict[str, Any] = {
+                "environment": env_dir.name,
+                "run_id": run_dir.name,
+                "verdict": "UNFINISHED",
+                "started_at": None,
+                "phases": "",
+                "path": str(run_dir),
+            }
             if manifest_path.is_file():
                 try:
                     m = json.loads(manifest_path.read_text())
-                    row.update(verdict=m.get("verdict"), started_at=m.get("started_at"),
-                               phases=",".join(p["name"] for p in m.get("phases", [])))
+                    row.update(
+                        verdict=m.get("verdict"),
+                        started_at=m.get("started_at"),
+                        phases=",".join(p["name"] for p in m.get("phases", [])),
+                    )
                 except (ValueError, KeyError, TypeError):
                     row["verdict"] = "UNREADABLE"
             rows.append(row)
     return sorted(rows, key=lambda r: r["run_id"], reverse=True)
 
 
-def previous_manifests(env_dir: Path, *, phase: str | None = None,
-                       exclude_run: str | None = None) -> list[dict[str, Any]]:
+def previous_manifests(
+    env_dir: Path, *, phase: str | None = None, exclude_run: str | None = None
+) -> list[dict[str, Any]]:
     """Finished manifests of an environment, newest first (optionally only runs that executed
     `phase`, and never `exclude_run`): where earlier baselines and monitor evidence come from."""
     out = []
@@ -294,8 +305,10 @@ def previous_manifests(env_dir: Path, *, phase: str | None = None,
         if run_id == exclude_run or not path.is_file():
             continue
         manifest = json.loads(path.read_text())
-        if phase and not any(p.get("name") == phase and p.get("status") == "completed"
-                             for p in manifest.get("phases", [])):
+        if phase and not any(
+            p.get("name") == phase and p.get("status") == "completed"
+            for p in manifest.get("phases", [])
+        ):
             continue
         out.append(manifest)
     return out

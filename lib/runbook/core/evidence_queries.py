@@ -109,8 +109,11 @@ def read_values(results: Iterable[CheckResult], sources: Iterable[SourceRef]) ->
                 raw = dig(result.model_dump(mode="json"), source.path)
                 number = None if raw is _ABSENT else as_number(raw)
                 if number is None:
-                    entry.problem = (f"no number at '{source.path}'" if raw is _ABSENT
-                                     else f"'{source.path}' is {str(raw)[:80]!r}, not a number")
+                    entry.problem = (
+                        f"no number at '{source.path}'"
+                        if raw is _ABSENT
+                        else f"'{source.path}' is {str(raw)[:80]!r}, not a number"
+                    )
                 entry.value = number
             found.append(entry)
     return found
@@ -139,8 +142,9 @@ def from_manifest(manifest: dict[str, Any], patterns: Iterable[str]) -> list[Che
             continue
         if any(fnmatchcase(result.id, p) for p in patterns):
             origin = f"run {manifest.get('run_id')} ({manifest.get('finished_at')})"
-            out.append(result.model_copy(update={"evidence": {**result.evidence,
-                                                              "_origin": origin}}))
+            out.append(
+                result.model_copy(update={"evidence": {**result.evidence, "_origin": origin}})
+            )
     return out
 
 

@@ -20,31 +20,28 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
-from runbook.governance.approval import ApprovalParams
-from runbook.providers.azure.params import AppSettingsParams, AzureParams
-from rehearsal.azure_standin.config import StandinConfig
-from runbook.phases.post_deployment.baseline import PostDeploymentParams
 from runbook.core.checklist.params import ChecklistParams
-from runbook.phases.pre_deployment.contract.params import ContractParams
-from runbook.phases.monitoring.database.params import DatabaseParams
+from runbook.core.target import TargetParams
+from runbook.governance.approval import ApprovalParams
+from runbook.governance.promotion import PromotionParams
+from runbook.governance.signoff import SignOffParams
 from runbook.phases.deploy.params import DeployParams
 from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
-from runbook.phases.pre_deployment.gates.params import PreDeploymentParams
-from runbook.phases.verify.integration.params import IntegrationParams
+from runbook.phases.monitoring.database.params import DatabaseParams
 from runbook.phases.monitoring.params import MonitorParams
-from runbook.phases.performance.params import PerformanceParams
-from runbook.governance.promotion import PromotionParams
-from runbook.phases.rollback.params import RollbackParams
-from rehearsal.sandbox.config import SandboxConfig
-from runbook.governance.signoff import SignOffParams
-from runbook.phases.verify.smoke import SmokeParams
-from runbook.phases.success.criteria import SuccessParams
-from runbook.core.target import TargetParams
 from runbook.phases.monitoring.workers.params import WorkersParams
+from runbook.phases.performance.params import PerformanceParams
+from runbook.phases.post_deployment.baseline import PostDeploymentParams
+from runbook.phases.pre_deployment.contract.params import ContractParams
+from runbook.phases.pre_deployment.gates.params import PreDeploymentParams
+from runbook.phases.rollback.params import RollbackParams
+from runbook.phases.success.criteria import SuccessParams
+from runbook.phases.verify.integration.params import IntegrationParams
+from runbook.phases.verify.smoke import SmokeParams
+from runbook.providers.azure.params import AppSettingsParams, AzureParams
 
 ENVIRONMENTS_DIR = "parameters"
 OVERRIDES_ENV = "RUNBOOK_OVERRIDES"  # newline-separated key=value, for interactive kernels
@@ -72,30 +69,6 @@ class EnvironmentPhaseParams(BaseModel):
     )
 
 
-class SampleTargetParams(BaseModel):
-    """Local rehearsal: materialize the sample target repository (optionally with deliberate
-    defects) and point `pre_deployment.repo` at the copy."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    defects: list[str] = Field(
-        default_factory=list,
-        description="failing-test, lint-error, format-error, type-error, low-coverage, "
-        "architecture-violation, missing-doc, new-migration, removed-endpoint, "
-        "collection-error, doubled-prefix-base",
-    )
-
-    @field_validator("defects")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        from rehearsal.sample_repo import DEFECTS
-
-        unknown = [d for d in value if d not in DEFECTS]
-        if unknown:
-            raise ValueError(f"unknown defects {unknown}; known: {', '.join(sorted(DEFECTS))}")
-        return value
-
-
 class Parameters(BaseModel):
     """Everything one environment's run needs. Phase sections are optional per environment."""
 
@@ -106,20 +79,12 @@ class Parameters(BaseModel):
     target: TargetParams
     build_id: str | None = None
     execution: ExecutionParams = Field(default_factory=ExecutionParams)
-    sandbox: SandboxConfig | None = Field(
-        None, description="present: `runbook run` starts this local sandbox as the target"
+    rehearsal: dict[str, Any] | None = Field(
+        None,
+        description="present: `runbook run` starts local stand-ins (sandbox, Azure stand-in, "
+        "sample repository) through the rehearsal package, which validates this section",
     )
     azure: AzureParams | None = Field(None, description="the App Service, reached how")
-    azure_standin: StandinConfig | None = Field(
-        None, description="present: `runbook run` starts this local Azure stand-in"
-    )
-    local_environment: dict[str, str] = Field(
-        default_factory=dict,
-        description="rehearsal-only variables set for a local run (needs 'sandbox')",
-    )
-    sample_target: SampleTargetParams | None = Field(
-        None, description="present: `runbook run` materializes the sample target repository"
-    )
     pre_deployment: PreDeploymentParams | None = None
     contract: ContractParams | None = Field(
         None, description="API documentation and backward compatibility (Pre-Deployment §3, §4)"
@@ -222,25 +187,60 @@ class LoadedParameters:
     overrides: list[str] = field(default_factory=list)
 
 
+PACKAGED_DATA = Path(__file__).resolve().parents[1] / "_data"
+"""Where an installed wheel keeps the notebooks and the shipped parameters (absent in a checkout,
+whose own runbooks/ and parameters/ are used)."""
+
+
 def project_root(start: Path | None = None) -> Path:
-    """The runbook checkout: $RUNBOOK_ROOT, else the nearest folder up with parameters/ and
-    runbooks/, else the folder this package was installed from."""
+    """Where a run reads its parameters and writes outputs/: $RUNBOOK_ROOT, else the nearest
+    folder up with parameters/ and runbooks/ (the runbook's checkout), else the nearest with
+    parameters/ (a team's repository), else — installed as a wheel — the current folder."""
     env = os.environ.get("RUNBOOK_ROOT")
     if env:
         return Path(env).resolve()
-    for base in [start or Path.cwd(), Path(__file__).resolve()]:
+    here = start or Path.cwd()
+    for base in [here, Path(__file__).resolve()]:
         for folder in [base, *base.parents]:
             if (folder / ENVIRONMENTS_DIR).is_dir() and (folder / "runbooks").is_dir():
                 return folder
+    for folder in [here, *here.parents]:
+        if (folder / ENVIRONMENTS_DIR).is_dir():
+            return folder
+    if PACKAGED_DATA.is_dir():
+        return here.resolve()
     raise ParameterError(
-        ["cannot find the runbook checkout (a folder with parameters/ and runbooks/); "
-         "run from inside it or set RUNBOOK_ROOT"]
+        [
+            "cannot find the runbook checkout (a folder with parameters/ and runbooks/); "
+            "run from inside it or set RUNBOOK_ROOT"
+        ]
     )
 
 
+def runbooks_dir(root: Path) -> Path:
+    """The phase notebooks: the root's runbooks/, else those shipped in the package."""
+    own = root / "runbooks"
+    return own if own.is_dir() or not PACKAGED_DATA.is_dir() else PACKAGED_DATA / "runbooks"
+
+
+def parameter_dirs(root: Path) -> list[Path]:
+    """Where environments' files are looked up, in order: the root's parameters/, then the
+    files shipped in the package (the checklist's defaults, development, staging, production)."""
+    dirs = [root / ENVIRONMENTS_DIR]
+    if PACKAGED_DATA.is_dir():
+        dirs.append(PACKAGED_DATA / ENVIRONMENTS_DIR)
+    return dirs
+
+
 def available_environments(root: Path) -> list[str]:
-    return sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*.yaml")
-                  if not p.name.startswith("_"))
+    return sorted(
+        {
+            p.stem
+            for d in parameter_dirs(root)
+            for p in d.glob("*.yaml")
+            if not p.name.startswith("_")
+        }
+    )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -268,14 +268,17 @@ def apply_override(data: dict[str, Any], parts: list[str], value: Any) -> None:
             index = int(part) if part.isdigit() else None
             if index is None or index >= len(node):
                 raise ParameterError(
-                    [f"--param {'.'.join(parts)}: {'.'.join(parts[: i + 1])} is not an item of "
-                     f"a list of {len(node)}"]
+                    [
+                        f"--param {'.'.join(parts)}: {'.'.join(parts[: i + 1])} is not an item of "
+                        f"a list of {len(node)}"
+                    ]
                 )
             node = node[index]
             continue
         if not isinstance(node, dict):
-            raise ParameterError([f"--param {'.'.join(parts)}: {'.'.join(parts[:i])} is not a "
-                                  "mapping"])
+            raise ParameterError(
+                [f"--param {'.'.join(parts)}: {'.'.join(parts[:i])} is not a mapping"]
+            )
         if node.get(part) is None:
             node[part] = [] if nxt.isdigit() else {}
         node = node[part]
@@ -306,8 +309,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ParameterError([f"{path}: the top level must be a mapping of keys, not "
-                              f"{type(data).__name__}"])
+        raise ParameterError(
+            [f"{path}: the top level must be a mapping of keys, not {type(data).__name__}"]
+        )
     return data
 
 
@@ -319,11 +323,15 @@ def read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base_name is None:
         return data
     base = (path.parent / str(base_name)).resolve()
+    packaged = (PACKAGED_DATA / ENVIRONMENTS_DIR / str(base_name)).resolve()
+    if not base.is_file() and packaged.is_file() and packaged.parent.name == ENVIRONMENTS_DIR:
+        base = packaged  # a team's file extending the shipped defaults
     if base in seen or base == path.resolve():
         raise ParameterError([f"{path}: 'extends: {base_name}' makes a cycle"])
-    if not base.is_file() or base.parent != path.parent.resolve():
-        raise ParameterError([f"{path}: key 'extends': {base_name!r} is not a file in "
-                              f"{path.parent}"])
+    if not base.is_file() or base.parent not in (path.parent.resolve(), packaged.parent):
+        raise ParameterError(
+            [f"{path}: key 'extends': {base_name!r} is not a file in {path.parent}"]
+        )
     return deep_merge(read_with_base(base, (*seen, path.resolve())), data)
 
 
@@ -344,16 +352,19 @@ def load(
     """Read, override and validate one environment's parameters."""
     root = root or project_root()
     overrides = list(overrides or [])
-    path = root / ENVIRONMENTS_DIR / f"{env}.yaml"
+    candidates = [d / f"{env}.yaml" for d in parameter_dirs(root)]
+    path = next((c for c in candidates if c.is_file()), candidates[0])
     if not re.fullmatch(r"[a-z][a-z0-9-]*", env) or not path.is_file():
         known = ", ".join(available_environments(root)) or "none"
-        raise ParameterError([f"unknown environment {env!r}: there is no {path} "
-                              f"(known environments: {known})"])
+        raise ParameterError(
+            [f"unknown environment {env!r}: there is no {path} (known environments: {known})"]
+        )
     data = read_with_base(path)
     data.setdefault("environment", env)
     if data["environment"] != env:
-        raise ParameterError([f"{path}: key 'environment' is {data['environment']!r} but the "
-                              f"file is for {env!r}"])
+        raise ParameterError(
+            [f"{path}: key 'environment' is {data['environment']!r} but the file is for {env!r}"]
+        )
     parsed = [parse_override(o) for o in overrides]
     for parts, value in parsed:
         apply_override(data, parts, value)
@@ -385,8 +396,14 @@ def describe_validation(exc: ValidationError, path: Path, override_keys: list[st
     problems = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        source = next((f"--param {k}" for k in override_keys
-                       if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")), None)
+        source = next(
+            (
+                f"--param {k}"
+                for k in override_keys
+                if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")
+            ),
+            None,
+        )
         where = source or str(path)
         kind = err["type"]
         if kind == "extra_forbidden":
@@ -442,7 +459,13 @@ def _unwrap(annotation: Any) -> Any:
 
 def public_dump(params: Parameters) -> dict[str, Any]:
     """The parameters as JSON, secrets only as references (what notebooks and manifests get).
-    The rehearsal-only `local_environment` and the Azure stand-in's seed (which holds
-    placeholder secret settings) stay out: no notebook needs them."""
-    return params.model_dump(mode="json", by_alias=True,
-                             exclude={"local_environment", "azure_standin"})
+    The rehearsal's `local_environment` and its Azure stand-in's seed (which holds placeholder
+    secret settings) stay out: no notebook needs them."""
+    dumped = params.model_dump(mode="json", by_alias=True)
+    if isinstance(dumped.get("rehearsal"), dict):
+        dumped["rehearsal"] = {
+            k: v
+            for k, v in dumped["rehearsal"].items()
+            if k not in ("local_environment", "azure_standin")
+        }
+    return dumped

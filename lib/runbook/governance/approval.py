@@ -32,8 +32,8 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.orchestration.phase_plan import Phase
 from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
+from runbook.orchestration.phase_plan import Phase
 
 CHECK_ID = "governance.approval"
 SECTION = "Deployment Steps §3.1 Pre-Production Checklist — Deployment approved"
@@ -46,8 +46,9 @@ PLAN_EXCLUDED = ("signoff", "approval")  # run-time inputs, not what the run doe
 
 def canonical_json(data: Any) -> bytes:
     """The one byte form everything here is hashed in: sorted keys, no spaces, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str).encode()
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def sha256_of(data: Any) -> str:
@@ -104,11 +105,20 @@ def normalised_notebook(path: Path, injected: dict[str, Any], kernel_name: str) 
     from papermill.parameterize import parameterize_notebook
 
     nb = load_notebook_node(str(path))  # as papermill loads it: tags and metadata in place
-    nb = parameterize_notebook(nb, injected, kernel_name=kernel_name,
-                               language=nb.metadata.get("kernelspec", {}).get("language")
-                               or "python")
-    cells = [{"cell_type": c.cell_type, "source": c.source,
-              "tags": sorted(c.get("metadata", {}).get("tags", []))} for c in nb.cells]
+    nb = parameterize_notebook(
+        nb,
+        injected,
+        kernel_name=kernel_name,
+        language=nb.metadata.get("kernelspec", {}).get("language") or "python",
+    )
+    cells = [
+        {
+            "cell_type": c.cell_type,
+            "source": c.source,
+            "tags": sorted(c.get("metadata", {}).get("tags", [])),
+        }
+        for c in nb.cells
+    ]
     return {"kernel_name": kernel_name, "nbformat": nb.nbformat, "cells": cells}
 
 
@@ -129,8 +139,8 @@ def _package(params: Any, root: Path) -> PlannedPackage | None:
     spec = getattr(deploy, "package", None)
     if spec is None:
         return None
-    from runbook.phases.deploy.package import zip_folder
     from runbook.core.evidence import sha256_file
+    from runbook.phases.deploy.package import zip_folder
 
     if spec.path is not None:
         path = root / spec.path
@@ -138,14 +148,14 @@ def _package(params: Any, root: Path) -> PlannedPackage | None:
         return PlannedPackage(build_id=spec.build_id, source=f"zip {spec.path}", sha256=digest)
     folder = root / str(spec.source_dir)
     if not folder.is_dir():
-        return PlannedPackage(build_id=spec.build_id, source=f"folder {spec.source_dir}",
-                              sha256=None)
+        return PlannedPackage(
+            build_id=spec.build_id, source=f"folder {spec.source_dir}", sha256=None
+        )
     with tempfile.TemporaryDirectory(prefix="plan-") as tmp:
         dest = Path(tmp) / "package.zip"
         zip_folder(folder, dest, spec.exclude)  # deterministic: same files, same bytes
         digest = sha256_file(dest)
-    return PlannedPackage(build_id=spec.build_id, source=f"folder {spec.source_dir}",
-                          sha256=digest)
+    return PlannedPackage(build_id=spec.build_id, source=f"folder {spec.source_dir}", sha256=digest)
 
 
 def build_plan(params: Any, phases: Sequence[Phase], root: Path) -> Plan:
@@ -159,9 +169,14 @@ def build_plan(params: Any, phases: Sequence[Phase], root: Path) -> Plan:
         nb = normalised_notebook(phase.path(root), injected, kernel)
         notebooks[phase.notebook] = nb
         planned.append(PlannedPhase(name=phase.name, notebook=phase.notebook, sha256=sha256_of(nb)))
-    plan = Plan(environment=params.environment, build_id=params.build_id, phases=planned,
-                parameters=injected["params"], package=_package(params, root),
-                runbook={"version": __version__, "code_sha256": code_fingerprint()})
+    plan = Plan(
+        environment=params.environment,
+        build_id=params.build_id,
+        phases=planned,
+        parameters=injected["params"],
+        package=_package(params, root),
+        runbook={"version": __version__, "code_sha256": code_fingerprint()},
+    )
     plan._notebooks = notebooks
     return plan
 
@@ -177,14 +192,24 @@ def write_plan(plan: Plan, folder: Path) -> str:
     import nbformat
 
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PLAN_FILE).write_text(json.dumps(plan.model_dump(mode="json"), indent=1,
-                                               ensure_ascii=False, sort_keys=True))
+    (folder / PLAN_FILE).write_text(
+        json.dumps(plan.model_dump(mode="json"), indent=1, ensure_ascii=False, sort_keys=True)
+    )
     for name, content in plan._notebooks.items():
-        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
-            "name": content["kernel_name"], "display_name": content["kernel_name"]}})
+        nb = nbformat.v4.new_notebook(
+            metadata={
+                "kernelspec": {
+                    "name": content["kernel_name"],
+                    "display_name": content["kernel_name"],
+                }
+            }
+        )
         for cell in content["cells"]:
-            make = nbformat.v4.new_code_cell if cell["cell_type"] == "code" else (
-                nbformat.v4.new_markdown_cell)
+            make = (
+                nbformat.v4.new_code_cell
+                if cell["cell_type"] == "code"
+                else (nbformat.v4.new_markdown_cell)
+            )
             new = make(source=cell["source"])
             if cell["tags"]:
                 new.metadata["tags"] = cell["tags"]
@@ -204,13 +229,18 @@ class ApprovalParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     required: bool = Field(True, description="refuse to start without a valid approval")
-    file: str | None = Field(None, description="approval file (relative to the checkout); "
-                                               "`runbook run --approval PATH` overrides")
+    file: str | None = Field(
+        None,
+        description="approval file (relative to the checkout); "
+        "`runbook run --approval PATH` overrides",
+    )
     max_age_h: float = Field(24, gt=0, description="an approval older than this is stale")
-    approvers: list[str] = Field(default_factory=list,
-                                 description="who may approve (empty: anyone)")
-    hmac_key: SecretRef | None = Field(None, description="approvals must carry an HMAC keyed "
-                                                         "by this secret")
+    approvers: list[str] = Field(
+        default_factory=list, description="who may approve (empty: anyone)"
+    )
+    hmac_key: SecretRef | None = Field(
+        None, description="approvals must carry an HMAC keyed by this secret"
+    )
 
 
 class Approval(BaseModel):
@@ -225,8 +255,12 @@ class Approval(BaseModel):
     signature: str | None = None
 
     def signed_fields(self) -> dict[str, Any]:
-        return {"plan_sha256": self.plan_sha256, "approver": self.approver,
-                "at": self.at.astimezone(UTC).isoformat(), "note": self.note}
+        return {
+            "plan_sha256": self.plan_sha256,
+            "approver": self.approver,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "note": self.note,
+        }
 
 
 class ApprovalError(ValueError):
@@ -239,11 +273,18 @@ def signature(approval: Approval, key: str) -> str:
     return SIGNATURE_PREFIX + mac.hexdigest()
 
 
-def create_approval(plan_sha256: str, approver: str, note: str = "", *,
-                    key_ref: SecretRef | None = None, at: datetime | None = None) -> Approval:
+def create_approval(
+    plan_sha256: str,
+    approver: str,
+    note: str = "",
+    *,
+    key_ref: SecretRef | None = None,
+    at: datetime | None = None,
+) -> Approval:
     """A new approval of a plan (signed when a key reference is given)."""
-    approval = Approval(plan_sha256=plan_sha256, approver=approver, note=note,
-                        at=at or datetime.now(UTC))
+    approval = Approval(
+        plan_sha256=plan_sha256, approver=approver, note=note, at=at or datetime.now(UTC)
+    )
     if key_ref is not None:
         approval = approval.model_copy(update={"signature": signature(approval, resolve(key_ref))})
     return approval
@@ -251,8 +292,9 @@ def create_approval(plan_sha256: str, approver: str, note: str = "", *,
 
 def save_approval(approval: Approval, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(approval.model_dump(mode="json", exclude_none=True),
-                                   sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(approval.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    )
     return path
 
 
@@ -265,40 +307,64 @@ def load_approval(path: Path) -> Approval:
     try:
         return Approval.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
         raise ApprovalError(f"{path}: not an approval ({problems})") from None
 
 
-def verify_approval(approval: Approval | None, current_plan_hash: str, *,
-                    max_age: timedelta = timedelta(hours=24), approvers: Sequence[str] = (),
-                    key_ref: SecretRef | None = None, now: datetime | None = None
-                    ) -> CheckResult:
+def verify_approval(
+    approval: Approval | None,
+    current_plan_hash: str,
+    *,
+    max_age: timedelta = timedelta(hours=24),
+    approvers: Sequence[str] = (),
+    key_ref: SecretRef | None = None,
+    now: datetime | None = None,
+) -> CheckResult:
     """governance.approval: PASS only for an approval of exactly this plan, fresh, by an allowed
     approver, and correctly signed when a key is configured; FAIL (or ERROR: key unavailable)."""
     now = now or datetime.now(UTC)
     common: dict[str, Any] = {
-        "id": CHECK_ID, "section": SECTION, "severity": Severity.BLOCKER,
+        "id": CHECK_ID,
+        "section": SECTION,
+        "severity": Severity.BLOCKER,
         "title": "The run was approved, for exactly this plan, recently",
-        "threshold": {"plan_sha256": current_plan_hash, "max_age_h": max_age.total_seconds() / 3600,
-                      "approvers": list(approvers) or "anyone", "signed": key_ref is not None},
+        "threshold": {
+            "plan_sha256": current_plan_hash,
+            "max_age_h": max_age.total_seconds() / 3600,
+            "approvers": list(approvers) or "anyone",
+            "signed": key_ref is not None,
+        },
     }
     if approval is None:
-        return CheckResult(**common, status=Status.FAIL, explanation="no approval was given",
-                           evidence={"plan_sha256": current_plan_hash})
+        return CheckResult(
+            **common,
+            status=Status.FAIL,
+            explanation="no approval was given",
+            evidence={"plan_sha256": current_plan_hash},
+        )
     record = approval.model_dump(mode="json")
-    observed = {"plan_sha256": approval.plan_sha256, "approver": approval.approver,
-                "at": record["at"], "age_h": round((now - approval.at).total_seconds() / 3600, 3)}
+    observed = {
+        "plan_sha256": approval.plan_sha256,
+        "approver": approval.approver,
+        "at": record["at"],
+        "age_h": round((now - approval.at).total_seconds() / 3600, 3),
+    }
     evidence = {"approval": record, "plan_sha256": current_plan_hash}
     refused = []
     if not hmac.compare_digest(approval.plan_sha256, current_plan_hash):
-        refused.append("it approves another plan (plan sha256 "
-                       f"{approval.plan_sha256[:12]}… ≠ {current_plan_hash[:12]}…): forged, or the "
-                       "plan changed since it was approved")
+        refused.append(
+            "it approves another plan (plan sha256 "
+            f"{approval.plan_sha256[:12]}… ≠ {current_plan_hash[:12]}…): forged, or the "
+            "plan changed since it was approved"
+        )
     age = now - approval.at
     if age > max_age:
-        refused.append(f"it is stale: given {age.total_seconds() / 3600:.1f} h ago "
-                       f"(limit {max_age.total_seconds() / 3600:g} h)")
+        refused.append(
+            f"it is stale: given {age.total_seconds() / 3600:.1f} h ago "
+            f"(limit {max_age.total_seconds() / 3600:g} h)"
+        )
     elif age < -FUTURE_SKEW:
         refused.append("it is dated in the future")
     if approvers and approval.approver not in approvers:
@@ -307,30 +373,55 @@ def verify_approval(approval: Approval | None, current_plan_hash: str, *,
         try:
             key = resolve(key_ref)
         except SecretUnavailable as exc:
-            return CheckResult(**common, status=Status.ERROR, observed=observed,
-                               evidence=evidence, explanation=f"cannot check the signature: {exc}")
+            return CheckResult(
+                **common,
+                status=Status.ERROR,
+                observed=observed,
+                evidence=evidence,
+                explanation=f"cannot check the signature: {exc}",
+            )
         if approval.signature is None:
             refused.append("it is not signed, and approvals must be (approval.hmac_key)")
         elif not hmac.compare_digest(approval.signature, signature(approval, key)):
             refused.append("its signature does not verify: forged or edited")
     if refused:
-        return CheckResult(**common, status=Status.FAIL, observed=observed, evidence=evidence,
-                           explanation="approval refused: " + "; ".join(refused))
-    return CheckResult(**common, status=Status.PASS, observed=observed, evidence=evidence,
-                       explanation=f"approved by {approval.approver} "
-                                   f"{age.total_seconds() / 3600:.1f} h ago"
-                                   + (f": {approval.note}" if approval.note else ""))
+        return CheckResult(
+            **common,
+            status=Status.FAIL,
+            observed=observed,
+            evidence=evidence,
+            explanation="approval refused: " + "; ".join(refused),
+        )
+    return CheckResult(
+        **common,
+        status=Status.PASS,
+        observed=observed,
+        evidence=evidence,
+        explanation=f"approved by {approval.approver} "
+        f"{age.total_seconds() / 3600:.1f} h ago" + (f": {approval.note}" if approval.note else ""),
+    )
 
 
-def check_approval(settings: ApprovalParams, path: Path | None, current_plan_hash: str,
-                   now: datetime | None = None) -> CheckResult:
+def check_approval(
+    settings: ApprovalParams, path: Path | None, current_plan_hash: str, now: datetime | None = None
+) -> CheckResult:
     """verify_approval as the `approval` parameters configure it, reading the file at `path`."""
     try:
         approval = load_approval(path) if path is not None else None
     except ApprovalError as exc:
-        return CheckResult(id=CHECK_ID, section=SECTION, severity=Severity.BLOCKER,
-                           title="The run was approved, for exactly this plan, recently",
-                           status=Status.FAIL, explanation=str(exc))
-    return verify_approval(approval, current_plan_hash,
-                           max_age=timedelta(hours=settings.max_age_h),
-                           approvers=settings.approvers, key_ref=settings.hmac_key, now=now)
+        return CheckResult(
+            id=CHECK_ID,
+            section=SECTION,
+            severity=Severity.BLOCKER,
+            title="The run was approved, for exactly this plan, recently",
+            status=Status.FAIL,
+            explanation=str(exc),
+        )
+    return verify_approval(
+        approval,
+        current_plan_hash,
+        max_age=timedelta(hours=settings.max_age_h),
+        approvers=settings.approvers,
+        key_ref=settings.hmac_key,
+        now=now,
+    )

@@ -86,37 +86,53 @@ def _read_lines(env_dir: Path, report: ChainReport) -> list[tuple[int, dict[str,
             continue
         try:
             entry = json.loads(text)
-            if not isinstance(entry, dict) or not entry.get("run_id") or not isinstance(
-                    entry.get("manifest_sha256"), str):
+            if (
+                not isinstance(entry, dict)
+                or not entry.get("run_id")
+                or not isinstance(entry.get("manifest_sha256"), str)
+            ):
                 raise ValueError("not a chain entry")
         except ValueError as exc:
-            report.problems.append(ChainProblem(number, None, KIND_MALFORMED,
-                                                f"{ev.CHAIN} line is not a chain entry ({exc})"))
+            report.problems.append(
+                ChainProblem(
+                    number, None, KIND_MALFORMED, f"{ev.CHAIN} line is not a chain entry ({exc})"
+                )
+            )
             continue
         entries.append((number, entry))
     return entries
 
 
-def _check_entry(env_dir: Path, number: int, entry: dict[str, Any], previous: str | None,
-                 report: ChainReport) -> None:
+def _check_entry(
+    env_dir: Path, number: int, entry: dict[str, Any], previous: str | None, report: ChainReport
+) -> None:
     run_id = str(entry["run_id"])
 
     def problem(kind: str, detail: str) -> None:
         report.problems.append(ChainProblem(number, run_id, kind, detail))
 
     if entry.get("previous_manifest_sha256") != previous:
-        problem(KIND_LINK, "its previous_manifest_sha256 is not the manifest_sha256 of the line "
-                           "before it: a line was reordered, edited, inserted or removed")
+        problem(
+            KIND_LINK,
+            "its previous_manifest_sha256 is not the manifest_sha256 of the line "
+            "before it: a line was reordered, edited, inserted or removed",
+        )
     run_dir = env_dir / run_id
     manifest_path = run_dir / ev.MANIFEST
     if not run_dir.is_dir() or not manifest_path.is_file():
-        problem(KIND_REMOVED, f"{run_id}/{ev.MANIFEST} is gone" if run_dir.is_dir()
-                else f"the run directory {run_id} is gone")
+        problem(
+            KIND_REMOVED,
+            f"{run_id}/{ev.MANIFEST} is gone"
+            if run_dir.is_dir()
+            else f"the run directory {run_id} is gone",
+        )
         return
     raw = manifest_path.read_bytes()
     if _sha256(raw) != entry["manifest_sha256"]:
-        problem(KIND_MANIFEST_EDITED, f"{run_id}/{ev.MANIFEST} does not hash to the chain's "
-                                      "manifest_sha256")
+        problem(
+            KIND_MANIFEST_EDITED,
+            f"{run_id}/{ev.MANIFEST} does not hash to the chain's manifest_sha256",
+        )
     try:
         manifest = json.loads(raw)
     except ValueError:
@@ -125,14 +141,22 @@ def _check_entry(env_dir: Path, number: int, entry: dict[str, Any], previous: st
     if manifest.get("run_id") != run_id:
         problem(KIND_MISMATCH, f"the manifest names run {manifest.get('run_id')!r}")
     if manifest.get("previous_manifest_sha256") != entry.get("previous_manifest_sha256"):
-        problem(KIND_MISMATCH, "the manifest chains to a different previous manifest than its "
-                               "line (a run inserted or moved)")
+        problem(
+            KIND_MISMATCH,
+            "the manifest chains to a different previous manifest than its "
+            "line (a run inserted or moved)",
+        )
     if "verdict" in entry and manifest.get("verdict") != entry.get("verdict"):
-        problem(KIND_MISMATCH, f"the line says {entry.get('verdict')!r}, the manifest "
-                               f"{manifest.get('verdict')!r}")
+        problem(
+            KIND_MISMATCH,
+            f"the line says {entry.get('verdict')!r}, the manifest {manifest.get('verdict')!r}",
+        )
     files = ev.verify(run_dir)
-    altered = ([f"edited: {p}" for p in files.edited] + [f"removed: {p}" for p in files.removed]
-               + [f"added: {p}" for p in files.added])
+    altered = (
+        [f"edited: {p}" for p in files.edited]
+        + [f"removed: {p}" for p in files.removed]
+        + [f"added: {p}" for p in files.added]
+    )
     if altered:
         problem(KIND_FILES, "; ".join(altered))
 
@@ -142,8 +166,9 @@ def verify_chain(env_dir: Path) -> ChainReport:
     env_dir = Path(env_dir)
     report = ChainReport(env_dir=env_dir)
     if not env_dir.is_dir():
-        report.problems.append(ChainProblem(None, None, KIND_REMOVED,
-                                            f"{env_dir}: no such environment directory"))
+        report.problems.append(
+            ChainProblem(None, None, KIND_REMOVED, f"{env_dir}: no such environment directory")
+        )
         return report
     with ev.env_lock(env_dir):  # a run finishing now writes its manifest and line together
         entries = _read_lines(env_dir, report)
@@ -152,8 +177,11 @@ def verify_chain(env_dir: Path) -> ChainReport:
         for number, entry in entries:
             run_id = str(entry["run_id"])
             if run_id in seen:
-                report.problems.append(ChainProblem(number, run_id, KIND_DUPLICATE,
-                                                    "the run appears twice in the chain"))
+                report.problems.append(
+                    ChainProblem(
+                        number, run_id, KIND_DUPLICATE, "the run appears twice in the chain"
+                    )
+                )
             seen.add(run_id)
             _check_entry(env_dir, number, entry, previous, report)
             previous = entry["manifest_sha256"]
@@ -162,9 +190,14 @@ def verify_chain(env_dir: Path) -> ChainReport:
             if run_dir.name.startswith(".") or run_dir.name in seen:
                 continue
             if (run_dir / ev.MANIFEST).is_file():
-                report.problems.append(ChainProblem(
-                    None, run_dir.name, KIND_INSERTED,
-                    "a finished run directory that no line of the chain names"))
+                report.problems.append(
+                    ChainProblem(
+                        None,
+                        run_dir.name,
+                        KIND_INSERTED,
+                        "a finished run directory that no line of the chain names",
+                    )
+                )
             else:
                 report.unfinished.append(run_dir.name)
     return report

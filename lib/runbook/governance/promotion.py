@@ -29,8 +29,11 @@ class PromotionParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    from_environments: list[str] = Field(default_factory=lambda: ["staging"], min_length=1,
-                                         description="environments whose runs may be relied on")
+    from_environments: list[str] = Field(
+        default_factory=lambda: ["staging"],
+        min_length=1,
+        description="environments whose runs may be relied on",
+    )
     max_age_h: float = Field(72, gt=0, description="a staging run older than this is stale")
     require_phases: list[str] = Field(
         default_factory=lambda: ["deploy", "verify", "performance"],
@@ -85,21 +88,33 @@ class PromotionDecision(BaseModel):
         relied = self.relied_on
         if self.override is not None and not (relied and not relied.refused_because):
             status = Status.WARN
-            text = (f"OVERRIDDEN by {self.override.by}: {self.override.reason} "
-                    f"(the gate refused: {'; '.join(self.reasons)})")
+            text = (
+                f"OVERRIDDEN by {self.override.by}: {self.override.reason} "
+                f"(the gate refused: {'; '.join(self.reasons)})"
+            )
         elif self.allowed and relied is not None:
             status = Status.PASS
-            text = (f"staging run {relied.environment}/{relied.run_id} of build {self.build_id} "
-                    f"is GO, verifies, and is {relied.age_h:.1f} h old")
+            text = (
+                f"staging run {relied.environment}/{relied.run_id} of build {self.build_id} "
+                f"is GO, verifies, and is {relied.age_h:.1f} h old"
+            )
         else:
             status, text = Status.FAIL, "; ".join(self.reasons) or "no staging evidence"
         return CheckResult(
-            id=CHECK_ID, section=SECTION, severity=Severity.BLOCKER, status=status,
+            id=CHECK_ID,
+            section=SECTION,
+            severity=Severity.BLOCKER,
+            status=status,
             title="Production starts only on fresh GO staging evidence of the same build",
             observed=relied.model_dump(mode="json") if relied else None,
-            threshold={"verdict": "GO", "build_id": self.build_id, "verifies": True,
-                       "max_age_h": self.max_age_h},
-            explanation=text, evidence=self.record(),
+            threshold={
+                "verdict": "GO",
+                "build_id": self.build_id,
+                "verifies": True,
+                "max_age_h": self.max_age_h,
+            },
+            explanation=text,
+            evidence=self.record(),
         )
 
 
@@ -132,15 +147,24 @@ def _candidates(env_dir: Path, build_id: str | None) -> list[tuple[dict[str, Any
     return found
 
 
-def _judge_run(entry: dict[str, Any], run_dir: Path, max_age: timedelta,
-               require_phases: Sequence[str], now: datetime) -> StagingRun:
+def _judge_run(
+    entry: dict[str, Any],
+    run_dir: Path,
+    max_age: timedelta,
+    require_phases: Sequence[str],
+    now: datetime,
+) -> StagingRun:
     manifest = json.loads((run_dir / ev.MANIFEST).read_text())
     age = _age_h(manifest.get("finished_at"), now)
-    run = StagingRun(environment=run_dir.parent.name, run_id=run_dir.name,
-                     manifest_sha256=str(entry.get("manifest_sha256")),
-                     build_id=manifest.get("build_id"), verdict=manifest.get("verdict"),
-                     finished_at=manifest.get("finished_at"),
-                     age_h=None if age is None else round(age, 3))
+    run = StagingRun(
+        environment=run_dir.parent.name,
+        run_id=run_dir.name,
+        manifest_sha256=str(entry.get("manifest_sha256")),
+        build_id=manifest.get("build_id"),
+        verdict=manifest.get("verdict"),
+        finished_at=manifest.get("finished_at"),
+        age_h=None if age is None else round(age, 3),
+    )
     why = run.refused_because
     if run.verdict != "GO":
         why.append(f"its verdict is {run.verdict}, not GO")
@@ -154,28 +178,40 @@ def _judge_run(entry: dict[str, Any], run_dir: Path, max_age: timedelta,
         why.append(f"it is {age:.1f} h old (limit {limit_h:g} h)")
     elif age < -0.1:
         why.append(f"it finished {-age:.1f} h in the future")
-    completed = {p.get("name") for p in manifest.get("phases", [])
-                 if p.get("status") == "completed"}
+    completed = {
+        p.get("name") for p in manifest.get("phases", []) if p.get("status") == "completed"
+    }
     lacking = [p for p in require_phases if p not in completed]
     if lacking:
         why.append(f"it did not complete phase(s) {', '.join(lacking)}")
     return run
 
 
-def promotion_gate(env_dirs: Path | Sequence[Path], build_id: str | None, max_age: timedelta,
-                   *, require_phases: Sequence[str] = (), override: PromotionOverride | None = None,
-                   now: datetime | None = None) -> PromotionDecision:
+def promotion_gate(
+    env_dirs: Path | Sequence[Path],
+    build_id: str | None,
+    max_age: timedelta,
+    *,
+    require_phases: Sequence[str] = (),
+    override: PromotionOverride | None = None,
+    now: datetime | None = None,
+) -> PromotionDecision:
     """Allow production only on the newest staging run of `build_id`, if GO, intact and fresh;
     an override (who + reason) allows it anyway, recorded."""
     now = now or datetime.now(UTC)
     dirs = [env_dirs] if isinstance(env_dirs, Path) else list(env_dirs)
     max_age_h = max_age.total_seconds() / 3600
-    decision = PromotionDecision(allowed=False, build_id=build_id, max_age_h=max_age_h,
-                                 decided_at=now.isoformat(timespec="milliseconds"),
-                                 override=override)
+    decision = PromotionDecision(
+        allowed=False,
+        build_id=build_id,
+        max_age_h=max_age_h,
+        decided_at=now.isoformat(timespec="milliseconds"),
+        override=override,
+    )
     if not build_id:
-        decision.reasons.append("this run has no build id, so no staging run can be matched "
-                                "(parameter build_id)")
+        decision.reasons.append(
+            "this run has no build id, so no staging run can be matched (parameter build_id)"
+        )
     candidates = [c for d in dirs for c in _candidates(d, build_id)] if build_id else []
     candidates.sort(key=lambda c: str(c[0].get("finished_at") or ""), reverse=True)
     if build_id and not candidates:
@@ -187,9 +223,11 @@ def promotion_gate(env_dirs: Path | Sequence[Path], build_id: str | None, max_ag
         decision.considered.append(newest)
         decision.relied_on = newest
         if newest.refused_because:
-            decision.reasons.append(f"the newest staging run of build {build_id} "
-                                    f"({newest.environment}/{newest.run_id}) is refused: "
-                                    + "; ".join(newest.refused_because))
+            decision.reasons.append(
+                f"the newest staging run of build {build_id} "
+                f"({newest.environment}/{newest.run_id}) is refused: "
+                + "; ".join(newest.refused_because)
+            )
         else:
             decision.allowed = True
     if not decision.allowed and override is not None:
@@ -197,9 +235,17 @@ def promotion_gate(env_dirs: Path | Sequence[Path], build_id: str | None, max_ag
     return decision
 
 
-def gate_from_params(outputs: Path, params: PromotionParams, build_id: str | None,
-                     override: PromotionOverride | None = None) -> PromotionDecision:
+def gate_from_params(
+    outputs: Path,
+    params: PromotionParams,
+    build_id: str | None,
+    override: PromotionOverride | None = None,
+) -> PromotionDecision:
     """The gate as the `promotion` parameters configure it, over outputs/<env>/ directories."""
-    return promotion_gate([outputs / e for e in params.from_environments], build_id,
-                          timedelta(hours=params.max_age_h), require_phases=params.require_phases,
-                          override=override)
+    return promotion_gate(
+        [outputs / e for e in params.from_environments],
+        build_id,
+        timedelta(hours=params.max_age_h),
+        require_phases=params.require_phases,
+        override=override,
+    )

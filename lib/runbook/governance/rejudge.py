@@ -83,15 +83,21 @@ class RejudgeReport:
 
     def lines(self) -> list[str]:
         """A readable summary (changed checks first)."""
-        out = [f"run {self.run_id}: {self.old_verdict} -> {self.new_verdict} "
-               f"(with {', '.join(self.overrides) or 'no overrides'})"]
+        out = [
+            f"run {self.run_id}: {self.old_verdict} -> {self.new_verdict} "
+            f"(with {', '.join(self.overrides) or 'no overrides'})"
+        ]
         for c in sorted(self.checks, key=lambda c: (not c.changed, c.id)):
             mark = "*" if c.changed else " "
-            out.append(f" {mark} {c.id}: {c.old_status} -> {c.new_status}"
-                       + (f" — {c.new_explanation}" if c.changed else ""))
+            out.append(
+                f" {mark} {c.id}: {c.old_status} -> {c.new_status}"
+                + (f" — {c.new_explanation}" if c.changed else "")
+            )
         out += [f"phase {name}: {v['old']} -> {v['new']}" for name, v in self.phases.items()]
-        out += [f"checklist box {c['id']}: {c['old']} -> {c['new']}"
-                for c in self.checklist.get("changed", [])]
+        out += [
+            f"checklist box {c['id']}: {c['old']} -> {c['new']}"
+            for c in self.checklist.get("changed", [])
+        ]
         return out + [f"note: {n}" for n in self.notes]
 
     def to_json(self) -> dict[str, Any]:
@@ -125,8 +131,10 @@ def _perf(run_dir: Path, params: Parameters) -> list[CheckResult]:
     from runbook.phases.performance.probe import LoadResult
     from runbook.phases.performance.verdicts import load_checks
 
-    return [r.model_copy(update={"phase": "performance"})
-            for r in load_checks(LoadResult.load(folder), params.performance)]
+    return [
+        r.model_copy(update={"phase": "performance"})
+        for r in load_checks(LoadResult.load(folder), params.performance)
+    ]
 
 
 def _zero_downtime(recorded: CheckResult, params: Parameters) -> CheckResult | None:
@@ -142,18 +150,24 @@ def _zero_downtime(recorded: CheckResult, params: Parameters) -> CheckResult | N
     elif failed:
         first = failed[0]
         status = Status.FAIL
-        text = (f"{len(failed)} of {len(records)} health requests failed; first at "
-                f"t={first.get('t')} s: {first.get('error') or 'HTTP ' + str(first.get('status'))}")
+        text = (
+            f"{len(failed)} of {len(records)} health requests failed; first at "
+            f"t={first.get('t')} s: {first.get('error') or 'HTTP ' + str(first.get('status'))}"
+        )
     elif len(records) < probe.min_requests:
         status = Status.INCONCLUSIVE
         text = f"only {len(records)} requests (< {probe.min_requests}): too few to tell"
     else:
         status = Status.PASS
         text = f"all {len(records)} health requests answered healthy during the deployment"
-    return recorded.model_copy(update={
-        "status": status, "observed": observed, "explanation": text,
-        "threshold": {"failed": 0, "min_requests": probe.min_requests},
-    })
+    return recorded.model_copy(
+        update={
+            "status": status,
+            "observed": observed,
+            "explanation": text,
+            "threshold": {"failed": 0, "min_requests": probe.min_requests},
+        }
+    )
 
 
 def _phase_verdicts(manifest: dict[str, Any], results: list[CheckResult]) -> dict[str, Verdict]:
@@ -184,18 +198,27 @@ def rejudge(run_dir: Path, overrides: list[str]) -> RejudgeReport:
     run_dir = Path(run_dir)
     integrity = ev.verify(run_dir)
     if not integrity.ok:
-        raise RejudgeError(f"{run_dir} does not match its recorded evidence: "
-                           + "; ".join(integrity.lines()))
+        raise RejudgeError(
+            f"{run_dir} does not match its recorded evidence: " + "; ".join(integrity.lines())
+        )
     manifest_path = run_dir / ev.MANIFEST
     manifest = json.loads(manifest_path.read_text())
     params = _parameters(manifest, overrides, manifest_path)
     old = [CheckResult.from_payload(p) for p in manifest.get("results", [])]
-    report = RejudgeReport(run_dir=run_dir, run_id=str(manifest.get("run_id")),
-                           overrides=list(overrides), old_verdict=str(manifest.get("verdict")),
-                           new_verdict="", recomputed_verdict="")
-    report.notes += [f"{o.split('=', 1)[0]}: no saved evidence lets this be re-judged; checks "
-                     "that depend on it keep their recorded status"
-                     for o in overrides if not o.startswith(REJUDGEABLE_PREFIXES)]
+    report = RejudgeReport(
+        run_dir=run_dir,
+        run_id=str(manifest.get("run_id")),
+        overrides=list(overrides),
+        old_verdict=str(manifest.get("verdict")),
+        new_verdict="",
+        recomputed_verdict="",
+    )
+    report.notes += [
+        f"{o.split('=', 1)[0]}: no saved evidence lets this be re-judged; checks "
+        "that depend on it keep their recorded status"
+        for o in overrides
+        if not o.startswith(REJUDGEABLE_PREFIXES)
+    ]
     replaced: dict[str, CheckResult] = {}
     perf = _perf(run_dir, params)
     if perf:
@@ -209,25 +232,37 @@ def rejudge(run_dir: Path, overrides: list[str]) -> RejudgeReport:
             report.rejudged_sources.append(f"{zd_id} evidence (probe records)")
             replaced[zd_id] = fresh
     if not replaced:
-        report.notes.append("this run keeps no raw samples that can be re-judged "
-                            "(no performance load run, no zero-downtime records)")
+        report.notes.append(
+            "this run keeps no raw samples that can be re-judged "
+            "(no performance load run, no zero-downtime records)"
+        )
     new = [replaced.get(r.id, r) for r in old]
     new += [r for r in replaced.values() if r.id not in {o.id for o in old}]
     old_by_id = {r.id: r for r in old}
     for r in new:
         before = old_by_id.get(r.id)
-        report.checks.append(CheckChange(
-            id=r.id, phase=r.phase, old_status=before.status.value if before else "absent",
-            new_status=r.status.value, old_observed=before.observed if before else None,
-            new_observed=r.observed, new_explanation=r.explanation))
+        report.checks.append(
+            CheckChange(
+                id=r.id,
+                phase=r.phase,
+                old_status=before.status.value if before else "absent",
+                new_status=r.status.value,
+                old_observed=before.observed if before else None,
+                new_observed=r.observed,
+                new_explanation=r.explanation,
+            )
+        )
     old_phases, new_phases = _phase_verdicts(manifest, old), _phase_verdicts(manifest, new)
-    report.phases = {name: {"old": old_phases[name].value, "new": new_phases[name].value}
-                     for name in new_phases}
+    report.phases = {
+        name: {"old": old_phases[name].value, "new": new_phases[name].value} for name in new_phases
+    }
     report.recomputed_verdict = _overall(manifest, old_phases).value
     report.new_verdict = _overall(manifest, new_phases).value
     if report.recomputed_verdict != report.old_verdict:
-        report.notes.append(f"the recorded results judge to {report.recomputed_verdict}, not the "
-                            f"recorded {report.old_verdict}: the verdict rules changed since")
+        report.notes.append(
+            f"the recorded results judge to {report.recomputed_verdict}, not the "
+            f"recorded {report.old_verdict}: the verdict rules changed since"
+        )
     report.new_results = new
     report.checklist = _checklist(manifest, new)
     return report
@@ -239,14 +274,24 @@ def _checklist(manifest: dict[str, Any], results: list[CheckResult]) -> dict[str
 
     section = manifest_section(results, str(manifest.get("environment")))
     recorded = manifest.get("checklist")
-    out: dict[str, Any] = {"new_counts": section.get("counts"), "coverage": section.get("coverage"),
-                           "error": section.get("error")}
+    out: dict[str, Any] = {
+        "new_counts": section.get("counts"),
+        "coverage": section.get("coverage"),
+        "error": section.get("error"),
+    }
     if not recorded or "error" in recorded or "error" in section:
-        return {**out, "old_counts": None, "changed": [],
-                "note": "the recorded run has no checklist view to compare with"}
+        return {
+            **out,
+            "old_counts": None,
+            "changed": [],
+            "note": "the recorded run has no checklist view to compare with",
+        }
     old, new = ChecklistView.from_manifest(recorded), ChecklistView.from_manifest(section)
-    return {**out, "old_counts": old.counts,
-            "changed": [c.model_dump() for c in compare_views(old, new)]}
+    return {
+        **out,
+        "old_counts": old.counts,
+        "changed": [c.model_dump() for c in compare_views(old, new)],
+    }
 
 
 def save_rejudge(report: RejudgeReport, folder: Path) -> Path:

@@ -40,9 +40,7 @@ _CONNECTION = re.compile(
     rb"[A-Za-z0-9.\[\]-]+"
 )
 _ACCOUNT_KEY = re.compile(rb"(?i)\b(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{20,}={0,2})")
-_PEM = re.compile(
-    rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:\s|\\r|\\n)*[A-Za-z0-9+/]{32,}"
-)
+_PEM = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:\s|\\r|\\n)*[A-Za-z0-9+/]{32,}")
 # what a masked / placeholder password looks like (after URL- and HTML-unescaping)
 _MASKED = re.compile(
     r"^(?:[•*xX·…._-]+|<[^<>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{[^{}]*\}|%\([^)]*\)s"
@@ -67,9 +65,15 @@ def value_forms(value: str) -> set[bytes]:
     """The byte strings a file may hold a secret value as."""
     if len(value) < MIN_SECRET_LENGTH:
         return set()
-    forms = {value, json.dumps(value)[1:-1], json.dumps(json.dumps(value)[1:-1])[1:-1],
-             quote(value, safe=""), quote_plus(value, safe=""), html.escape(value),
-             html.escape(json.dumps(value)[1:-1])}
+    forms = {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(json.dumps(value)[1:-1])[1:-1],
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        html.escape(value),
+        html.escape(json.dumps(value)[1:-1]),
+    }
     out = {f.encode() for f in forms}
     raw = value.encode()
     out.add(base64.b64encode(raw).rstrip(b"="))
@@ -161,26 +165,45 @@ def secret_scan_check(run_dir: Path, secret_values: Iterable[str] = ()) -> Check
     values = [v for v in secret_values if v]
     short = sum(1 for v in values if len(v) < MIN_SECRET_LENGTH)
     if not run_dir.is_dir():
-        return CheckResult(id=CHECK_ID, section=SECTION, severity=Severity.BLOCKER,
-                           title="No secret value appears in the evidence", status=Status.ERROR,
-                           explanation=f"{run_dir} is not a directory: nothing was scanned")
+        return CheckResult(
+            id=CHECK_ID,
+            section=SECTION,
+            severity=Severity.BLOCKER,
+            title="No secret value appears in the evidence",
+            status=Status.ERROR,
+            explanation=f"{run_dir} is not a directory: nothing was scanned",
+        )
     hits = scan_run_dir(run_dir, values)
     files = sorted({h.file.split("!", 1)[0] for h in hits})
     kinds = sorted({h.kind for h in hits})
     explanation = (
-        f"{len(hits)} finding(s) in {', '.join(files)}: {', '.join(kinds)}" if hits else
-        f"no resolved secret value ({len(values)} scanned) and no credential-shaped string "
-        "in any file of the run")
+        f"{len(hits)} finding(s) in {', '.join(files)}: {', '.join(kinds)}"
+        if hits
+        else f"no resolved secret value ({len(values)} scanned) and no credential-shaped string "
+        "in any file of the run"
+    )
     if short:
         explanation += f"; {short} value(s) shorter than {MIN_SECRET_LENGTH} characters not scanned"
     return CheckResult(
-        id=CHECK_ID, section=SECTION, phase="run", severity=Severity.BLOCKER,
+        id=CHECK_ID,
+        section=SECTION,
+        phase="run",
+        severity=Severity.BLOCKER,
         title="No secret value appears in the evidence",
         status=Status.FAIL if hits else Status.PASS,
         observed={"files_with_secrets": files, "findings": len(hits)},
         threshold={"files_with_secrets": []},
         explanation=explanation,
-        evidence={"hits": [h.model_dump() for h in hits[:200]], "secrets_scanned": len(values),
-                  "kinds_checked": [KIND_VALUE, KIND_JWT, KIND_BEARER, KIND_CONNECTION,
-                                    KIND_ACCOUNT_KEY, KIND_PEM]},
+        evidence={
+            "hits": [h.model_dump() for h in hits[:200]],
+            "secrets_scanned": len(values),
+            "kinds_checked": [
+                KIND_VALUE,
+                KIND_JWT,
+                KIND_BEARER,
+                KIND_CONNECTION,
+                KIND_ACCOUNT_KEY,
+                KIND_PEM,
+            ],
+        },
     )

@@ -69,8 +69,12 @@ class SignOffItem(BaseModel):
 def default_items() -> list[SignOffItem]:
     """The checklist's manual boxes, one item per box (defaults; an environment's parameters
     may replace them). The post-deployment tasks are signed in phase post-deployment."""
-    pre, docs, comm, clean = (SECTION_PRE_PRODUCTION, SECTION_DOCS, SECTION_COMMUNICATION,
-                              SECTION_CLEANUP)
+    pre, docs, comm, clean = (
+        SECTION_PRE_PRODUCTION,
+        SECTION_DOCS,
+        SECTION_COMMUNICATION,
+        SECTION_CLEANUP,
+    )
     post = "post-deployment"
     rows = [
         ("team-notified", pre, "Team notified of deployment", True, APPROVERS, "deploy"),
@@ -84,14 +88,22 @@ def default_items() -> list[SignOffItem]:
         ("dashboards-shared", comm, "Share monitoring dashboard links", False, TEAM, post),
         ("known-issues-documented", comm, "Document any known issues", False, TEAM, post),
         ("post-mortem", comm, "Schedule post-mortem if needed", False, TEAM, post),
-        ("old-env-vars-removed", clean, "Remove old environment variables (after verification)",
-         False, TEAM, post),
+        (
+            "old-env-vars-removed",
+            clean,
+            "Remove old environment variables (after verification)",
+            False,
+            TEAM,
+            post,
+        ),
         ("artifacts-archived", clean, "Archive old deployment artifacts", False, TEAM, post),
         ("pipelines-updated", clean, "Update CI/CD pipelines if needed", False, TEAM, post),
         ("temporary-resources-cleaned", clean, "Clean up temporary resources", False, TEAM, post),
     ]
-    return [SignOffItem(id=i, section=s, title=t, required=r, roles=list(ro), phase=p)
-            for i, s, t, r, ro, p in rows]
+    return [
+        SignOffItem(id=i, section=s, title=t, required=r, roles=list(ro), phase=p)
+        for i, s, t, r, ro, p in rows
+    ]
 
 
 class SignedEntry(BaseModel):
@@ -111,8 +123,9 @@ class CISignOff(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     system: str = Field("github", pattern=r"^[a-z0-9][a-z0-9-]*$", description="source ci:<system>")
-    approver_env: str = Field(pattern=ENV_NAME_PATTERN,
-                              description="variable holding the approver's login")
+    approver_env: str = Field(
+        pattern=ENV_NAME_PATTERN, description="variable holding the approver's login"
+    )
     role: str = Field(min_length=1, description="the role a CI approval stands for")
     items: list[str] = Field(min_length=1, description="item ids the CI approval signs")
     note: str = "approved in the CI system"
@@ -128,8 +141,9 @@ class SignOffParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[SignOffItem] = Field(default_factory=default_items)
-    signed: dict[str, SignedEntry] = Field(default_factory=dict,
-                                           description="item id -> {by, role, note}")
+    signed: dict[str, SignedEntry] = Field(
+        default_factory=dict, description="item id -> {by, role, note}"
+    )
     ci: CISignOff | None = None
 
     @model_validator(mode="after")
@@ -138,13 +152,18 @@ class SignOffParams(BaseModel):
         if len(by_id) != len(self.items):
             raise ValueError("signoff.items: item ids must be unique")
         problems = [f"signed.{k}: no such item" for k in self.signed if k not in by_id]
-        problems += [f"signed.{k}: role {e.role!r} may not sign it (allowed: "
-                     f"{', '.join(by_id[k].roles)})"
-                     for k, e in self.signed.items() if k in by_id and e.role not in by_id[k].roles]
+        problems += [
+            f"signed.{k}: role {e.role!r} may not sign it (allowed: {', '.join(by_id[k].roles)})"
+            for k, e in self.signed.items()
+            if k in by_id and e.role not in by_id[k].roles
+        ]
         if self.ci:
             problems += [f"ci.items: no item {k!r}" for k in self.ci.items if k not in by_id]
-            problems += [f"ci.role {self.ci.role!r} may not sign {k!r}" for k in self.ci.items
-                         if k in by_id and self.ci.role not in by_id[k].roles]
+            problems += [
+                f"ci.role {self.ci.role!r} may not sign {k!r}"
+                for k in self.ci.items
+                if k in by_id and self.ci.role not in by_id[k].roles
+            ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -154,8 +173,9 @@ class SignOffParams(BaseModel):
         for item in self.items:
             if item.id == item_id:
                 return item
-        raise KeyError(f"no sign-off item {item_id!r}; known: "
-                       + ", ".join(i.id for i in self.items))
+        raise KeyError(
+            f"no sign-off item {item_id!r}; known: " + ", ".join(i.id for i in self.items)
+        )
 
 
 class SignOff(BaseModel):
@@ -169,8 +189,9 @@ class SignOff(BaseModel):
     note: str = ""
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     evidence_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    evidence_ids: list[str] = Field(default_factory=list,
-                                    description="the result ids the hash covers")
+    evidence_ids: list[str] = Field(
+        default_factory=list, description="the result ids the hash covers"
+    )
     source: str = Field(pattern=SOURCE_PATTERN)
     context: dict[str, str] = Field(default_factory=dict)
 
@@ -179,8 +200,9 @@ class SignOff(BaseModel):
 def evidence_digest(results: Iterable[CheckResult]) -> tuple[str, list[str]]:
     """sha256 of the canonical JSON of these results (sorted by id), and the ids it covers."""
     payloads = sorted((r.to_payload() for r in results), key=lambda p: p["id"])
-    data = json.dumps(payloads, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    data = json.dumps(
+        payloads, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(data.encode()).hexdigest(), [p["id"] for p in payloads]
 
 
@@ -191,13 +213,28 @@ def evidence_matches(record: SignOff, results: Iterable[CheckResult]) -> bool:
     return digest == record.evidence_sha256
 
 
-def make_record(item: SignOffItem, *, by: str, role: str, note: str, source: str,
-                results: Iterable[CheckResult], context: Mapping[str, str] | None = None
-                ) -> SignOff:
+def make_record(
+    item: SignOffItem,
+    *,
+    by: str,
+    role: str,
+    note: str,
+    source: str,
+    results: Iterable[CheckResult],
+    context: Mapping[str, str] | None = None,
+) -> SignOff:
     """A sign-off record bound to the results recorded so far (sign-offs excluded)."""
     digest, ids = evidence_digest(r for r in results if not r.id.startswith(ID_PREFIX))
-    return SignOff(item=item.id, by=by.strip(), role=role, note=note, source=source,
-                   evidence_sha256=digest, evidence_ids=ids, context=dict(context or {}))
+    return SignOff(
+        item=item.id,
+        by=by.strip(),
+        role=role,
+        note=note,
+        source=source,
+        evidence_sha256=digest,
+        evidence_ids=ids,
+        context=dict(context or {}),
+    )
 
 
 # -- the check result ------------------------------------------------------------------------------
@@ -205,28 +242,39 @@ def signoff_result(item: SignOffItem, record: SignOff | None) -> CheckResult:
     """PASS with the record in evidence; PENDING_SIGN_OFF when missing; FAIL for a role the
     item does not allow. A required item is a blocker, an optional one a warning."""
     common: dict[str, Any] = {
-        "id": item.check_id, "section": item.section, "title": item.title,
+        "id": item.check_id,
+        "section": item.section,
+        "title": item.title,
         "severity": Severity.BLOCKER if item.required else Severity.WARNING,
         "threshold": {"signed_by_role": item.roles},
     }
     if record is None:
         return CheckResult(
-            **common, status=Status.PENDING_SIGN_OFF, observed=None,
+            **common,
+            status=Status.PENDING_SIGN_OFF,
+            observed=None,
             explanation=f"waiting for a sign-off by {' or '.join(item.roles)}"
-                        + ("" if item.required else " (optional)"),
+            + ("" if item.required else " (optional)"),
             evidence={"item": item.model_dump(mode="json")},
         )
     observed = {"by": record.by, "role": record.role, "source": record.source}
     evidence = {"item": item.model_dump(mode="json"), "signoff": record.model_dump(mode="json")}
     if record.role not in item.roles:
-        return CheckResult(**common, status=Status.FAIL, observed=observed, evidence=evidence,
-                           explanation=f"signed by {record.by} as {record.role!r}, a role that "
-                                       f"may not sign this (allowed: {', '.join(item.roles)})")
+        return CheckResult(
+            **common,
+            status=Status.FAIL,
+            observed=observed,
+            evidence=evidence,
+            explanation=f"signed by {record.by} as {record.role!r}, a role that "
+            f"may not sign this (allowed: {', '.join(item.roles)})",
+        )
     return CheckResult(
-        **common, status=Status.PASS, observed=observed, evidence=evidence,
+        **common,
+        status=Status.PASS,
+        observed=observed,
+        evidence=evidence,
         explanation=f"signed by {record.by} ({record.role}) via {record.source} at "
-                    f"{record.at.isoformat(timespec='seconds')}"
-                    + (f": {record.note}" if record.note else ""),
+        f"{record.at.isoformat(timespec='seconds')}" + (f": {record.note}" if record.note else ""),
     )
 
 
@@ -236,8 +284,9 @@ def is_headless(injected_params: Mapping[str, Any] | None = None) -> bool:
     return bool(injected_params) or os.environ.get(HEADLESS_ENV) == "1"
 
 
-def headless_record(item: SignOffItem, settings: SignOffParams,
-                    results: Iterable[CheckResult]) -> SignOff | None:
+def headless_record(
+    item: SignOffItem, settings: SignOffParams, results: Iterable[CheckResult]
+) -> SignOff | None:
     """The sign-off from the CI system (preferred: the CI attests who approved) or from
     parameters; None when neither has one."""
     results = list(results)
@@ -246,12 +295,25 @@ def headless_record(item: SignOffItem, settings: SignOffParams,
         approver = os.environ.get(ci.approver_env, "").strip()
         if approver:
             context = {name: os.environ[name] for name in ci.context_env if name in os.environ}
-            return make_record(item, by=approver, role=ci.role, note=ci.note,
-                               source=f"ci:{ci.system}", results=results, context=context)
+            return make_record(
+                item,
+                by=approver,
+                role=ci.role,
+                note=ci.note,
+                source=f"ci:{ci.system}",
+                results=results,
+                context=context,
+            )
     entry = settings.signed.get(item.id)
     if entry is not None:
-        return make_record(item, by=entry.by, role=entry.role, note=entry.note,
-                           source="parameters", results=results)
+        return make_record(
+            item,
+            by=entry.by,
+            role=entry.role,
+            note=entry.note,
+            source="parameters",
+            results=results,
+        )
     return None
 
 
@@ -264,8 +326,13 @@ class SignOffWidget:
     """who / role / note / Sign. Clicking Sign records a SignOff against the provider's
     results, replaces the displayed pending result with the signed one and calls back."""
 
-    def __init__(self, item: SignOffItem, results_provider: ResultsProvider,
-                 on_signed: OnSigned | None = None, phase: str | None = None) -> None:
+    def __init__(
+        self,
+        item: SignOffItem,
+        results_provider: ResultsProvider,
+        on_signed: OnSigned | None = None,
+        phase: str | None = None,
+    ) -> None:
         import ipywidgets as widgets
         from IPython.display import DisplayHandle
 
@@ -277,13 +344,16 @@ class SignOffWidget:
         self.result = self._with_phase(signoff_result(item, None))
         self.handle = DisplayHandle()
         self.who = widgets.Text(description="Who", placeholder="your name")
-        self.role = widgets.Dropdown(description="Role", options=list(item.roles),
-                                     value=item.roles[0])
+        self.role = widgets.Dropdown(
+            description="Role", options=list(item.roles), value=item.roles[0]
+        )
         self.note = widgets.Textarea(description="Note", placeholder="what you checked")
-        self.button = widgets.Button(description="Sign", button_style="primary",
-                                     tooltip=f"sign: {item.title}")
-        self.message = widgets.HTML(value=f"<b>{html.escape(item.title)}</b> — "
-                                          f"{html.escape(item.section)}")
+        self.button = widgets.Button(
+            description="Sign", button_style="primary", tooltip=f"sign: {item.title}"
+        )
+        self.message = widgets.HTML(
+            value=f"<b>{html.escape(item.title)}</b> — {html.escape(item.section)}"
+        )
         self.box = widgets.VBox([self.message, self.who, self.role, self.note, self.button])
         self.button.on_click(self._sign)
 
@@ -302,15 +372,22 @@ class SignOffWidget:
         if not who:
             self.message.value = "<b style='color:#cf222e'>Enter who signs before signing.</b>"
             return
-        self.record = make_record(self.item, by=who, role=str(self.role.value),
-                                  note=self.note.value or "", source="widget",
-                                  results=self._provider())
+        self.record = make_record(
+            self.item,
+            by=who,
+            role=str(self.role.value),
+            note=self.note.value or "",
+            source="widget",
+            results=self._provider(),
+        )
         self.result = self._with_phase(signoff_result(self.item, self.record))
         self.handle.update(self.result)
         self.button.disabled = True
         role = html.escape(self.record.role)
-        self.message.value = (f"<b>Signed</b> by {html.escape(who)} ({role}) against evidence "
-                              f"{self.record.evidence_sha256[:12]}…")
+        self.message.value = (
+            f"<b>Signed</b> by {html.escape(who)} ({role}) against evidence "
+            f"{self.record.evidence_sha256[:12]}…"
+        )
         if self._on_signed is not None:
             self._on_signed(self.record, self.result)
 
@@ -318,8 +395,12 @@ class SignOffWidget:
         self.show()
 
 
-def signoff_widget(item: SignOffItem, ctx_results_provider: ResultsProvider,
-                   on_signed: OnSigned | None = None, phase: str | None = None) -> SignOffWidget:
+def signoff_widget(
+    item: SignOffItem,
+    ctx_results_provider: ResultsProvider,
+    on_signed: OnSigned | None = None,
+    phase: str | None = None,
+) -> SignOffWidget:
     """The interactive sign-off form for one item (call `.show()` or display it)."""
     return SignOffWidget(item, ctx_results_provider, on_signed, phase)
 
@@ -367,8 +448,12 @@ def _record(ctx: _Context, result: CheckResult) -> CheckResult:
     return result
 
 
-def signoff_cell(ctx: _Context, item: SignOffItem | str, params: Mapping[str, Any] | None,
-                 settings: SignOffParams | None = None) -> SignOffCell:
+def signoff_cell(
+    ctx: _Context,
+    item: SignOffItem | str,
+    params: Mapping[str, Any] | None,
+    settings: SignOffParams | None = None,
+) -> SignOffCell:
     """One sign-off cell for both modes: a record from CI/parameters is recorded as is;
     otherwise headless records PENDING_SIGN_OFF, and interactive shows the widget (pending
     until Sign is clicked). `params` is the notebook's injected `params`."""
@@ -382,19 +467,24 @@ def signoff_cell(ctx: _Context, item: SignOffItem | str, params: Mapping[str, An
     def signed(_record_: SignOff, result: CheckResult) -> None:
         ctx.results[result.id] = result
 
-    widget = signoff_widget(item, lambda: [r for r in ctx.results.values()
-                                           if r.id != item.check_id], signed, ctx.phase)
+    widget = signoff_widget(
+        item, lambda: [r for r in ctx.results.values() if r.id != item.check_id], signed, ctx.phase
+    )
     ctx.results[item.check_id] = widget.result
     widget.show()
     return SignOffCell(item, widget.result, widget)
 
 
-def signoff_phase(ctx: _Context, params: Mapping[str, Any] | None,
-                  settings: SignOffParams | None = None) -> list[SignOffCell]:
+def signoff_phase(
+    ctx: _Context, params: Mapping[str, Any] | None, settings: SignOffParams | None = None
+) -> list[SignOffCell]:
     """`signoff_cell` for every item configured for this phase (item.phase == ctx.phase)."""
     settings = settings or settings_of(ctx)
-    return [signoff_cell(ctx, item, params, settings) for item in settings.items
-            if item.phase == ctx.phase]
+    return [
+        signoff_cell(ctx, item, params, settings)
+        for item in settings.items
+        if item.phase == ctx.phase
+    ]
 
 
 class SignOffPending(RuntimeError):
@@ -403,8 +493,13 @@ class SignOffPending(RuntimeError):
 
 def pending_required(results: Iterable[CheckResult]) -> list[str]:
     """Ids of required (blocker) sign-offs that are not PASS."""
-    return [r.id for r in results if r.id.startswith(ID_PREFIX)
-            and r.severity is Severity.BLOCKER and r.status is not Status.PASS]
+    return [
+        r.id
+        for r in results
+        if r.id.startswith(ID_PREFIX)
+        and r.severity is Severity.BLOCKER
+        and r.status is not Status.PASS
+    ]
 
 
 def stop_if_pending(ctx: _Context) -> None:
@@ -412,5 +507,8 @@ def stop_if_pending(ctx: _Context) -> None:
     sign-off of this phase is missing."""
     missing = pending_required(ctx.results.values())
     if missing:
-        raise SignOffPending("required sign-off missing: " + ", ".join(missing)
-                             + "; nothing after this point was run")
+        raise SignOffPending(
+            "required sign-off missing: "
+            + ", ".join(missing)
+            + "; nothing after this point was run"
+        )

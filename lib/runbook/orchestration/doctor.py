@@ -56,21 +56,37 @@ def check_repository(params: Parameters, root: Path) -> list[Finding]:
         return []
     what = "target repository"
     if not repo.is_dir():
-        return [_bad(what, f"{repo} is not a folder",
-                     f"clone the target there, or set pre_deployment.repo in "
-                     f"parameters/{params.environment}.yaml (or --param pre_deployment.repo=PATH)")]
+        return [
+            _bad(
+                what,
+                f"{repo} is not a folder",
+                f"clone the target there, or set pre_deployment.repo in "
+                f"parameters/{params.environment}.yaml (or --param pre_deployment.repo=PATH)",
+            )
+        ]
     head = _commit(repo, "HEAD")
     if head is None:
-        return [_bad(what, f"{repo} is not a git repository with a commit",
-                     "point pre_deployment.repo at the checkout's top folder")]
+        return [
+            _bad(
+                what,
+                f"{repo} is not a git repository with a commit",
+                "point pre_deployment.repo at the checkout's top folder",
+            )
+        ]
     out = [_ok(what, f"{repo} at {head[:12]}")]
     base = params.pre_deployment.base_ref if params.pre_deployment else None
     if base:
         found = _commit(repo, base)
-        out.append(_ok("base ref", f"{base} = {found[:12]}") if found else _bad(
-            "base ref", f"{base!r} does not resolve in {repo}",
-            f"`git -C {repo} fetch --tags origin`, or set pre_deployment.base_ref to the last "
-            "release's tag"))
+        out.append(
+            _ok("base ref", f"{base} = {found[:12]}")
+            if found
+            else _bad(
+                "base ref",
+                f"{base!r} does not resolve in {repo}",
+                f"`git -C {repo} fetch --tags origin`, or set pre_deployment.base_ref to the last "
+                "release's tag",
+            )
+        )
     return out
 
 
@@ -98,9 +114,15 @@ def check_tools(params: Parameters) -> list[Finding]:
     out = []
     for tool in sorted(t for t in wanted if "/" not in t):
         where = shutil.which(tool)
-        out.append(_ok(f"program {tool}", where) if where else _bad(
-            f"program {tool}", "not found on PATH",
-            "install it (uv: `pip install uv`), or change the gate's argv in the parameters"))
+        out.append(
+            _ok(f"program {tool}", where)
+            if where
+            else _bad(
+                f"program {tool}",
+                "not found on PATH",
+                "install it (uv: `pip install uv`), or change the gate's argv in the parameters",
+            )
+        )
     return out
 
 
@@ -111,9 +133,14 @@ def check_secrets(params: Parameters) -> list[Finding]:
         try:
             resolve(ref)
         except SecretUnavailable:
-            out.append(_bad(f"secret {path}", f"{ref.describe()} is not set",
-                            f"export {ref.env}=… (from your secret store) before the run; "
-                            "without it the checks that need it say INCOMPLETE"))
+            out.append(
+                _bad(
+                    f"secret {path}",
+                    f"{ref.describe()} is not set",
+                    f"export {ref.env}=… (from your secret store) before the run; "
+                    "without it the checks that need it say INCOMPLETE",
+                )
+            )
         else:
             out.append(_ok(f"secret {path}", f"{ref.describe()} is set"))
     return out
@@ -127,23 +154,42 @@ def check_files(params: Parameters, root: Path) -> list[Finding]:
         for source in cfg.variables.sources:
             path = getattr(source, "file", None)
             if path is not None:
-                out.append(_file(f"variables file {path}", root / path,
-                                 "write the variables about to be applied there, or change "
-                                 "environment_config.variables.sources"))
+                out.append(
+                    _file(
+                        f"variables file {path}",
+                        root / path,
+                        "write the variables about to be applied there, or change "
+                        "environment_config.variables.sources",
+                    )
+                )
         drift = getattr(cfg.variables, "drift", None)
         for env, path in (getattr(drift, "env_files", None) or {}).items():
-            out.append(_file(f"{env} variables for the drift table", root / path,
-                             "give each environment's file, or drop it from "
-                             "environment_config.variables.drift.env_files"))
+            out.append(
+                _file(
+                    f"{env} variables for the drift table",
+                    root / path,
+                    "give each environment's file, or drop it from "
+                    "environment_config.variables.drift.env_files",
+                )
+            )
     dp = params.deploy
     if dp is not None and dp.method == "zip" and dp.package is not None:
         if dp.package.path:
-            out.append(_file("deploy package", root / dp.package.path,
-                             "build the zip (CI artifact) and pass "
-                             "--param deploy.package.path=PATH"))
+            out.append(
+                _file(
+                    "deploy package",
+                    root / dp.package.path,
+                    "build the zip (CI artifact) and pass --param deploy.package.path=PATH",
+                )
+            )
         elif dp.package.source_dir:
-            out.append(_file("deploy package folder", root / dp.package.source_dir,
-                             "set deploy.package.source_dir to the folder to zip"))
+            out.append(
+                _file(
+                    "deploy package folder",
+                    root / dp.package.source_dir,
+                    "set deploy.package.source_dir to the folder to zip",
+                )
+            )
     return out
 
 
@@ -163,11 +209,15 @@ def check_app_import(params: Parameters, root: Path) -> list[Finding]:
     try:
         schema = generate_schema(repo, params.contract)
     except Exception as exc:  # noqa: BLE001 - every failure is reported, with its reason
-        return [_bad(what, " ".join(str(exc).split())[:600],
-                     "install the target's environment (`uv sync` in its project), and give "
-                     "the settings it needs at import in contract.generate_env")]
-    return [_ok(what, f"OpenAPI {schema.get('openapi')} with {len(schema.get('paths', {}))} "
-                      "paths")]
+        return [
+            _bad(
+                what,
+                " ".join(str(exc).split())[:600],
+                "install the target's environment (`uv sync` in its project), and give "
+                "the settings it needs at import in contract.generate_env",
+            )
+        ]
+    return [_ok(what, f"OpenAPI {schema.get('openapi')} with {len(schema.get('paths', {}))} paths")]
 
 
 def check_target(params: Parameters) -> list[Finding]:
@@ -180,32 +230,54 @@ def check_target(params: Parameters) -> list[Finding]:
         from runbook.phases.deploy.local_app import address_in_use
 
         busy = address_in_use(base)
-        return [_bad("target address", f"something already answers at {base}",
-                     "stop it: the run starts the app from the checkout on this address")
-                if busy else _ok("target address", f"{base} is free for the app the run "
-                                                   "starts")]
+        return [
+            _bad(
+                "target address",
+                f"something already answers at {base}",
+                "stop it: the run starts the app from the checkout on this address",
+            )
+            if busy
+            else _ok("target address", f"{base} is free for the app the run starts")
+        ]
     out = []
     try:
-        answer = httpx.get(base + _health_path(params), timeout=params.target.timeout_s,
-                           verify=params.target.verify_tls)
+        answer = httpx.get(
+            base + _health_path(params),
+            timeout=params.target.timeout_s,
+            verify=params.target.verify_tls,
+        )
         out.append(_ok("target answers", f"{answer.request.url} → HTTP {answer.status_code}"))
     except httpx.HTTPError as exc:
-        return [_bad("target answers", f"{base}: {type(exc).__name__}: {exc}",
-                     "check target.base_url, the network (VPN) and that the app is running")]
+        return [
+            _bad(
+                "target answers",
+                f"{base}: {type(exc).__name__}: {exc}",
+                "check target.base_url, the network (VPN) and that the app is running",
+            )
+        ]
     path = _auth_path(params)
     try:
         token = resolve(params.target.token)
     except SecretUnavailable:
         return out  # reported by check_secrets
     if path:
-        answer = httpx.get(base + path, timeout=params.target.timeout_s,
-                           verify=params.target.verify_tls,
-                           headers={"Authorization": f"Bearer {token}"})
+        answer = httpx.get(
+            base + path,
+            timeout=params.target.timeout_s,
+            verify=params.target.verify_tls,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         ok = answer.status_code == 200
-        out.append(_ok("test-user token", f"GET {path} → HTTP 200") if ok else _bad(
-            "test-user token", f"GET {path} with the token → HTTP {answer.status_code}",
-            f"get a fresh access token of the environment's test user into "
-            f"{params.target.token.env}"))
+        out.append(
+            _ok("test-user token", f"GET {path} → HTTP 200")
+            if ok
+            else _bad(
+                "test-user token",
+                f"GET {path} with the token → HTTP {answer.status_code}",
+                f"get a fresh access token of the environment's test user into "
+                f"{params.target.token.env}",
+            )
+        )
     return out
 
 
@@ -217,8 +289,11 @@ def _health_path(params: Parameters) -> str:
 
 def _auth_path(params: Parameters) -> str | None:
     steps = params.verify.steps if params.verify else []
-    authed = [s for s in steps if s.auth and s.method == "GET" and "{" not in s.path
-              and s.expect_status == 200]
+    authed = [
+        s
+        for s in steps
+        if s.auth and s.method == "GET" and "{" not in s.path and s.expect_status == 200
+    ]
     return authed[0].path if authed else None
 
 
@@ -237,10 +312,15 @@ def check_azure(params: Parameters) -> list[Finding]:
         credential.get_token(azure.arm_scope)
     except Exception as exc:  # noqa: BLE001 - DefaultAzureCredential raises several kinds
         failure = describe_azure_error(exc)
-        return [_bad(what, failure.message.split(" Attempted credentials")[0][:300],
-                     "`az login` (or a managed identity / AZURE_CLIENT_ID, AZURE_TENANT_ID, "
-                     "AZURE_CLIENT_SECRET in CI) with read access to "
-                     f"{azure.resource_group}/{azure.site}")]
+        return [
+            _bad(
+                what,
+                failure.message.split(" Attempted credentials")[0][:300],
+                "`az login` (or a managed identity / AZURE_CLIENT_ID, AZURE_TENANT_ID, "
+                "AZURE_CLIENT_SECRET in CI) with read access to "
+                f"{azure.resource_group}/{azure.site}",
+            )
+        ]
     return [_ok(what, f"a token for {azure.arm_scope}")]
 
 
@@ -290,29 +370,48 @@ def check_governance(params: Parameters, root: Path) -> list[Finding]:
     if params.approval is not None and params.approval.required:
         path = root / params.approval.file if params.approval.file else None
         if path is None or not path.is_file():
-            out.append(_bad("approval", f"no approval file{f' at {path}' if path else ''}",
-                            f"`runbook plan --env {params.environment}`, then `runbook approve "
-                            f"--env {params.environment} <sha256> --by NAME`"))
+            out.append(
+                _bad(
+                    "approval",
+                    f"no approval file{f' at {path}' if path else ''}",
+                    f"`runbook plan --env {params.environment}`, then `runbook approve "
+                    f"--env {params.environment} <sha256> --by NAME`",
+                )
+            )
         else:
             out.append(_ok("approval", f"{path} exists (the run checks it is of this plan)"))
     if params.promotion is not None:
         from runbook.governance.promotion import gate_from_params
 
         decision = gate_from_params(root / "outputs", params.promotion, params.build_id, None)
-        out.append(_ok("promotion", decision.result().explanation) if decision.allowed else _bad(
-            "promotion", decision.result().explanation,
-            f"run staging first with the same --param build_id={params.build_id or 'ID'} "
-            "until it is GO"))
+        out.append(
+            _ok("promotion", decision.result().explanation)
+            if decision.allowed
+            else _bad(
+                "promotion",
+                decision.result().explanation,
+                f"run staging first with the same --param build_id={params.build_id or 'ID'} "
+                "until it is GO",
+            )
+        )
     return out
 
 
 def diagnose(params: Parameters, root: Path) -> list[Finding]:
     """Every prerequisite, checked side by side where they wait on the network."""
-    cheap = [*check_repository(params, root), *check_tools(params), *check_secrets(params),
-             *check_files(params, root), *check_governance(params, root)]
+    cheap = [
+        *check_repository(params, root),
+        *check_tools(params),
+        *check_secrets(params),
+        *check_files(params, root),
+        *check_governance(params, root),
+    ]
     slow: list[Callable[[], list[Finding]]] = [
-        lambda: check_target(params), lambda: check_azure(params),
-        lambda: check_workers(params), lambda: check_app_import(params, root)]
+        lambda: check_target(params),
+        lambda: check_azure(params),
+        lambda: check_workers(params),
+        lambda: check_app_import(params, root),
+    ]
     with ThreadPoolExecutor(max_workers=len(slow)) as pool:
         found = [f for part in pool.map(lambda fn: fn(), slow) for f in part]
     return cheap + found
@@ -325,8 +424,10 @@ def report(findings: list[Finding], env: str) -> int:
             print(line)
     problems = [f for f in findings if not f.ok]
     if problems:
-        print(f"\n{len(problems)} problem(s): a run of {env!r} now would be INCOMPLETE or refused",
-              file=sys.stderr)
+        print(
+            f"\n{len(problems)} problem(s): a run of {env!r} now would be INCOMPLETE or refused",
+            file=sys.stderr,
+        )
         return 1
     print(f"\nready: every prerequisite of a run of {env!r} is met")
     return 0

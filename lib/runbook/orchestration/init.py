@@ -15,17 +15,33 @@ from typing import Any
 
 import yaml
 
-from runbook.phases.pre_deployment.gates.params import RUN_PLACEHOLDER
 from runbook.core.parameters import ENVIRONMENTS_DIR, ParameterError, load
+from runbook.phases.pre_deployment.gates.params import RUN_PLACEHOLDER
 
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "alembic", "migrations",
-              ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", "frontend"}
+_SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    "alembic",
+    "migrations",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "site-packages",
+    "frontend",
+}
 _APP = re.compile(r"^(\w+)\s*(?::\s*\w+\s*)?=\s*FastAPI\(", re.MULTILINE)
 # a module-level app made by a factory: `app = create_app()`
-_FACTORY_APP = re.compile(r"^(app|application|api)\s*(?::\s*\w+\s*)?=\s*[\w.]+\(",
-                          re.MULTILINE)
-CHECKLIST_DOCUMENTS = ("utility/README.md", "backend/README.md", "backend/ARCHITECTURE.md",
-                       "backend/api/v1/ENDPOINT_STYLE_GUIDE.md", "docs/MIGRATION_GUIDE.md")
+_FACTORY_APP = re.compile(r"^(app|application|api)\s*(?::\s*\w+\s*)?=\s*[\w.]+\(", re.MULTILINE)
+CHECKLIST_DOCUMENTS = (
+    "utility/README.md",
+    "backend/README.md",
+    "backend/ARCHITECTURE.md",
+    "backend/api/v1/ENDPOINT_STYLE_GUIDE.md",
+    "docs/MIGRATION_GUIDE.md",
+)
 
 
 _OPENAPI_URL = re.compile(r"""openapi_url\s*=\s*f?["']([^"']+)["']""")
@@ -85,8 +101,13 @@ def inspect_repository(repo: Path) -> RepoFacts:
     facts.projects = [_rel(p.parent, repo) for p in _walk(repo, "pyproject.toml", 2)]
     facts.uv_locked = [_rel(p.parent, repo) for p in _walk(repo, "uv.lock", 2)]
     # each folder holding a `tests` folder is where the checklist's `cd X && uv run pytest` runs
-    facts.test_dirs = sorted({_rel(p.parent, repo) for p in _walk(repo, "tests", 3)
-                              if p.is_dir() and "tests" not in p.relative_to(repo).parts[:-1]})
+    facts.test_dirs = sorted(
+        {
+            _rel(p.parent, repo)
+            for p in _walk(repo, "tests", 3)
+            if p.is_dir() and "tests" not in p.relative_to(repo).parts[:-1]
+        }
+    )
     facts.architecture_tests = [_rel(p, repo) for p in _walk(repo, "test_architecture.py")]
     _find_app(repo, facts)
     for ini in _walk(repo, "alembic.ini", 2):
@@ -102,8 +123,9 @@ def inspect_repository(repo: Path) -> RepoFacts:
             facts.alembic_versions = _rel(versions, repo.resolve())
             break
     facts.documents = {doc: (repo / doc).is_file() for doc in CHECKLIST_DOCUMENTS}
-    facts.tags = [t for t in _git(repo, "tag", "--merged", "HEAD", "--sort=-v:refname")
-                  .splitlines() if t]
+    facts.tags = [
+        t for t in _git(repo, "tag", "--merged", "HEAD", "--sort=-v:refname").splitlines() if t
+    ]
     facts.head_tag = _git(repo, "describe", "--tags", "--exact-match", "HEAD") or None
     facts.remote_default = _git(repo, "rev-parse", "--abbrev-ref", "origin/HEAD") or None
     return facts
@@ -178,11 +200,16 @@ def _declared(folder: Path) -> set[str]:
         return set()
     project = data.get("project") or {}
     specs = list(project.get("dependencies") or [])
-    for group in [*(project.get("optional-dependencies") or {}).values(),
-                  *(data.get("dependency-groups") or {}).values()]:
+    for group in [
+        *(project.get("optional-dependencies") or {}).values(),
+        *(data.get("dependency-groups") or {}).values(),
+    ]:
         specs += [x for x in group if isinstance(x, str)]
-    return {re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0].lower().replace("_", "-")
-            for spec in specs if isinstance(spec, str)}
+    return {
+        re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0].lower().replace("_", "-")
+        for spec in specs
+        if isinstance(spec, str)
+    }
 
 
 def _coverage_tool(facts: RepoFacts, folder: str) -> str | None:
@@ -211,49 +238,99 @@ def _gates(facts: RepoFacts) -> list[dict[str, object]]:
     gates: list[dict[str, object]] = []
     for folder in facts.test_dirs:
         name = "root" if folder == "." else folder.replace("/", "-")
-        cov = f"--cov={facts.app_package}" if folder == facts.app_dir and facts.app_package \
-            and not facts.app_package.endswith(".py") else "--cov=."
+        cov = (
+            f"--cov={facts.app_package}"
+            if folder == facts.app_dir
+            and facts.app_package
+            and not facts.app_package.endswith(".py")
+            else "--cov=."
+        )
         tool = _coverage_tool(facts, folder)
-        arch = [t for t in facts.architecture_tests
-                if (t.split("/tests/")[0] if "/tests/" in t else ".") == folder]
-        argv = [*UV_RUN, "pytest", *([cov] if tool else []),
-                *(f"--ignore={t[len(folder) + 1:] if folder != '.' else t}" for t in arch)]
+        arch = [
+            t
+            for t in facts.architecture_tests
+            if (t.split("/tests/")[0] if "/tests/" in t else ".") == folder
+        ]
+        argv = [
+            *UV_RUN,
+            "pytest",
+            *([cov] if tool else []),
+            *(f"--ignore={t[len(folder) + 1 :] if folder != '.' else t}" for t in arch),
+        ]
         gate: dict[str, object] = {
-            "id": f"code.tests.{name}", "section": code, "kind": "pytest",
+            "id": f"code.tests.{name}",
+            "section": code,
+            "kind": "pytest",
             "title": f"All tests pass locally: cd {folder} && uv run pytest",
-            "argv": argv, "cwd": folder, "coverage_report": tool is not None,
-            "locks": [f"{name}-tests"]}
+            "argv": argv,
+            "cwd": folder,
+            "coverage_report": tool is not None,
+            "locks": [f"{name}-tests"],
+        }
         if tool == "coverage":
             gate["coverage_tool"] = "coverage"
         if _needs_migration(facts, folder):
-            gates.append({"id": f"db.migrate.{name}", "section": code, "kind": "command",
-                          "title": f"Test database at the newest migration: cd {folder} && "
-                          "uv run alembic upgrade head",
-                          "argv": [*UV_RUN, "alembic", "upgrade", "head"], "cwd": folder,
-                          "locks": [f"{name}-tests"]})
+            gates.append(
+                {
+                    "id": f"db.migrate.{name}",
+                    "section": code,
+                    "kind": "command",
+                    "title": f"Test database at the newest migration: cd {folder} && "
+                    "uv run alembic upgrade head",
+                    "argv": [*UV_RUN, "alembic", "upgrade", "head"],
+                    "cwd": folder,
+                    "locks": [f"{name}-tests"],
+                }
+            )
             gate["needs"] = [f"db.migrate.{name}"]
         gates.append(gate)
     for test in facts.architecture_tests:
         folder = test.split("/tests/")[0] if "/tests/" in test else "."
-        inner = test[len(folder) + 1:] if folder != "." else test
+        inner = test[len(folder) + 1 :] if folder != "." else test
         name = "root" if folder == "." else folder.replace("/", "-")
-        gates.append({"id": "code.architecture", "section": code, "kind": "pytest",
-                      "title": f"Architecture tests pass: cd {folder} && uv run pytest {inner}",
-                      "argv": [*UV_RUN, "pytest", inner], "cwd": folder,
-                      "locks": [f"{name}-tests"]})
+        gates.append(
+            {
+                "id": "code.architecture",
+                "section": code,
+                "kind": "pytest",
+                "title": f"Architecture tests pass: cd {folder} && uv run pytest {inner}",
+                "argv": [*UV_RUN, "pytest", inner],
+                "cwd": folder,
+                "locks": [f"{name}-tests"],
+            }
+        )
     lint_dir = facts.app_dir or "."
-    gates.append({"id": "code.lint", "section": code, "kind": "ruff-check",
-                  "title": "Linting passes with no errors: uv run ruff check .",
-                  "argv": [*UV_RUN, "ruff", "check", "."], "cwd": lint_dir})
+    gates.append(
+        {
+            "id": "code.lint",
+            "section": code,
+            "kind": "ruff-check",
+            "title": "Linting passes with no errors: uv run ruff check .",
+            "argv": [*UV_RUN, "ruff", "check", "."],
+            "cwd": lint_dir,
+        }
+    )
     if facts.app_package:
-        gates.append({"id": "code.types", "section": code, "kind": "mypy",
-                      "title": f"Type checking passes: uv run mypy {facts.app_package}",
-                      "argv": [*UV_RUN, "mypy", facts.app_package],
-                      "cwd": lint_dir})
-    gates.append({"id": "code.format", "section": code, "kind": "ruff-format",
-                  "title": "Code formatted correctly: uv run ruff format --check .",
-                  "argv": [*UV_RUN, "ruff", "format", "--check", "."],
-                  "cwd": lint_dir})
+        gates.append(
+            {
+                "id": "code.types",
+                "section": code,
+                "kind": "mypy",
+                "title": f"Type checking passes: uv run mypy {facts.app_package}",
+                "argv": [*UV_RUN, "mypy", facts.app_package],
+                "cwd": lint_dir,
+            }
+        )
+    gates.append(
+        {
+            "id": "code.format",
+            "section": code,
+            "kind": "ruff-format",
+            "title": "Code formatted correctly: uv run ruff format --check .",
+            "argv": [*UV_RUN, "ruff", "format", "--check", "."],
+            "cwd": lint_dir,
+        }
+    )
     return gates
 
 
@@ -271,11 +348,16 @@ def _layers(facts: RepoFacts, gates: list[dict[str, object]]) -> list[dict[str, 
         prefix = "/".join(p for p in (folder if folder != "." else "", inside or "") if p) + "/"
         if prefix == "/":
             continue  # tests at the root with no package: no layer to name
-        layers.append({"id": f"coverage.{str(gate['id']).split('.')[-1]}",
-                       "title": f"Coverage of {prefix or 'everything'} ≥ 85%",
-                       "section": "Pre-Deployment §2 Test Coverage Verification",
-                       "prefix": prefix, "threshold_percent": 85,
-                       "report": gate["id"]})
+        layers.append(
+            {
+                "id": f"coverage.{str(gate['id']).split('.')[-1]}",
+                "title": f"Coverage of {prefix or 'everything'} ≥ 85%",
+                "section": "Pre-Deployment §2 Test Coverage Verification",
+                "prefix": prefix,
+                "threshold_percent": 85,
+                "report": gate["id"],
+            }
+        )
     return layers
 
 
@@ -304,68 +386,113 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         f"tags seen: {', '.join(facts.tags[:5]) or 'none'}.",
     ]
     gates = _gates(facts)
-    pre: dict[str, object] = {"repo": repo_arg, "base_ref": base, "gates": gates,
-                              "coverage_layers": _layers(facts, gates)}
+    pre: dict[str, object] = {
+        "repo": repo_arg,
+        "base_ref": base,
+        "gates": gates,
+        "coverage_layers": _layers(facts, gates),
+    }
     if facts.alembic_versions:
         pre["migrations_dir"] = facts.alembic_versions
     missing_docs = [d for d, ok in facts.documents.items() if not ok]
-    lines.append("# Documents the checklist names (§3), missing here: "
-                 + (", ".join(missing_docs) or "none") + ". The checks stay: a missing one fails.")
+    lines.append(
+        "# Documents the checklist names (§3), missing here: "
+        + (", ".join(missing_docs) or "none")
+        + ". The checks stay: a missing one fails."
+    )
     if not facts.alembic_versions:
         lines.append("# No Alembic versions folder found: set migrations_dir.")
     if any(str(g["id"]).startswith("db.migrate") for g in gates):
-        lines.append("# Its tests need the schema Alembic makes: db.migrate runs first, and both "
-                     "use the database its settings name. Point them at a test database (a "
-                     "gate's env, e.g. POSTGRES_DB: app_test): tests may empty tables.")
+        lines.append(
+            "# Its tests need the schema Alembic makes: db.migrate runs first, and both "
+            "use the database its settings name. Point them at a test database (a "
+            "gate's env, e.g. POSTGRES_DB: app_test): tests may empty tables."
+        )
     lines.append(_yaml({"pre_deployment": pre}))
     lines.append("")
     if facts.app:
         venv = _interpreter(facts)
         routes = _paths(facts, venv)
         health = next((p for p in routes if "health" in p), None)
-        lines.append(f"# The app {facts.app} imports from {facts.app_dir}; its OpenAPI schema is "
-                     "generated with the target's own interpreter.")
-        lines.append("# Settings the app needs at import go in generate_env (secrets as "
-                     "{env: NAME}); `runbook doctor` names every missing one.")
-        contract = {"app": facts.app, "app_dir": facts.app_dir, "python": venv,
-                    "openapi_path": facts.openapi_url,
-                    **({"baseline": {"git_ref": base}} if base else {}),
-                    "public_path_prefixes": ["/"],
-                    "generate_env": {}, "live_docs": "after-deploy"}
+        lines.append(
+            f"# The app {facts.app} imports from {facts.app_dir}; its OpenAPI schema is "
+            "generated with the target's own interpreter."
+        )
+        lines.append(
+            "# Settings the app needs at import go in generate_env (secrets as "
+            "{env: NAME}); `runbook doctor` names every missing one."
+        )
+        contract = {
+            "app": facts.app,
+            "app_dir": facts.app_dir,
+            "python": venv,
+            "openapi_path": facts.openapi_url,
+            **({"baseline": {"git_ref": base}} if base else {}),
+            "public_path_prefixes": ["/"],
+            "generate_env": {},
+            "live_docs": "after-deploy",
+        }
         lines.append(_yaml({"contract": contract}).rstrip())
         lines.append("")
-        lines.append("# Deployment Steps §1.1: the run starts the app from the checkout on "
-                     "target.base_url's port, checks health, /docs and its log, and stops it.")
-        deploy: dict[str, Any] = {"method": "start",
-                  "start": {"argv": ["uv", "run", "uvicorn", facts.app, "--host",
-                                     "{host}", "--port", "{port}"], "cwd": facts.app_dir},
-                  "health": {"route": health or "/docs", "expected_json": {},
-                             "version_field": None}}
+        lines.append(
+            "# Deployment Steps §1.1: the run starts the app from the checkout on "
+            "target.base_url's port, checks health, /docs and its log, and stops it."
+        )
+        deploy: dict[str, Any] = {
+            "method": "start",
+            "start": {
+                "argv": ["uv", "run", "uvicorn", facts.app, "--host", "{host}", "--port", "{port}"],
+                "cwd": facts.app_dir,
+            },
+            "health": {"route": health or "/docs", "expected_json": {}, "version_field": None},
+        }
         deploy["start"]["doc_pages"] = [facts.openapi_url, "/docs", "/redoc"]
         lines.append(_yaml({"deploy": deploy}))
         lines.append("")
-        lines.append(f"# Smoke tests: the app's own routes ({len(routes)} GET routes without "
-                     "parameters found); PixCrawler's steps would not apply. Every secured "
-                     "operation is also tried without a token (it must refuse).")
-        steps = [{"id": "smoke.health", "title": f"Health endpoint responds: GET "
-                  f"{health or '/docs'}", "method": "GET", "path": health or "/docs",
-                  "auth": False, "expect_status": 200},
-                 {"id": "smoke.openapi", "title": "OpenAPI schema generates: GET "
-                  f"{facts.openapi_url}", "method": "GET", "path": facts.openapi_url,
-                  "auth": False, "expect_status": 200, "expect_keys": ["openapi", "paths"]},
-                 {"id": "smoke.docs", "title": "API documentation accessible: GET /docs",
-                  "method": "GET", "path": "/docs", "auth": False, "expect_status": 200,
-                  "expect_content_type": "text/html"}]
+        lines.append(
+            f"# Smoke tests: the app's own routes ({len(routes)} GET routes without "
+            "parameters found); PixCrawler's steps would not apply. Every secured "
+            "operation is also tried without a token (it must refuse)."
+        )
+        steps = [
+            {
+                "id": "smoke.health",
+                "title": f"Health endpoint responds: GET {health or '/docs'}",
+                "method": "GET",
+                "path": health or "/docs",
+                "auth": False,
+                "expect_status": 200,
+            },
+            {
+                "id": "smoke.openapi",
+                "title": f"OpenAPI schema generates: GET {facts.openapi_url}",
+                "method": "GET",
+                "path": facts.openapi_url,
+                "auth": False,
+                "expect_status": 200,
+                "expect_keys": ["openapi", "paths"],
+            },
+            {
+                "id": "smoke.docs",
+                "title": "API documentation accessible: GET /docs",
+                "method": "GET",
+                "path": "/docs",
+                "auth": False,
+                "expect_status": 200,
+                "expect_content_type": "text/html",
+            },
+        ]
         # FastAPI's own security schemes refuse with 401 or 403 and {"detail": ...}
-        sweep = {"schema_path": facts.openapi_url, "expect_status": [401, 403],
-                 "envelope": None}
+        sweep = {"schema_path": facts.openapi_url, "expect_status": [401, 403], "envelope": None}
         lines.append(_yaml({"verify": {"steps": steps, "unauthenticated": sweep}}))
         lines.append("")
         perf = [{"path": health or "/openapi.json", "auth": False}]
         lines.append(_yaml({"performance": {"routes": perf, "detailed_health_path": None}}))
     else:
-        lines.append("# No `app = FastAPI(` found: set contract.app (module:attribute) and "
-                     "contract.app_dir by hand, and how the app starts (deploy).")
+        lines.append(
+            "# No `app = FastAPI(` found: set contract.app (module:attribute) and "
+            "contract.app_dir by hand, and how the app starts (deploy)."
+        )
         lines.append(_yaml({"deploy": {"method": "zip", "package": {"path": "backend.zip"}}}))
     lines += [
         "",
@@ -374,9 +501,15 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
         "    sources:",
         f"      - file: {_env_file(facts, repo_arg)}",
         "    utility: {require_present: false}",
-        *([] if facts.pixcrawler_settings else [
-            "    # no SUPABASE_URL in its source: PixCrawler's backend-settings checks do not "
-            "apply", "    backend: {enabled: false}"]),
+        *(
+            []
+            if facts.pixcrawler_settings
+            else [
+                "    # no SUPABASE_URL in its source: PixCrawler's backend-settings checks do not "
+                "apply",
+                "    backend: {enabled: false}",
+            ]
+        ),
         "    drift: {env_files: {}}",
         "",
         "# Azure App Service: uncomment for a deployed environment (DefaultAzureCredential).",
@@ -388,8 +521,9 @@ def render(env: str, url: str, facts: RepoFacts, repo_arg: str) -> str:
 
 
 def _yaml(data: dict[str, object]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True,
-                          default_flow_style=None).rstrip()
+    return yaml.safe_dump(
+        data, sort_keys=False, width=100, allow_unicode=True, default_flow_style=None
+    ).rstrip()
 
 
 def _interpreter(facts: RepoFacts) -> list[str] | str | None:
@@ -409,17 +543,22 @@ def _paths(facts: RepoFacts, interpreter: list[str] | str | None) -> list[str]:
     cannot be imported yet: `runbook doctor` says why)."""
     if not facts.app:
         return []
-    from runbook.phases.pre_deployment.contract.schema_source import generate_schema
     from runbook.phases.pre_deployment.contract.params import ContractParams
+    from runbook.phases.pre_deployment.contract.schema_source import generate_schema
 
     try:
-        schema = generate_schema(facts.repo, ContractParams(
-            app=facts.app, app_dir=facts.app_dir or ".", python=interpreter,
-            generate_timeout_s=120))
+        schema = generate_schema(
+            facts.repo,
+            ContractParams(
+                app=facts.app,
+                app_dir=facts.app_dir or ".",
+                python=interpreter,
+                generate_timeout_s=120,
+            ),
+        )
     except Exception:  # noqa: BLE001 - best effort: the file says what to fill in
         return []
-    return [p for p, ops in (schema.get("paths") or {}).items()
-            if "get" in ops and "{" not in p]
+    return [p for p, ops in (schema.get("paths") or {}).items() if "get" in ops and "{" not in p]
 
 
 def _env_file(facts: RepoFacts, repo_arg: str) -> str:
@@ -451,11 +590,14 @@ def init_environment(env: str, repo: Path, url: str, root: Path, *, force: bool 
             target.unlink()
         else:
             target.write_text(previous, encoding="utf-8")
-        raise ParameterError(["the file init wrote does not validate (a bug):",
-                              *exc.problems]) from None
+        raise ParameterError(
+            ["the file init wrote does not validate (a bug):", *exc.problems]
+        ) from None
     print(f"wrote {target}")
-    print(f"  app: {facts.app or 'not found'} (from {facts.app_dir or '?'}); base ref: "
-          f"{base_ref(facts) or 'none'}; tests in: {', '.join(facts.test_dirs) or 'none'}; "
-          f"alembic: {facts.alembic_versions or 'none'}")
+    print(
+        f"  app: {facts.app or 'not found'} (from {facts.app_dir or '?'}); base ref: "
+        f"{base_ref(facts) or 'none'}; tests in: {', '.join(facts.test_dirs) or 'none'}; "
+        f"alembic: {facts.alembic_versions or 'none'}"
+    )
     print(f"next: uv run runbook doctor --env {env}", file=sys.stderr)
     return 0

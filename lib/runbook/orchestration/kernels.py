@@ -131,8 +131,9 @@ def start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
 
 def _start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
     manager = _manager_class()(kernel_name=recipe.kernel_name)
-    asyncio.run(manager.start_kernel(cwd=str(recipe.cwd),
-                                     extra_arguments=list(recipe.extra_arguments)))
+    asyncio.run(
+        manager.start_kernel(cwd=str(recipe.cwd), extra_arguments=list(recipe.extra_arguments))
+    )
     kernel = WarmKernel(manager)
     try:
         from jupyter_client.blocking import BlockingKernelClient
@@ -143,8 +144,7 @@ def _start_warm_kernel(recipe: KernelRecipe) -> WarmKernel:
         try:
             client.wait_for_ready(timeout=recipe.start_timeout_s)
             if recipe.imports:
-                msg_id = client.execute(warm_code(recipe.imports), silent=True,
-                                        store_history=False)
+                msg_id = client.execute(warm_code(recipe.imports), silent=True, store_history=False)
                 _wait_reply(client, msg_id, WARM_TIMEOUT_S)
         finally:
             client.stop_channels()

@@ -13,8 +13,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from rehearsal.services import start_local_services
-from runbook.core.parameters import PARAMS_FILE_ENV, load, project_root, public_dump
+from runbook.core.parameters import (
+    PARAMS_FILE_ENV,
+    ParameterError,
+    load,
+    project_root,
+    public_dump,
+    runbooks_dir,
+)
+from runbook.orchestration.local_services import provider_for
 
 
 @contextmanager
@@ -23,8 +30,13 @@ def prepared_environment(env: str, overrides: list[str]) -> Iterator[Path]:
     parameters (secret references only) to a file named by $RUNBOOK_PARAMS_FILE."""
     loaded = load(env, overrides)
     with ExitStack() as stack:
-        params, _ = start_local_services(loaded.params, stack,
-                                         lambda line: print(line, file=sys.stderr))
+        params = loaded.params
+        local = provider_for(params)
+        if local is not None:
+            problems = local.validate(params)
+            if problems:
+                raise ParameterError(problems)
+            params, _ = local.start(params, stack, lambda line: print(line, file=sys.stderr), None)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-lab-")))
         path = folder / f"{env}.json"
         path.write_text(json.dumps(public_dump(params)), encoding="utf-8")
@@ -43,9 +55,11 @@ def open_lab(env: str, overrides: list[str], no_browser: bool = False) -> int:
     """Run JupyterLab on runbooks/ until it exits; notebooks pick the parameters up when their
     `params` cell is left empty."""
     with prepared_environment(env, overrides):
-        args = [sys.executable, "-m", "jupyter", "lab", str(project_root() / "runbooks")]
+        args = [sys.executable, "-m", "jupyter", "lab", str(runbooks_dir(project_root()))]
         if no_browser:
             args.append("--no-browser")
-        print(f"parameters for {env!r} ready; set env = {env!r} in a notebook's first cell",
-              file=sys.stderr)
+        print(
+            f"parameters for {env!r} ready; set env = {env!r} in a notebook's first cell",
+            file=sys.stderr,
+        )
         return subprocess.run(args, check=False).returncode

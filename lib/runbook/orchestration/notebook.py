@@ -1,8 +1,8 @@
 """What a phase notebook calls: one context per phase that records and displays results.
 
-    ctx = notebook.start("verify", env, params, run_dir)
-    ctx.check(smoke.step("smoke.health"))   # displays the row and emits the JSON MIME output
-    ctx.summary()                           # the phase verdict, computed from the results
+ctx = notebook.start("verify", env, params, run_dir)
+ctx.check(smoke.step("smoke.health"))   # displays the row and emits the JSON MIME output
+ctx.summary()                           # the phase verdict, computed from the results
 """
 
 from __future__ import annotations
@@ -54,8 +54,11 @@ class PhaseContext:
         figure is rendered to PNG here, so it is saved in the notebook whatever the backend."""
         from IPython.display import Image, display
 
-        if isinstance(obj, dict | list | tuple) and obj and all(
-                hasattr(o, "savefig") for o in (obj.values() if isinstance(obj, dict) else obj)):
+        if (
+            isinstance(obj, dict | list | tuple)
+            and obj
+            and all(hasattr(o, "savefig") for o in (obj.values() if isinstance(obj, dict) else obj))
+        ):
             for figure in obj.values() if isinstance(obj, dict) else obj:
                 self.show(figure)
             return
@@ -75,8 +78,12 @@ class PhaseContext:
         folder = self.run_dir / "notebooks"
         if not folder.is_dir():
             return []
-        return [r for nb in sorted(folder.glob("*.ipynb")) for r in results_from_notebook(nb)
-                if r.phase != self.phase]
+        return [
+            r
+            for nb in sorted(folder.glob("*.ipynb"))
+            for r in results_from_notebook(nb)
+            if r.phase != self.phase
+        ]
 
     def verdict(self) -> VerdictReport:
         return judge(self.results.values())
@@ -92,14 +99,17 @@ class PhaseContext:
             for r in self.results.values()
         )
         reasons = "".join(f"<li>{html.escape(x)}</li>" for x in report.reasons)
-        display(HTML(
-            f"<h3>Phase {html.escape(self.phase)}: {report.verdict.value}</h3>"
-            f"<table><tr><th>status</th><th>id</th><th>severity</th><th>title</th></tr>{rows}"
-            f"</table><ul>{reasons}</ul>"
-        ))
+        display(
+            HTML(
+                f"<h3>Phase {html.escape(self.phase)}: {report.verdict.value}</h3>"
+                f"<table><tr><th>status</th><th>id</th><th>severity</th><th>title</th></tr>{rows}"
+                f"</table><ul>{reasons}</ul>"
+            )
+        )
 
 
-def start(phase: str, env: str, params: dict[str, Any] | None = None,
-          run_dir: str | None = None) -> PhaseContext:
+def start(
+    phase: str, env: str, params: dict[str, Any] | None = None, run_dir: str | None = None
+) -> PhaseContext:
     """Open a phase: validate the injected parameters (or load the env's file interactively)."""
     return PhaseContext(phase, from_notebook(env, params), Path(run_dir) if run_dir else None)

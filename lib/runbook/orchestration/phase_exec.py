@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from runbook.core import evidence as ev
-from runbook.orchestration import phase_plan as ph
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.orchestration.kernels import WarmKernel
 from runbook.core.parameters import Parameters, public_dump
 from runbook.core.verdict import Verdict, judge
+from runbook.orchestration import phase_plan as ph
+from runbook.orchestration.kernels import WarmKernel
 
 RUN_SECTION = "Runbook execution"
 AWAITING_SIGN_OFF = "awaiting-sign-off"
@@ -46,10 +46,16 @@ class PhaseOutcome:
     error: str | None = None
 
     def record(self) -> dict[str, Any]:
-        return {"name": self.phase.name, "notebook": self.notebook, "status": self.status,
-                "verdict": self.verdict.value, "reasons": self.reasons,
-                "duration_s": round(self.duration_s, 3), "error": self.error,
-                "checks": len(self.results)}
+        return {
+            "name": self.phase.name,
+            "notebook": self.notebook,
+            "status": self.status,
+            "verdict": self.verdict.value,
+            "reasons": self.reasons,
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+            "checks": len(self.results),
+        }
 
 
 def cell_budgets(params: Parameters) -> dict[str, float]:
@@ -74,8 +80,14 @@ def cell_timeout_func(default_s: float, budgets: Mapping[str, float]) -> Callabl
     return timeout
 
 
-def execute_phase(phase: ph.Phase, params: Parameters, root: Path, run_dir: Path,
-                  progress: bool = False, kernel: WarmKernel | None = None) -> PhaseOutcome:
+def execute_phase(
+    phase: ph.Phase,
+    params: Parameters,
+    root: Path,
+    run_dir: Path,
+    progress: bool = False,
+    kernel: WarmKernel | None = None,
+) -> PhaseOutcome:
     """Run one phase notebook with papermill (in `kernel` when one was started ahead; it is
     shut down here either way) and judge its results."""
     import papermill  # heavy: imported only when a phase really runs
@@ -131,8 +143,9 @@ def _execute_with_start_retry(execute: Any, may_retry: bool, *args: Any, **kwarg
                 raise
 
 
-def judge_phase(phase: ph.Phase, out: Path, status: str, error: str | None,
-                duration: float) -> PhaseOutcome:
+def judge_phase(
+    phase: ph.Phase, out: Path, status: str, error: str | None, duration: float
+) -> PhaseOutcome:
     """Read the executed notebook's results (a crash adds `runbook.<phase>.execution`) and
     compute the phase verdict."""
     results = []
@@ -175,11 +188,23 @@ def declared_verdict(results: list[CheckResult]) -> Verdict | None:
 
 def skipped(phase: ph.Phase, why: str) -> PhaseOutcome:
     """A phase that was not started, and why (INCOMPLETE: never a pass)."""
-    result = CheckResult(id=f"runbook.{phase.name}.started", section=RUN_SECTION,
-                         title=f"Phase {phase.name} started", status=Status.SKIP,
-                         phase=phase.name, explanation=why)
-    return PhaseOutcome(phase=phase, status="skipped", results=[result],
-                        verdict=Verdict.INCOMPLETE, reasons=[why], duration_s=0.0, notebook=None)
+    result = CheckResult(
+        id=f"runbook.{phase.name}.started",
+        section=RUN_SECTION,
+        title=f"Phase {phase.name} started",
+        status=Status.SKIP,
+        phase=phase.name,
+        explanation=why,
+    )
+    return PhaseOutcome(
+        phase=phase,
+        status="skipped",
+        results=[result],
+        verdict=Verdict.INCOMPLETE,
+        reasons=[why],
+        duration_s=0.0,
+        notebook=None,
+    )
 
 
 def counts(results: list[CheckResult]) -> str:

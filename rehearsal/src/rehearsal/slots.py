@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from rehearsal.azure_standin.config import StandinConfig
-from runbook.phases.deploy.params import PRODUCTION
 from rehearsal.sandbox.config import DEFAULT_TOKEN_ENV, SandboxConfig
 from rehearsal.sandbox.server import SandboxHandle, start_sandbox
+from runbook.phases.deploy.params import PRODUCTION
 
 
 def start_slot_sandboxes(

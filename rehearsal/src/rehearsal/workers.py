@@ -43,12 +43,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _spawn(args: Sequence[str], log: Path, env: dict[str, str] | None = None,
-           cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=cwd, start_new_session=True,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        return subprocess.Popen(
+            list(args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
 
 
 def _stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
@@ -98,8 +105,12 @@ class _Child:
     def __enter__(self) -> Any:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -135,9 +146,15 @@ class WorkerHandle(_Child):
     hostname: str = ""
 
 
-def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | None = None,
-                maxmemory_policy: str | None = None, binary: str | None = None,
-                ready_timeout_s: float = 10.0) -> RedisHandle:
+def start_redis(
+    workdir: Path,
+    *,
+    password: str | None = None,
+    maxmemory: str | None = None,
+    maxmemory_policy: str | None = None,
+    binary: str | None = None,
+    ready_timeout_s: float = 10.0,
+) -> RedisHandle:
     """Start a Redis-compatible server on a free 127.0.0.1 port (no persistence; `maxmemory`
     like '2mb'); return once it answers PING. `binary` (a path or program name) overrides the
     lookup of `locate_redis_server`; raises RedisServerMissing when nothing is found."""
@@ -149,9 +166,11 @@ def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | 
     exe = str(server.path)
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "redis.conf"
-    lines = [f"maxmemory {maxmemory}" if maxmemory else "",
-             f"maxmemory-policy {maxmemory_policy}" if maxmemory_policy else "",
-             f'requirepass "{password}"' if password else ""]
+    lines = [
+        f"maxmemory {maxmemory}" if maxmemory else "",
+        f"maxmemory-policy {maxmemory_policy}" if maxmemory_policy else "",
+        f'requirepass "{password}"' if password else "",
+    ]
     conf.touch(mode=0o600)
     conf.chmod(0o600)
     conf.write_text("\n".join(line for line in lines if line) + "\n")
@@ -159,16 +178,33 @@ def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | 
     for _attempt in range(3):  # another process may take the free port before redis binds it
         port = free_port()
         log = workdir / f"redis-{port}.log"
-        process = _spawn([exe, str(conf), "--port", str(port), "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no", "--dir", str(workdir)], log)
+        process = _spawn(
+            [
+                exe,
+                str(conf),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            log,
+        )
         auth = f":{quote(password, safe='')}@" if password else ""
-        handle = RedisHandle(process, log, 5.0, url=f"redis://{auth}127.0.0.1:{port}/0",
-                             port=port, binary=server)
+        handle = RedisHandle(
+            process, log, 5.0, url=f"redis://{auth}127.0.0.1:{port}/0", port=port, binary=server
+        )
         atexit.register(handle.stop)
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline and process.poll() is None:
-            client = redis.Redis.from_url(handle.url, socket_timeout=0.5,
-                                          socket_connect_timeout=0.5)
+            client = redis.Redis.from_url(
+                handle.url, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
             try:
                 if client.ping():
                     return handle
@@ -178,14 +214,23 @@ def start_redis(workdir: Path, *, password: str | None = None, maxmemory: str | 
                 client.close()
         handle.stop()
         last_error = _tail(log)
-    raise RuntimeError(f"{server.name} ({server.path}, {server.source}) did not start:\n"
-                       f"{last_error}")
+    raise RuntimeError(
+        f"{server.name} ({server.path}, {server.source}) did not start:\n{last_error}"
+    )
 
 
-def start_worker(broker_url: str, workdir: Path, *, app: str = SAMPLE_APP,
-                 result_backend: str | None = None, queues: Sequence[str] = ("celery",),
-                 pythonpath: Sequence[Path] = (), events: bool = True,
-                 hostname: str | None = None, ready_timeout_s: float = 30.0) -> WorkerHandle:
+def start_worker(
+    broker_url: str,
+    workdir: Path,
+    *,
+    app: str = SAMPLE_APP,
+    result_backend: str | None = None,
+    queues: Sequence[str] = ("celery",),
+    pythonpath: Sequence[Path] = (),
+    events: bool = True,
+    hostname: str | None = None,
+    ready_timeout_s: float = 30.0,
+) -> WorkerHandle:
     """Start `python -m celery -A app worker` (solo pool, one process) on `broker_url` and
     return once it answers ping. The URLs reach the worker through BROKER_ENV / BACKEND_ENV."""
     from runbook.providers.celery import inspection_app, ping_workers
@@ -198,11 +243,27 @@ def start_worker(broker_url: str, workdir: Path, *, app: str = SAMPLE_APP,
     if result_backend:
         env[BACKEND_ENV] = result_backend
     if pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath),
-                                             *filter(None, [env.get("PYTHONPATH")])])
-    args = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
-            "--concurrency=1", "-Q", ",".join(queues), "--without-heartbeat",
-            "--without-mingle", "--without-gossip", "-n", name, "--loglevel=INFO"]
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*map(str, pythonpath), *filter(None, [env.get("PYTHONPATH")])]
+        )
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        app,
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        "-Q",
+        ",".join(queues),
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+        "-n",
+        name,
+        "--loglevel=INFO",
+    ]
     if events:
         args.append("-E")
     log = workdir / f"worker-{name.split('@')[0]}.log"
@@ -217,8 +278,10 @@ def start_worker(broker_url: str, workdir: Path, *, app: str = SAMPLE_APP,
     finally:
         client.close()
     handle.stop()
-    raise RuntimeError(f"celery worker {name} did not answer ping within {ready_timeout_s:g} s "
-                       f"(exit code {handle.process.returncode}):\n{_tail(log)}")
+    raise RuntimeError(
+        f"celery worker {name} did not answer ping within {ready_timeout_s:g} s "
+        f"(exit code {handle.process.returncode}):\n{_tail(log)}"
+    )
 
 
 @dataclass
@@ -231,8 +294,9 @@ class RehearsalWorkers:
     tasks_run: int = 0
 
 
-def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: Path, *,
-                            exercise_tasks: int = 0) -> RehearsalWorkers:
+def start_rehearsal_workers(
+    params: Any, stack: contextlib.ExitStack, workdir: Path, *, exercise_tasks: int = 0
+) -> RehearsalWorkers:
     """Local rehearsal of `WorkersParams`: one password-protected Redis server (db 0: cache
     and broker, db 1: results) and, with a 'celery' section, one worker of the sample app;
     the URLs go into the variables the parameters' secret references name (the worker's log
@@ -243,19 +307,26 @@ def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: P
     from runbook.phases.monitoring.workers.params import WorkersParams
 
     p = WorkersParams.model_validate(params)
-    refs = {"redis.url": p.redis.url if p.redis else None,
-            "celery.broker": p.celery.broker if p.celery else None,
-            "celery.result_backend": p.celery.result_backend if p.celery else None}
-    inline = [where for where, source in refs.items() if source is not None and source.secret
-              is None]
+    refs = {
+        "redis.url": p.redis.url if p.redis else None,
+        "celery.broker": p.celery.broker if p.celery else None,
+        "celery.result_backend": p.celery.result_backend if p.celery else None,
+    }
+    inline = [
+        where for where, source in refs.items() if source is not None and source.secret is None
+    ]
     if inline:
-        raise ValueError(f"a rehearsal hands the URLs it starts over through secret "
-                         f"references; give {inline} as 'secret: {{env: NAME}}'")
-    server = stack.enter_context(start_redis(workdir / "redis",
-                                             password=_random.token_urlsafe(18)))
+        raise ValueError(
+            f"a rehearsal hands the URLs it starts over through secret "
+            f"references; give {inline} as 'secret: {{env: NAME}}'"
+        )
+    server = stack.enter_context(start_redis(workdir / "redis", password=_random.token_urlsafe(18)))
     base = server.url.rsplit("/", 1)[0]
-    urls = {"redis.url": f"{base}/0", "celery.broker": f"{base}/0",
-            "celery.result_backend": f"{base}/1"}
+    urls = {
+        "redis.url": f"{base}/0",
+        "celery.broker": f"{base}/0",
+        "celery.result_backend": f"{base}/1",
+    }
     exported = []
     for where, source in refs.items():
         if source is not None and source.secret is not None:
@@ -265,21 +336,31 @@ def start_rehearsal_workers(params: Any, stack: contextlib.ExitStack, workdir: P
     tasks_run = 0
     if p.celery is not None:
         backend = urls["celery.result_backend"]
-        worker = stack.enter_context(start_worker(urls["celery.broker"], workdir / "worker",
-                                                  result_backend=backend,
-                                                  queues=p.celery.queues))
+        worker = stack.enter_context(
+            start_worker(
+                urls["celery.broker"],
+                workdir / "worker",
+                result_backend=backend,
+                queues=p.celery.queues,
+            )
+        )
         if p.celery.log is not None and p.celery.log.path_env is not None:
             os.environ[p.celery.log.path_env] = str(worker.log_path)  # the monitor reads it
             exported.append(p.celery.log.path_env)
         if exercise_tasks:
             from celery import Celery
 
-            client = Celery("runbook-rehearsal", broker=urls["celery.broker"],
-                            backend=backend, set_as_current=False)
+            client = Celery(
+                "runbook-rehearsal",
+                broker=urls["celery.broker"],
+                backend=backend,
+                set_as_current=False,
+            )
             try:
-                sent = [client.send_task("runbook.sample.add", args=[i, i],
-                                         queue=p.celery.queues[0])
-                        for i in range(exercise_tasks)]
+                sent = [
+                    client.send_task("runbook.sample.add", args=[i, i], queue=p.celery.queues[0])
+                    for i in range(exercise_tasks)
+                ]
                 tasks_run = sum(1 for r in sent if r.get(timeout=30) is not None)
             finally:
                 client.close()

@@ -89,8 +89,9 @@ class CatalogueBox(Mapping):
             return self.not_applicable
         if environment in self.environments:
             return self.environments[environment]
-        return Mapping(checks=self.checks, signoff=self.signoff, unproved=self.unproved,
-                       note=self.note)
+        return Mapping(
+            checks=self.checks, signoff=self.signoff, unproved=self.unproved, note=self.note
+        )
 
     def all_references(self) -> list[str]:
         """Check patterns and sign-off ids of every environment's mapping."""
@@ -153,8 +154,12 @@ class Catalogue(BaseModel):
         problems = _duplicates("box id", [b.id for b in self.boxes])
         problems += _duplicates("box (section, text)", [" | ".join(b.key) for b in self.boxes])
         ids = {b.id for b in self.boxes}
-        problems += [f"limit {name}: no box {box!r}" for name, limit in self.limits.items()
-                     for box in limit.boxes if box not in ids]
+        problems += [
+            f"limit {name}: no box {box!r}"
+            for name, limit in self.limits.items()
+            for box in limit.boxes
+            if box not in ids
+        ]
         paths = [u.path for limit in self.limits.values() for u in limit.parameters]
         problems += _duplicates("limit parameter (two limits in one place)", paths)
         if problems:
@@ -191,8 +196,9 @@ def parse_catalogue(text: str, source: str = "catalogue") -> Catalogue:
     try:
         return Catalogue.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
         raise CatalogueError(f"{source}: {problems}") from None
 
 
@@ -227,5 +233,7 @@ def compare_with_checklist(catalogue: Catalogue, boxes: list[ParsedBox]) -> Cove
     which catalogue boxes the checklist does not have."""
     known = catalogue.by_key()
     written = {b.key for b in boxes}
-    return Coverage(missing=[b for b in boxes if b.key not in known],
-                    absent=[b for b in catalogue.boxes if b.key not in written])
+    return Coverage(
+        missing=[b for b in boxes if b.key not in known],
+        absent=[b for b in catalogue.boxes if b.key not in written],
+    )

@@ -87,9 +87,12 @@ def limit_drift(model: type[BaseModel], catalogue: Catalogue | None = None) -> l
                 continue
             wanted = limit.value * use.scale
             if not isinstance(default, int | float) or not math.isclose(
-                    float(default), wanted, rel_tol=1e-9, abs_tol=1e-12):
-                problems.append(f"limit {name}: {use.path} defaults to {default!r}, the "
-                                f"catalogue says {wanted:g} ({limit.value:g} {limit.unit})")
+                float(default), wanted, rel_tol=1e-9, abs_tol=1e-12
+            ):
+                problems.append(
+                    f"limit {name}: {use.path} defaults to {default!r}, the "
+                    f"catalogue says {wanted:g} ({limit.value:g} {limit.unit})"
+                )
     return problems
 
 
@@ -114,6 +117,5 @@ def limit_value(name: str, catalogue: Catalogue | None = None) -> float:
     """The value of one catalogue limit (KeyError naming it)."""
     limits = (catalogue or load_catalogue()).limits
     if name not in limits:
-        raise KeyError(f"no limit {name!r} in the checklist catalogue; known: "
-                       + ", ".join(limits))
+        raise KeyError(f"no limit {name!r} in the checklist catalogue; known: " + ", ".join(limits))
     return limits[name].value

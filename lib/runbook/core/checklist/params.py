@@ -15,10 +15,14 @@ class ChecklistParams(BaseModel):
 
     enabled: bool = Field(True, description="compare the team's copy with the catalogue")
     path: str | None = Field(
-        None, description="the checklist in the target repository; None: the first of "
-        + ", ".join(DEFAULT_PATHS) + " that exists")
+        None,
+        description="the checklist in the target repository; None: the first of "
+        + ", ".join(DEFAULT_PATHS)
+        + " that exists",
+    )
     required: bool = Field(
-        False, description="a repository without the file is a warning (else: skipped)")
+        False, description="a repository without the file is a warning (else: skipped)"
+    )
 
     def candidates(self) -> list[str]:
         """The paths looked at, in order."""

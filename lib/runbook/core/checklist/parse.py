@@ -88,12 +88,19 @@ def _box(line: str, number: int, section: str, open_boxes: list[ParsedBox]) -> P
     if task:
         indent = len(task.group(1).expandtabs(4))
         parents = [b for b in open_boxes if b.indent < indent]
-        return ParsedBox(line=number, section=section, text=task.group(2), kind="task",
-                         indent=indent, parent=parents[-1].text if parents else None)
+        return ParsedBox(
+            line=number,
+            section=section,
+            text=task.group(2),
+            kind="task",
+            indent=indent,
+            parent=parents[-1].text if parents else None,
+        )
     mark = _MARK.match(line)
     if mark:
-        kind: BoxKind = ("success" if mark.group(3) == "✅"
-                         else "rollback" if mark.group(2) else "failed")
+        kind: BoxKind = (
+            "success" if mark.group(3) == "✅" else "rollback" if mark.group(2) else "failed"
+        )
         return ParsedBox(line=number, section=section, text=mark.group(4), kind=kind)
     return None
 

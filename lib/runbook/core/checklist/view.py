@@ -136,21 +136,31 @@ def matching(pattern: str, results: Iterable[CheckResult]) -> list[CheckResult]:
     return [r for r in results if fnmatch.fnmatchcase(r.id, pattern)]
 
 
-def checklist_view(results: Iterable[CheckResult | dict[str, Any]], environment: str,
-                   catalogue: Catalogue | None = None) -> ChecklistView:
+def checklist_view(
+    results: Iterable[CheckResult | dict[str, Any]],
+    environment: str,
+    catalogue: Catalogue | None = None,
+) -> ChecklistView:
     """Every box of `catalogue` (the packaged one by default) in a run with `results` (check
     results or their manifest payloads) for `environment`."""
     packaged = catalogue is None
     catalogue = catalogue or load_catalogue()
     found = [_as_result(r) for r in results]
-    return ChecklistView(environment=environment,
-                         catalogue_sha256=catalogue_sha256() if packaged else None,
-                         boxes=[box_view(b, found, environment) for b in catalogue.boxes])
+    return ChecklistView(
+        environment=environment,
+        catalogue_sha256=catalogue_sha256() if packaged else None,
+        boxes=[box_view(b, found, environment) for b in catalogue.boxes],
+    )
 
 
 def box_view(box: CatalogueBox, results: list[CheckResult], environment: str) -> BoxView:
     """One box's state in a run (see the module docstring for the rules)."""
-    base: dict[str, Any] = {"id": box.id, "section": box.section, "text": box.text, "kind": box.kind}
+    base: dict[str, Any] = {
+        "id": box.id,
+        "section": box.section,
+        "text": box.text,
+        "kind": box.kind,
+    }
     mapping = box.mapping_for(environment)
     if isinstance(mapping, NotApplicable):
         return BoxView(**base, state=BoxState.NOT_APPLICABLE, reason=mapping.reason)
@@ -159,28 +169,38 @@ def box_view(box: CatalogueBox, results: list[CheckResult], environment: str) ->
     if gate is not None:
         decided = [r for r in results if r.id == gate.id]
         if decided and not any(r.status.value in gate.status for r in decided):
-            return BoxView(**base, **refs, state=BoxState.NOT_APPLICABLE,
-                           reason=f"{gate.reason}: {gate.id} is {decided[-1].status.value}")
+            return BoxView(
+                **base,
+                **refs,
+                state=BoxState.NOT_APPLICABLE,
+                reason=f"{gate.reason}: {gate.id} is {decided[-1].status.value}",
+            )
     state, reason, evidence, signed_by = _judge(mapping, results)
     if mapping.note and state is BoxState.PROVED:
         reason = f"{reason} ({mapping.note})"
-    return BoxView(**base, **refs, state=state, reason=reason, evidence=evidence,
-                   signed_by=signed_by)
+    return BoxView(
+        **base, **refs, state=state, reason=reason, evidence=evidence, signed_by=signed_by
+    )
 
 
-def _judge(mapping: Mapping, results: list[CheckResult]
-           ) -> tuple[BoxState, str, list[Evidence], list[str]]:
+def _judge(
+    mapping: Mapping, results: list[CheckResult]
+) -> tuple[BoxState, str, list[Evidence], list[str]]:
     checks = {p: matching(p, results) for p in mapping.checks}
     ran = list({r.id: r for rs in checks.values() for r in rs}.values())
     signs = [r for r in results if r.id in set(mapping.signoff)]
-    evidence = ([Evidence(id=r.id, status=r.status.value, phase=r.phase) for r in ran]
-                + [Evidence(id=r.id, status=r.status.value, phase=r.phase, kind="signoff")
-                   for r in signs])
+    evidence = [Evidence(id=r.id, status=r.status.value, phase=r.phase) for r in ran] + [
+        Evidence(id=r.id, status=r.status.value, phase=r.phase, kind="signoff") for r in signs
+    ]
     signed_by = [_signer(r) for r in signs if r.status is Status.PASS]
     bad = [r for r in [*ran, *signs] if r.status in _BAD]
     if bad:
-        return (BoxState.FAILED, "; ".join(f"{r.id} {r.status.value}: {r.explanation}"
-                                            for r in bad), evidence, signed_by)
+        return (
+            BoxState.FAILED,
+            "; ".join(f"{r.id} {r.status.value}: {r.explanation}" for r in bad),
+            evidence,
+            signed_by,
+        )
     if mapping.unproved:
         partial = f" (partial evidence: {', '.join(r.id for r in ran)})" if ran else ""
         return BoxState.UNPROVED, mapping.unproved + partial, evidence, signed_by
@@ -191,8 +211,9 @@ def _judge(mapping: Mapping, results: list[CheckResult]
     return (*_signoff_state(mapping.signoff, signs, signed_by), evidence, signed_by)
 
 
-def _checks_state(checks: dict[str, list[CheckResult]], ran: list[CheckResult]
-                  ) -> tuple[BoxState, str]:
+def _checks_state(
+    checks: dict[str, list[CheckResult]], ran: list[CheckResult]
+) -> tuple[BoxState, str]:
     if not ran:
         return BoxState.NOT_RUN, f"none of {', '.join(checks)} ran in this run"
     unmatched = [p for p, rs in checks.items() if not rs]
@@ -206,8 +227,9 @@ def _checks_state(checks: dict[str, list[CheckResult]], ran: list[CheckResult]
     return BoxState.NOT_PROVED, "; ".join(reasons)
 
 
-def _signoff_state(ids: list[str], signs: list[CheckResult],
-                   signed_by: list[str]) -> tuple[BoxState, str]:
+def _signoff_state(
+    ids: list[str], signs: list[CheckResult], signed_by: list[str]
+) -> tuple[BoxState, str]:
     if signed_by:
         return BoxState.SIGNED, "signed by " + ", ".join(signed_by)
     if signs:
@@ -236,16 +258,27 @@ def compare_views(old: ChecklistView, new: ChecklistView) -> list[BoxChange]:
     """The boxes whose state changed from `old` to `new` (a box new to either side counts)."""
     before = {b.id: b for b in old.boxes}
     after = {b.id: b for b in new.boxes}
-    changes = [BoxChange(id=i, text=b.text, old=before[i].state.value if i in before else "absent",
-                         new=b.state.value)
-               for i, b in after.items() if i not in before or before[i].state != b.state]
-    changes += [BoxChange(id=i, text=b.text, old=b.state.value, new="absent")
-                for i, b in before.items() if i not in after]
+    changes = [
+        BoxChange(
+            id=i,
+            text=b.text,
+            old=before[i].state.value if i in before else "absent",
+            new=b.state.value,
+        )
+        for i, b in after.items()
+        if i not in before or before[i].state != b.state
+    ]
+    changes += [
+        BoxChange(id=i, text=b.text, old=b.state.value, new="absent")
+        for i, b in before.items()
+        if i not in after
+    ]
     return changes
 
 
-def manifest_section(results: Iterable[CheckResult | dict[str, Any]],
-                     environment: str) -> dict[str, Any]:
+def manifest_section(
+    results: Iterable[CheckResult | dict[str, Any]], environment: str
+) -> dict[str, Any]:
     """The manifest's `checklist` section for a run; a catalogue that cannot be read gives
     {"error": why} instead (the run and its report are never lost to it)."""
     from runbook.core.checklist.catalogue import CatalogueError

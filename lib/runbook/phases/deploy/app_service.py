@@ -9,13 +9,13 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import CsmSlotEntity
 
-from runbook.providers.azure.clients import web_client
-from runbook.providers.azure.errors import describe_azure_error, failure_is_blind
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.phases.deploy.package import PackageInfo
 from runbook.phases.deploy.params import PRODUCTION, DeployParams
 from runbook.phases.deploy.results import deploy_result
+from runbook.providers.azure.clients import web_client
+from runbook.providers.azure.errors import describe_azure_error, failure_is_blind
+from runbook.providers.azure.params import AzureParams
 
 
 def _slot_arg(slot: str | None) -> str | None:

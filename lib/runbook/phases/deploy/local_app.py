@@ -13,14 +13,15 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from runbook.core.checks import CheckResult, Status
+from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
 from runbook.phases.deploy.params import DeployParams, StartParams
 from runbook.phases.deploy.results import deploy_result
-from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
 
 PROCESS_FILE = "app-process.json"
 LOG_FILE = "app.log"
@@ -32,16 +33,19 @@ def app_environment(spec: StartParams) -> dict[str, str]:
     resolved here, never recorded)."""
     from runbook.phases.pre_deployment.gates.clean_env import gate_environment
 
-    extra = {name: resolve(value) if isinstance(value, SecretRef) else value
-             for name, value in spec.env.items()}
+    extra = {
+        name: resolve(value) if isinstance(value, SecretRef) else value
+        for name, value in spec.env.items()
+    }
     return gate_environment(extra, spec.env_passthrough)
 
 
 def _argv(spec: StartParams, base_url: str) -> list[str]:
     url = urlsplit(base_url)
     port = str(url.port or (443 if url.scheme == "https" else 80))
-    return [a.replace("{host}", url.hostname or "127.0.0.1").replace("{port}", port)
-            for a in spec.argv]
+    return [
+        a.replace("{host}", url.hostname or "127.0.0.1").replace("{port}", port) for a in spec.argv
+    ]
 
 
 def address_in_use(base_url: str) -> bool:
@@ -61,58 +65,115 @@ def start_app(params: DeployParams, workdir: Path) -> tuple[CheckResult, subproc
     spec, base = params.start, params.app_url("production")
     title = params.labels.started
     if spec is None or base is None:
-        return deploy_result(params, "start", title, Status.ERROR,
-                             explanation="method 'start' needs 'start' and a target URL"), None
+        return deploy_result(
+            params,
+            "start",
+            title,
+            Status.ERROR,
+            explanation="method 'start' needs 'start' and a target URL",
+        ), None
     cwd = Path(spec.repo or ".") / spec.cwd
     argv = _argv(spec, base)
-    evidence = {"argv": argv, "cwd": str(cwd), "log": f"evidence/{workdir.name}/{LOG_FILE}",
-                "env_names": sorted(spec.env)}
+    evidence: dict[str, Any] = {
+        "argv": argv,
+        "cwd": str(cwd),
+        "log": f"evidence/{workdir.name}/{LOG_FILE}",
+        "env_names": sorted(spec.env),
+    }
     if address_in_use(base):
         return deploy_result(
-            params, "start", title, Status.ERROR, evidence=evidence,
+            params,
+            "start",
+            title,
+            Status.ERROR,
+            evidence=evidence,
             explanation=f"something already answers at {base}: stop it first, or the checks "
-            "would look at that process instead of this checkout"), None
+            "would look at that process instead of this checkout",
+        ), None
     if not cwd.is_dir():
-        return deploy_result(params, "start", title, Status.ERROR, evidence=evidence,
-                             explanation=f"the app's folder {cwd} does not exist"), None
+        return deploy_result(
+            params,
+            "start",
+            title,
+            Status.ERROR,
+            evidence=evidence,
+            explanation=f"the app's folder {cwd} does not exist",
+        ), None
     try:
         env = app_environment(spec)
     except SecretUnavailable as exc:
-        return deploy_result(params, "start", title, Status.INCONCLUSIVE, evidence=evidence,
-                             explanation=f"cannot start the app: {exc}"), None
+        return deploy_result(
+            params,
+            "start",
+            title,
+            Status.INCONCLUSIVE,
+            evidence=evidence,
+            explanation=f"cannot start the app: {exc}",
+        ), None
     workdir.mkdir(parents=True, exist_ok=True)
     log = (workdir / LOG_FILE).open("wb")
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except OSError as exc:
-        return deploy_result(params, "start", title, Status.ERROR, evidence=evidence,
-                             explanation=f"`{' '.join(argv)}` could not start: {exc}"), None
+        return deploy_result(
+            params,
+            "start",
+            title,
+            Status.ERROR,
+            evidence=evidence,
+            explanation=f"`{' '.join(argv)}` could not start: {exc}",
+        ), None
     finally:
         log.close()
-    (workdir / PROCESS_FILE).write_text(json.dumps({"pid": proc.pid, "argv": argv}),
-                                        encoding="utf-8")
+    (workdir / PROCESS_FILE).write_text(
+        json.dumps({"pid": proc.pid, "argv": argv}), encoding="utf-8"
+    )
     evidence["pid"] = proc.pid
-    return deploy_result(params, "start", title, Status.PASS, observed={"pid": proc.pid},
-                         evidence=evidence,
-                         explanation=f"started `{' '.join(argv)}` in {cwd}"), proc
+    return deploy_result(
+        params,
+        "start",
+        title,
+        Status.PASS,
+        observed={"pid": proc.pid},
+        evidence=evidence,
+        explanation=f"started `{' '.join(argv)}` in {cwd}",
+    ), proc
 
 
 def still_running(params: DeployParams, proc: subprocess.Popen, workdir: Path) -> CheckResult:
-    """"All services started successfully": the process is still alive after the health wait."""
+    """ "All services started successfully": the process is still alive after the health wait."""
     code = proc.poll()
     if code is None:
-        return deploy_result(params, "running", params.labels.started, Status.PASS,
-                             observed="running", threshold="running",
-                             explanation=f"the app (pid {proc.pid}) is running")
-    return deploy_result(params, "running", params.labels.started, Status.FAIL,
-                         observed=f"exited {code}", threshold="running",
-                         explanation=f"the app exited with code {code}: "
-                         f"{_tail(workdir / LOG_FILE)}")
+        return deploy_result(
+            params,
+            "running",
+            params.labels.started,
+            Status.PASS,
+            observed="running",
+            threshold="running",
+            explanation=f"the app (pid {proc.pid}) is running",
+        )
+    return deploy_result(
+        params,
+        "running",
+        params.labels.started,
+        Status.FAIL,
+        observed=f"exited {code}",
+        threshold="running",
+        explanation=f"the app exited with code {code}: {_tail(workdir / LOG_FILE)}",
+    )
 
 
 def docs_checks(params: DeployParams) -> list[CheckResult]:
-    """"API documentation accessible": each of `start.doc_pages` answers 200 with HTML (JSON
+    """ "API documentation accessible": each of `start.doc_pages` answers 200 with HTML (JSON
     for a .json page, which must also be an OpenAPI document)."""
     spec, base = params.start, params.app_url("production")
     pages = spec.doc_pages if spec else ["/docs"]
@@ -127,8 +188,14 @@ def _page_check(params: DeployParams, url: str, page: str) -> CheckResult:
     try:
         answer = httpx.get(url, timeout=params.health.request_timeout)
     except httpx.HTTPError as exc:
-        return deploy_result(params, key, title, Status.ERROR, threshold=threshold,
-                             explanation=f"no answer from {url}: {exc}")
+        return deploy_result(
+            params,
+            key,
+            title,
+            Status.ERROR,
+            threshold=threshold,
+            explanation=f"no answer from {url}: {exc}",
+        )
     kind = answer.headers.get("content-type", "")
     ok = answer.status_code == 200 and ("json" in kind if wants_json else "html" in kind)
     if ok and wants_json:
@@ -136,24 +203,38 @@ def _page_check(params: DeployParams, url: str, page: str) -> CheckResult:
             ok = "openapi" in answer.json()
         except ValueError:
             ok = False
-    return deploy_result(params, key, title, Status.PASS if ok else Status.FAIL,
-                         observed={"status": answer.status_code, "content_type": kind},
-                         threshold=threshold, explanation=f"{page} answered "
-                         f"{answer.status_code} {kind}")
+    return deploy_result(
+        params,
+        key,
+        title,
+        Status.PASS if ok else Status.FAIL,
+        observed={"status": answer.status_code, "content_type": kind},
+        threshold=threshold,
+        explanation=f"{page} answered {answer.status_code} {kind}",
+    )
 
 
 def log_check(params: DeployParams, workdir: Path) -> CheckResult:
-    """"No errors in logs": the app's log, from its first byte, has no line matching
+    """ "No errors in logs": the app's log, from its first byte, has no line matching
     `start.error_pattern` (the first few quoted with the run's secrets masked)."""
     from runbook.core.logscan import LogCheckSpec, LogScanParams, log_errors_check
     from runbook.core.secret_refs import resolved_values
 
     spec = params.start or StartParams()
-    check = LogCheckSpec(id=f"{params.id_prefix}.logs", section=params.labels.section,
-                         title="No errors in logs", what="the app's log")
+    check = LogCheckSpec(
+        id=f"{params.id_prefix}.logs",
+        section=params.labels.section,
+        title="No errors in logs",
+        what="the app's log",
+    )
     scan = LogScanParams(error_pattern=spec.error_pattern)  # an empty log proves nothing
-    return log_errors_check(check, workdir / LOG_FILE, scan, secrets=resolved_values(spec),
-                            shown_path=f"evidence/{workdir.name}/{LOG_FILE}")
+    return log_errors_check(
+        check,
+        workdir / LOG_FILE,
+        scan,
+        secrets=resolved_values(spec),
+        shown_path=f"evidence/{workdir.name}/{LOG_FILE}",
+    )
 
 
 def stop_started_apps(run_dir: Path, grace_s: float = 10.0) -> list[int]:

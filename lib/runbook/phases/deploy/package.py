@@ -10,8 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.phases.deploy.params import DeployParams, PackageParams
 from runbook.core.evidence import sha256_file
+from runbook.phases.deploy.params import DeployParams, PackageParams
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
@@ -82,6 +82,8 @@ def build_package(params: DeployParams, workdir: Path) -> PackageBuild:
         result = _result(params, Status.ERROR, None, "no package is configured", {})
         return PackageBuild(result, None)
     try:
+        if spec.build_id is None:
+            raise ValueError("it has no build id (deploy.package.build_id or build_id)")
         if spec.source_dir is not None:
             folder = Path(spec.source_dir)
             if not folder.is_dir():

@@ -22,7 +22,8 @@ class PackageParams(BaseModel):
     path: str | None = Field(default=None, description="a ready zip (e.g. backend.zip)")
     source_dir: str | None = Field(default=None, description="a folder to zip instead")
     build_id: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="CI build id / commit the package came from; None: the run's build_id",
     )
     exclude: list[str] = Field(
@@ -54,17 +55,29 @@ class StartParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     argv: list[str] = Field(
-        default_factory=lambda: ["uv", "run", "uvicorn", "backend.main:app",
-                                 "--host", "{host}", "--port", "{port}"],
-        min_length=1, description="argv (no shell), run in `cwd` with the target's environment",
+        default_factory=lambda: [
+            "uv",
+            "run",
+            "uvicorn",
+            "backend.main:app",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+        ],
+        min_length=1,
+        description="argv (no shell), run in `cwd` with the target's environment",
     )
     repo: str | None = Field(default=None, description="checkout; None: pre_deployment.repo")
     cwd: str = Field(default="backend", description="relative to `repo`")
     env: dict[str, str | SecretRef] = Field(
-        default_factory=dict, description="extra variables (secrets as {env: NAME})")
+        default_factory=dict, description="extra variables (secrets as {env: NAME})"
+    )
     env_passthrough: list[str] = Field(
-        default_factory=list, description="variables of the runbook's environment handed to "
-        "the app by name (NAME or PREFIX_*); the rest of it is left out")
+        default_factory=list,
+        description="variables of the runbook's environment handed to "
+        "the app by name (NAME or PREFIX_*); the rest of it is left out",
+    )
     doc_pages: list[str] = Field(
         default_factory=lambda: ["/openapi.json", "/docs", "/redoc"],
         description="pages the started app must serve (JSON for .json, else HTML): §1.1 "
@@ -72,7 +85,7 @@ class StartParams(BaseModel):
     )
     error_pattern: str = Field(
         default=DEFAULT_ERROR_PATTERN,
-        description="a log line matching this regex is an error (\"No errors in logs\")",
+        description='a log line matching this regex is an error ("No errors in logs")',
     )
 
 
@@ -125,7 +138,9 @@ class ProbeParams(BaseModel):
     min_requests: int = Field(default=10, ge=1, description="fewer requests: inconclusive")
     request_timeout: float = Field(default=5, gt=0)
     settle_s: float = Field(
-        default=5, ge=0, description="keep probing this long after the last step: a swap's "
+        default=5,
+        ge=0,
+        description="keep probing this long after the last step: a swap's "
         "effects (cold instances, drained connections) show up just after it ends",
     )
 
@@ -171,7 +186,8 @@ class DeployParams(BaseModel):
     method: Literal["command", "zip", "start"]
     command: CommandParams | None = None
     start: StartParams | None = Field(
-        default=None, description="method 'start': the app started from the checkout")
+        default=None, description="method 'start': the app started from the checkout"
+    )
     package: PackageParams | None = None
     target_slot: str | None = Field(
         default=None, description="slot the package goes to; None: the site (production slot)"
@@ -194,13 +210,16 @@ class DeployParams(BaseModel):
     labels: ChecklistLabels = Field(default_factory=ChecklistLabels)
     id_prefix: str = "deploy"
     window: DeployWindow | None = Field(
-        default=None, description="the scheduled window the deploy must start in (§3.2 "
-        "'Deployment started at scheduled time'); part of the approved plan")
+        default=None,
+        description="the scheduled window the deploy must start in (§3.2 "
+        "'Deployment started at scheduled time'); part of the approved plan",
+    )
     window_required: bool = Field(
-        default=False, description="no window given: INCONCLUSIVE (production) instead of "
-        "no result")
+        default=False, description="no window given: INCONCLUSIVE (production) instead of no result"
+    )
     window_enforce: bool = Field(
-        default=True, description="outside the window the deploy is refused, nothing changed")
+        default=True, description="outside the window the deploy is refused, nothing changed"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployParams:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.phases.deploy.package import build_package
 from runbook.phases.deploy.params import PRODUCTION, DeployParams
 from runbook.phases.deploy.results import deploy_result
+from runbook.providers.azure.params import AzureParams
 
 
 class DeployPlan(BaseModel):
@@ -51,8 +51,10 @@ def plan(params: DeployParams, azure: AzureParams | None, workdir: Path) -> Depl
         steps.append(f"run {params.command.argv} in {params.command.cwd or '.'}")
     elif params.method == "start":
         assert params.start is not None
-        steps.append(f"start {params.start.argv} in {params.start.repo or '.'}/"
-                     f"{params.start.cwd}, logging to {workdir.name}/app.log")
+        steps.append(
+            f"start {params.start.argv} in {params.start.repo or '.'}/"
+            f"{params.start.cwd}, logging to {workdir.name}/app.log"
+        )
     else:
         built = build_package(params, workdir)
         package = (
@@ -73,8 +75,11 @@ def plan(params: DeployParams, azure: AzureParams | None, workdir: Path) -> Depl
     steps.append(f"wait until {params.app_url(slot) or '?'}{health} is healthy "
                  f"(up to {params.health.timeout:g} s)")  # fmt: skip
     if params.method == "start":
-        steps += [f"GET {', '.join(params.start.doc_pages) if params.start else '/docs'}",
-                  "no error lines in the app's log", "the app is stopped when the run ends"]
+        steps += [
+            f"GET {', '.join(params.start.doc_pages) if params.start else '/docs'}",
+            "no error lines in the app's log",
+            "the app is stopped when the run ends",
+        ]
     if params.swap_to_production:
         steps += [
             f"swap {slot} into production (polling every {params.swap_polling_interval:g} s)",

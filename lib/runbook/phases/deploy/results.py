@@ -5,9 +5,9 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.phases.deploy.params import DeployParams
+from runbook.providers.azure.params import AzureParams
 
 
 def deploy_result(

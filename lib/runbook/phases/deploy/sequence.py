@@ -9,7 +9,6 @@ from pathlib import Path
 from azure.core.credentials import TokenCredential
 from azure.mgmt.web import WebSiteManagementClient
 
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Status
 from runbook.phases.deploy.app_service import record_deployment, restart, swap
 from runbook.phases.deploy.command import command_deploy
@@ -21,6 +20,7 @@ from runbook.phases.deploy.params import PRODUCTION, DeployParams
 from runbook.phases.deploy.window import KEY as WINDOW_KEY
 from runbook.phases.deploy.window import refuses, window_check
 from runbook.phases.deploy.zipdeploy import zip_deploy
+from runbook.providers.azure.params import AzureParams
 
 GOING_ON = (Status.PASS, Status.WARN)
 WINDOW_SUFFIX = "." + WINDOW_KEY
@@ -70,8 +70,15 @@ def run_deploy(
         run.results.append(window)
         return run
     try:
-        return _deploy(params, azure, workdir, run, expect_version=expect_version,
-                       client=client, credential=credential)
+        return _deploy(
+            params,
+            azure,
+            workdir,
+            run,
+            expect_version=expect_version,
+            client=client,
+            credential=credential,
+        )
     finally:
         if window is not None:  # judged apart from the steps: a missing window stops nothing
             run.results.insert(0, window)

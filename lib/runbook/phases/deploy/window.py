@@ -32,25 +32,47 @@ def window_check(params: DeployParams, started_at: datetime) -> CheckResult | No
     observed = {"started_at": started.isoformat(timespec="seconds")}
     if window is None:
         return deploy_result(
-            params, KEY, TITLE, Status.INCONCLUSIVE, section=SECTION, observed=observed,
+            params,
+            KEY,
+            TITLE,
+            Status.INCONCLUSIVE,
+            section=SECTION,
+            observed=observed,
             threshold={"window": None},
             explanation="no deployment window is scheduled (deploy.window: {start, end}), so "
-                        "nothing says whether this start was the scheduled one")
+            "nothing says whether this start was the scheduled one",
+        )
     threshold = {"start": window.start.isoformat(), "end": window.end.isoformat()}
     evidence = {"window": window.model_dump(mode="json"), "enforced": params.window_enforce}
     inside = window.start <= started < window.end
     if inside:
-        return deploy_result(params, KEY, TITLE, Status.PASS, section=SECTION, observed=observed,
-                             threshold=threshold, evidence=evidence,
-                             explanation=f"started {_fmt(started)}, inside the scheduled window "
-                                         f"{_fmt(window.start)} – {_fmt(window.end)}"
-                                         + (f" ({window.note})" if window.note else ""))
+        return deploy_result(
+            params,
+            KEY,
+            TITLE,
+            Status.PASS,
+            section=SECTION,
+            observed=observed,
+            threshold=threshold,
+            evidence=evidence,
+            explanation=f"started {_fmt(started)}, inside the scheduled window "
+            f"{_fmt(window.start)} – {_fmt(window.end)}"
+            + (f" ({window.note})" if window.note else ""),
+        )
     when = "before" if started < window.start else "after"
     refused = "; the deploy was refused, nothing was changed" if params.window_enforce else ""
-    return deploy_result(params, KEY, TITLE, Status.FAIL, section=SECTION, observed=observed,
-                         threshold=threshold, evidence=evidence,
-                         explanation=f"started {_fmt(started)}, {when} the scheduled window "
-                                     f"{_fmt(window.start)} – {_fmt(window.end)}{refused}")
+    return deploy_result(
+        params,
+        KEY,
+        TITLE,
+        Status.FAIL,
+        section=SECTION,
+        observed=observed,
+        threshold=threshold,
+        evidence=evidence,
+        explanation=f"started {_fmt(started)}, {when} the scheduled window "
+        f"{_fmt(window.start)} – {_fmt(window.end)}{refused}",
+    )
 
 
 def refuses(result: CheckResult, params: DeployParams) -> bool:

@@ -18,13 +18,13 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.mgmt.web import WebSiteManagementClient
 
-from runbook.providers.azure.clients import build_credential, web_client
-from runbook.providers.azure.errors import describe_azure_error
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Status
 from runbook.phases.deploy.package import PackageInfo
 from runbook.phases.deploy.params import PRODUCTION, DeployParams
 from runbook.phases.deploy.results import deploy_result, tls_verify
+from runbook.providers.azure.clients import build_credential, web_client
+from runbook.providers.azure.errors import describe_azure_error
+from runbook.providers.azure.params import AzureParams
 from runbook.providers.http import exchange
 
 KUDU_DONE = {3: "Failed", 4: "Success"}

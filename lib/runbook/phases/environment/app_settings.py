@@ -15,11 +15,11 @@ from typing import Any, Literal
 from azure.mgmt.web import WebSiteManagementClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.secret_refs import SecretRef
 from runbook.providers.azure.clients import web_client
 from runbook.providers.azure.errors import describe_azure_error, failure_is_blind
 from runbook.providers.azure.params import AppSettingsParams, AzureParams, ExpectedValue, Target
-from runbook.core.checks import CheckResult, Severity, Status
-from runbook.core.secret_refs import SecretRef
 
 SecretVerdict = Literal["matches", "differs", "missing", "unresolved-reference"]
 _URL_USERINFO = re.compile(r"(://[^/\s:@]*:)[^@/\s]*@")

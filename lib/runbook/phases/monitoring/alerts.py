@@ -8,11 +8,11 @@ from typing import Any
 
 from azure.mgmt.monitor import MonitorManagementClient
 
-from runbook.providers.azure.errors import describe_azure_error, failure_is_blind
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Status
 from runbook.phases.monitoring.clients import monitor_client
 from runbook.phases.monitoring.params import MonitorParams, RequiredAlertRule
+from runbook.providers.azure.errors import describe_azure_error, failure_is_blind
+from runbook.providers.azure.params import AzureParams
 
 _DIRECTION = {
     "GreaterThan": ">", "GreaterThanOrEqual": ">", "LessThan": "<", "LessThanOrEqual": "<",
@@ -38,10 +38,19 @@ def describe_rules(rules: list[Any]) -> list[dict[str, Any]]:
                 "conditions_in_rule": len(criteria),
             })  # fmt: skip
         if not criteria:
-            out.append({"rule": rule.name, "enabled": bool(rule.enabled),
-                        "severity": rule.severity, "scopes": list(rule.scopes or []),
-                        "metric_name": None, "operator": None, "threshold": None,
-                        "criterion_type": type(rule.criteria).__name__, "conditions_in_rule": 0})
+            out.append(
+                {
+                    "rule": rule.name,
+                    "enabled": bool(rule.enabled),
+                    "severity": rule.severity,
+                    "scopes": list(rule.scopes or []),
+                    "metric_name": None,
+                    "operator": None,
+                    "threshold": None,
+                    "criterion_type": type(rule.criteria).__name__,
+                    "conditions_in_rule": 0,
+                }
+            )
     return out
 
 
@@ -51,20 +60,28 @@ def _weakness(required: RequiredAlertRule, row: dict[str, Any]) -> str | None:
     if threshold is None:
         return f"rule {row['rule']!r} has no static threshold ({row['criterion_type']})"
     if required.operator.startswith(">") and threshold > required.threshold:
-        return (f"rule {row['rule']!r} fires only above {threshold:g} {required.unit}, weaker than "
-                f"{required.operator} {required.threshold:g}")
+        return (
+            f"rule {row['rule']!r} fires only above {threshold:g} {required.unit}, weaker than "
+            f"{required.operator} {required.threshold:g}"
+        )
     if required.operator.startswith("<") and threshold < required.threshold:
-        return (f"rule {row['rule']!r} fires only below {threshold:g} {required.unit}, weaker "
-                f"than {required.operator} {required.threshold:g}")
+        return (
+            f"rule {row['rule']!r} fires only below {threshold:g} {required.unit}, weaker "
+            f"than {required.operator} {required.threshold:g}"
+        )
     if required.time_aggregation and (row.get("time_aggregation") or "").lower() != (
         required.time_aggregation.lower()
     ):
-        return (f"rule {row['rule']!r} aggregates {row.get('time_aggregation')}, not "
-                f"{required.time_aggregation}")
+        return (
+            f"rule {row['rule']!r} aggregates {row.get('time_aggregation')}, not "
+            f"{required.time_aggregation}"
+        )
     limit = required.azure_severity_at_most
     if limit is not None and (row.get("severity") is None or row["severity"] > limit):
-        return (f"rule {row['rule']!r} has Azure severity {row.get('severity')}, less urgent than "
-                f"the required {limit} or lower")
+        return (
+            f"rule {row['rule']!r} has Azure severity {row.get('severity')}, less urgent than "
+            f"the required {limit} or lower"
+        )
     if row["conditions_in_rule"] > 1:
         others = row["conditions_in_rule"] - 1
         return f"rule {row['rule']!r} ANDs this condition with {others} other(s)"
@@ -87,13 +104,20 @@ def judge_alert_rules(
         ]  # fmt: skip
         findings = [(r, _weakness(required, r)) for r in candidates]
         good = [r for r, why in findings if why is None]
-        threshold = {"metric": required.metric_names, "operator": required.operator,
-                     "threshold": required.threshold, "unit": required.unit, "enabled": True}
+        threshold = {
+            "metric": required.metric_names,
+            "operator": required.operator,
+            "threshold": required.threshold,
+            "unit": required.unit,
+            "enabled": True,
+        }
         if good:
             status = Status.PASS
             best = good[0]
-            explanation = (f"rule {best['rule']!r}: {best['metric_name']} {best['operator']} "
-                           f"{best['threshold']:g}, severity {best['severity']}, enabled")
+            explanation = (
+                f"rule {best['rule']!r}: {best['metric_name']} {best['operator']} "
+                f"{best['threshold']:g}, severity {best['severity']}, enabled"
+            )
             observed: Any = [r["rule"] for r in good]
         elif findings:
             status = Status.FAIL
@@ -101,9 +125,11 @@ def judge_alert_rules(
             observed = [r["rule"] for r in candidates]
         else:
             status = Status.FAIL
-            explanation = (f"missing: no metric alert rule in resource group {resource_group!r} "
-                           f"on {' / '.join(required.metric_names)} {required.operator} "
-                           f"{required.threshold:g} {required.unit}")
+            explanation = (
+                f"missing: no metric alert rule in resource group {resource_group!r} "
+                f"on {' / '.join(required.metric_names)} {required.operator} "
+                f"{required.threshold:g} {required.unit}"
+            )
             observed = None
         results.append(CheckResult(
             id=f"monitor.alert-rule.{required.id}", section=params.alert_section,
@@ -126,8 +152,15 @@ def alert_rule_checks(
     if azure is None:
         from runbook.phases.monitoring.absent import absent_source
 
-        return [absent_source("monitor.alert-rules", "Monitoring alerts configured", params,
-                              azure=False, section=params.alert_section)]
+        return [
+            absent_source(
+                "monitor.alert-rules",
+                "Monitoring alerts configured",
+                params,
+                azure=False,
+                section=params.alert_section,
+            )
+        ]
     try:
         client = client or monitor_client(azure)
         rules = list(client.metric_alerts.list_by_resource_group(azure.resource_group))
@@ -135,12 +168,16 @@ def alert_rule_checks(
         failure = describe_azure_error(exc)
         return [
             CheckResult(
-                id=f"monitor.alert-rule.{required.id}", section=params.alert_section,
-                title=required.title, severity=required.severity,
+                id=f"monitor.alert-rule.{required.id}",
+                section=params.alert_section,
+                title=required.title,
+                severity=required.severity,
                 status=Status.INCONCLUSIVE if failure_is_blind(failure) else Status.ERROR,
                 threshold={"operator": required.operator, "threshold": required.threshold},
-                explanation=(f"could not list the metric alert rules of {azure.resource_group!r} "
-                             f"at {azure.arm_endpoint}: {failure.reason}: {failure.message}"),
+                explanation=(
+                    f"could not list the metric alert rules of {azure.resource_group!r} "
+                    f"at {azure.arm_endpoint}: {failure.reason}: {failure.message}"
+                ),
                 evidence={"failure": failure.model_dump()},
             )
             for required in params.alert_rules

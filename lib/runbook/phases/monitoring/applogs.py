@@ -10,20 +10,23 @@ from pathlib import Path
 
 from runbook.core.checks import CheckResult, Status
 from runbook.core.logscan import LogCheckSpec, log_errors_check
-from runbook.phases.monitoring.clients import window_bounds
-from runbook.phases.monitoring.params import MonitorParams
 from runbook.core.parameters import Parameters
 from runbook.core.secret_refs import resolved_values
+from runbook.phases.monitoring.clients import window_bounds
+from runbook.phases.monitoring.params import MonitorParams
 
 DEPLOY_LOG = Path("evidence") / "deploy" / "app.log"
 APP_LOG = LogCheckSpec(
     "monitor.app-log.errors",
     "Deployment Steps §1.3 Monitor Development — No errors in application logs",
-    "No errors in application logs (the app's own log)", "the app's log")
+    "No errors in application logs (the app's own log)",
+    "the app's log",
+)
 
 
-def app_log_check(params: Parameters, run_dir: Path | None,
-                  now: datetime | None = None) -> CheckResult:
+def app_log_check(
+    params: Parameters, run_dir: Path | None, now: datetime | None = None
+) -> CheckResult:
     """The app's log (`monitor.app_log.path`, else this run's evidence/deploy/app.log) has at
     most `max_errors` error lines: from its start, or over `monitor.window` when its lines are
     dated (`timestamp_pattern`). SKIP when no path is configured and this run started no app."""
@@ -35,11 +38,17 @@ def app_log_check(params: Parameters, run_dir: Path | None,
         path, shown = run_dir / DEPLOY_LOG, DEPLOY_LOG.as_posix()
     else:
         return CheckResult(
-            id=APP_LOG.id, section=APP_LOG.section, title=APP_LOG.title, severity=APP_LOG.severity,
-            status=Status.SKIP, threshold={"max_error_lines": p.max_errors},
+            id=APP_LOG.id,
+            section=APP_LOG.section,
+            title=APP_LOG.title,
+            severity=APP_LOG.severity,
+            status=Status.SKIP,
+            threshold={"max_error_lines": p.max_errors},
             explanation="no app log: this run did not start the app (not a development deploy) "
             "and monitor.app_log.path is not set; a deployed app's errors are read from "
-            "Application Insights (monitor.logs.exceptions)")
+            "Application Insights (monitor.logs.exceptions)",
+        )
     since = window_bounds(mp, now)[0] if p.timestamp_pattern else None
-    return log_errors_check(APP_LOG, path, p, since=since, secrets=resolved_values(params),
-                            shown_path=shown)
+    return log_errors_check(
+        APP_LOG, path, p, since=since, secrets=resolved_values(params), shown_path=shown
+    )

@@ -8,9 +8,9 @@ from azure.core.credentials import TokenCredential
 from azure.mgmt.monitor import MonitorManagementClient
 from azure.monitor.query import LogsQueryClient
 
+from runbook.phases.monitoring.params import LogsParams, MonitorParams
 from runbook.providers.azure.clients import build_credential, client_options
 from runbook.providers.azure.params import AzureParams
-from runbook.phases.monitoring.params import LogsParams, MonitorParams
 
 
 def site_resource_id(azure: AzureParams) -> str:

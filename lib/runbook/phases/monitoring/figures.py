@@ -22,8 +22,9 @@ def _figure(
     for value, colour, label in lines:
         ax.axhline(value, color=colour, lw=1.6, label=label)
     if not any(v.notna().any() for v in series.values()):
-        ax.text(0.5, 0.5, "no data in the window", transform=ax.transAxes, ha="center",
-                color=CRITICAL)
+        ax.text(
+            0.5, 0.5, "no data in the window", transform=ax.transAxes, ha="center", color=CRITICAL
+        )
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel)
     ax.set_xlabel("interval start (UTC)")

@@ -17,21 +17,30 @@ import pandas as pd
 from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 from matplotlib.figure import Figure
 
-from runbook.providers.azure.errors import describe_azure_error
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.logscan import scrub
+from runbook.core.secret_refs import resolved_values
 from runbook.phases.monitoring.clients import logs_client, window_bounds
 from runbook.phases.monitoring.params import SECTION_ALERTS, LogsParams, MonitorParams, kql_timespan
-from runbook.core.secret_refs import resolved_values
+from runbook.providers.azure.errors import describe_azure_error
+from runbook.providers.azure.params import AzureParams
 
-QUERIES = ("requests_per_bin", "requests_overall", "exceptions_by_type", "dependencies_by_type",
-           "server_errors", "custom_metrics")
+QUERIES = (
+    "requests_per_bin",
+    "requests_overall",
+    "exceptions_by_type",
+    "dependencies_by_type",
+    "server_errors",
+    "custom_metrics",
+)
 WORKER_QUERIES = ("worker_activity", "worker_errors")  # run when insights.worker_role is set
-SECTION_WORKER = ("Deployment Steps §1.3 / §2.5 / §3.4 — No errors in Celery worker logs "
-                  "(Application Insights)")
-SECTION_500 = ("Deployment Steps §3.3 Post-Deployment Verification, §3.4 Alerts to Watch — "
-               "No 500 errors in logs")
+SECTION_WORKER = (
+    "Deployment Steps §1.3 / §2.5 / §3.4 — No errors in Celery worker logs (Application Insights)"
+)
+SECTION_500 = (
+    "Deployment Steps §3.3 Post-Deployment Verification, §3.4 Alerts to Watch — "
+    "No 500 errors in logs"
+)
 SEVERITY_NAMES = {0: "Verbose", 1: "Information", 2: "Warning", 3: "Error", 4: "Critical"}
 QUOTE_CHARS = 300
 
@@ -63,11 +72,13 @@ def render_query(params: MonitorParams, name: str) -> str:
     """The KQL of one query with {bin}, {role}, {severity} and {limit} filled in."""
     logs = _logs(params)
     t = logs.thresholds
-    return (getattr(logs.queries, name)
-            .replace("{bin}", kql_timespan(params.interval_delta))
-            .replace("{role}", params.insights.worker_role or "")
-            .replace("{severity}", str(t.worker_min_severity))
-            .replace("{limit}", str(t.quote_errors)))
+    return (
+        getattr(logs.queries, name)
+        .replace("{bin}", kql_timespan(params.interval_delta))
+        .replace("{role}", params.insights.worker_role or "")
+        .replace("{severity}", str(t.worker_min_severity))
+        .replace("{limit}", str(t.quote_errors))
+    )
 
 
 def scrub_table(frame: pd.DataFrame, secrets: Iterable[str] = ()) -> pd.DataFrame:
@@ -76,8 +87,7 @@ def scrub_table(frame: pd.DataFrame, secrets: Iterable[str] = ()) -> pd.DataFram
     out = frame.copy()
     for column in out.columns:
         if not pd.api.types.is_numeric_dtype(out[column]):
-            out[column] = out[column].map(
-                lambda v: scrub(v, values) if isinstance(v, str) else v)
+            out[column] = out[column].map(lambda v: scrub(v, values) if isinstance(v, str) else v)
     return out
 
 
@@ -169,7 +179,8 @@ class _Ctx:
         errors = [o for o in bad if o is not None and o.status == "error"]
         if errors:  # the source failed: counted apart from a bad value, never a pass
             return Status.INCONCLUSIVE, "source error: " + "; ".join(
-                f"{o.name}: {o.message}" for o in errors)
+                f"{o.name}: {o.message}" for o in errors
+            )
         partial = [o for o in bad if o is not None and o.status == "partial"]
         if partial:
             return Status.INCONCLUSIVE, "; ".join(f"{o.name}: {o.message}" for o in partial)
@@ -207,12 +218,19 @@ def _p95_check(ctx: _Ctx) -> CheckResult:
     per_bin = ctx.table("requests_per_bin")
     worst = float(per_bin["p95_ms"].max()) if "p95_ms" in per_bin and len(per_bin) else None
     p95 = float(overall["p95_ms"])
-    observed = {"p50_ms": overall["p50_ms"], "p95_ms": p95, "p99_ms": overall["p99_ms"],
-                "requests": int(overall["requests"]), "worst_bin_p95_ms": worst}
+    observed = {
+        "p50_ms": overall["p50_ms"],
+        "p95_ms": p95,
+        "p99_ms": overall["p99_ms"],
+        "requests": int(overall["requests"]),
+        "worst_bin_p95_ms": worst,
+    }
     status = Status.PASS if p95 < t.p95_ms else Status.FAIL
-    explanation = (f"p95 {p95:.1f} ms over {int(overall['requests'])} requests (p50 "
-                   f"{overall['p50_ms']:.1f}, p99 {overall['p99_ms']:.1f}); worst bin p95 "
-                   f"{worst if worst is None else round(worst, 1)} ms")
+    explanation = (
+        f"p95 {p95:.1f} ms over {int(overall['requests'])} requests (p50 "
+        f"{overall['p50_ms']:.1f}, p99 {overall['p99_ms']:.1f}); worst bin p95 "
+        f"{worst if worst is None else round(worst, 1)} ms"
+    )
     return ctx.result("p95", title, status, observed, threshold, explanation, evidence)
 
 
@@ -220,8 +238,11 @@ def _error_rate_check(ctx: _Ctx) -> CheckResult:
     t = ctx.t
     names = ("requests_overall", "requests_per_bin")
     title = f"Error rate < {t.error_rate:.0%} (Application Insights requests, 5xx)"
-    threshold = {"error_rate_lt": t.error_rate, "critical_gt": t.error_rate_critical,
-                 "min_requests_per_bin": t.min_requests_per_bin}
+    threshold = {
+        "error_rate_lt": t.error_rate,
+        "critical_gt": t.error_rate_critical,
+        "min_requests_per_bin": t.min_requests_per_bin,
+    }
     evidence = ctx.evidence(names)
     problem = ctx.problem(names)
     overall = None if problem else ctx.overall()
@@ -234,11 +255,17 @@ def _error_rate_check(ctx: _Ctx) -> CheckResult:
     judged = per_bin[per_bin["requests"] >= t.min_requests_per_bin] if len(per_bin) else per_bin
     critical = judged[judged["error_rate"] > t.error_rate_critical] if len(judged) else judged
     rate = float(overall["failed"]) / float(overall["requests"])
-    observed = {"error_rate": round(rate, 5), "failed": int(overall["failed"]),
-                "requests": int(overall["requests"]), "bins_over_critical": len(critical)}
+    observed = {
+        "error_rate": round(rate, 5),
+        "failed": int(overall["failed"]),
+        "requests": int(overall["requests"]),
+        "bins_over_critical": len(critical),
+    }
     status = Status.FAIL if rate >= t.error_rate or len(critical) else Status.PASS
-    explanation = (f"{int(overall['failed'])} of {int(overall['requests'])} requests failed "
-                   f"({rate:.2%}); {len(critical)} bin(s) over {t.error_rate_critical:.0%}")
+    explanation = (
+        f"{int(overall['failed'])} of {int(overall['requests'])} requests failed "
+        f"({rate:.2%}); {len(critical)} bin(s) over {t.error_rate_critical:.0%}"
+    )
     return ctx.result("error-rate", title, status, observed, threshold, explanation, evidence)
 
 
@@ -250,8 +277,11 @@ def _exceptions_check(ctx: _Ctx) -> CheckResult:
     evidence = ctx.evidence(names)
     problem = ctx.problem(names)
     if problem is None and ctx.overall() is None:
-        problem = (Status.INCONCLUSIVE, "no requests in the window either: no telemetry arrives, "
-                   "so no exceptions proves nothing")
+        problem = (
+            Status.INCONCLUSIVE,
+            "no requests in the window either: no telemetry arrives, "
+            "so no exceptions proves nothing",
+        )
     if problem is not None:
         return ctx.result("exceptions", title, problem[0], None, threshold, problem[1], evidence)
     table = ctx.table("exceptions_by_type")
@@ -259,10 +289,20 @@ def _exceptions_check(ctx: _Ctx) -> CheckResult:
                if len(table) else {})  # fmt: skip
     total = sum(by_type.values())
     status = Status.PASS if total <= t.max_exceptions else Status.FAIL
-    explanation = (f"{total} exception(s)" + (": " + ", ".join(f"{k} × {v}" for k, v in
-                   by_type.items()) if by_type else "") + f" (at most {t.max_exceptions})")
-    return ctx.result("exceptions", title, status, {"total": total, "by_type": by_type},
-                      threshold, explanation, evidence)
+    explanation = (
+        f"{total} exception(s)"
+        + (": " + ", ".join(f"{k} × {v}" for k, v in by_type.items()) if by_type else "")
+        + f" (at most {t.max_exceptions})"
+    )
+    return ctx.result(
+        "exceptions",
+        title,
+        status,
+        {"total": total, "by_type": by_type},
+        threshold,
+        explanation,
+        evidence,
+    )
 
 
 def _dependency_rows(ctx: _Ctx, types: list[str]) -> pd.DataFrame:
@@ -303,8 +343,11 @@ def _dependency_check(ctx: _Ctx, kind: str) -> CheckResult:
         explanation = f"{t.database_stat} {value:.1f} ms over {calls} database call(s)"
     else:
         status = Status.PASS if failed == 0 else Status.FAIL
-        observed = {"failed": failed, "calls": calls,
-                    "avg_ms": round(float((rows["avg_ms"] * rows["calls"]).sum() / calls), 2)}
+        observed = {
+            "failed": failed,
+            "calls": calls,
+            "avg_ms": round(float((rows["avg_ms"] * rows["calls"]).sum() / calls), 2),
+        }
         explanation = f"{failed} of {calls} {'/'.join(types[:1])} call(s) failed"
     return ctx.result(kind, labels[kind], status, observed, threshold, explanation, evidence)
 
@@ -316,40 +359,56 @@ def _when(value: Any) -> str:
 def _server_errors_check(ctx: _Ctx) -> CheckResult:
     t = ctx.t
     names = ("server_errors", "requests_overall")
-    title = (f"No 500 errors in logs (Application Insights requests with a 5xx result, at most "
-             f"{t.max_server_errors})")
+    title = (
+        f"No 500 errors in logs (Application Insights requests with a 5xx result, at most "
+        f"{t.max_server_errors})"
+    )
     threshold = {"server_errors_at_most": t.max_server_errors, "result_codes": ">= 500"}
     evidence = ctx.evidence(names)
     problem = ctx.problem(names)
     if problem is None and ctx.overall() is None:
-        problem = (Status.INCONCLUSIVE, "no requests in the window: no telemetry arrives, so no "
-                   "5xx proves nothing")
+        problem = (
+            Status.INCONCLUSIVE,
+            "no requests in the window: no telemetry arrives, so no 5xx proves nothing",
+        )
     if problem is not None:
-        return ctx.result("server-errors", title, problem[0], None, threshold, problem[1],
-                          evidence, SECTION_500)
+        return ctx.result(
+            "server-errors", title, problem[0], None, threshold, problem[1], evidence, SECTION_500
+        )
     table = ctx.table("server_errors")
     rows = [] if table.empty else table.to_dict("records")
     total = sum(int(r.get("count_") or 0) for r in rows)
-    quoted = [f"{_when(r.get('first_seen'))} {r.get('Name')} → {r.get('ResultCode')} "
-              f"× {int(r.get('count_') or 0)} (last {_when(r.get('last_seen'))})"
-              for r in rows[:t.quote_errors]]
+    quoted = [
+        f"{_when(r.get('first_seen'))} {r.get('Name')} → {r.get('ResultCode')} "
+        f"× {int(r.get('count_') or 0)} (last {_when(r.get('last_seen'))})"
+        for r in rows[: t.quote_errors]
+    ]
     evidence["quoted"] = quoted
     overall = ctx.overall() or {}
-    observed = {"server_errors": total, "requests": int(overall.get("requests") or 0),
-                "by_operation": {f"{r.get('Name')} {r.get('ResultCode')}": int(r.get("count_") or 0)
-                                 for r in rows}}
+    observed = {
+        "server_errors": total,
+        "requests": int(overall.get("requests") or 0),
+        "by_operation": {
+            f"{r.get('Name')} {r.get('ResultCode')}": int(r.get("count_") or 0) for r in rows
+        },
+    }
     status = Status.PASS if total <= t.max_server_errors else Status.FAIL
-    explanation = (f"{total} request(s) answered 5xx of {observed['requests']} in the window "
-                   f"(at most {t.max_server_errors})"
-                   + (": " + "; ".join(quoted) if quoted else ""))
-    return ctx.result("server-errors", title, status, observed, threshold, explanation, evidence,
-                      SECTION_500)
+    explanation = (
+        f"{total} request(s) answered 5xx of {observed['requests']} in the window "
+        f"(at most {t.max_server_errors})" + (": " + "; ".join(quoted) if quoted else "")
+    )
+    return ctx.result(
+        "server-errors", title, status, observed, threshold, explanation, evidence, SECTION_500
+    )
 
 
 def _quote_record(row: dict[str, Any]) -> str:
     level = row.get("SeverityLevel")
-    level_name = SEVERITY_NAMES.get(int(level), str(level)) if level is not None and not pd.isna(
-        level) else "?"
+    level_name = (
+        SEVERITY_NAMES.get(int(level), str(level))
+        if level is not None and not pd.isna(level)
+        else "?"
+    )
     kind = row.get("ExceptionType")
     text = " ".join(str(row.get("Message") or "").split())
     head = f"{_when(row.get('TimeGenerated'))} {level_name}"
@@ -362,37 +421,68 @@ def _quote_record(row: dict[str, Any]) -> str:
 
 def _worker_errors_check(ctx: _Ctx) -> CheckResult:
     t, role = ctx.t, ctx.params.insights.worker_role
-    title = (f"No errors in Celery worker logs (Application Insights traces and exceptions of "
-             f"cloud role {role!r}, at most {t.max_worker_errors})")
-    threshold = {"worker_errors_at_most": t.max_worker_errors, "role": role,
-                 "severity_at_least": t.worker_min_severity}
+    title = (
+        f"No errors in Celery worker logs (Application Insights traces and exceptions of "
+        f"cloud role {role!r}, at most {t.max_worker_errors})"
+    )
+    threshold = {
+        "worker_errors_at_most": t.max_worker_errors,
+        "role": role,
+        "severity_at_least": t.worker_min_severity,
+    }
     if not role:
-        return ctx.result("worker-errors", "No errors in Celery worker logs (Application "
-                          "Insights)", Status.SKIP, None, threshold,
-                          "monitor.insights.worker_role is not set: the worker's telemetry is "
-                          "not looked for", {}, SECTION_WORKER)
+        return ctx.result(
+            "worker-errors",
+            "No errors in Celery worker logs (Application Insights)",
+            Status.SKIP,
+            None,
+            threshold,
+            "monitor.insights.worker_role is not set: the worker's telemetry is not looked for",
+            {},
+            SECTION_WORKER,
+        )
     names = WORKER_QUERIES
     evidence = ctx.evidence(names)
     problem = ctx.problem(names)
     activity = ctx.table("worker_activity")
     seen = 0 if activity.empty else int(activity["telemetry"].fillna(0).iloc[0])
     if problem is None and seen == 0:
-        problem = (Status.INCONCLUSIVE, f"no trace or exception of cloud role {role!r} in the "
-                   "window: the worker was idle, is not instrumented, or the role name is wrong; "
-                   "no errors proves nothing")
+        problem = (
+            Status.INCONCLUSIVE,
+            f"no trace or exception of cloud role {role!r} in the "
+            "window: the worker was idle, is not instrumented, or the role name is wrong; "
+            "no errors proves nothing",
+        )
     if problem is not None:
-        return ctx.result("worker-errors", title, problem[0], None, threshold, problem[1],
-                          evidence, SECTION_WORKER)
+        return ctx.result(
+            "worker-errors",
+            title,
+            problem[0],
+            None,
+            threshold,
+            problem[1],
+            evidence,
+            SECTION_WORKER,
+        )
     errors = int(activity["errors"].fillna(0).iloc[0])
     listing = ctx.table("worker_errors")
-    quoted = [_quote_record(r) for r in listing.to_dict("records")[:t.quote_errors]]
+    quoted = [_quote_record(r) for r in listing.to_dict("records")[: t.quote_errors]]
     evidence["quoted"] = quoted
     status = Status.PASS if errors <= t.max_worker_errors else Status.FAIL
-    explanation = (f"{errors} error record(s) of {seen} trace(s)/exception(s) from {role!r} "
-                   f"(at most {t.max_worker_errors})" + (": " + " | ".join(quoted) if quoted
-                                                         else ""))
-    return ctx.result("worker-errors", title, status, {"errors": errors, "telemetry": seen},
-                      threshold, explanation, evidence, SECTION_WORKER)
+    explanation = (
+        f"{errors} error record(s) of {seen} trace(s)/exception(s) from {role!r} "
+        f"(at most {t.max_worker_errors})" + (": " + " | ".join(quoted) if quoted else "")
+    )
+    return ctx.result(
+        "worker-errors",
+        title,
+        status,
+        {"errors": errors, "telemetry": seen},
+        threshold,
+        explanation,
+        evidence,
+        SECTION_WORKER,
+    )
 
 
 def _custom_metrics_check(ctx: _Ctx) -> CheckResult:
@@ -406,22 +496,39 @@ def _custom_metrics_check(ctx: _Ctx) -> CheckResult:
     received = ({str(r["Name"]): int(r.get("records") or 0) for r in table.to_dict("records")}
                 if "Name" in table else {})  # fmt: skip
     if problem is None and not expected:
-        problem = (Status.INCONCLUSIVE, "no expected custom metric names "
-                   "(monitor.insights.custom_metrics is empty): nothing to compare the "
-                   f"{len(received)} received name(s) with")
+        problem = (
+            Status.INCONCLUSIVE,
+            "no expected custom metric names "
+            "(monitor.insights.custom_metrics is empty): nothing to compare the "
+            f"{len(received)} received name(s) with",
+        )
     if problem is not None:
-        return ctx.result("custom-metrics", title, problem[0],
-                          {"received": received} if received else None, threshold, problem[1],
-                          evidence, SECTION_ALERTS)
+        return ctx.result(
+            "custom-metrics",
+            title,
+            problem[0],
+            {"received": received} if received else None,
+            threshold,
+            problem[1],
+            evidence,
+            SECTION_ALERTS,
+        )
     missing = [n for n in expected if n not in received]
-    observed = {"received": received, "missing": missing,
-                "unexpected": sorted(set(received) - set(expected))}
+    observed = {
+        "received": received,
+        "missing": missing,
+        "unexpected": sorted(set(received) - set(expected)),
+    }
     status = Status.FAIL if missing else Status.PASS
-    explanation = (f"{len(expected) - len(missing)} of {len(expected)} expected custom metric(s) "
-                   f"received in the window" + (f"; missing: {', '.join(missing)}" if missing
-                                                else "") + f" ({len(received)} name(s) received)")
-    return ctx.result("custom-metrics", title, status, observed, threshold, explanation, evidence,
-                      SECTION_ALERTS)
+    explanation = (
+        f"{len(expected) - len(missing)} of {len(expected)} expected custom metric(s) "
+        f"received in the window"
+        + (f"; missing: {', '.join(missing)}" if missing else "")
+        + f" ({len(received)} name(s) received)"
+    )
+    return ctx.result(
+        "custom-metrics", title, status, observed, threshold, explanation, evidence, SECTION_ALERTS
+    )
 
 
 def judge_logs(
@@ -505,11 +612,16 @@ def log_checks(
         from runbook.phases.monitoring.absent import absent_source
 
         report = LogReport(params, window_bounds(params, now), {}, {})
-        report.results = [absent_source("monitor.logs", "No errors in application logs "
-                                        "(Application Insights)", params, azure=azure is not None)]
+        report.results = [
+            absent_source(
+                "monitor.logs",
+                "No errors in application logs (Application Insights)",
+                params,
+                azure=azure is not None,
+            )
+        ]
         return report
-    tables, outcomes, window = fetch_logs(params, azure, client=client, now=now,
-                                          secrets=secrets)
+    tables, outcomes, window = fetch_logs(params, azure, client=client, now=now, secrets=secrets)
     report = LogReport(params, window, tables, outcomes)
     report.results = judge_logs(tables, outcomes, params, window)
     return report

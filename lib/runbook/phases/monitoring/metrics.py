@@ -21,11 +21,11 @@ import pandas as pd
 from azure.mgmt.monitor import MonitorManagementClient
 from matplotlib.figure import Figure
 
-from runbook.providers.azure.errors import describe_azure_error
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.phases.monitoring.clients import monitor_client, site_resource_id, window_bounds
 from runbook.phases.monitoring.params import MetricSpec, MonitorParams, iso_duration
+from runbook.providers.azure.errors import describe_azure_error
+from runbook.providers.azure.params import AzureParams
 
 ROLES = ("requests", "http5xx", "http4xx", "response_time", "cpu_time", "memory", "health")
 RAW_COLUMNS = {
@@ -85,8 +85,13 @@ def _fetch_one(
         None,
     )
     if metric is None:
-        return SourceOutcome(role, spec.name, spec.aggregation, "no-series",
-                             "the answer holds no series for this metric"), empty
+        return SourceOutcome(
+            role,
+            spec.name,
+            spec.aggregation,
+            "no-series",
+            "the answer holds no series for this metric",
+        ), empty
     if metric.error_code and metric.error_code.lower() != "success":
         message = f"errorCode {metric.error_code}: {metric.error_message or ''}".strip()
         return SourceOutcome(role, spec.name, spec.aggregation, "source-error", message), empty
@@ -101,8 +106,7 @@ def _fetch_one(
             else:
                 points.setdefault(stamp, float("nan"))
     data = pd.Series(points, name=RAW_COLUMNS[role], dtype="float64").sort_index()
-    outcome = SourceOutcome(role, spec.name, spec.aggregation, "ok",
-                            points=int(data.notna().sum()))
+    outcome = SourceOutcome(role, spec.name, spec.aggregation, "ok", points=int(data.notna().sum()))
     return outcome, data
 
 
@@ -198,8 +202,11 @@ class _Ctx:
         return {
             "resource_id": site_resource_id(self.azure) if self.azure else None,
             "arm_endpoint": self.azure.arm_endpoint,
-            "window": {"start": self.window[0].isoformat(), "end": self.window[1].isoformat(),
-                       "interval": iso_duration(self.params.interval_delta)},
+            "window": {
+                "start": self.window[0].isoformat(),
+                "end": self.window[1].isoformat(),
+                "interval": iso_duration(self.params.interval_delta),
+            },
             "sources": {r: self.sources[r].as_dict() for r in roles if r in self.sources},
             "intervals": rows,
             **extra,
@@ -228,7 +235,8 @@ def _source_problem(ctx: _Ctx, roles: tuple[str, ...]) -> tuple[Status, str] | N
     errors = [s for s in bad if s.status == "error"]
     if errors:
         return Status.INCONCLUSIVE, "source error: " + "; ".join(
-            f"{s.metric}: {s.message}" for s in errors)
+            f"{s.metric}: {s.message}" for s in errors
+        )
     if bad:
         return Status.INCONCLUSIVE, "; ".join(f"{s.metric}: {s.message}" for s in bad)
     return None
@@ -253,8 +261,11 @@ def _error_rate_check(ctx: _Ctx) -> CheckResult:
     t = ctx.params.thresholds
     roles = ("requests", "http5xx")
     title = f"Error rate < {t.error_rate:.0%} (Azure Monitor Http5xx / Requests per interval)"
-    threshold = {"error_rate_lt": t.error_rate, "critical_gt": t.error_rate_critical,
-                 "min_requests_per_interval": t.min_requests_per_interval}
+    threshold = {
+        "error_rate_lt": t.error_rate,
+        "critical_gt": t.error_rate_critical,
+        "min_requests_per_interval": t.min_requests_per_interval,
+    }
     columns = ["requests", "http5xx", "http4xx", "error_rate"]
     evidence = ctx.evidence(("requests", "http5xx", "http4xx"), columns)
     problem = _source_problem(ctx, roles)
@@ -267,8 +278,17 @@ def _error_rate_check(ctx: _Ctx) -> CheckResult:
     if problem is None and f["requests"].fillna(0).sum() == 0:
         problem = (Status.INCONCLUSIVE, "no requests in the window: no error rate to judge")
     if problem is not None:
-        return _result(ctx, "error-rate", title, Severity.BLOCKER, problem[0], None, threshold,
-                       problem[1], evidence)
+        return _result(
+            ctx,
+            "error-rate",
+            title,
+            Severity.BLOCKER,
+            problem[0],
+            None,
+            threshold,
+            problem[1],
+            evidence,
+        )
     total = float(f["requests"].fillna(0).sum())
     errors = float(f["http5xx"].fillna(0).sum())
     overall = errors / total
@@ -276,10 +296,14 @@ def _error_rate_check(ctx: _Ctx) -> CheckResult:
     over_gate = judged[judged["error_rate"] >= t.error_rate]
     over_critical = judged[judged["error_rate"] > t.error_rate_critical]
     worst = float(judged["error_rate"].max()) if len(judged) else None
-    observed = {"overall": round(overall, 5), "requests": int(total), "http5xx": int(errors),
-                "worst_interval": None if worst is None else round(worst, 5),
-                "intervals_over_gate": len(over_gate),
-                "intervals_over_critical": len(over_critical)}
+    observed = {
+        "overall": round(overall, 5),
+        "requests": int(total),
+        "http5xx": int(errors),
+        "worst_interval": None if worst is None else round(worst, 5),
+        "intervals_over_gate": len(over_gate),
+        "intervals_over_critical": len(over_critical),
+    }
     failed = overall >= t.error_rate or len(over_gate) > 0
     status = Status.FAIL if failed else Status.PASS
     explanation = (
@@ -288,29 +312,55 @@ def _error_rate_check(ctx: _Ctx) -> CheckResult:
         f"{len(over_critical)} over the critical {t.error_rate_critical:.0%}"
     )
     evidence["bad_intervals"] = over_gate["timestamp"].astype(str).tolist()
-    return _result(ctx, "error-rate", title, Severity.BLOCKER, status, observed, threshold,
-                   explanation, evidence)
+    return _result(
+        ctx,
+        "error-rate",
+        title,
+        Severity.BLOCKER,
+        status,
+        observed,
+        threshold,
+        explanation,
+        evidence,
+    )
 
 
 def _level_check(
     ctx: _Ctx, *, key: str, role: str, column: str, title: str, severity: Severity,
     fail_at: float, warn_at: float | None, unit: str, expected: pd.Series, note: str = "",
 ) -> CheckResult:  # fmt: skip
-    threshold = {"fail_at_or_over": fail_at, **({"warn_at_or_over": warn_at} if warn_at else {}),
-                 "unit": unit}
+    threshold = {
+        "fail_at_or_over": fail_at,
+        **({"warn_at_or_over": warn_at} if warn_at else {}),
+        "unit": unit,
+    }
     evidence = ctx.evidence((role,), [RAW_COLUMNS[role], column] + (["requests"] if role ==
                             "response_time" else []), note=note)  # fmt: skip
     problem = _source_problem(ctx, (role,)) or _coverage(ctx, column, expected, role)
     if problem is not None:
-        return _result(ctx, key, title, severity, problem[0], None, threshold,
-                       problem[1] + (f" ({note})" if note else ""), evidence)
+        return _result(
+            ctx,
+            key,
+            title,
+            severity,
+            problem[0],
+            None,
+            threshold,
+            problem[1] + (f" ({note})" if note else ""),
+            evidence,
+        )
     values = ctx.frame[column]
     worst, mean = float(values.max()), float(values.mean())
     fails = ctx.frame[values >= fail_at]
     warns = ctx.frame[values >= warn_at] if warn_at is not None else ctx.frame.iloc[0:0]
-    observed = {"worst_interval": round(worst, 3), "mean": round(mean, 3), "unit": unit,
-                "intervals": int(values.notna().sum()), "intervals_failing": len(fails),
-                "intervals_warning": len(warns)}
+    observed = {
+        "worst_interval": round(worst, 3),
+        "mean": round(mean, 3),
+        "unit": unit,
+        "intervals": int(values.notna().sum()),
+        "intervals_failing": len(fails),
+        "intervals_warning": len(warns),
+    }
     if len(fails):
         status = Status.FAIL
     elif len(warns):
@@ -344,28 +394,43 @@ def _memory_slope_check(ctx: _Ctx) -> CheckResult:
     t = ctx.params.thresholds
     severity = t.memory_slope_severity
     title = f"Memory usage stable (working set grows < {t.memory_slope_mb_per_h:g} MiB/h)"
-    threshold = {"slope_mb_per_h_lt": t.memory_slope_mb_per_h,
-                 "min_intervals": t.memory_slope_min_points}
+    threshold = {
+        "slope_mb_per_h_lt": t.memory_slope_mb_per_h,
+        "min_intervals": t.memory_slope_min_points,
+    }
     evidence = ctx.evidence(("memory",), ["memory_mb"])
     everywhere = pd.Series(True, index=ctx.frame.index)
     problem = _source_problem(ctx, ("memory",)) or _coverage(ctx, "memory_mb", everywhere, "memory")
     points = int(ctx.frame["memory_mb"].notna().sum()) if "memory_mb" in ctx.frame else 0
     if problem is None and points < t.memory_slope_min_points:
-        problem = (Status.INCONCLUSIVE, f"{points} interval(s) with memory data; a slope needs "
-                   f"{t.memory_slope_min_points}")
+        problem = (
+            Status.INCONCLUSIVE,
+            f"{points} interval(s) with memory data; a slope needs {t.memory_slope_min_points}",
+        )
     slope = None if problem else memory_slope_mb_per_h(ctx.frame)
     if problem is None and slope is None:
         problem = (Status.INCONCLUSIVE, "memory data spans no time: no slope")
     if problem is not None:
-        return _result(ctx, "memory-slope", title, severity, problem[0], None, threshold,
-                       problem[1], evidence)
+        return _result(
+            ctx, "memory-slope", title, severity, problem[0], None, threshold, problem[1], evidence
+        )
     assert slope is not None
     status = Status.FAIL if slope >= t.memory_slope_mb_per_h else Status.PASS
-    explanation = (f"working set changes by {slope:+.1f} MiB/h over {points} intervals "
-                   f"(limit {t.memory_slope_mb_per_h:g} MiB/h)")
-    return _result(ctx, "memory-slope", title, severity, status,
-                   {"slope_mb_per_h": round(slope, 3), "intervals": points}, threshold,
-                   explanation, evidence)
+    explanation = (
+        f"working set changes by {slope:+.1f} MiB/h over {points} intervals "
+        f"(limit {t.memory_slope_mb_per_h:g} MiB/h)"
+    )
+    return _result(
+        ctx,
+        "memory-slope",
+        title,
+        severity,
+        status,
+        {"slope_mb_per_h": round(slope, 3), "intervals": points},
+        threshold,
+        explanation,
+        evidence,
+    )
 
 
 def judge_metrics(
@@ -489,8 +554,9 @@ def metric_checks(
         from runbook.phases.monitoring.absent import absent_source
 
         report = MetricReport(params, None, window_bounds(params, now), pd.DataFrame(), {})
-        report.results = [absent_source("monitor.metrics", "Azure Monitor metrics", params,
-                                        azure=False)]
+        report.results = [
+            absent_source("monitor.metrics", "Azure Monitor metrics", params, azure=False)
+        ]
         return report
     raw, sources, window = fetch_metrics(params, azure, client=client, now=now)
     report = MetricReport(params, azure, window, raw, sources)

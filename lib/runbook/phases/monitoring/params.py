@@ -230,7 +230,7 @@ class LogQueries(_Strict):
         default=(
             "// runbook:worker-activity\n"
             "union AppTraces, AppExceptions\n"
-            "| where AppRoleName == \"{role}\"\n"
+            '| where AppRoleName == "{role}"\n'
             "| summarize telemetry = count(), errors = countif(SeverityLevel >= {severity}),\n"
             "    first_seen = min(TimeGenerated), last_seen = max(TimeGenerated)"
         ),
@@ -241,7 +241,7 @@ class LogQueries(_Strict):
         default=(
             "// runbook:worker-errors\n"
             "union AppTraces, AppExceptions\n"
-            "| where AppRoleName == \"{role}\" and SeverityLevel >= {severity}\n"
+            '| where AppRoleName == "{role}" and SeverityLevel >= {severity}\n'
             "| project TimeGenerated, ItemType = Type, SeverityLevel, OperationName,\n"
             "    ExceptionType, Message = iff(isempty(Message), OuterMessage, Message)\n"
             "| order by TimeGenerated asc\n"
@@ -300,15 +300,24 @@ class LogThresholds(_Strict):
     )
     redis_types: list[str] = Field(default_factory=lambda: ["Redis", "redis"])
     max_server_errors: int = Field(
-        default=0, ge=0, description="'No 500 errors in logs': 5xx requests allowed in the window")
+        default=0, ge=0, description="'No 500 errors in logs': 5xx requests allowed in the window"
+    )
     max_worker_errors: int = Field(
-        default=0, ge=0, description="'No errors in Celery worker logs': the worker's error "
-        "traces and exceptions allowed in the window")
+        default=0,
+        ge=0,
+        description="'No errors in Celery worker logs': the worker's error "
+        "traces and exceptions allowed in the window",
+    )
     worker_min_severity: int = Field(
-        default=3, ge=0, le=4, description="Application Insights SeverityLevel counted as an "
-        "error (0 verbose, 1 information, 2 warning, 3 error, 4 critical)")
+        default=3,
+        ge=0,
+        le=4,
+        description="Application Insights SeverityLevel counted as an "
+        "error (0 verbose, 1 information, 2 warning, 3 error, 4 critical)",
+    )
     quote_errors: int = Field(
-        default=5, ge=1, le=50, description="error records quoted in the evidence (secrets masked)")
+        default=5, ge=1, le=50, description="error records quoted in the evidence (secrets masked)"
+    )
 
 
 class InsightsExpectations(_Strict):
@@ -316,11 +325,15 @@ class InsightsExpectations(_Strict):
     (kept apart from monitor.logs so a shared file can name it without a workspace)."""
 
     worker_role: str | None = Field(
-        default=None, description="cloud role name (AppRoleName) of the Celery worker's "
-        "telemetry; None: the worker's errors are not read from Application Insights")
+        default=None,
+        description="cloud role name (AppRoleName) of the Celery worker's "
+        "telemetry; None: the worker's errors are not read from Application Insights",
+    )
     custom_metrics: list[str] = Field(
-        default_factory=list, description="custom metric names that must arrive in the window "
-        "('Custom metrics configured'); empty: nothing to compare with, INCONCLUSIVE")
+        default_factory=list,
+        description="custom metric names that must arrive in the window "
+        "('Custom metrics configured'); empty: nothing to compare with, INCONCLUSIVE",
+    )
 
     @field_validator("worker_role")
     @classmethod
@@ -423,8 +436,10 @@ class ScheduleCheckParams(_Strict):
     """How the §3.5 cadence is judged: the slack a late scheduled run is allowed."""
 
     tolerance: Duration = Field(
-        default="PT15M", description="a gap between monitor runs may exceed its stage's "
-        "cadence by this much (CI queues, run time)")
+        default="PT15M",
+        description="a gap between monitor runs may exceed its stage's "
+        "cadence by this much (CI queues, run time)",
+    )
     severity: Severity = Severity.BLOCKER
 
     @property
@@ -461,8 +476,10 @@ class AppLogParams(LogScanParams):
     """The app's own log (§1.3): by default the one a development deploy of this run wrote."""
 
     path: str | None = Field(
-        default=None, description="the app's log file (relative to the runbook's checkout); "
-        "None: evidence/deploy/app.log of this run, written when the runbook started the app")
+        default=None,
+        description="the app's log file (relative to the runbook's checkout); "
+        "None: evidence/deploy/app.log of this run, written when the runbook started the app",
+    )
 
 
 class MonitorParams(_Strict):
@@ -490,10 +507,12 @@ class MonitorParams(_Strict):
     logs: LogsParams | None = Field(default=None, description="None: the Logs checks are not run")
     insights: InsightsExpectations = Field(
         default_factory=lambda: InsightsExpectations(),
-        description="the worker's cloud role and the custom metrics expected in the telemetry")
+        description="the worker's cloud role and the custom metrics expected in the telemetry",
+    )
     app_log: AppLogParams = Field(
         default_factory=lambda: AppLogParams(),
-        description="§1.3 'No errors in application logs' from the app's own log file")
+        description="§1.3 'No errors in application logs' from the app's own log file",
+    )
     alert_rules: list[RequiredAlertRule] = Field(default_factory=default_alert_rules)
     alert_section: str = SECTION_ALERTS
     schedule: list[ScheduleStage] = Field(default_factory=default_schedule)

@@ -33,8 +33,13 @@ def run_times(params: MonitorParams, deployed_at: datetime) -> list[tuple[str, d
     for stage in params.schedule:
         hours = stage.start_h + stage.every_h
         while hours <= stage.end_h:
-            out.append((stage.label, anchor + timedelta(hours=hours),
-                        iso_duration(timedelta(hours=stage.every_h))))
+            out.append(
+                (
+                    stage.label,
+                    anchor + timedelta(hours=hours),
+                    iso_duration(timedelta(hours=stage.every_h)),
+                )
+            )
             hours += stage.every_h
     return out
 
@@ -119,14 +124,17 @@ def uncovered(planned: list[ScheduleStage], checklist: list[ScheduleStage]) -> l
         for hour in range(need.start_h, need.end_h):
             ok = any(s.start_h <= hour < s.end_h and s.every_h <= need.every_h for s in planned)
             if not ok:
-                out.append(f"{need.label} (hour {hour} after the deploy: nothing checks at least "
-                           f"every {need.every_h} h)")
+                out.append(
+                    f"{need.label} (hour {hour} after the deploy: nothing checks at least "
+                    f"every {need.every_h} h)"
+                )
                 break
     return out
 
 
-def schedule_planned(params: MonitorParams, env: str, deployed_at: datetime | None,
-                     evidence_dir: Path | None = None) -> CheckResult | None:
+def schedule_planned(
+    params: MonitorParams, env: str, deployed_at: datetime | None, evidence_dir: Path | None = None
+) -> CheckResult | None:
     """monitor.schedule.planned: the environment's §3.5 schedule checks at least as often as
     the checklist says (day 1 hourly, days 2–3 every 4 h, days 4–7 daily, then normal
     monitoring), anchored at the deploy's start; the schedule (run times, CI entries) is the
@@ -134,38 +142,61 @@ def schedule_planned(params: MonitorParams, env: str, deployed_at: datetime | No
     if not applies(env):
         return None
     common: dict[str, Any] = {
-        "id": PLANNED_ID, "section": SECTION_35, "title": "Extended monitoring scheduled: "
+        "id": PLANNED_ID,
+        "section": SECTION_35,
+        "title": "Extended monitoring scheduled: "
         "day 1 hourly, days 2-3 every 4 hours, days 4-7 daily, then normal monitoring",
         "severity": schedule_settings(params).severity,
         "threshold": {"checklist": [s.model_dump() for s in default_schedule()]},
     }
     if deployed_at is None:
-        return CheckResult(**common, status=Status.SKIP,
-                           explanation="nothing was deployed in this run: no schedule to plan")
+        return CheckResult(
+            **common,
+            status=Status.SKIP,
+            explanation="nothing was deployed in this run: no schedule to plan",
+        )
     stages = [s.model_dump() for s in params.schedule]
     missing = uncovered(params.schedule, default_schedule())
     times = run_times(params, deployed_at) if params.schedule else []
     entries = schedule_entries(env, params, deployed_at) if params.schedule else []
-    evidence = {"deployed_at": _utc(deployed_at).isoformat(), "stages": stages,
-                "run_times": [{"stage": label, "at": at.isoformat(), "window": window}
-                              for label, at, window in times],
-                "ci_schedule": entries}
+    evidence = {
+        "deployed_at": _utc(deployed_at).isoformat(),
+        "stages": stages,
+        "run_times": [
+            {"stage": label, "at": at.isoformat(), "window": window} for label, at, window in times
+        ],
+        "ci_schedule": entries,
+    }
     if evidence_dir is not None:
         folder = Path(evidence_dir)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / SCHEDULE_FILE).write_text("\n\n".join(entries) + "\n")
         evidence["file"] = str(folder / SCHEDULE_FILE)
-    observed = {"stages": [f"{s.label}: every {s.every_h} h, hours {s.start_h}-{s.end_h}"
-                           for s in params.schedule], "runs": len(times)}
+    observed = {
+        "stages": [
+            f"{s.label}: every {s.every_h} h, hours {s.start_h}-{s.end_h}" for s in params.schedule
+        ],
+        "runs": len(times),
+    }
     if missing:
-        return CheckResult(**common, status=Status.FAIL, observed=observed, evidence=evidence,
-                           explanation="monitor.schedule checks less often than the checklist: "
-                                       + "; ".join(missing))
+        return CheckResult(
+            **common,
+            status=Status.FAIL,
+            observed=observed,
+            evidence=evidence,
+            explanation="monitor.schedule checks less often than the checklist: "
+            + "; ".join(missing),
+        )
     last = max(s.end_h for s in params.schedule)
-    return CheckResult(**common, status=Status.PASS, observed=observed, evidence=evidence,
-                       explanation=f"{len(times)} monitor runs scheduled from "
-                                   f"{_utc(deployed_at).isoformat(timespec='minutes')} to hour "
-                                   f"{last}; after that, normal monitoring (the alert rules)")
+    return CheckResult(
+        **common,
+        status=Status.PASS,
+        observed=observed,
+        evidence=evidence,
+        explanation=f"{len(times)} monitor runs scheduled from "
+        f"{_utc(deployed_at).isoformat(timespec='minutes')} to hour "
+        f"{last}; after that, normal monitoring (the alert rules)",
+    )
 
 
 def _planned_in(results: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
@@ -175,8 +206,9 @@ def _planned_in(results: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def latest_plan(current: Iterable[CheckResult], deployments: Iterable[dict[str, Any]]
-                ) -> tuple[dict[str, Any] | None, str | None]:
+def latest_plan(
+    current: Iterable[CheckResult], deployments: Iterable[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, str | None]:
     """The newest passed schedule plan: this run's own, else the newest earlier deploy run's
     (manifests newest first); and the run it came from."""
     own = _planned_in(r.to_payload() for r in current)
@@ -202,9 +234,14 @@ def monitor_times(monitor_runs: Iterable[dict[str, Any]], since: datetime) -> li
     return sorted(times)
 
 
-def schedule_kept(params: MonitorParams, env: str, current: Iterable[CheckResult],
-                  deployments: Iterable[dict[str, Any]], monitor_runs: Iterable[dict[str, Any]],
-                  now: datetime | None = None) -> list[CheckResult]:
+def schedule_kept(
+    params: MonitorParams,
+    env: str,
+    current: Iterable[CheckResult],
+    deployments: Iterable[dict[str, Any]],
+    monitor_runs: Iterable[dict[str, Any]],
+    now: datetime | None = None,
+) -> list[CheckResult]:
     """monitor.schedule.kept.<stage>: since the newest planned deployment, the monitor runs
     (earlier ones from the evidence store, and this one now) came no further apart than the
     stage's cadence plus the tolerance, as far as the stage has gone. A stage not begun yet is
@@ -215,12 +252,18 @@ def schedule_kept(params: MonitorParams, env: str, current: Iterable[CheckResult
     now = _utc(now or datetime.now(UTC))
     plan, source = latest_plan(current, deployments)
     if plan is None:
-        return [CheckResult(
-            id=KEPT_PREFIX + stage_key(s.label), section=SECTION_35, title=s.label,
-            severity=settings.severity, status=Status.INCONCLUSIVE,
-            explanation="no deployment with a planned §3.5 schedule (monitor.schedule.planned) "
-                        "in this environment's evidence: nothing to keep the cadence of")
-            for s in params.schedule]
+        return [
+            CheckResult(
+                id=KEPT_PREFIX + stage_key(s.label),
+                section=SECTION_35,
+                title=s.label,
+                severity=settings.severity,
+                status=Status.INCONCLUSIVE,
+                explanation="no deployment with a planned §3.5 schedule (monitor.schedule.planned) "
+                "in this environment's evidence: nothing to keep the cadence of",
+            )
+            for s in params.schedule
+        ]
     deployed = datetime.fromisoformat(plan["deployed_at"]).astimezone(UTC)
     stages = [ScheduleStage.model_validate(s) for s in plan.get("stages", [])]
     runs = [t for t in monitor_times(monitor_runs, deployed) if t < now] + [now]
@@ -228,44 +271,79 @@ def schedule_kept(params: MonitorParams, env: str, current: Iterable[CheckResult
     return [_stage_kept(stage, deployed, points, now, settings, source) for stage in stages]
 
 
-def _stage_kept(stage: ScheduleStage, deployed: datetime, points: list[datetime],
-                now: datetime, settings: ScheduleCheckParams, source: str | None) -> CheckResult:
-    begins, ends = (deployed + timedelta(hours=stage.start_h),
-                    deployed + timedelta(hours=stage.end_h))
+def _stage_kept(
+    stage: ScheduleStage,
+    deployed: datetime,
+    points: list[datetime],
+    now: datetime,
+    settings: ScheduleCheckParams,
+    source: str | None,
+) -> CheckResult:
+    begins, ends = (
+        deployed + timedelta(hours=stage.start_h),
+        deployed + timedelta(hours=stage.end_h),
+    )
     allowed = timedelta(hours=stage.every_h) + settings.tolerance_delta
     common: dict[str, Any] = {
-        "id": KEPT_PREFIX + stage_key(stage.label), "section": SECTION_35, "title": stage.label,
+        "id": KEPT_PREFIX + stage_key(stage.label),
+        "section": SECTION_35,
+        "title": stage.label,
         "severity": settings.severity,
-        "threshold": {"every_h": stage.every_h, "tolerance": iso_duration(
-            settings.tolerance_delta) if settings.tolerance_delta.total_seconds() else "PT0S"},
+        "threshold": {
+            "every_h": stage.every_h,
+            "tolerance": iso_duration(settings.tolerance_delta)
+            if settings.tolerance_delta.total_seconds()
+            else "PT0S",
+        },
     }
     if now < begins:
-        return CheckResult(**common, status=Status.SKIP,
-                           explanation=f"begins {begins.isoformat(timespec='minutes')}: "
-                                       "nothing to keep yet")
+        return CheckResult(
+            **common,
+            status=Status.SKIP,
+            explanation=f"begins {begins.isoformat(timespec='minutes')}: nothing to keep yet",
+        )
     pairs = [(a, b) for a, b in pairwise(points) if begins <= a < ends]  # the stage in force
     gaps = [(a, b) for a, b in pairs if b - a > allowed]
     in_stage = [p for p in points[1:] if begins <= p < ends]
     longest = max((b - a for a, b in pairs), default=timedelta(0))
-    observed = {"runs_in_stage": len(in_stage), "longest_gap_h": round(
-        longest.total_seconds() / 3600, 2), "deployed_at": deployed.isoformat()}
-    evidence = {"plan_from": source, "monitor_runs": [p.isoformat() for p in points[1:]],
-                "stage": stage.model_dump()}
+    observed = {
+        "runs_in_stage": len(in_stage),
+        "longest_gap_h": round(longest.total_seconds() / 3600, 2),
+        "deployed_at": deployed.isoformat(),
+    }
+    evidence = {
+        "plan_from": source,
+        "monitor_runs": [p.isoformat() for p in points[1:]],
+        "stage": stage.model_dump(),
+    }
     if gaps:
-        text = "; ".join(f"{a.isoformat(timespec='minutes')} → {b.isoformat(timespec='minutes')}"
-                         f" ({(b - a).total_seconds() / 3600:.1f} h)" for a, b in gaps[:5])
-        return CheckResult(**common, status=Status.FAIL, observed=observed, evidence=evidence,
-                           explanation=f"cadence missed (every {stage.every_h} h, allowed "
-                                       f"{allowed.total_seconds() / 3600:g} h between runs): "
-                                       + text)
+        text = "; ".join(
+            f"{a.isoformat(timespec='minutes')} → {b.isoformat(timespec='minutes')}"
+            f" ({(b - a).total_seconds() / 3600:.1f} h)"
+            for a, b in gaps[:5]
+        )
+        return CheckResult(
+            **common,
+            status=Status.FAIL,
+            observed=observed,
+            evidence=evidence,
+            explanation=f"cadence missed (every {stage.every_h} h, allowed "
+            f"{allowed.total_seconds() / 3600:g} h between runs): " + text,
+        )
     so_far = "kept" if now >= ends else "kept so far"
-    return CheckResult(**common, status=Status.PASS, observed=observed, evidence=evidence,
-                       explanation=f"{so_far}: {len(in_stage)} monitor run(s) in the stage, "
-                                   f"never more than {allowed.total_seconds() / 3600:g} h apart")
+    return CheckResult(
+        **common,
+        status=Status.PASS,
+        observed=observed,
+        evidence=evidence,
+        explanation=f"{so_far}: {len(in_stage)} monitor run(s) in the stage, "
+        f"never more than {allowed.total_seconds() / 3600:g} h apart",
+    )
 
 
-def planned_checks(params: Any, deployed_at: datetime | None,
-                   evidence_dir: Path | None = None) -> list[CheckResult]:
+def planned_checks(
+    params: Any, deployed_at: datetime | None, evidence_dir: Path | None = None
+) -> list[CheckResult]:
     """`schedule_planned` for a run's parameters (nothing without a monitor section or where
     §3.5 does not apply): the deploy notebook's one line."""
     monitor = getattr(params, "monitor", None)
@@ -275,8 +353,12 @@ def planned_checks(params: Any, deployed_at: datetime | None,
     return [found] if found is not None else []
 
 
-def kept_checks(params: Any, prior: Iterable[CheckResult], run_dir: Path | str | None,
-                now: datetime | None = None) -> list[CheckResult]:
+def kept_checks(
+    params: Any,
+    prior: Iterable[CheckResult],
+    run_dir: Path | str | None,
+    now: datetime | None = None,
+) -> list[CheckResult]:
     """`schedule_kept` for a run's parameters, reading this environment's earlier deploy and
     monitor runs from the evidence store beside `run_dir`: the monitor notebook's one line."""
     from runbook.core.evidence_queries import earlier_runs
@@ -284,5 +366,11 @@ def kept_checks(params: Any, prior: Iterable[CheckResult], run_dir: Path | str |
     monitor = getattr(params, "monitor", None)
     if monitor is None:
         return []
-    return schedule_kept(monitor, params.environment, prior, earlier_runs(run_dir, "deploy"),
-                         earlier_runs(run_dir, "monitor"), now)
+    return schedule_kept(
+        monitor,
+        params.environment,
+        prior,
+        earlier_runs(run_dir, "deploy"),
+        earlier_runs(run_dir, "monitor"),
+        now,
+    )

@@ -29,14 +29,26 @@ def _overall(result: LoadResult) -> pd.DataFrame:
 def _empty_figure(result: LoadResult, what: str, height: float) -> Figure:
     """A figure that says why there is nothing to draw (never an exception)."""
     skipped = result.probe.get(SKIPPED_ROUTES) or {}
-    why = ("; ".join(sorted(set(skipped.values()))) if skipped and not result.routes
-           else "; ".join(result.failures) or "no request was measured")
+    why = (
+        "; ".join(sorted(set(skipped.values())))
+        if skipped and not result.routes
+        else "; ".join(result.failures) or "no request was measured"
+    )
     fig = Figure(figsize=(8, height), layout="constrained")
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_title(what, fontsize=10)
-    ax.text(0.5, 0.5, f"nothing to plot: {why}", ha="center", va="center", wrap=True,
-            fontsize=10, color="#57606a", transform=ax.transAxes)
+    ax.text(
+        0.5,
+        0.5,
+        f"nothing to plot: {why}",
+        ha="center",
+        va="center",
+        wrap=True,
+        fontsize=10,
+        color="#57606a",
+        transform=ax.transAxes,
+    )
     return fig
 
 
@@ -58,15 +70,17 @@ def latency_figure(result: LoadResult, thresholds: PerfGates | PerformanceParams
     x = data["window_start_s"]
     for column, style in (("p50_ms", ":"), ("p95_ms", "-"), ("p99_ms", "--")):
         ax.plot(x, data[column], style, marker=".", label=column.split("_")[0], color="#0969da")
-    ax.axhline(gates.p95_ms, color=GATE_COLOUR, lw=2,
-               label=f"gate: p95 < {gates.p95_ms:g} ms")
-    ax.axhline(gates.rollback_p95_ms, color=ROLLBACK_COLOUR, lw=2,
-               label=f"rollback: p95 > {gates.rollback_p95_ms:g} ms")
+    ax.axhline(gates.p95_ms, color=GATE_COLOUR, lw=2, label=f"gate: p95 < {gates.p95_ms:g} ms")
+    ax.axhline(
+        gates.rollback_p95_ms,
+        color=ROLLBACK_COLOUR,
+        lw=2,
+        label=f"rollback: p95 > {gates.rollback_p95_ms:g} ms",
+    )
     ax.set_yscale("log")
     worst = data["p95_ms"].max()
     summary = "no successful response" if pd.isna(worst) else f"worst window p95 {worst:.0f} ms"
-    ax.set_title(f"Latency per window, {result.concurrency} connections — {summary}",
-                 fontsize=10)
+    ax.set_title(f"Latency per window, {result.concurrency} connections — {summary}", fontsize=10)
     _frame_axes(ax, result, "latency (ms, log scale)")
     return fig
 
@@ -79,14 +93,28 @@ def error_rate_figure(result: LoadResult, thresholds: PerfGates | PerformancePar
         return _empty_figure(result, "Error rate per window", 3.0)
     fig = Figure(figsize=(8, 3.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(data["window_start_s"], data["error_rate"] * 100, marker=".", color="#0969da",
-            label="error rate")
-    ax.axhline(gates.error_rate * 100, color=GATE_COLOUR, lw=2,
-               label=f"gate: < {gates.error_rate:.0%}")
-    ax.axhline(gates.rollback_error_rate * 100, color=ROLLBACK_COLOUR, lw=2,
-               label=f"rollback: > {gates.rollback_error_rate:.0%}")
-    top = max(gates.rollback_error_rate * 100 * 1.5, float(data["error_rate"].max() * 110)
-              if len(data) and data["error_rate"].notna().any() else 0.0)
+    ax.plot(
+        data["window_start_s"],
+        data["error_rate"] * 100,
+        marker=".",
+        color="#0969da",
+        label="error rate",
+    )
+    ax.axhline(
+        gates.error_rate * 100, color=GATE_COLOUR, lw=2, label=f"gate: < {gates.error_rate:.0%}"
+    )
+    ax.axhline(
+        gates.rollback_error_rate * 100,
+        color=ROLLBACK_COLOUR,
+        lw=2,
+        label=f"rollback: > {gates.rollback_error_rate:.0%}",
+    )
+    top = max(
+        gates.rollback_error_rate * 100 * 1.5,
+        float(data["error_rate"].max() * 110)
+        if len(data) and data["error_rate"].notna().any()
+        else 0.0,
+    )
     ax.set_ylim(0, min(top, 100.0) or 1.0)
     ax.set_title("Error rate per window (non-expected status or transport error)", fontsize=10)
     _frame_axes(ax, result, "errors (%)")

@@ -79,9 +79,11 @@ class PerfGates(BaseModel):
         """A rollback line stricter than its gate would roll back a release that passes."""
         for gate, line in (("p95_ms", "rollback_p95_ms"), ("error_rate", "rollback_error_rate")):
             if getattr(self, line) < getattr(self, gate):
-                raise ValueError(f"{line} ({getattr(self, line)}) is below {gate} "
-                                 f"({getattr(self, gate)}): the rollback line must not be "
-                                 "stricter than the gate")
+                raise ValueError(
+                    f"{line} ({getattr(self, line)}) is below {gate} "
+                    f"({getattr(self, gate)}): the rollback line must not be "
+                    "stricter than the gate"
+                )
         return self
 
 
@@ -116,8 +118,8 @@ class PerformanceParams(BaseModel):
     )
     database_samples: int = Field(5, ge=1, le=100)
     database_status_field: str | None = Field(
-        default="database.status", description="dotted path of the database's state in that JSON "
-        "(None = not read)"
+        default="database.status",
+        description="dotted path of the database's state in that JSON (None = not read)",
     )
     database_unhealthy_values: list[str] = Field(
         default_factory=lambda: ["unhealthy", "degraded"],

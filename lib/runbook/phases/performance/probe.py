@@ -1,5 +1,5 @@
 """The load probe: closed-loop (or open-loop) load over configured routes, every request
-recorded. Worker subprocesses (`runbook.phases.performance.worker`) each drive a share of the keep-alive
+recorded. Worker subprocesses (`performance.worker`) each drive a share of the keep-alive
 connections with one blocking `http.client` thread per connection, so the probe's own event
 loop never queues responses (a shared async client at concurrency 50 reports a p95 many times
 the server's, encode/httpx#3215). Each worker reports its CPU use so a saturated probe can be
@@ -115,8 +115,9 @@ def _busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -
 
 
 # -- the run -----------------------------------------------------------------------------------
-def _route_table(params: PerformanceParams, base_path: str, headers: dict[str, str]
-                 ) -> list[tuple[str, str, str | None, dict[str, str]]]:
+def _route_table(
+    params: PerformanceParams, base_path: str, headers: dict[str, str]
+) -> list[tuple[str, str, str | None, dict[str, str]]]:
     table = []
     for route in params.routes:
         sent = {"Accept": "application/json", **(headers if route.auth else {})}
@@ -190,8 +191,11 @@ def run_load(
     return result
 
 
-def _run_workers(procs: list[tuple[subprocess.Popen[str], IO[bytes], str, list[int]]],
-                 params: PerformanceParams, result: LoadResult) -> None:
+def _run_workers(
+    procs: list[tuple[subprocess.Popen[str], IO[bytes], str, list[int]]],
+    params: PerformanceParams,
+    result: LoadResult,
+) -> None:
     """Wait for ready, start everyone at the same instant, collect each worker's report."""
     total_s = params.warmup_s + params.duration_s
     watchdog = _Watchdog([p for p, _, _, _ in procs])
@@ -267,8 +271,11 @@ class _Watchdog:
                 proc.kill()
 
 
-def _frame(procs: list[tuple[subprocess.Popen[str], IO[bytes], str, list[int]]],
-           result: LoadResult, params: PerformanceParams) -> pd.DataFrame:
+def _frame(
+    procs: list[tuple[subprocess.Popen[str], IO[bytes], str, list[int]]],
+    result: LoadResult,
+    params: PerformanceParams,
+) -> pd.DataFrame:
     """All workers' samples as one DataFrame, sorted by start time."""
     reports = {r["pid"]: r for r in result.probe.get("reports", [])}
     parts = []

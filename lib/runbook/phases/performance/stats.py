@@ -122,8 +122,9 @@ def _table(stats: dict[str, np.ndarray], seconds: np.ndarray | float) -> pd.Data
     return table
 
 
-def route_stats(frame: pd.DataFrame, *, warmup_s: float = 0.0, duration_s: float | None = None
-                ) -> pd.DataFrame:
+def route_stats(
+    frame: pd.DataFrame, *, warmup_s: float = 0.0, duration_s: float | None = None
+) -> pd.DataFrame:
     """One row per route plus '(all)': counts, error rate, throughput, p50/p95/p99 (ms)."""
     t, codes, latency, ok, labels = _columns(frame, warmup_s)
     seconds = duration_s if duration_s else (float(t.max()) if t.size else np.nan)

@@ -10,12 +10,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from runbook.core.checks import CheckResult
+from runbook.core.secret_refs import resolve
+from runbook.core.target import TargetParams
 from runbook.phases.performance.params import PerformanceParams
 from runbook.phases.performance.probe import LoadResult, _empty_frame, run_load
-from runbook.phases.performance.verdicts import SKIPPED_ROUTES, database_time_check, memory_slope_check
-from runbook.core.secret_refs import resolve
+from runbook.phases.performance.verdicts import (
+    SKIPPED_ROUTES,
+    database_time_check,
+    memory_slope_check,
+)
 from runbook.phases.verify.smoke import missing_token
-from runbook.core.target import TargetParams
 
 if TYPE_CHECKING:
     from runbook.phases.monitoring.database.params import DatabaseParams
@@ -28,12 +32,13 @@ def _headers(target: TargetParams, auth: bool) -> dict[str, str]:
     return headers
 
 
-def run_target_load(params: PerformanceParams, target: TargetParams,
-                    database: DatabaseParams | None = None) -> LoadResult:
+def run_target_load(
+    params: PerformanceParams, target: TargetParams, database: DatabaseParams | None = None
+) -> LoadResult:
     """The load probe against the target (routes with auth get its bearer token; without a
     token they are left out and recorded as skipped, with the reason). With a `database`
     section its connection pool is read every `pool_stability.interval_s` meanwhile; the
-    readings ride in `probe["database_pool"]` (runbook.phases.monitoring.database.pool_stability_check)."""
+    readings ride in `probe["database_pool"]` (database.pool_stability_check)."""
     if database is None:
         return _target_load(params, target)
     from runbook.phases.monitoring.database.pool_window import PROBE_KEY, sample_pool
@@ -61,8 +66,9 @@ def _target_load(params: PerformanceParams, target: TargetParams) -> LoadResult:
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             probe={SKIPPED_ROUTES: skipped},
         )  # fmt: skip
-    result = run_load(params.model_copy(update={"routes": runnable}), target.base_url,
-                      _headers(target, False))
+    result = run_load(
+        params.model_copy(update={"routes": runnable}), target.base_url, _headers(target, False)
+    )
     result.probe[SKIPPED_ROUTES] = skipped
     return result
 
@@ -71,9 +77,13 @@ def database_check(params: PerformanceParams, target: TargetParams) -> CheckResu
     """Database query time from the target's detailed health, against the gate; a database the
     target reports unhealthy fails, quoting the target's reason."""
     return database_time_check(
-        target.base_url, params.detailed_health_path, headers=dict(target.headers),
-        field=params.database_field, limit_ms=params.gates.database_ms,
-        samples=params.database_samples, timeout_s=params.timeout_s,
+        target.base_url,
+        params.detailed_health_path,
+        headers=dict(target.headers),
+        field=params.database_field,
+        limit_ms=params.gates.database_ms,
+        samples=params.database_samples,
+        timeout_s=params.timeout_s,
         status_field=params.database_status_field,
         unhealthy_values=params.database_unhealthy_values,
         reason_fields=params.database_reason_fields,
@@ -83,7 +93,8 @@ def database_check(params: PerformanceParams, target: TargetParams) -> CheckResu
 def memory_check(params: PerformanceParams, samples: object = None) -> CheckResult:
     """Memory slope over the run from the configured source (SKIP, saying why, without one)."""
     return memory_slope_check(
-        samples, source=params.memory_source,  # type: ignore[arg-type]
+        samples,
+        source=params.memory_source,
         max_slope_mb_per_h=params.gates.memory_slope_mb_per_h,
         min_span_s=params.memory_min_span_s,
     )

@@ -63,40 +63,67 @@ def load_checks(result: LoadResult, params: PerformanceParams) -> list[CheckResu
     checks = _load_checks(result, params)
     if skipped:
         note = "; not loaded: " + ", ".join(skipped)
-        checks = [c if c.id.startswith("perf.p95.") else
-                  c.model_copy(update={"explanation": c.explanation + note,
-                                       "evidence": {**c.evidence, SKIPPED_ROUTES: skipped}})
-                  for c in checks]
+        checks = [
+            c
+            if c.id.startswith("perf.p95.")
+            else c.model_copy(
+                update={
+                    "explanation": c.explanation + note,
+                    "evidence": {**c.evidence, SKIPPED_ROUTES: skipped},
+                }
+            )
+            for c in checks
+        ]
         checks += [_skipped_p95(route, why, params.gates) for route, why in skipped.items()]
     return checks
 
 
 def _skipped_p95(route: str, why: str, gates: PerfGates) -> CheckResult:
     return CheckResult(
-        id=f"perf.p95.{route}", section=f"{SECTION_PERF}; {SECTION_MONITOR}",
+        id=f"perf.p95.{route}",
+        section=f"{SECTION_PERF}; {SECTION_MONITOR}",
         title=f"API response time p95 < {gates.p95_ms:g} ms — {route}",
-        status=Status.INCONCLUSIVE, threshold=f"< {gates.p95_ms:g} ms",
-        explanation=f"{route} not loaded: {why}", evidence={"route": route, "reason": why})
+        status=Status.INCONCLUSIVE,
+        threshold=f"< {gates.p95_ms:g} ms",
+        explanation=f"{route} not loaded: {why}",
+        evidence={"route": route, "reason": why},
+    )
 
 
-def _not_loaded_checks(result: LoadResult, params: PerformanceParams,
-                       skipped: dict[str, str]) -> list[CheckResult]:
+def _not_loaded_checks(
+    result: LoadResult, params: PerformanceParams, skipped: dict[str, str]
+) -> list[CheckResult]:
     """No route could be loaded: every check says why, none passes."""
     why = "; ".join(sorted(set(skipped.values()))) or "no route was loaded"
     gates = params.gates
     evidence = {"base_url": result.base_url, SKIPPED_ROUTES: skipped}
-    common: dict[str, Any] = {"status": Status.INCONCLUSIVE, "evidence": evidence,
-              "explanation": f"no load was run: every route {why}"}
+    common: dict[str, Any] = {
+        "status": Status.INCONCLUSIVE,
+        "evidence": evidence,
+        "explanation": f"no load was run: every route {why}",
+    }
     return [
-        CheckResult(id="perf.probe", section=SECTION_PERF,
-                    title="The load probe measured the server, not itself", **common),
+        CheckResult(
+            id="perf.probe",
+            section=SECTION_PERF,
+            title="The load probe measured the server, not itself",
+            **common,
+        ),
         *[_skipped_p95(route, reason, gates) for route, reason in skipped.items()],
-        CheckResult(id="perf.error_rate", section=f"{SECTION_MONITOR}; {SECTION_PERF}",
-                    title=f"Error rate < {gates.error_rate:.0%}",
-                    threshold=f"< {gates.error_rate:.0%} overall and per route", **common),
-        CheckResult(id="perf.rollback_lines", section=SECTION_ROLLBACK,
-                    title=f"Not in rollback territory (p95 ≤ {gates.rollback_p95_ms:g} ms, "
-                          f"errors ≤ {gates.rollback_error_rate:.0%})", **common),
+        CheckResult(
+            id="perf.error_rate",
+            section=f"{SECTION_MONITOR}; {SECTION_PERF}",
+            title=f"Error rate < {gates.error_rate:.0%}",
+            threshold=f"< {gates.error_rate:.0%} overall and per route",
+            **common,
+        ),
+        CheckResult(
+            id="perf.rollback_lines",
+            section=SECTION_ROLLBACK,
+            title=f"Not in rollback territory (p95 ≤ {gates.rollback_p95_ms:g} ms, "
+            f"errors ≤ {gates.rollback_error_rate:.0%})",
+            **common,
+        ),
     ]
 
 
@@ -130,15 +157,16 @@ def _load_checks(result: LoadResult, params: PerformanceParams) -> list[CheckRes
     checks = [_probe_check(result, params, problem, base_evidence)]
     for route in result.routes:
         checks.append(_p95_check(route, rows[route], gates, problem, base_evidence))
-    checks.append(_error_check(rows, result.routes, gates, no_data, transport_errors,
-                               base_evidence))
-    checks.append(_rollback_check(rows, gates, problem, no_data, _num(worst_window),
-                                  base_evidence))
+    checks.append(
+        _error_check(rows, result.routes, gates, no_data, transport_errors, base_evidence)
+    )
+    checks.append(_rollback_check(rows, gates, problem, no_data, _num(worst_window), base_evidence))
     return checks
 
 
-def _probe_check(result: LoadResult, params: PerformanceParams, problem: str | None,
-                 evidence: dict[str, Any]) -> CheckResult:
+def _probe_check(
+    result: LoadResult, params: PerformanceParams, problem: str | None, evidence: dict[str, Any]
+) -> CheckResult:
     busiest = result.max_worker_cpu()
     return CheckResult(
         id="perf.probe", section=SECTION_PERF,
@@ -154,8 +182,9 @@ def _probe_check(result: LoadResult, params: PerformanceParams, problem: str | N
     )  # fmt: skip
 
 
-def _p95_check(route: str, row: dict[str, Any], gates: PerfGates, problem: str | None,
-               evidence: dict[str, Any]) -> CheckResult:
+def _p95_check(
+    route: str, row: dict[str, Any], gates: PerfGates, problem: str | None, evidence: dict[str, Any]
+) -> CheckResult:
     p95 = row["p95_ms"]
     if problem:
         status, why = Status.ERROR, f"no p95 reported: {problem}"
@@ -177,9 +206,14 @@ def _p95_check(route: str, row: dict[str, Any], gates: PerfGates, problem: str |
     )  # fmt: skip
 
 
-def _error_check(rows: dict[str, dict[str, Any]], routes: list[str], gates: PerfGates,
-                 no_data: str | None, transport: pd.Series, evidence: dict[str, Any]
-                 ) -> CheckResult:
+def _error_check(
+    rows: dict[str, dict[str, Any]],
+    routes: list[str],
+    gates: PerfGates,
+    no_data: str | None,
+    transport: pd.Series,
+    evidence: dict[str, Any],
+) -> CheckResult:
     overall = rows[ALL_ROUTES]["error_rate"]
     above = [r for r in routes if (rows[r]["error_rate"] or 0) >= gates.error_rate]
     if no_data or overall is None:
@@ -187,7 +221,8 @@ def _error_check(rows: dict[str, dict[str, Any]], routes: list[str], gates: Perf
     elif above or overall >= gates.error_rate:
         status = Status.FAIL
         why = f"error rate {overall:.2%} overall; at or above {gates.error_rate:.0%}: " + (
-            ", ".join(f"{r} {rows[r]['error_rate']:.2%}" for r in above) or "overall")
+            ", ".join(f"{r} {rows[r]['error_rate']:.2%}" for r in above) or "overall"
+        )
     else:
         status, why = Status.PASS, f"error rate {overall:.2%} over {rows[ALL_ROUTES]['n']} requests"
     return CheckResult(
@@ -202,14 +237,21 @@ def _error_check(rows: dict[str, dict[str, Any]], routes: list[str], gates: Perf
     )  # fmt: skip
 
 
-def _rollback_check(rows: dict[str, dict[str, Any]], gates: PerfGates, problem: str | None,
-                    no_data: str | None, worst_window_p95: float | None,
-                    evidence: dict[str, Any]) -> CheckResult:
+def _rollback_check(
+    rows: dict[str, dict[str, Any]],
+    gates: PerfGates,
+    problem: str | None,
+    no_data: str | None,
+    worst_window_p95: float | None,
+    evidence: dict[str, Any],
+) -> CheckResult:
     overall = rows[ALL_ROUTES]
-    worst_p95 = max((r["p95_ms"] for r in rows.values() if r["p95_ms"] is not None),
-                    default=None)
-    observed = {"worst_route_p95_ms": worst_p95, "worst_window_p95_ms": worst_window_p95,
-                "error_rate": overall["error_rate"]}
+    worst_p95 = max((r["p95_ms"] for r in rows.values() if r["p95_ms"] is not None), default=None)
+    observed = {
+        "worst_route_p95_ms": worst_p95,
+        "worst_window_p95_ms": worst_window_p95,
+        "error_rate": overall["error_rate"],
+    }
     crossed = []
     if worst_p95 is not None and worst_p95 > gates.rollback_p95_ms:
         crossed.append(f"p95 {worst_p95:.0f} ms > {gates.rollback_p95_ms:g} ms")
@@ -271,9 +313,11 @@ def database_time_check(
               "title": f"Database query time < {limit_ms:g} ms",
               "threshold": f"< {limit_ms:g} ms"}  # fmt: skip
     if not detailed_health_path:
-        return CheckResult(**common, status=Status.SKIP,
-                           explanation="no detailed health path configured "
-                                       "(parameter detailed_health_path)")
+        return CheckResult(
+            **common,
+            status=Status.SKIP,
+            explanation="no detailed health path configured (parameter detailed_health_path)",
+        )
     url = base_url.rstrip("/") + detailed_health_path
     values: list[float] = []
     reads: list[dict[str, Any]] = []
@@ -282,31 +326,45 @@ def database_time_check(
             ex = exchange(client, "GET", url, headers=headers)
             state = _dig(ex.json, status_field) if status_field else None
             value = _dig(ex.json, field) if ex.status == 200 else None
-            reads.append({"status": ex.status, "error": ex.error, "value": value,
-                          "database_status": state,
-                          "elapsed_ms": None if ex.elapsed_ms is None else round(ex.elapsed_ms, 2)})
+            reads.append(
+                {
+                    "status": ex.status,
+                    "error": ex.error,
+                    "value": value,
+                    "database_status": state,
+                    "elapsed_ms": None if ex.elapsed_ms is None else round(ex.elapsed_ms, 2),
+                }
+            )
             if ex.ok and isinstance(state, str) and state in unhealthy_values:
                 why = _reason(ex.json, reason_fields) or "the target gives no reason"
                 return CheckResult(
-                    **common, status=Status.FAIL, observed={"database": state},
-                    explanation=f"GET {detailed_health_path} reports the database {state}: "
-                                f"{why}",
-                    evidence={"url": url, "reads": reads, "body_excerpt": ex.body_text[:2000]})
+                    **common,
+                    status=Status.FAIL,
+                    observed={"database": state},
+                    explanation=f"GET {detailed_health_path} reports the database {state}: {why}",
+                    evidence={"url": url, "reads": reads, "body_excerpt": ex.body_text[:2000]},
+                )
             if ex.error or ex.status != 200:
                 return CheckResult(
-                    **common, status=Status.ERROR,
+                    **common,
+                    status=Status.ERROR,
                     explanation=f"GET {detailed_health_path}: "
-                                f"{ex.error or f'answered {ex.status}'}",
-                    evidence={"url": url, "reads": reads, "last": ex.evidence()})
+                    f"{ex.error or f'answered {ex.status}'}",
+                    evidence={"url": url, "reads": reads, "last": ex.evidence()},
+                )
             if not isinstance(value, int | float) or isinstance(value, bool):
-                said = (f"reports the database {state!r} but has no number at '{field}'"
-                        if state is not None else
-                        f"says nothing about the database (no '{field}'"
-                        + (f", no '{status_field}')" if status_field else ")"))
+                said = (
+                    f"reports the database {state!r} but has no number at '{field}'"
+                    if state is not None
+                    else f"says nothing about the database (no '{field}'"
+                    + (f", no '{status_field}')" if status_field else ")")
+                )
                 return CheckResult(
-                    **common, status=Status.INCONCLUSIVE,
+                    **common,
+                    status=Status.INCONCLUSIVE,
                     explanation=f"the detailed health {said}",
-                    evidence={"url": url, "reads": reads, "body_excerpt": ex.body_text[:2000]})
+                    evidence={"url": url, "reads": reads, "body_excerpt": ex.body_text[:2000]},
+                )
             values.append(float(value))
     worst = max(values)
     status = Status.PASS if worst < limit_ms else Status.FAIL
@@ -332,19 +390,30 @@ def memory_slope_check(
     samples: a DataFrame with columns t_s and memory_mb (or pairs (t_s, memory_mb));
     source names where they come from; neither samples nor a source means SKIP."""
     common: dict[str, Any] = {
-              "id": "perf.memory_slope", "section": f"{SECTION_PERF}; {SECTION_MONITOR}",
-              "title": "No memory leaks (memory slope)",
-              "threshold": f"≤ {max_slope_mb_per_h:g} MB/h over ≥ {min_span_s:g} s"}
+        "id": "perf.memory_slope",
+        "section": f"{SECTION_PERF}; {SECTION_MONITOR}",
+        "title": "No memory leaks (memory slope)",
+        "threshold": f"≤ {max_slope_mb_per_h:g} MB/h over ≥ {min_span_s:g} s",
+    }
     if samples is None and not source:
-        return CheckResult(**common, status=Status.SKIP,
-                           explanation="no memory source configured (parameter memory_source)")
+        return CheckResult(
+            **common,
+            status=Status.SKIP,
+            explanation="no memory source configured (parameter memory_source)",
+        )
     source = source or "caller-supplied series"
     if samples is None:
-        return CheckResult(**common, status=Status.ERROR,
-                           explanation=f"memory source {source!r} is configured but gave no series",
-                           evidence={"source": source})
-    frame = (samples if isinstance(samples, pd.DataFrame)
-             else pd.DataFrame(list(samples), columns=["t_s", "memory_mb"]))
+        return CheckResult(
+            **common,
+            status=Status.ERROR,
+            explanation=f"memory source {source!r} is configured but gave no series",
+            evidence={"source": source},
+        )
+    frame = (
+        samples
+        if isinstance(samples, pd.DataFrame)
+        else pd.DataFrame(list(samples), columns=["t_s", "memory_mb"])
+    )
     frame = frame[["t_s", "memory_mb"]].dropna().sort_values("t_s")
     t = frame["t_s"].to_numpy(dtype=float)
     mb = frame["memory_mb"].to_numpy(dtype=float)
@@ -352,9 +421,12 @@ def memory_slope_check(
     evidence: dict[str, Any] = {"source": source, "points": int(t.size), "span_s": span}
     if t.size < min_points or span < min_span_s:
         return CheckResult(
-            **common, status=Status.INCONCLUSIVE, evidence=evidence,
+            **common,
+            status=Status.INCONCLUSIVE,
+            evidence=evidence,
             explanation=f"{t.size} points over {span:.0f} s: need ≥ {min_points} points "
-                        f"over ≥ {min_span_s:g} s")
+            f"over ≥ {min_span_s:g} s",
+        )
     slope_per_s, intercept = np.polyfit(t - t[0], mb, 1)
     slope = float(slope_per_s * 3600)
     fitted = intercept + slope_per_s * (t - t[0])
@@ -368,7 +440,10 @@ def memory_slope_check(
     status = Status.FAIL if slope > max_slope_mb_per_h else Status.PASS
     verb = "grows" if slope > 0 else "changes"
     return CheckResult(
-        **common, status=status, observed=round(slope, 3), evidence=evidence,
+        **common,
+        status=status,
+        observed=round(slope, 3),
+        evidence=evidence,
         explanation=f"memory {verb} {slope:+.2f} MB/h over {span / 3600:.2f} h "
-                    f"({t.size} points, {source})",
+        f"({t.size} points, {source})",
     )

@@ -2,7 +2,7 @@
 throughput, CPU, memory) from this run's perf and monitor results, written as a JSON evidence
 file and compared with the previous deployment's baseline ("Performance degradation > 20 %"),
 suggested monitoring thresholds. The §1–§3 tasks (documentation, communication, cleanup) are
-sign-off items of `runbook.governance.signoff` (phase post-deployment), one per checklist box, signed by
+sign-off items of `governance.signoff` (phase post-deployment), one per checklist box, signed by
 widget or headlessly like every other sign-off.
 
 The baseline travels in the evidence of result `post.baseline.documented`, so the next run finds
@@ -42,25 +42,40 @@ class BaselineSources(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    p50_ms: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.error_rate", "path": f"{_ALL}.p50_ms"},
-        {"id": _LOGS_P95, "path": "observed.p50_ms"}))
-    p95_ms: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.error_rate", "path": f"{_ALL}.p95_ms"},
-        {"id": _LOGS_P95, "path": "observed.p95_ms"}))
-    p99_ms: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.error_rate", "path": f"{_ALL}.p99_ms"},
-        {"id": _LOGS_P95, "path": "observed.p99_ms"}))
-    error_rate: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.error_rate", "path": "observed.overall"},
-        {"id": "monitor.logs.error-rate", "path": "observed.error_rate"},
-        {"id": "monitor.metrics.error-rate", "path": "observed.overall"}))
-    throughput_rps: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.error_rate", "path": f"{_ALL}.throughput_rps"}))
-    cpu_percent: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "monitor.metrics.cpu", "path": "observed.mean"}))
-    memory_percent: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "monitor.metrics.memory", "path": "observed.mean"}))
+    p50_ms: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "perf.error_rate", "path": f"{_ALL}.p50_ms"},
+            {"id": _LOGS_P95, "path": "observed.p50_ms"},
+        )
+    )
+    p95_ms: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "perf.error_rate", "path": f"{_ALL}.p95_ms"},
+            {"id": _LOGS_P95, "path": "observed.p95_ms"},
+        )
+    )
+    p99_ms: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "perf.error_rate", "path": f"{_ALL}.p99_ms"},
+            {"id": _LOGS_P95, "path": "observed.p99_ms"},
+        )
+    )
+    error_rate: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "perf.error_rate", "path": "observed.overall"},
+            {"id": "monitor.logs.error-rate", "path": "observed.error_rate"},
+            {"id": "monitor.metrics.error-rate", "path": "observed.overall"},
+        )
+    )
+    throughput_rps: list[SourceRef] = Field(
+        default_factory=lambda: _refs({"id": "perf.error_rate", "path": f"{_ALL}.throughput_rps"})
+    )
+    cpu_percent: list[SourceRef] = Field(
+        default_factory=lambda: _refs({"id": "monitor.metrics.cpu", "path": "observed.mean"})
+    )
+    memory_percent: list[SourceRef] = Field(
+        default_factory=lambda: _refs({"id": "monitor.metrics.memory", "path": "observed.mean"})
+    )
 
 
 class PostDeploymentParams(BaseModel):
@@ -107,7 +122,8 @@ class PostDeploymentParams(BaseModel):
                 raise ValueError(
                     f"post_deployment.{retired[0]} is retired: the post-deployment tasks are "
                     "sign-off items now (signoff.items, phase post-deployment; sign them under "
-                    "signoff.signed)")
+                    "signoff.signed)"
+                )
         return data
 
     @model_validator(mode="after")
@@ -210,7 +226,7 @@ def baseline_checks(
     *,
     run_id: str | None = None,
 ) -> list[CheckResult]:
-    """Document, compare and suggest thresholds (the §1–§3 tasks are `runbook.governance.signoff` items)."""
+    """Document, compare and suggest thresholds (the §1–§3 tasks are sign-off items)."""
     current = build_baseline(results, params, run_id)
     previous, found = previous_baseline(previous_manifests, params)
     rows = compare_baselines(current, previous, params) if previous else []
@@ -234,12 +250,15 @@ def _documented(current: Baseline, params: PostDeploymentParams, path: Path) -> 
     present = {k: v for k, v in current.metrics.items() if v is not None}
     if lacking:
         status = Status.INCONCLUSIVE
-        text = (f"no baseline for {', '.join(lacking)} (no result of this run has them); "
-                f"absent: {', '.join(current.missing)}")
+        text = (
+            f"no baseline for {', '.join(lacking)} (no result of this run has them); "
+            f"absent: {', '.join(current.missing)}"
+        )
     else:
         status = Status.PASS
-        text = (f"baseline of {len(present)} metric(s) written to {path.name}"
-                + (f"; absent: {', '.join(current.missing)}" if current.missing else ""))
+        text = f"baseline of {len(present)} metric(s) written to {path.name}" + (
+            f"; absent: {', '.join(current.missing)}" if current.missing else ""
+        )
     return CheckResult(
         id=params.baseline_result_id, section=SECTION, title="Document new performance baselines",
         status=status, observed=current.metrics, threshold={"required": params.required_metrics},
@@ -247,8 +266,13 @@ def _documented(current: Baseline, params: PostDeploymentParams, path: Path) -> 
     )  # fmt: skip
 
 
-def _degradation(current: Baseline, previous: Baseline | None, found: dict[str, Any],
-                 rows: list[dict[str, Any]], params: PostDeploymentParams) -> CheckResult:
+def _degradation(
+    current: Baseline,
+    previous: Baseline | None,
+    found: dict[str, Any],
+    rows: list[dict[str, Any]],
+    params: PostDeploymentParams,
+) -> CheckResult:
     common: dict[str, Any] = {
         "id": "post.baseline.degradation", "section": f"{SECTION}; {SECTION_FAILED}",
         "title": f"Compare before/after metrics: no performance degradation > "
@@ -273,22 +297,27 @@ def _degradation(current: Baseline, previous: Baseline | None, found: dict[str, 
     else:
         status = Status.PASS
         text = f"within {params.degradation_limit:.0%} of run {found.get('run_id')}: " + ", ".join(
-            f"{r['metric']} {r['change']:+.0%}" for r in judged)
-    return CheckResult(**common, status=status, observed=observed, explanation=text,
-                       evidence=evidence)
+            f"{r['metric']} {r['change']:+.0%}" for r in judged
+        )
+    return CheckResult(
+        **common, status=status, observed=observed, explanation=text, evidence=evidence
+    )
 
 
 def _improvements(rows: list[dict[str, Any]], compared: bool,
                   params: PostDeploymentParams) -> CheckResult:  # fmt: skip
     better = [r for r in rows if r["improved"]]
     common: dict[str, Any] = {
-        "id": "post.baseline.improvements", "section": SECTION,
-        "title": "Document any performance improvements", "severity": Severity.WARNING,
+        "id": "post.baseline.improvements",
+        "section": SECTION,
+        "title": "Document any performance improvements",
+        "severity": Severity.WARNING,
         "threshold": f"better by more than {params.degradation_limit:.0%}",
     }
     if not compared:
-        return CheckResult(**common, status=Status.SKIP,
-                           explanation="no previous baseline to improve on")
+        return CheckResult(
+            **common, status=Status.SKIP, explanation="no previous baseline to improve on"
+        )
     text = ("improved: " + "; ".join(
         f"{r['metric']} {r['before']:g} → {r['after']:g} ({-r['change']:.0%} better)"
         for r in better) if better else "no metric improved beyond the limit")  # fmt: skip
@@ -306,15 +335,22 @@ def _thresholds(current: Baseline, params: PostDeploymentParams) -> CheckResult:
         step = params.threshold_round.get(name, 1.0) or 1.0
         suggested[name] = math.ceil(value * factor / step) * step
     common: dict[str, Any] = {
-        "id": "post.baseline.thresholds", "section": SECTION,
+        "id": "post.baseline.thresholds",
+        "section": SECTION,
         "title": "Update monitoring thresholds if needed (suggested from the baseline)",
-        "severity": Severity.WARNING, "threshold": {"factors": params.threshold_factors},
+        "severity": Severity.WARNING,
+        "threshold": {"factors": params.threshold_factors},
     }
     if not suggested:
-        return CheckResult(**common, status=Status.SKIP,
-                           explanation="no baseline metric to derive a threshold from")
-    text = ", ".join(f"{k} alert at {v:g} ({current.metrics[k]:g} × "
-                     f"{params.threshold_factors[k]:g})" for k, v in suggested.items())
+        return CheckResult(
+            **common,
+            status=Status.SKIP,
+            explanation="no baseline metric to derive a threshold from",
+        )
+    text = ", ".join(
+        f"{k} alert at {v:g} ({current.metrics[k]:g} × {params.threshold_factors[k]:g})"
+        for k, v in suggested.items()
+    )
     return CheckResult(**common, status=Status.PASS, observed=suggested,
                        explanation=f"suggested: {text}; a person decides whether to apply them",
                        evidence={"baseline": current.metrics})  # fmt: skip

@@ -15,14 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.phases.rollback.params import (
-    SECTION_WHEN,
-    FunctionalityCriterion,
-    MetricCriterion,
-    MonitorEvidence,
-    RollbackParams,
-    SecurityFlag,
-)
 from runbook.core.evidence_queries import (
     MEASURED,
     earlier_runs,
@@ -33,6 +25,14 @@ from runbook.core.evidence_queries import (
     origin_of,
     read_values,
     usable,
+)
+from runbook.phases.rollback.params import (
+    SECTION_WHEN,
+    FunctionalityCriterion,
+    MetricCriterion,
+    MonitorEvidence,
+    RollbackParams,
+    SecurityFlag,
 )
 
 BROKEN = {Status.FAIL, Status.ERROR}
@@ -169,8 +169,10 @@ def _functionality(crit: FunctionalityCriterion, results: list[CheckResult]) -> 
     elif passed:
         detail = f"{len(passed)} of {len(checked)} blocker check(s) passed, none failed"
     else:
-        detail = (f"no evidence: no blocker result matching {crit.ids} passed or failed "
-                  f"({len(checked)} found)")
+        detail = (
+            f"no evidence: no blocker result matching {crit.ids} passed or failed "
+            f"({len(checked)} found)"
+        )
     return CriterionRow(key="critical_functionality", line=line, required=crit.required,
                         evaluated=bool(broken or passed), crossed=bool(broken), observed=observed,
                         limit="no blocker check failed or errored", detail=detail,
@@ -181,8 +183,10 @@ def _security(flag: SecurityFlag) -> CriterionRow:
     if flag.vulnerability_discovered:
         detail = f"reported by {flag.reported_by}: {flag.reason}"
     else:
-        detail = ("no vulnerability reported in the parameters "
-                  "(rollback.criteria.security.vulnerability_discovered: false)")
+        detail = (
+            "no vulnerability reported in the parameters "
+            "(rollback.criteria.security.vulnerability_discovered: false)"
+        )
     return CriterionRow(
         key="security", line="Security vulnerabilities discovered", evaluated=True,
         crossed=flag.vulnerability_discovered, observed=flag.model_dump(),
@@ -269,7 +273,8 @@ def _summary_result(decision: RollbackDecision) -> CheckResult:
     else:
         status = Status.PASS
         text = "no rollback line crossed" + (
-            f" (not evaluated, optional: {', '.join(missing)})" if missing else "")
+            f" (not evaluated, optional: {', '.join(missing)})" if missing else ""
+        )
     return CheckResult(
         id="rollback.decision", section=SECTION_WHEN,
         title="Rollback decision: no rollback required", severity=Severity.BLOCKER,

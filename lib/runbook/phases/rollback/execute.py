@@ -18,10 +18,8 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.web import WebSiteManagementClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from runbook.providers.azure.clients import web_client
-from runbook.providers.azure.errors import describe_azure_error
-from runbook.providers.azure.params import AzureParams
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.target import TargetParams
 from runbook.phases.deploy.app_service import current_deployment, list_deployments, restart, swap
 from runbook.phases.deploy.health import wait_healthy
 from runbook.phases.deploy.package import build_package
@@ -36,7 +34,9 @@ from runbook.phases.rollback.params import (
     RollbackParams,
 )
 from runbook.phases.verify.smoke import SmokeParams, SmokeSession
-from runbook.core.target import TargetParams
+from runbook.providers.azure.clients import web_client
+from runbook.providers.azure.errors import describe_azure_error
+from runbook.providers.azure.params import AzureParams
 
 STEPS = {
     "initiated": (SECTION_IMMEDIATE, "Rollback initiated"),
@@ -114,16 +114,20 @@ def plan_rollback(params: RollbackParams, deploy_params: DeployParams,
         if slot == PRODUCTION:
             problem = "the deploy has no non-production target_slot to swap back with"
         elif not swapped:
-            problem = (f"the deploy results show no successful {prefix}.swap: swapping now would "
-                       "not restore the previous version (use method: redeploy)")
+            problem = (
+                f"the deploy results show no successful {prefix}.swap: swapping now would "
+                "not restore the previous version (use method: redeploy)"
+            )
         if expect is None and params.infer_version:
             probe = by_id.get(f"{prefix}.zero_downtime")
             versions = (probe.observed or {}).get("versions") if probe else None
             if isinstance(versions, list) and versions and versions[0] is not None:
                 expect = str(versions[0])
         interval = params.swap_polling_interval or deploy_params.swap_polling_interval
-        steps = [f"swap {slot} with production again (begin_swap_slot_with_production, "
-                 f"polling every {interval:g} s)"]
+        steps = [
+            f"swap {slot} with production again (begin_swap_slot_with_production, "
+            f"polling every {interval:g} s)"
+        ]
         if recorded.get("restores"):
             steps.append(f"check production's active deployment is {recorded['restores']} again")
     else:
@@ -133,23 +137,31 @@ def plan_rollback(params: RollbackParams, deploy_params: DeployParams,
         if spec is None and isinstance(recorded.get("package"), dict):
             spec = PackageParams.model_validate(recorded["package"])
         if spec is None:
-            problem = ("no previous package to redeploy: set rollback.previous_package "
-                       "(the checklist's backend-previous.zip)")
+            problem = (
+                "no previous package to redeploy: set rollback.previous_package "
+                "(the checklist's backend-previous.zip)"
+            )
         else:
             package = spec.model_dump()
         where = (spec.path or spec.source_dir) if spec else "?"
-        steps = [f"zip deploy {where} (build {spec.build_id if spec else '?'}) to Kudu of "
-                 f"{site or '?'} ({slot})"]
+        steps = [
+            f"zip deploy {where} (build {spec.build_id if spec else '?'}) to Kudu of "
+            f"{site or '?'} ({slot})"
+        ]
     if params.restart:
         steps.append(f"restart {verify_slot}")
-    steps.append(f"wait until {deploy_params.app_url(verify_slot) or '?'}{health} is healthy"
-                 + (f" and reports version {expect}" if expect else ""))
+    steps.append(
+        f"wait until {deploy_params.app_url(verify_slot) or '?'}{health} is healthy"
+        + (f" and reports version {expect}" if expect else "")
+    )
     if params.verify_steps:
         steps.append(f"run smoke steps {', '.join(params.verify_steps)}")
     if params.metrics.enabled:
         m = params.metrics
-        steps.append(f"probe for {m.duration_s:g} s at concurrency {m.concurrency}: error rate "
-                     f"< {m.max_error_rate:.0%}, p95 < {m.max_p95_ms:g} ms")
+        steps.append(
+            f"probe for {m.duration_s:g} s at concurrency {m.concurrency}: error rate "
+            f"< {m.max_error_rate:.0%}, p95 < {m.max_p95_ms:g} ms"
+        )
     return RollbackPlan(method=method, site=site, slot=slot, verify_slot=verify_slot,
                         restores=recorded.get("restores"), package=package, expect_version=expect,
                         restart=params.restart, steps=steps, problem=problem)  # fmt: skip
@@ -173,10 +185,21 @@ def execute_rollback(
     plan = plan_rollback(params, deploy_params, deploy_results, azure.site if azure else None)
     evidence = {"plan": plan.model_dump(), "reasons": decision.reasons}
     if not decision.roll_back:
-        why = ("the decision is inconclusive, so nothing is rolled back" if decision.inconclusive
-               else "no rollback required")
-        return [_result(k, Status.SKIP, f"{why}; a rollback would: {'; '.join(plan.steps)}",
-                        severity=Severity.WARNING, evidence=evidence) for k in STEPS]
+        why = (
+            "the decision is inconclusive, so nothing is rolled back"
+            if decision.inconclusive
+            else "no rollback required"
+        )
+        return [
+            _result(
+                k,
+                Status.SKIP,
+                f"{why}; a rollback would: {'; '.join(plan.steps)}",
+                severity=Severity.WARNING,
+                evidence=evidence,
+            )
+            for k in STEPS
+        ]
     signoffs = post_rollback_actions(decision, params, plan)
     if not params.execute:
         text = "rollback required but execution is off (rollback.execute: false); it would: "
@@ -205,8 +228,12 @@ def execute_rollback(
         out += [_result(k, Status.ERROR, STOPPED.format(why=why)) for k in list(STEPS)[2:]]
         return out + signoffs
     if params.restart:
-        out.append(_as_step("services_restarted",
-                            restart(deploy_params, azure, slot=plan.verify_slot, client=client)))
+        out.append(
+            _as_step(
+                "services_restarted",
+                restart(deploy_params, azure, slot=plan.verify_slot, client=client),
+            )
+        )
     else:
         out.append(_result(
             "services_restarted", Status.SKIP, severity=Severity.WARNING,
@@ -220,8 +247,13 @@ def execute_rollback(
     return out + signoffs
 
 
-def _swap_back(plan: RollbackPlan, params: RollbackParams, deploy_params: DeployParams,
-               azure: AzureParams, client: WebSiteManagementClient | None) -> CheckResult:
+def _swap_back(
+    plan: RollbackPlan,
+    params: RollbackParams,
+    deploy_params: DeployParams,
+    azure: AzureParams,
+    client: WebSiteManagementClient | None,
+) -> CheckResult:
     """Swap the slot with production again, then check the restored deployment is live."""
     swap_params = deploy_params.model_copy(update={
         "swap_polling_interval": params.swap_polling_interval
@@ -267,8 +299,11 @@ def _redeploy(plan: RollbackPlan, deploy_params: DeployParams, azure: AzureParam
     if built.package is None:
         return _as_step("previous_version_deployed", built.result)
     deployed = zip_deploy(redeploy, azure, built.package, client=client, credential=credential)
-    return _as_step("previous_version_deployed", deployed,
-                    package={"sha256": built.package.sha256, "build_id": built.package.build_id})
+    return _as_step(
+        "previous_version_deployed",
+        deployed,
+        package={"sha256": built.package.sha256, "build_id": built.package.build_id},
+    )
 
 
 # -- verification ------------------------------------------------------------------------------
@@ -276,19 +311,35 @@ def verify_functionality(step_ids: list[str], smoke: SmokeParams | None,
                          target: TargetParams) -> list[CheckResult]:  # fmt: skip
     """Run the smoke steps again (ids rollback.verify.<step>) and summarize them."""
     if not step_ids:
-        return [_result("functionality_restored", Status.INCONCLUSIVE,
-                        "no verification steps configured (rollback.verify_steps)")]
+        return [
+            _result(
+                "functionality_restored",
+                Status.INCONCLUSIVE,
+                "no verification steps configured (rollback.verify_steps)",
+            )
+        ]
     if smoke is None:
-        return [_result("functionality_restored", Status.ERROR,
-                        "verification steps are configured but no smoke parameters were given "
-                        "(the 'verify' section)", observed={"steps": step_ids})]
+        return [
+            _result(
+                "functionality_restored",
+                Status.ERROR,
+                "verification steps are configured but no smoke parameters were given "
+                "(the 'verify' section)",
+                observed={"steps": step_ids},
+            )
+        ]
     unknown = smoke.unknown_ids(step_ids)
     if unknown:
         known = ", ".join(s.id for s in smoke.steps) or "none"
-        return [_result("functionality_restored", Status.ERROR,
-                        f"parameter error: rollback.verify_steps names {', '.join(unknown)}, "
-                        f"which verify.steps does not configure (it has: {known})",
-                        observed={"steps": step_ids, "unknown": unknown})]
+        return [
+            _result(
+                "functionality_restored",
+                Status.ERROR,
+                f"parameter error: rollback.verify_steps names {', '.join(unknown)}, "
+                f"which verify.steps does not configure (it has: {known})",
+                observed={"steps": step_ids, "unknown": unknown},
+            )
+        ]
     session = SmokeSession(smoke, target, phase="rollback")
     try:
         steps = [session.step(s) for s in step_ids]
@@ -317,14 +368,23 @@ def verify_metrics(metrics: RollbackMetrics, deploy_params: DeployParams,
                    target: TargetParams) -> CheckResult:  # fmt: skip
     """A short load probe against the target: error rate and p95 within the normal lines."""
     if not metrics.enabled:
-        return _result("metrics_normal", Status.SKIP, severity=Severity.WARNING,
-                       explanation="the post-rollback probe is disabled (rollback.metrics)")
+        return _result(
+            "metrics_normal",
+            Status.SKIP,
+            severity=Severity.WARNING,
+            explanation="the post-rollback probe is disabled (rollback.metrics)",
+        )
     from runbook.phases.performance.params import PerfGates, PerformanceParams, RouteSpec
     from runbook.phases.performance.target import run_target_load
     from runbook.phases.performance.verdicts import load_checks
 
-    routes = metrics.routes or [RouteSpec(path=deploy_params.health.route, auth=False,
-                                          expected_status=[deploy_params.health.expected_status])]
+    routes = metrics.routes or [
+        RouteSpec(
+            path=deploy_params.health.route,
+            auth=False,
+            expected_status=[deploy_params.health.expected_status],
+        )
+    ]
     perf = PerformanceParams(
         routes=routes, concurrency=metrics.concurrency, workers=metrics.workers,
         duration_s=metrics.duration_s, warmup_s=metrics.warmup_s,
@@ -361,11 +421,13 @@ def post_rollback_actions(decision: RollbackDecision, params: RollbackParams,
     """§3 Post-Rollback Actions as pending sign-offs (rollback.signoff.<action>)."""
     return [
         CheckResult(
-            id=f"rollback.signoff.{key}", section=SECTION_POST, title=title,
-            severity=Severity.BLOCKER, status=Status.PENDING_SIGN_OFF,
+            id=f"rollback.signoff.{key}",
+            section=SECTION_POST,
+            title=title,
+            severity=Severity.BLOCKER,
+            status=Status.PENDING_SIGN_OFF,
             explanation=f"a person signs this off; rollback reason: {' | '.join(decision.reasons)}",
-            evidence={"reasons": decision.reasons,
-                      "plan": plan.model_dump() if plan else None},
+            evidence={"reasons": decision.reasons, "plan": plan.model_dump() if plan else None},
         )
         for key, title in params.post_actions.items()
     ]

@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runbook.core.checklist.limits import CatalogueLimit
+from runbook.core.evidence_queries import SourceRef
 from runbook.phases.deploy.params import PackageParams
 from runbook.phases.performance.params import RouteSpec
-from runbook.core.evidence_queries import SourceRef
 
 SECTION_WHEN = "Rollback Procedures — When to Rollback"
 SECTION_IMMEDIATE = "Rollback Procedures §1 Immediate Rollback (Azure App Service)"
@@ -41,7 +41,7 @@ class MetricCriterion(BaseModel):
 
 
 class FunctionalityCriterion(BaseModel):
-    """"Critical functionality broken": any blocker result among `ids` failed or errored."""
+    """ "Critical functionality broken": any blocker result among `ids` failed or errored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,7 +52,7 @@ class FunctionalityCriterion(BaseModel):
 
 
 class SecurityFlag(BaseModel):
-    """"Security vulnerabilities discovered": set by a person, who says who and why."""
+    """ "Security vulnerabilities discovered": set by a person, who says who and why."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -68,48 +68,65 @@ class SecurityFlag(BaseModel):
 
 
 class ErrorRateCriterion(MetricCriterion):
-    """"Error rate > 5 %" (a share: 0.05)."""
+    """ "Error rate > 5 %" (a share: 0.05)."""
 
     limit: float = Field(
-        default_factory=CatalogueLimit("error_rate_rollback"), ge=0, le=1,
+        default_factory=CatalogueLimit("error_rate_rollback"),
+        ge=0,
+        le=1,
     )
-    sources: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.rollback_lines", "path": "observed.error_rate"},
-        {"id": "perf.error_rate", "path": "observed.overall"},
-        {"id": "monitor.metrics.error-rate", "path": "observed.overall"},
-        {"id": "monitor.logs.error-rate", "path": "observed.error_rate"}))
+    sources: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "perf.rollback_lines", "path": "observed.error_rate"},
+            {"id": "perf.error_rate", "path": "observed.overall"},
+            {"id": "monitor.metrics.error-rate", "path": "observed.overall"},
+            {"id": "monitor.logs.error-rate", "path": "observed.error_rate"},
+        )
+    )
 
 
 class P95Criterion(MetricCriterion):
-    """"API response time p95 > 1 second" (milliseconds)."""
+    """ "API response time p95 > 1 second" (milliseconds)."""
 
     limit: float = Field(
-        default_factory=CatalogueLimit("p95_rollback_ms"), gt=0,
+        default_factory=CatalogueLimit("p95_rollback_ms"),
+        gt=0,
     )
-    sources: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "perf.rollback_lines", "path": "observed.worst_route_p95_ms"},
-        "perf.p95.*", {"id": "monitor.logs.p95", "path": "observed.p95_ms"}))
+    sources: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "perf.rollback_lines", "path": "observed.worst_route_p95_ms"},
+            "perf.p95.*",
+            {"id": "monitor.logs.p95", "path": "observed.p95_ms"},
+        )
+    )
 
 
 class DatabaseCriterion(MetricCriterion):
-    """"Database connection failures": more failures than `limit` (a count)."""
+    """ "Database connection failures": more failures than `limit` (a count)."""
 
     limit: float = Field(0, ge=0)
-    sources: list[SourceRef] = Field(default_factory=lambda: _refs(
-        {"id": "monitor.logs.database-errors", "path": "observed.failed"}))
+    sources: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            {"id": "monitor.logs.database-errors", "path": "observed.failed"}
+        )
+    )
     fail_ids: list[str] = Field(default_factory=lambda: ["monitor.logs.database-errors"])
     required: bool = False
 
 
 class MemoryCriterion(MetricCriterion):
-    """"Memory leaks detected": a memory slope above `limit` MB/h."""
+    """ "Memory leaks detected": a memory slope above `limit` MB/h."""
 
     limit: float = Field(
-        default_factory=CatalogueLimit("memory_slope_mb_per_h"), gt=0,
+        default_factory=CatalogueLimit("memory_slope_mb_per_h"),
+        gt=0,
     )
-    sources: list[SourceRef] = Field(default_factory=lambda: _refs(
-        "perf.memory_slope", {"id": "monitor.metrics.memory-slope",
-                              "path": "observed.slope_mb_per_h"}))
+    sources: list[SourceRef] = Field(
+        default_factory=lambda: _refs(
+            "perf.memory_slope",
+            {"id": "monitor.metrics.memory-slope", "path": "observed.slope_mb_per_h"},
+        )
+    )
     required: bool = False
 
 
@@ -120,9 +137,7 @@ class RollbackCriteria(BaseModel):
 
     error_rate: ErrorRateCriterion = Field(default_factory=ErrorRateCriterion)
     p95_ms: P95Criterion = Field(default_factory=P95Criterion)
-    critical_functionality: FunctionalityCriterion = Field(
-        default_factory=FunctionalityCriterion
-    )
+    critical_functionality: FunctionalityCriterion = Field(default_factory=FunctionalityCriterion)
     database_connection_failures: DatabaseCriterion = Field(default_factory=DatabaseCriterion)
     memory_slope_mb_per_h: MemoryCriterion = Field(default_factory=MemoryCriterion)
     security: SecurityFlag = Field(default_factory=SecurityFlag)
@@ -140,7 +155,7 @@ class MonitorEvidence(BaseModel):
 
 
 class RollbackMetrics(BaseModel):
-    """"Error rate normal, response times normal" after a rollback: a short load probe."""
+    """ "Error rate normal, response times normal" after a rollback: a short load probe."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runbook.core.checklist.limits import CatalogueLimit
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.phases.rollback.decision import decide
-from runbook.phases.rollback.params import RollbackParams
 from runbook.core.evidence_queries import SourceRef, matching, merge, origin_of, read_values, usable
 from runbook.core.verdict import Verdict
+from runbook.phases.rollback.decision import decide
+from runbook.phases.rollback.params import RollbackParams
 
 SECTION_OK = "Success Criteria — Deployment Successful If"
 SECTION_FAILED = "Success Criteria — Deployment Failed If"
@@ -52,12 +52,14 @@ class FailedLine(StatusLine):
 
 
 class ErrorRateLine(BaseModel):
-    """"Error rate < 1 %": the worst value of the sources must stay below the limit."""
+    """ "Error rate < 1 %": the worst value of the sources must stay below the limit."""
 
     model_config = ConfigDict(extra="forbid")
 
     limit: float = Field(
-        default_factory=CatalogueLimit("error_rate_gate"), ge=0, le=1,
+        default_factory=CatalogueLimit("error_rate_gate"),
+        ge=0,
+        le=1,
     )
     sources: list[SourceRef] = Field(default_factory=lambda: [
         SourceRef(id="perf.error_rate", path="observed.overall"),
@@ -68,7 +70,7 @@ class ErrorRateLine(BaseModel):
 
 
 class CriticalBugs(BaseModel):
-    """"No critical bugs reported": a person says so here (with name), or a sign-off result."""
+    """ "No critical bugs reported": a person says so here (with name), or a sign-off result."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -114,8 +116,9 @@ class SuccessfulIf(_LineGroup):
         default_factory=lambda: StatusLine(ids=["deploy.zero_downtime"])
     )
     error_rate: ErrorRateLine = Field(default_factory=ErrorRateLine)
-    response_times: StatusLine = Field(default_factory=lambda: StatusLine(
-        ids=["post.baseline.degradation", "perf.p95.*"]))
+    response_times: StatusLine = Field(
+        default_factory=lambda: StatusLine(ids=["post.baseline.degradation", "perf.p95.*"])
+    )
     no_critical_bugs: CriticalBugs = Field(default_factory=CriticalBugs)
     functionality: StatusLine = Field(
         default_factory=lambda: StatusLine(ids=["smoke.*", "integration.*"])
@@ -127,8 +130,11 @@ class SuccessfulIf(_LineGroup):
 
 
 def _failed(ids: str, *, rollback: bool = True, skip_is_clear: bool = False) -> Any:
-    return Field(default_factory=lambda: FailedLine(ids=[ids], implies_rollback=rollback,
-                                                    skip_is_clear=skip_is_clear))
+    return Field(
+        default_factory=lambda: FailedLine(
+            ids=[ids], implies_rollback=rollback, skip_is_clear=skip_is_clear
+        )
+    )
 
 
 class FailedIf(_LineGroup):
@@ -152,7 +158,8 @@ class SuccessParams(BaseModel):
     successful_if: SuccessfulIf = Field(default_factory=SuccessfulIf)
     failed_if: FailedIf = Field(default_factory=FailedIf)
     other_checks: Literal["block", "ignore"] = Field(
-        "block", description="block: any other blocker of the run that failed makes it NO-GO, "
+        "block",
+        description="block: any other blocker of the run that failed makes it NO-GO, "
         "one unproven makes it INCOMPLETE (a runbook rule beyond the checklist's lines)",
     )
     other_exclude: list[str] = Field(
@@ -255,10 +262,13 @@ def _status_state(line: StatusLine, found: list[CheckResult], failed_if: bool
         if failed_if:
             return "holds", "; ".join(f"{r.id} {r.status.value}: {r.explanation}" for r in ok)
         return "holds", f"{len(ok)} result(s) passed: {', '.join(r.id for r in ok[:12])}" + (
-            "…" if len(ok) > 12 else "")
+            "…" if len(ok) > 12 else ""
+        )
     skipped = [r.id for r in blockers if r.status is Status.SKIP]
-    return "missing", (f"no result matching {line.ids} proves it"
-                       + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
+    return "missing", (
+        f"no result matching {line.ids} proves it"
+        + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+    )
 
 
 Kind = Literal["successful-if", "failed-if", "run"]
@@ -285,10 +295,16 @@ def _error_rate_line(line: ErrorRateLine, pool: list[CheckResult]) -> LineRow:
     good = usable(values)
     sources = [v.model_dump() for v in values]
     if not good:
-        return LineRow(id="error_rate", kind="successful-if", line=text, state="missing",
-                       required=line.required, sources=sources,
-                       detail="no error rate measured by "
-                              + ", ".join(f"{s.id} ({s.path})" for s in line.sources))
+        return LineRow(
+            id="error_rate",
+            kind="successful-if",
+            line=text,
+            state="missing",
+            required=line.required,
+            sources=sources,
+            detail="no error rate measured by "
+            + ", ".join(f"{s.id} ({s.path})" for s in line.sources),
+        )
     worst = max(good, key=lambda v: v.value or 0.0)
     value = worst.value or 0.0
     holds = value < line.limit
@@ -303,14 +319,25 @@ def _critical_bugs_line(bugs: CriticalBugs, pool: list[CheckResult]) -> LineRow:
     if bugs.reported is not None:
         state: LineState = "fails" if bugs.reported else "holds"
         what = "critical bugs reported" if bugs.reported else "no critical bug reported"
-        return LineRow(id="no_critical_bugs", kind="successful-if", line=text, state=state,
-                       required=bugs.required,
-                       detail=f"{what}, confirmed by {bugs.confirmed_by}"
-                              + (f": {bugs.note}" if bugs.note else ""),
-                       sources=[{"id": "parameters", "confirmed_by": bugs.confirmed_by}])
+        return LineRow(
+            id="no_critical_bugs",
+            kind="successful-if",
+            line=text,
+            state=state,
+            required=bugs.required,
+            detail=f"{what}, confirmed by {bugs.confirmed_by}"
+            + (f": {bugs.note}" if bugs.note else ""),
+            sources=[{"id": "parameters", "confirmed_by": bugs.confirmed_by}],
+        )
     if bugs.signoff_ids:
-        row = _status_line("no_critical_bugs", "successful-if", text,
-                           StatusLine(ids=bugs.signoff_ids, required=bugs.required), pool, None)
+        row = _status_line(
+            "no_critical_bugs",
+            "successful-if",
+            text,
+            StatusLine(ids=bugs.signoff_ids, required=bugs.required),
+            pool,
+            None,
+        )
         if row.state != "missing":
             return row
     return LineRow(id="no_critical_bugs", kind="successful-if", line=text, state="unproven",
@@ -326,8 +353,12 @@ def _rollback_state(pool: list[CheckResult], params: SuccessParams) -> dict[str,
               for i in params.rollback_verified_ids}  # fmt: skip
     executed = initiated is not None and initiated.status is Status.PASS
     verified = executed and all(v == Status.PASS.value for v in checks.values())
-    return {"executed": executed, "verified": verified, "verification": checks,
-            "initiated": initiated.status.value if initiated else None}
+    return {
+        "executed": executed,
+        "verified": verified,
+        "verification": checks,
+        "initiated": initiated.status.value if initiated else None,
+    }
 
 
 def success_verdict(
@@ -395,15 +426,20 @@ def _judge(lines: list[LineRow], rollback: dict[str, Any]) -> SuccessVerdict:
     if rollback_lines:
         reasons = [why(r) for r in bad]
         if rollback["verified"]:
-            reasons.append("the rollback was executed and verified: the previous version serves "
-                           "again, but this deployment failed")
+            reasons.append(
+                "the rollback was executed and verified: the previous version serves "
+                "again, but this deployment failed"
+            )
         elif rollback["executed"]:
             bad_checks = [k for k, v in rollback["verification"].items() if v != "pass"]
-            reasons.append("the rollback was executed but NOT verified: "
-                           + ", ".join(f"{k} {rollback['verification'][k]}" for k in bad_checks))
+            reasons.append(
+                "the rollback was executed but NOT verified: "
+                + ", ".join(f"{k} {rollback['verification'][k]}" for k in bad_checks)
+            )
         else:
-            reasons.append("the rollback has NOT been executed: roll back now "
-                           "(Rollback Procedures §1)")
+            reasons.append(
+                "the rollback has NOT been executed: roll back now (Rollback Procedures §1)"
+            )
         verdict = Verdict.ROLLBACK_REQUIRED
     elif bad:
         verdict, reasons = Verdict.NO_GO, [why(r) for r in bad]
@@ -429,8 +465,10 @@ def _line_result(row: LineRow) -> CheckResult:
     else:
         status = Status.INCONCLUSIVE
     title = f"Not: {row.line}" if failed_if else row.line
-    word = {"holds": "not crossed" if failed_if else "holds",
-            "fails": "CROSSED" if failed_if else "does not hold"}.get(row.state, row.state)
+    word = {
+        "holds": "not crossed" if failed_if else "holds",
+        "fails": "CROSSED" if failed_if else "does not hold",
+    }.get(row.state, row.state)
     return CheckResult(
         id=f"success.failed.{row.id}" if failed_if else f"success.{row.id}",
         section=SECTION_FAILED if failed_if else SECTION_OK, title=title,
@@ -443,7 +481,8 @@ def _line_result(row: LineRow) -> CheckResult:
 
 def _verdict_result(verdict: SuccessVerdict) -> CheckResult:
     status = {Verdict.GO: Status.PASS, Verdict.INCOMPLETE: Status.INCONCLUSIVE}.get(
-        verdict.verdict, Status.FAIL)
+        verdict.verdict, Status.FAIL
+    )
     return CheckResult(
         id="success.verdict", section=f"{SECTION_OK}; {SECTION_FAILED}",
         title="Deployment verdict from the success criteria", severity=Severity.BLOCKER,

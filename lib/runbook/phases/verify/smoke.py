@@ -21,10 +21,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.providers.http import Exchange, exchange, http_statuses
 from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
 from runbook.core.target import TargetParams
 from runbook.phases.verify.unauth_sweep import UnauthSweepParams
+from runbook.providers.http import Exchange, exchange, http_statuses
 
 SMOKE_SECTION = "Deployment Steps §1.2 Smoke Tests"
 DRIFT_ID = "smoke.checklist-drift"
@@ -70,8 +70,12 @@ class RequestSpec(BaseModel):
 
     def placeholders(self) -> set[str]:
         """Names this request takes from earlier captures ({name} in its path or JSON body)."""
-        return {f for text in [self.path, *_strings(self.json_body)]
-                for _, f, _, _ in string.Formatter().parse(text) if f}
+        return {
+            f
+            for text in [self.path, *_strings(self.json_body)]
+            for _, f, _, _ in string.Formatter().parse(text)
+            if f
+        }
 
 
 def _strings(value: Any) -> list[str]:
@@ -109,14 +113,17 @@ class SmokeStep(RequestSpec):
     severity: Severity = Severity.BLOCKER
     expect_status: list[int]
     expect_json: dict[str, Any] = Field(
-        default_factory=dict, description="dotted path -> expected value, e.g. status: healthy; "
-        "a value may name what an earlier step captured (id: '{project_id}')"
+        default_factory=dict,
+        description="dotted path -> expected value, e.g. status: healthy; "
+        "a value may name what an earlier step captured (id: '{project_id}')",
     )
     expect_keys: list[str] = Field(default_factory=list, description="dotted paths that must exist")
     expect_content_type: str | None = Field(
-        None, description="the answer's Content-Type must contain this, e.g. text/html")
+        None, description="the answer's Content-Type must contain this, e.g. text/html"
+    )
     expect_text: str | None = Field(
-        None, description="the answer's body must contain this text, e.g. swagger-ui")
+        None, description="the answer's body must contain this text, e.g. swagger-ui"
+    )
     capture: dict[str, str] = Field(
         default_factory=dict, description="name -> dotted path in the response JSON"
     )
@@ -151,8 +158,11 @@ class SmokeStep(RequestSpec):
     def placeholders(self) -> set[str]:
         """Names this step takes from earlier captures: its request's and its expectations'."""
         return super().placeholders() | {
-            f for text in _strings(self.expect_json)
-            for _, f, _, _ in string.Formatter().parse(text) if f}
+            f
+            for text in _strings(self.expect_json)
+            for _, f, _, _ in string.Formatter().parse(text)
+            if f
+        }
 
 
 class ChecklistDriftParams(BaseModel):
@@ -162,7 +172,8 @@ class ChecklistDriftParams(BaseModel):
 
     enabled: bool = True
     gone_status: list[int] = Field(
-        default_factory=lambda: [404, 405], min_length=1,
+        default_factory=lambda: [404, 405],
+        min_length=1,
         description="answers meaning the app no longer serves the route",
     )
     own_routes: bool = Field(
@@ -191,14 +202,15 @@ class SmokeParams(BaseModel):
             unknown = step.placeholders() - captured
             if unknown:
                 raise ValueError(
-                    f"steps.{i} ({step.id}): uses {sorted(unknown)} which no earlier step "
-                    "captures"
+                    f"steps.{i} ({step.id}): uses {sorted(unknown)} which no earlier step captures"
                 )
             captured |= set(step.capture)
             unknown = (step.cleanup.placeholders() if step.cleanup else set()) - captured
             if unknown:
-                raise ValueError(f"steps.{i} ({step.id}): its cleanup uses {sorted(unknown)} "
-                                 "which no earlier step captures")
+                raise ValueError(
+                    f"steps.{i} ({step.id}): its cleanup uses {sorted(unknown)} "
+                    "which no earlier step captures"
+                )
         return self
 
     def unknown_ids(self, ids: list[str]) -> list[str]:
@@ -250,7 +262,10 @@ class SmokeSession:
         if step is None:
             known = ", ".join(s.id for s in self.params.steps) or "none"
             return CheckResult(
-                id=step_id, section=SMOKE_SECTION, title=step_id, status=Status.ERROR,
+                id=step_id,
+                section=SMOKE_SECTION,
+                title=step_id,
+                status=Status.ERROR,
                 phase=self.phase,
                 explanation=f"no smoke step with id {step_id!r} is configured in the parameters "
                 f"(verify.steps has: {known})",
@@ -268,13 +283,24 @@ class SmokeSession:
         """The configured steps as a table (a one-row note when none is configured)."""
         import pandas as pd
 
-        rows = [{"step": s.id, "checklist box": s.title, "request": s.route,
-                 "token": "yes" if s.auth else "no",
-                 "expects": " or ".join(map(str, s.expect_status)),
-                 "checklist route": s.checklist_route or ""} for s in self.params.steps]
+        rows = [
+            {
+                "step": s.id,
+                "checklist box": s.title,
+                "request": s.route,
+                "token": "yes" if s.auth else "no",
+                "expects": " or ".join(map(str, s.expect_status)),
+                "checklist route": s.checklist_route or "",
+            }
+            for s in self.params.steps
+        ]
         if not rows:
-            return pd.DataFrame({"step": ["(none)"],
-                                 "checklist box": ["no smoke step is configured (verify.steps)"]})
+            return pd.DataFrame(
+                {
+                    "step": ["(none)"],
+                    "checklist box": ["no smoke step is configured (verify.steps)"],
+                }
+            )
         return pd.DataFrame(rows)
 
     def run_all(self) -> Iterator[CheckResult]:
@@ -289,9 +315,14 @@ class SmokeSession:
         title = "Test data created by the smoke tests is removed"
         if not self._cleanups:
             return CheckResult(
-                id="smoke.cleanup", section=SMOKE_SECTION, title=title,
-                severity=Severity.WARNING, status=Status.SKIP, phase=self.phase,
-                observed={"cleaned": 0, "failed": 0}, threshold={"failed": 0},
+                id="smoke.cleanup",
+                section=SMOKE_SECTION,
+                title=title,
+                severity=Severity.WARNING,
+                status=Status.SKIP,
+                phase=self.phase,
+                observed={"cleaned": 0, "failed": 0},
+                threshold={"failed": 0},
                 explanation="nothing to clean up: no step created test data",
             )
         failures, records = [], []
@@ -300,14 +331,21 @@ class SmokeSession:
             ex, error = self._send(spec)
             records.append(ex.evidence() if ex else {"error": error})
             if error or ex is None or ex.status is None or (ex.status >= 400 and ex.status != 404):
-                failures.append(f"{step_id}: {error or (ex.error if ex else '') or ex.status}")
+                why = error or (ex.error if ex else None) or (ex.status if ex else None)
+                failures.append(f"{step_id}: {why}")
         status = Status.FAIL if failures else Status.PASS
         return CheckResult(
-            id="smoke.cleanup", section=SMOKE_SECTION, title=title,
-            severity=Severity.WARNING, status=status, phase=self.phase,
-            observed={"cleaned": len(records), "failed": len(failures)}, threshold={"failed": 0},
-            explanation="; ".join(failures) if failures else f"{len(records)} cleanup request(s)"
-            " succeeded",
+            id="smoke.cleanup",
+            section=SMOKE_SECTION,
+            title=title,
+            severity=Severity.WARNING,
+            status=status,
+            phase=self.phase,
+            observed={"cleaned": len(records), "failed": len(failures)},
+            threshold={"failed": 0},
+            explanation="; ".join(failures)
+            if failures
+            else f"{len(records)} cleanup request(s) succeeded",
             evidence={"requests": records},
         )
 
@@ -317,44 +355,66 @@ class SmokeSession:
         p = self.params.checklist_drift
         title = "The routes the checklist names are still served (else: the route to use)"
         common: dict[str, Any] = {
-            "id": DRIFT_ID, "section": SMOKE_SECTION, "title": title,
-            "severity": Severity.WARNING, "phase": self.phase,
+            "id": DRIFT_ID,
+            "section": SMOKE_SECTION,
+            "title": title,
+            "severity": Severity.WARNING,
+            "phase": self.phase,
             "threshold": {"not": p.gone_status},
         }
         if not p.enabled:
-            return CheckResult(**common, status=Status.SKIP,
-                               explanation="off (verify.checklist_drift.enabled: false)")
+            return CheckResult(
+                **common,
+                status=Status.SKIP,
+                explanation="off (verify.checklist_drift.enabled: false)",
+            )
         probes = self._drift_probes(p.own_routes)
         if not probes:
-            return CheckResult(**common, status=Status.SKIP,
-                               explanation="no step names a checklist route to probe")
+            return CheckResult(
+                **common, status=Status.SKIP, explanation="no step names a checklist route to probe"
+            )
         observed: dict[str, Any] = {}
         records, drifted, unknown = [], [], []
         for route, step in probes.items():
             method, path = route.split(" ", 1)
-            ex = exchange(self._client, method, self.target.base_url.rstrip("/") + path,
-                          headers=dict(self.target.headers),
-                          json_body={} if method in ("POST", "PUT", "PATCH") else None)
+            ex = exchange(
+                self._client,
+                method,
+                self.target.base_url.rstrip("/") + path,
+                headers=dict(self.target.headers),
+                json_body={} if method in ("POST", "PUT", "PATCH") else None,
+            )
             observed[route] = ex.status if ex.ok else "no answer"
             records.append({"route": route, "step": step.id, **ex.evidence()})
             if not ex.ok:
                 unknown.append(f"{route}: {ex.error}")
             elif ex.status in p.gone_status:
-                use = (f"the route to use is {step.route} (step {step.id})"
-                       if route != step.route else
-                       f"no other route is configured (step {step.id}: give it the route the "
-                       "app serves)")
+                use = (
+                    f"the route to use is {step.route} (step {step.id})"
+                    if route != step.route
+                    else f"no other route is configured (step {step.id}: give it the route the "
+                    "app serves)"
+                )
                 drifted.append(f"checklist drift: {route} answers {ex.status}; {use}")
         if drifted:
             status, why = Status.WARN, "; ".join(drifted)
         elif unknown:
             status, why = Status.INCONCLUSIVE, "no answer from " + "; ".join(unknown)
         else:
-            status, why = Status.PASS, (f"all {len(probes)} route(s) the checklist names are "
-                                        "served (none answers " +
-                                        "/".join(map(str, p.gone_status)) + ")")
-        return CheckResult(**common, status=status, observed=observed, explanation=why,
-                           evidence={"probes": records})
+            status, why = (
+                Status.PASS,
+                (
+                    f"all {len(probes)} route(s) the checklist names are "
+                    "served (none answers " + "/".join(map(str, p.gone_status)) + ")"
+                ),
+            )
+        return CheckResult(
+            **common,
+            status=status,
+            observed=observed,
+            explanation=why,
+            evidence={"probes": records},
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -394,31 +454,45 @@ class SmokeSession:
             if producer is None:
                 return Status.ERROR, f"needs {name!r}, which no step captures"
             if done is None:
-                return Status.ERROR, (f"needs {name!r} from {producer.id}, which has not run "
-                                      "yet")
+                return Status.ERROR, (f"needs {name!r} from {producer.id}, which has not run yet")
             if done.status in (Status.INCONCLUSIVE, Status.SKIP):
                 root = self._why_not.get(producer.id, done.explanation)
                 self._why_not[step.id] = root
-                return Status.INCONCLUSIVE, (f"needs {name!r} from {producer.id}, which was "
-                                             f"{done.status.value} ({root})")
-            return Status.ERROR, (f"needs {name!r} from {producer.id}, which did not capture "
-                                  f"it ({done.status.value})")
+                return Status.INCONCLUSIVE, (
+                    f"needs {name!r} from {producer.id}, which was {done.status.value} ({root})"
+                )
+            return Status.ERROR, (
+                f"needs {name!r} from {producer.id}, which did not capture it ({done.status.value})"
+            )
         return None
 
     def _run(self, step: SmokeStep) -> CheckResult:
-        def result(status: Status, explanation: str, observed: Any = None,
-                   ex: Exchange | None = None) -> CheckResult:
+        def result(
+            status: Status, explanation: str, observed: Any = None, ex: Exchange | None = None
+        ) -> CheckResult:
             return CheckResult(
-                id=step.id, section=step.section, title=step.title, severity=step.severity,
-                status=status, phase=self.phase, observed=observed,
-                threshold={"status": step.expect_status, **({"json": step.expect_json}
-                                                            if step.expect_json else {}),
-                           **({"content_type": step.expect_content_type}
-                              if step.expect_content_type else {}),
-                           **({"text": step.expect_text} if step.expect_text else {})},
+                id=step.id,
+                section=step.section,
+                title=step.title,
+                severity=step.severity,
+                status=status,
+                phase=self.phase,
+                observed=observed,
+                threshold={
+                    "status": step.expect_status,
+                    **({"json": step.expect_json} if step.expect_json else {}),
+                    **(
+                        {"content_type": step.expect_content_type}
+                        if step.expect_content_type
+                        else {}
+                    ),
+                    **({"text": step.expect_text} if step.expect_text else {}),
+                },
                 explanation=explanation,
-                evidence={"exchange": ex.evidence() if ex else None,
-                          "captured": sorted(step.capture)},
+                evidence={
+                    "exchange": ex.evidence() if ex else None,
+                    "captured": sorted(step.capture),
+                },
             )
 
         unmet = self._unmet(step)
@@ -437,8 +511,13 @@ class SmokeSession:
         if ex.status not in step.expect_status:
             detail = lookup(ex.json, "error.message") if ex.json is not None else _MISSING
             why = f" ({detail})" if detail is not _MISSING else ""
-            return result(Status.FAIL, f"{step.method} {step.path} answered {ex.status}{why}, "
-                          f"expected {' or '.join(map(str, step.expect_status))}", observed, ex)
+            return result(
+                Status.FAIL,
+                f"{step.method} {step.path} answered {ex.status}{why}, "
+                f"expected {' or '.join(map(str, step.expect_status))}",
+                observed,
+                ex,
+            )
         problems = []
         for key, wanted in step.expect_json.items():
             expected = fill(wanted, self.captures)  # every name was captured (see _unmet)
@@ -450,19 +529,21 @@ class SmokeSession:
         for key in [*step.expect_keys, *step.capture.values()]:
             if lookup(ex.json, key) is _MISSING:
                 problems.append(f"'{key}' missing from the response")
-        kind = next((v for k, v in ex.response_headers.items() if k.lower() == "content-type"),
-                    "")
+        kind = next((v for k, v in ex.response_headers.items() if k.lower() == "content-type"), "")
         if step.expect_content_type and step.expect_content_type.lower() not in kind.lower():
-            problems.append(f"Content-Type is {kind or '(none)'!r}, expected "
-                            f"{step.expect_content_type!r}")
+            problems.append(
+                f"Content-Type is {kind or '(none)'!r}, expected {step.expect_content_type!r}"
+            )
         if step.expect_text and step.expect_text not in ex.body_text:
             problems.append(f"{step.expect_text!r} not in the body")
         if problems:
-            return result(Status.FAIL, f"{step.method} {step.path}: " + "; ".join(problems),
-                          observed, ex)
+            return result(
+                Status.FAIL, f"{step.method} {step.path}: " + "; ".join(problems), observed, ex
+            )
         for name, key in step.capture.items():
             self.captures[name] = lookup(ex.json, key)
         if step.cleanup is not None:
             self._cleanups.append((step.id, step.cleanup))
-        return result(Status.PASS, f"{step.method} {step.path} answered {ex.status} as expected",
-                      observed, ex)
+        return result(
+            Status.PASS, f"{step.method} {step.path} answered {ex.status} as expected", observed, ex
+        )

@@ -21,8 +21,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.providers.http import Exchange, exchange, http_statuses
 from runbook.core.target import TargetParams
+from runbook.providers.http import Exchange, exchange, http_statuses
 
 SWEEP_SECTION = "Deployment Steps §1.2 Smoke Tests"
 SUMMARY_ID = "auth.sweep"  # groups: auth.sweep.<group>
@@ -45,8 +45,10 @@ class UnauthSweepParams(BaseModel):
     enabled: bool = True
     schema_path: str = Field(default="/openapi.json", pattern=r"^/\S*$")
     docs_path: str | None = Field(
-        default="/docs", description="when schema_path answers 404, the schema URL is read off "
-        "this Swagger UI page (FastAPI's `url: '…openapi.json'`); None: no discovery")
+        default="/docs",
+        description="when schema_path answers 404, the schema URL is read off "
+        "this Swagger UI page (FastAPI's `url: '…openapi.json'`); None: no discovery",
+    )
     select: Literal["auto", "schema", "prefixes"] = Field(
         default="auto",
         description="schema: operations the schema marks as secured; prefixes: every operation "
@@ -55,8 +57,14 @@ class UnauthSweepParams(BaseModel):
     )
     protected_prefixes: list[str] = Field(default_factory=lambda: ["/api/v1/"])
     public: list[str] = Field(
-        default_factory=lambda: ["/health", "/api/v1/health", "/api/v1/health/*",
-                                 "/openapi.json", "/docs*", "/redoc*"],
+        default_factory=lambda: [
+            "/health",
+            "/api/v1/health",
+            "/api/v1/health/*",
+            "/openapi.json",
+            "/docs*",
+            "/redoc*",
+        ],
         description="fnmatch patterns of a path, or of 'METHOD path', never swept (public "
         "routes, and secured ones that are public by design)",
     )
@@ -116,9 +124,16 @@ class Answer:
     ex: Exchange
 
     def record(self) -> dict[str, Any]:
-        return {"route": self.op.route, "url": self.ex.url, "outcome": self.outcome,
-                "status": self.status, "detail": self.detail, "group": self.op.group,
-                "selected_by": self.op.why, "body_excerpt": self.ex.body_text[:300]}
+        return {
+            "route": self.op.route,
+            "url": self.ex.url,
+            "outcome": self.outcome,
+            "status": self.status,
+            "detail": self.detail,
+            "group": self.op.group,
+            "selected_by": self.op.why,
+            "body_excerpt": self.ex.body_text[:300],
+        }
 
     def line(self) -> str:
         return f"{self.op.route} {self.detail}"
@@ -164,8 +179,11 @@ def placeholder(schema: dict[str, Any], param_schema: Any) -> str:
 
 def _secured(requirements: Any) -> bool:
     """A non-empty security requirement list without an anonymous ({}) alternative."""
-    return (isinstance(requirements, list) and bool(requirements)
-            and all(isinstance(r, dict) and r for r in requirements))
+    return (
+        isinstance(requirements, list)
+        and bool(requirements)
+        and all(isinstance(r, dict) and r for r in requirements)
+    )
 
 
 def declares_security(schema: dict[str, Any]) -> bool:
@@ -181,8 +199,9 @@ def declares_security(schema: dict[str, Any]) -> bool:
 
 
 def _public(method: str, path: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(f"{method} {path}", p)
-               for p in patterns)
+    return any(
+        fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(f"{method} {path}", p) for p in patterns
+    )
 
 
 def _group(op: dict[str, Any], path: str, prefixes: list[str], by: str) -> str:
@@ -192,7 +211,7 @@ def _group(op: dict[str, Any], path: str, prefixes: list[str], by: str) -> str:
     rest = path
     for prefix in sorted(prefixes, key=len, reverse=True):
         if path.startswith(prefix):
-            rest = path[len(prefix):]
+            rest = path[len(prefix) :]
             break
     first = next((s for s in rest.split("/") if s and not s.startswith("{")), "")
     return first or "(root)"
@@ -210,21 +229,28 @@ def _fill(schema: dict[str, Any], path: str, params: list[Any]) -> str:
         return quote(placeholder(schema, p.get("schema")), safe="")
 
     filled = re.sub(r"\{([^{}]+)\}", value, path)
-    query = [(name, placeholder(schema, p.get("schema"))) for (place, name), p in by_place.items()
-             if place == "query" and p.get("required")]
+    query = [
+        (name, placeholder(schema, p.get("schema")))
+        for (place, name), p in by_place.items()
+        if place == "query" and p.get("required")
+    ]
     if query:
         filled += "?" + "&".join(f"{quote(n, safe='')}={quote(v, safe='')}" for n, v in query)
     return filled
 
 
-def select_operations(schema: dict[str, Any], params: UnauthSweepParams
-                      ) -> tuple[list[Operation], str]:
+def select_operations(
+    schema: dict[str, Any], params: UnauthSweepParams
+) -> tuple[list[Operation], str]:
     """The operations to sweep (sorted by path, method) and how they were chosen."""
     mode = params.select
     if mode == "auto":
         mode = "schema" if declares_security(schema) else "prefixes"
-    chosen_by = ("the schema's security marks" if mode == "schema"
-                 else "the protected prefixes " + ", ".join(params.protected_prefixes))
+    chosen_by = (
+        "the schema's security marks"
+        if mode == "schema"
+        else "the protected prefixes " + ", ".join(params.protected_prefixes)
+    )
     global_security = schema.get("security")
     out: list[Operation] = []
     for path, item in sorted((schema.get("paths") or {}).items()):
@@ -247,11 +273,16 @@ def select_operations(schema: dict[str, Any], params: UnauthSweepParams
                 if prefix is None:
                     continue
                 why = f"prefix {prefix}"
-            out.append(Operation(
-                method=upper, path=path,
-                url_path=_fill(schema, path, [*shared, *(op.get("parameters") or [])]),
-                body="requestBody" in op,
-                group=_group(op, path, params.protected_prefixes, params.group_by), why=why))
+            out.append(
+                Operation(
+                    method=upper,
+                    path=path,
+                    url_path=_fill(schema, path, [*shared, *(op.get("parameters") or [])]),
+                    body="requestBody" in op,
+                    group=_group(op, path, params.protected_prefixes, params.group_by),
+                    why=why,
+                )
+            )
     return out, chosen_by
 
 
@@ -278,20 +309,31 @@ def judge(op: Operation, ex: Exchange, params: UnauthSweepParams) -> Answer:
     if 200 <= status < 300:
         return Answer(op, OPEN, status, f"answered {status} without credentials", ex)
     if status == 429 and 429 not in params.expect_status:
-        return Answer(op, THROTTLED, status, "answered 429: throttled, so not judged "
-                      "(lower concurrency)", ex)
+        return Answer(
+            op, THROTTLED, status, "answered 429: throttled, so not judged (lower concurrency)", ex
+        )
     if status not in params.expect_status:
         expected = " or ".join(map(str, params.expect_status))
         return Answer(op, WRONG_STATUS, status, f"answered {status}, expected {expected}", ex)
     missing = [k for k in params.envelope or [] if _lookup(ex.json, k) is _MISSING]
     if missing:
-        return Answer(op, NO_ENVELOPE, status, f"answered {status} without the error envelope "
-                      f"(missing {', '.join(missing)})", ex)
+        return Answer(
+            op,
+            NO_ENVELOPE,
+            status,
+            f"answered {status} without the error envelope (missing {', '.join(missing)})",
+            ex,
+        )
     if params.envelope and params.envelope_status_key:
         told = _lookup(ex.json, params.envelope_status_key)
         if told != status:
-            return Answer(op, NO_ENVELOPE, status, f"answered {status} but "
-                          f"'{params.envelope_status_key}' says {told!r}", ex)
+            return Answer(
+                op,
+                NO_ENVELOPE,
+                status,
+                f"answered {status} but '{params.envelope_status_key}' says {told!r}",
+                ex,
+            )
     return Answer(op, REFUSED, status, f"refused with {status}", ex)
 
 
@@ -311,8 +353,7 @@ def _status_of(answers: list[Answer]) -> Status:
 
 
 def _threshold(params: UnauthSweepParams) -> dict[str, Any]:
-    return {"status": params.expect_status, "envelope": params.envelope,
-            "never": ["2xx", "5xx"]}
+    return {"status": params.expect_status, "envelope": params.envelope, "never": ["2xx", "5xx"]}
 
 
 def _listing(lines: list[str], show: int) -> str:
@@ -325,31 +366,45 @@ class _Summary:
     def __init__(self, params: UnauthSweepParams, phase: str) -> None:
         self.params, self.phase = params, phase
 
-    def result(self, status: Status, explanation: str, observed: Any = None,
-               **evidence: Any) -> CheckResult:
+    def result(
+        self, status: Status, explanation: str, observed: Any = None, **evidence: Any
+    ) -> CheckResult:
         p = self.params
         expected = " or ".join(map(str, p.expect_status))
         envelope = " with the error envelope" if p.envelope else ""
         return CheckResult(
-            id=SUMMARY_ID, section=SWEEP_SECTION, severity=p.severity, status=status,
+            id=SUMMARY_ID,
+            section=SWEEP_SECTION,
+            severity=p.severity,
+            status=status,
             title=f"Every secured operation refuses a request without credentials "
-                  f"({expected}{envelope}; never 2xx or 5xx)",
-            observed=observed, threshold=_threshold(p), explanation=explanation,
-            evidence=evidence, phase=self.phase)
+            f"({expected}{envelope}; never 2xx or 5xx)",
+            observed=observed,
+            threshold=_threshold(p),
+            explanation=explanation,
+            evidence=evidence,
+            phase=self.phase,
+        )
 
 
-def sweep(params: UnauthSweepParams, target: TargetParams, phase: str = "verify"
-          ) -> list[CheckResult]:
+def sweep(
+    params: UnauthSweepParams, target: TargetParams, phase: str = "verify"
+) -> list[CheckResult]:
     """Send every secured operation of the target's schema without credentials; one result per
     route group and a summary naming the offenders."""
     summary = _Summary(params, phase)
     if not params.enabled:
-        return [summary.result(Status.SKIP, "the unauthenticated sweep is off "
-                               "(verify.unauthenticated.enabled: false)")]
+        return [
+            summary.result(
+                Status.SKIP,
+                "the unauthenticated sweep is off (verify.unauthenticated.enabled: false)",
+            )
+        ]
     base = target.base_url.rstrip("/")
     headers = dict(target.headers)  # static headers only: never the token
-    with httpx.Client(timeout=params.timeout_s, verify=target.verify_tls,
-                      follow_redirects=False) as client:
+    with httpx.Client(
+        timeout=params.timeout_s, verify=target.verify_tls, follow_redirects=False
+    ) as client:
         path = params.schema_path
         got = exchange(client, "GET", base + path, headers=headers)
         if got.status == 404 and params.docs_path:
@@ -360,34 +415,50 @@ def sweep(params: UnauthSweepParams, target: TargetParams, phase: str = "verify"
         schema, problem = _schema_of(got, path)
         if schema is None:
             status = Status.ERROR if not got.ok else Status.INCONCLUSIVE
-            return [summary.result(status, f"the sweep needs the target's OpenAPI schema: "
-                                   f"{problem}", schema=got.evidence())]
+            return [
+                summary.result(
+                    status,
+                    f"the sweep needs the target's OpenAPI schema: {problem}",
+                    schema=got.evidence(),
+                )
+            ]
         operations, chosen_by = select_operations(schema, params)
         if not operations:
-            return [summary.result(
-                Status.INCONCLUSIVE,
-                f"nothing to sweep: no {'/'.join(params.methods)} operation selected by "
-                f"{chosen_by} (public patterns excluded: {', '.join(params.public) or 'none'})",
-                {"operations": 0, "selected_by": chosen_by},
-                paths=len(schema.get("paths") or {}))]
-        swept, not_swept = operations[:params.max_operations], operations[params.max_operations:]
+            return [
+                summary.result(
+                    Status.INCONCLUSIVE,
+                    f"nothing to sweep: no {'/'.join(params.methods)} operation selected by "
+                    f"{chosen_by} (public patterns excluded: {', '.join(params.public) or 'none'})",
+                    {"operations": 0, "selected_by": chosen_by},
+                    paths=len(schema.get("paths") or {}),
+                )
+            ]
+        swept, not_swept = operations[: params.max_operations], operations[params.max_operations :]
 
         def send(op: Operation) -> Answer:
-            ex = exchange(client, op.method, base + op.url_path, headers=headers,
-                          json_body={} if op.body else None)
+            ex = exchange(
+                client,
+                op.method,
+                base + op.url_path,
+                headers=headers,
+                json_body={} if op.body else None,
+            )
             return judge(op, ex, params)
 
         with ThreadPoolExecutor(max_workers=params.concurrency) as pool:
             answers = list(pool.map(send, swept))
-    return [*_group_results(answers, params, phase),
-            _summary_result(summary, answers, not_swept, chosen_by)]
+    return [
+        *_group_results(answers, params, phase),
+        _summary_result(summary, answers, not_swept, chosen_by),
+    ]
 
 
 _SWAGGER_URL = re.compile(r"""\burl\s*:\s*['"](/[^'"]*)['"]""")
 
 
-def schema_url_from_docs(client: httpx.Client, docs_url: str,
-                         headers: dict[str, str]) -> str | None:
+def schema_url_from_docs(
+    client: httpx.Client, docs_url: str, headers: dict[str, str]
+) -> str | None:
     """The schema path the app's own Swagger UI page loads (FastAPI writes `url: '/…json'`),
     or None when the page is not there or names none."""
     page = exchange(client, "GET", docs_url, headers=headers)
@@ -407,8 +478,9 @@ def _schema_of(got: Exchange, path: str) -> tuple[dict[str, Any] | None, str]:
     return got.json, ""
 
 
-def _group_results(answers: list[Answer], params: UnauthSweepParams, phase: str
-                   ) -> list[CheckResult]:
+def _group_results(
+    answers: list[Answer], params: UnauthSweepParams, phase: str
+) -> list[CheckResult]:
     groups: dict[str, list[Answer]] = {}
     for answer in answers:
         groups.setdefault(answer.op.group, []).append(answer)
@@ -421,19 +493,28 @@ def _group_results(answers: list[Answer], params: UnauthSweepParams, phase: str
         status = _status_of(members)
         bad = [a.line() for a in members if a.outcome != REFUSED]
         seen = ", ".join(sorted({str(a.status) for a in members}))
-        out.append(CheckResult(
-            id=f"{SUMMARY_ID}.{slug}", section=SWEEP_SECTION, severity=params.severity,
-            status=status, phase=phase,
-            title=f"{name}: every secured operation refuses a request without credentials",
-            observed=_counts(members), threshold=_threshold(params),
-            explanation=_listing(bad, params.show) if bad else
-            f"all {len(members)} operation(s) refused ({seen})",
-            evidence={"operations": [a.record() for a in members]}))
+        out.append(
+            CheckResult(
+                id=f"{SUMMARY_ID}.{slug}",
+                section=SWEEP_SECTION,
+                severity=params.severity,
+                status=status,
+                phase=phase,
+                title=f"{name}: every secured operation refuses a request without credentials",
+                observed=_counts(members),
+                threshold=_threshold(params),
+                explanation=_listing(bad, params.show)
+                if bad
+                else f"all {len(members)} operation(s) refused ({seen})",
+                evidence={"operations": [a.record() for a in members]},
+            )
+        )
     return out
 
 
-def _summary_result(summary: _Summary, answers: list[Answer], not_swept: list[Operation],
-                    chosen_by: str) -> CheckResult:
+def _summary_result(
+    summary: _Summary, answers: list[Answer], not_swept: list[Operation], chosen_by: str
+) -> CheckResult:
     params = summary.params
     status = _status_of(answers)
     offenders = [a for a in answers if a.outcome in OFFENDING]
@@ -441,29 +522,50 @@ def _summary_result(summary: _Summary, answers: list[Answer], not_swept: list[Op
     observed = {"operations": len(answers), "selected_by": chosen_by, **_counts(answers)}
     parts = []
     if offenders:
-        parts.append(f"{len(offenders)} of {len(answers)} operation(s) not refused as "
-                     f"expected: " + _listing([a.line() for a in offenders], params.show))
+        parts.append(
+            f"{len(offenders)} of {len(answers)} operation(s) not refused as "
+            f"expected: " + _listing([a.line() for a in offenders], params.show)
+        )
         if all(a.outcome == NO_ENVELOPE for a in answers):
-            parts.append("every refusal lacks the error envelope: for a target without one "
-                         "set verify.unauthenticated.envelope: null")
+            parts.append(
+                "every refusal lacks the error envelope: for a target without one "
+                "set verify.unauthenticated.envelope: null"
+            )
     if unjudged:
-        parts.append(f"{len(unjudged)} not judged: "
-                     + _listing([a.line() for a in unjudged], params.show))
+        parts.append(
+            f"{len(unjudged)} not judged: " + _listing([a.line() for a in unjudged], params.show)
+        )
     if not_swept:
         observed["not_swept"] = len(not_swept)
-        parts.append(f"{len(not_swept)} operation(s) beyond max_operations "
-                     f"({params.max_operations}) not swept")
+        parts.append(
+            f"{len(not_swept)} operation(s) beyond max_operations "
+            f"({params.max_operations}) not swept"
+        )
         if status is Status.PASS:
             status = Status.INCONCLUSIVE
     if not parts:
-        parts.append(f"all {len(answers)} operation(s) selected by {chosen_by} refused a "
-                     "request without credentials")
+        parts.append(
+            f"all {len(answers)} operation(s) selected by {chosen_by} refused a "
+            "request without credentials"
+        )
     return summary.result(
-        status, "; ".join(parts), observed,
-        offenders=[a.record() for a in offenders], unjudged=[a.record() for a in unjudged],
+        status,
+        "; ".join(parts),
+        observed,
+        offenders=[a.record() for a in offenders],
+        unjudged=[a.record() for a in unjudged],
         not_swept=[op.route for op in not_swept],
-        swept=[f"{a.op.route} -> {a.status}" for a in answers])
+        swept=[f"{a.op.route} -> {a.status}" for a in answers],
+    )
 
 
-__all__ = ["SUMMARY_ID", "Operation", "UnauthSweepParams", "declares_security", "judge",
-           "placeholder", "select_operations", "sweep"]
+__all__ = [
+    "SUMMARY_ID",
+    "Operation",
+    "UnauthSweepParams",
+    "declares_security",
+    "judge",
+    "placeholder",
+    "select_operations",
+    "sweep",
+]

@@ -79,9 +79,12 @@ def describe_azure_error(exc: BaseException) -> AzureFailure:
         return AzureFailure(reason=reason, status_code=status, error_type=kind, message=message)
 
     if isinstance(exc, ClientAuthenticationError):
-        return failure(CANNOT_LOOK, "needs an Azure credential that is accepted (az login, a "
-                       "managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET):"
-                       f" {_first_line(exc)}")
+        return failure(
+            CANNOT_LOOK,
+            "needs an Azure credential that is accepted (az login, a "
+            "managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET):"
+            f" {_first_line(exc)}",
+        )
     if isinstance(exc, ResourceNotFoundError):
         return failure("not-found", f"not found (HTTP 404): {_first_line(exc)}")
     if isinstance(exc, HttpResponseError) and status is not None:

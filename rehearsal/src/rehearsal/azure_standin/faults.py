@@ -55,8 +55,11 @@ def _fault(state: StandinState) -> JSONResponse | None:
 
 _THROTTLE_ANSWERS = {  # status -> (ARM error code, message) of a throttling answer
     429: ("TooManyRequests", "The request is being throttled (stand-in fault)."),
-    503: ("ServiceUnavailable", "The service is temporarily unavailable; retry after the "
-                                "Retry-After interval (stand-in fault)."),
+    503: (
+        "ServiceUnavailable",
+        "The service is temporarily unavailable; retry after the "
+        "Retry-After interval (stand-in fault).",
+    ),
 }
 
 

@@ -314,8 +314,9 @@ async def _sandbox_telemetry(url: str) -> list[dict[str, Any]]:
     """The sandbox's telemetry items (metrics, traces, exceptions), each with its epoch `_t`."""
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.get(f"{url.rstrip('/')}/_sandbox/telemetry",
-                                        params={"since": 0})
+            response = await client.get(
+                f"{url.rstrip('/')}/_sandbox/telemetry", params={"since": 0}
+            )
             response.raise_for_status()
             records = response.json()["telemetry"]
     except (httpx.HTTPError, ValueError, KeyError) as exc:
@@ -556,8 +557,16 @@ _SHAPE = re.compile(r"^\s*//\s*runbook:([a-z0-9-]+)")
 _ROLE = re.compile(r"AppRoleName\s*==\s*\"([^\"]*)\"")
 _SEVERITY = re.compile(r"SeverityLevel\s*>=\s*(\d+)")
 _TAKE = re.compile(r"\|\s*(?:take|limit)\s+(\d+)")
-SHAPES = ("requests-per-bin", "requests-overall", "exceptions-by-type", "dependencies-by-type",
-          "server-errors", "worker-activity", "worker-errors", "custom-metrics")
+SHAPES = (
+    "requests-per-bin",
+    "requests-overall",
+    "exceptions-by-type",
+    "dependencies-by-type",
+    "server-errors",
+    "worker-activity",
+    "worker-errors",
+    "custom-metrics",
+)
 _BIN = re.compile(r"bin\(\s*TimeGenerated\s*,\s*(\d+)\s*([smhd])\s*\)")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -635,8 +644,11 @@ async def logs_query(request: Request) -> JSONResponse:
     start, end = parse_timespan(body.get("timespan"), default=timedelta(days=1))
     url = _site_sandbox(runtime, site)
     if shape in _TELEMETRY_SHAPES:
-        items = [r for r in await _sandbox_telemetry(url)
-                 if start.timestamp() <= r["_t"] < end.timestamp()]
+        items = [
+            r
+            for r in await _sandbox_telemetry(url)
+            if start.timestamp() <= r["_t"] < end.timestamp()
+        ]
         return JSONResponse({"tables": [_TELEMETRY_SHAPES[shape](query, items)]})
     log = [r for r in await _sandbox_log(url) if start.timestamp() <= r["_t"] < end.timestamp()]
     if shape == "requests-per-bin":
@@ -675,11 +687,21 @@ async def logs_query(request: Request) -> JSONResponse:
             if r["status"] >= 500:
                 name = f"{r['method']} {r.get('route') or r['path']}"
                 groups5.setdefault((name, str(r["status"])), []).append(r["_t"])
-        rows = [[name, code, len(ts), _iso_ms(min(ts)), _iso_ms(max(ts))]
-                for (name, code), ts in groups5.items()]
+        rows = [
+            [name, code, len(ts), _iso_ms(min(ts)), _iso_ms(max(ts))]
+            for (name, code), ts in groups5.items()
+        ]
         rows.sort(key=lambda row: row[3])
-        table = _table([("Name", "string"), ("ResultCode", "string"), ("count_", "long"),
-                        ("first_seen", "datetime"), ("last_seen", "datetime")], rows)
+        table = _table(
+            [
+                ("Name", "string"),
+                ("ResultCode", "string"),
+                ("count_", "long"),
+                ("first_seen", "datetime"),
+                ("last_seen", "datetime"),
+            ],
+            rows,
+        )
     else:
         health = (await _sandbox_faults(url)).get("component_health") or {}
         calls = [
@@ -706,16 +728,18 @@ async def logs_query(request: Request) -> JSONResponse:
 
 
 def _iso_ms(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def _worker_items(query: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The traces and exceptions of the role the query names (AppRoleName == "<role>")."""
     found = _ROLE.search(query)
     if not found:
-        raise MonitorError(400, "UnsupportedQuery",
-                           'worker queries need where AppRoleName == "<role>".')
+        raise MonitorError(
+            400, "UnsupportedQuery", 'worker queries need where AppRoleName == "<role>".'
+        )
     return [i for i in items if i["kind"] in ("trace", "exception") and i["role"] == found[1]]
 
 
@@ -729,25 +753,53 @@ def _min_severity(query: str) -> int:
 def _worker_activity(query: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     mine, level = _worker_items(query, items), _min_severity(query)
     stamps = [i["_t"] for i in mine]
-    row = [len(mine), sum(1 for i in mine if i["severity"] >= level),
-           _iso_ms(min(stamps)) if stamps else None, _iso_ms(max(stamps)) if stamps else None]
-    return _table([("telemetry", "long"), ("errors", "long"), ("first_seen", "datetime"),
-                   ("last_seen", "datetime")], [row])
+    row = [
+        len(mine),
+        sum(1 for i in mine if i["severity"] >= level),
+        _iso_ms(min(stamps)) if stamps else None,
+        _iso_ms(max(stamps)) if stamps else None,
+    ]
+    return _table(
+        [
+            ("telemetry", "long"),
+            ("errors", "long"),
+            ("first_seen", "datetime"),
+            ("last_seen", "datetime"),
+        ],
+        [row],
+    )
 
 
 def _worker_errors(query: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     level = _min_severity(query)
-    mine = sorted((i for i in _worker_items(query, items) if i["severity"] >= level),
-                  key=lambda i: i["_t"])
+    mine = sorted(
+        (i for i in _worker_items(query, items) if i["severity"] >= level), key=lambda i: i["_t"]
+    )
     take = _TAKE.search(query)
     if take:
         mine = mine[: int(take[1])]
-    rows = [[_iso_ms(i["_t"]), "AppExceptions" if i["kind"] == "exception" else "AppTraces",
-             i["severity"], i["operation"] or None, i["exception_type"] or None, i["message"]]
-            for i in mine]
-    return _table([("TimeGenerated", "datetime"), ("ItemType", "string"),
-                   ("SeverityLevel", "int"), ("OperationName", "string"),
-                   ("ExceptionType", "string"), ("Message", "string")], rows)
+    rows = [
+        [
+            _iso_ms(i["_t"]),
+            "AppExceptions" if i["kind"] == "exception" else "AppTraces",
+            i["severity"],
+            i["operation"] or None,
+            i["exception_type"] or None,
+            i["message"],
+        ]
+        for i in mine
+    ]
+    return _table(
+        [
+            ("TimeGenerated", "datetime"),
+            ("ItemType", "string"),
+            ("SeverityLevel", "int"),
+            ("OperationName", "string"),
+            ("ExceptionType", "string"),
+            ("Message", "string"),
+        ],
+        rows,
+    )
 
 
 def _custom_metrics(_: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -755,10 +807,14 @@ def _custom_metrics(_: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     for i in items:
         if i["kind"] == "metric":
             by_name.setdefault(i["name"], []).append(i)
-    rows = [[name, len(group), sum(i["value"] for i in group),
-             _iso_ms(max(i["_t"] for i in group))] for name, group in sorted(by_name.items())]
-    return _table([("Name", "string"), ("records", "long"), ("value_sum", "real"),
-                   ("last_seen", "datetime")], rows)
+    rows = [
+        [name, len(group), sum(i["value"] for i in group), _iso_ms(max(i["_t"] for i in group))]
+        for name, group in sorted(by_name.items())
+    ]
+    return _table(
+        [("Name", "string"), ("records", "long"), ("value_sum", "real"), ("last_seen", "datetime")],
+        rows,
+    )
 
 
 _TELEMETRY_SHAPES = {

@@ -43,22 +43,32 @@ from rehearsal.azure_standin.faults import ADMIN_PREFIX, arm_error
 from rehearsal.azure_standin.state import StandinError, StandinState
 
 SERVERS_ENV = "RUNBOOK_STANDIN_POSTGRES_SERVERS"
-SERVER = ("/subscriptions/{subscription}/resourceGroups/{resource_group}"
-          "/providers/Microsoft.DBforPostgreSQL/flexibleServers/{server}")
+SERVER = (
+    "/subscriptions/{subscription}/resourceGroups/{resource_group}"
+    "/providers/Microsoft.DBforPostgreSQL/flexibleServers/{server}"
+)
 ADMIN = f"{ADMIN_PREFIX}/postgres"
 MARK = "/* runbook:database */"  # the runbook's own statements: left out of what is judged
 APPLICATION_NAME = "runbook-azure-standin"
 GIB = 1024**3
-UNITS = {"active_connections": "Count", "connections_failed": "Count", "cpu_percent": "Percent",
-         "memory_percent": "Percent", "storage_percent": "Percent", "storage_used": "Bytes"}
+UNITS = {
+    "active_connections": "Count",
+    "connections_failed": "Count",
+    "cpu_percent": "Percent",
+    "memory_percent": "Percent",
+    "storage_percent": "Percent",
+    "storage_used": "Bytes",
+}
 AGGREGATIONS = ("total", "average", "minimum", "maximum", "count")
 
 CONNECTIONS_SQL = f"""
 SELECT {MARK} count(*) AS n FROM pg_stat_activity
 WHERE pid <> pg_backend_pid()
   AND (backend_type = 'client backend' OR (backend_type IS NULL AND usename IS NOT NULL))"""
-STORAGE_SQL = (f"SELECT {MARK} coalesce(sum(pg_database_size(datname)), 0)::bigint AS bytes "
-               "FROM pg_database WHERE has_database_privilege(datname, 'CONNECT')")
+STORAGE_SQL = (
+    f"SELECT {MARK} coalesce(sum(pg_database_size(datname)), 0)::bigint AS bytes "
+    "FROM pg_database WHERE has_database_privilege(datname, 'CONNECT')"
+)
 
 
 class ServerSpec(BaseModel):
@@ -209,8 +219,9 @@ class PostgresRuntime:
         if url is None:
             return out  # not known yet (the variable is not set): no sample, no failure
         try:
-            conn = psycopg.connect(url, connect_timeout=5, autocommit=True,
-                                   application_name=APPLICATION_NAME)
+            conn = psycopg.connect(
+                url, connect_timeout=5, autocommit=True, application_name=APPLICATION_NAME
+            )
         except psycopg.Error:
             out.failed = 1
             series.append(out)
@@ -265,15 +276,17 @@ def timespan_bounds(text: str | None) -> tuple[datetime, datetime]:
         return now - _duration(text), now
     first, second = text.split("/", 1)
     start = _parse_time(first)
-    end = start + _duration(second) if second.strip().upper().startswith("P") \
-        else _parse_time(second)
+    end = (
+        start + _duration(second) if second.strip().upper().startswith("P") else _parse_time(second)
+    )
     if end <= start:
         raise StandinError(400, "BadRequest", f"Timespan {text!r} ends before it starts.")
     return start, end
 
 
-def bin_points(metric: str, samples: list[Sample], start: datetime, end: datetime,
-               step: float) -> list[tuple[datetime, dict[str, float]]]:
+def bin_points(
+    metric: str, samples: list[Sample], start: datetime, end: datetime, step: float
+) -> list[tuple[datetime, dict[str, float]]]:
     """Every aggregation of `metric` per interval bin (an empty dict: no value there)."""
     first = math.floor(start.timestamp() / step) * step
     out = []
@@ -281,13 +294,24 @@ def bin_points(metric: str, samples: list[Sample], start: datetime, end: datetim
     while t < end.timestamp():
         inside = [s for s in samples if t <= s.t < t + step]
         if metric == "connections_failed":
-            agg = ({"total": float(sum(s.failed for s in inside)), "count": float(len(inside))}
-                   if inside else {})
+            agg = (
+                {"total": float(sum(s.failed for s in inside)), "count": float(len(inside))}
+                if inside
+                else {}
+            )
         else:
             values = [float(v) for v in (getattr(s, metric) for s in inside) if v is not None]
-            agg = {"average": sum(values) / len(values), "minimum": min(values),
-                   "maximum": max(values), "total": sum(values),
-                   "count": float(len(values))} if values else {}
+            agg = (
+                {
+                    "average": sum(values) / len(values),
+                    "minimum": min(values),
+                    "maximum": max(values),
+                    "total": sum(values),
+                    "count": float(len(values)),
+                }
+                if values
+                else {}
+            )
         out.append((datetime.fromtimestamp(t, UTC), agg))
         t += step
     return out
@@ -313,16 +337,23 @@ async def metrics(request: Request) -> JSONResponse:
     state.check_scope(p["subscription"], p["resource_group"])
     name = p["server"].lower()
     if name not in runtime.servers:
-        raise StandinError(404, "ResourceNotFound",
-                           f"The Resource 'Microsoft.DBforPostgreSQL/flexibleServers/"
-                           f"{p['server']}' under resource group '{p['resource_group']}' "
-                           "was not found.")
+        raise StandinError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.DBforPostgreSQL/flexibleServers/"
+            f"{p['server']}' under resource group '{p['resource_group']}' "
+            "was not found.",
+        )
     names = [n.strip() for n in (q.get("metricnames") or "cpu_percent").split(",") if n.strip()]
     unknown = [n for n in names if n not in UNITS]
     if unknown:
-        raise StandinError(400, "BadRequest", f"Failed to find metric configuration for "
-                           f"provider: Microsoft.DBforPostgreSQL, resource Type: flexibleServers,"
-                           f" metric: {unknown[0]}. Valid metrics: {', '.join(UNITS)}")
+        raise StandinError(
+            400,
+            "BadRequest",
+            f"Failed to find metric configuration for "
+            f"provider: Microsoft.DBforPostgreSQL, resource Type: flexibleServers,"
+            f" metric: {unknown[0]}. Valid metrics: {', '.join(UNITS)}",
+        )
     aggregations = [a.strip().lower() for a in (q.get("aggregation") or "Average").split(",")]
     if any(a not in AGGREGATIONS for a in aggregations):
         raise StandinError(400, "BadRequest", f"Invalid aggregation {q.get('aggregation')!r}.")
@@ -332,27 +363,45 @@ async def metrics(request: Request) -> JSONResponse:
         raise StandinError(400, "BadRequest", f"Invalid interval {interval_text!r}.")
     start, end = timespan_bounds(q.get("timespan"))
     samples = list(runtime.samples.get(name, ()))
-    resource = (f"/subscriptions/{state.config.subscription_id}/resourceGroups/"
-                f"{state.config.resource_group}/providers/Microsoft.DBforPostgreSQL/"
-                f"flexibleServers/{p['server']}")
+    resource = (
+        f"/subscriptions/{state.config.subscription_id}/resourceGroups/"
+        f"{state.config.resource_group}/providers/Microsoft.DBforPostgreSQL/"
+        f"flexibleServers/{p['server']}"
+    )
     value = []
     for metric in names:
         points = bin_points(metric, samples, start, end, step)
-        value.append({
-            "id": f"{resource}/providers/Microsoft.Insights/metrics/{metric}",
-            "type": "Microsoft.Insights/metrics",
-            "name": {"value": metric, "localizedValue": metric},
-            "displayDescription": f"{metric} of the PostgreSQL playing {p['server']} (stand-in)",
-            "errorCode": "Success",
-            "unit": UNITS[metric],
-            "timeseries": [{"metadatavalues": [], "data": [
-                {"timeStamp": _iso(b), **{a: agg[a] for a in aggregations if a in agg}}
-                for b, agg in points]}],
-        })
-    return JSONResponse({"cost": len(names), "timespan": f"{_iso(start)}/{_iso(end)}",
-                         "interval": interval_text,
-                         "namespace": "Microsoft.DBforPostgreSQL/flexibleServers",
-                         "resourceregion": "westeurope", "value": value})
+        value.append(
+            {
+                "id": f"{resource}/providers/Microsoft.Insights/metrics/{metric}",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": metric, "localizedValue": metric},
+                "displayDescription": (
+                    f"{metric} of the PostgreSQL playing {p['server']} (stand-in)"
+                ),
+                "errorCode": "Success",
+                "unit": UNITS[metric],
+                "timeseries": [
+                    {
+                        "metadatavalues": [],
+                        "data": [
+                            {"timeStamp": _iso(b), **{a: agg[a] for a in aggregations if a in agg}}
+                            for b, agg in points
+                        ],
+                    }
+                ],
+            }
+        )
+    return JSONResponse(
+        {
+            "cost": len(names),
+            "timespan": f"{_iso(start)}/{_iso(end)}",
+            "interval": interval_text,
+            "namespace": "Microsoft.DBforPostgreSQL/flexibleServers",
+            "resourceregion": "westeurope",
+            "value": value,
+        }
+    )
 
 
 admin = APIRouter(prefix=ADMIN)
@@ -361,9 +410,13 @@ admin = APIRouter(prefix=ADMIN)
 @admin.get("")
 async def get_servers(request: Request) -> dict[str, Any]:
     runtime = _runtime(request)
-    return {"sample_seconds": runtime.sample_seconds,
-            "servers": {n: {**s.shown(), "samples": len(runtime.samples.get(n, ()))}
-                        for n, s in runtime.servers.items()}}
+    return {
+        "sample_seconds": runtime.sample_seconds,
+        "servers": {
+            n: {**s.shown(), "samples": len(runtime.samples.get(n, ()))}
+            for n, s in runtime.servers.items()
+        },
+    }
 
 
 @admin.put("/servers/{name}")

@@ -1,2 +1,1 @@
-"""A local, in-memory, PixCrawler-compatible API target with fault knobs, for rehearsals.
-"""
+"""A local, in-memory, PixCrawler-compatible API target with fault knobs, for rehearsals."""

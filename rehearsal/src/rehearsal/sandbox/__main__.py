@@ -1,4 +1,4 @@
-"""Command line: `python -m rehearsal.sandbox serve | set-faults` (also behind `runbook sandbox`)."""
+"""Command line: `python -m rehearsal.sandbox serve | set-faults` (also `runbook sandbox`)."""
 
 from __future__ import annotations
 

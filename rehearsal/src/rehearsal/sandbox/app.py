@@ -45,7 +45,8 @@ class SandboxRuntime:
         self.limiter = FixedWindowRateLimiter(
             config.rate_limit_per_minute,
             per_key={"token": config.token_rate_limit_per_minute}
-            if config.token_rate_limit_per_minute else None,
+            if config.token_rate_limit_per_minute
+            else None,
         )
         self.log = RequestLog(config.request_log_size)
         self.telemetry = TelemetryLog(config.request_log_size)
@@ -53,8 +54,9 @@ class SandboxRuntime:
         if config.database_url_env is not None:
             url = os.environ.get(config.database_url_env, "")
             if not url:
-                raise ValueError(f"the sandbox's database URL variable {config.database_url_env} "
-                                 "is not set")
+                raise ValueError(
+                    f"the sandbox's database URL variable {config.database_url_env} is not set"
+                )
             self.db = SandboxDatabase(url)
 
     async def apply_db_faults(self) -> None:
@@ -487,8 +489,12 @@ def create_app(config: SandboxConfig, token: str) -> FastAPI:
     async def put_faults(changes: Annotated[dict[str, Any], Body()]) -> Response | dict[str, Any]:
         db_knobs = sorted(k for k in changes if k.startswith("db_") and changes[k])
         if db_knobs and runtime.db is None:
-            return error_envelope(422, "ValidationError", f"{', '.join(db_knobs)}: this sandbox "
-                                  "has no database (start it with database_url_env)")
+            return error_envelope(
+                422,
+                "ValidationError",
+                f"{', '.join(db_knobs)}: this sandbox "
+                "has no database (start it with database_url_env)",
+            )
         try:
             faults = runtime.injector.update(changes).model_dump()
         except ValidationError as exc:

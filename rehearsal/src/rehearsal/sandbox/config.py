@@ -52,7 +52,9 @@ class SandboxFaults(BaseModel):
         default_factory=list, description="routes that always answer 500 with the error envelope"
     )
     reset_rate: float = Field(
-        default=0.0, ge=0.0, le=1.0,
+        default=0.0,
+        ge=0.0,
+        le=1.0,
         description="share of requests whose TCP connection is reset (RST, no HTTP answer)",
     )
     reset_routes: list[str] = Field(
@@ -69,15 +71,21 @@ class SandboxFaults(BaseModel):
         description="a completed job no longer notifies its owner (the list stays as it is)",
     )
     db_hold_connections: int = Field(
-        default=0, ge=0, le=10_000,
+        default=0,
+        ge=0,
+        le=10_000,
         description="extra database connections the sandbox opens and holds (needs a database)",
     )
     db_slow_query_ms: float = Field(
-        default=0.0, ge=0.0, le=600_000,
+        default=0.0,
+        ge=0.0,
+        le=600_000,
         description="project routes first run pg_sleep for this long (needs a database)",
     )
     cpu_burn_percent: float = Field(
-        default=0.0, ge=0.0, le=800.0,
+        default=0.0,
+        ge=0.0,
+        le=800.0,
         description="CPU the sandbox process burns beside its work, in % of one core (above "
         "100: one thread per started hundred); 0 = none",
     )
@@ -116,7 +124,8 @@ class SandboxConfig(BaseModel):
         description="requests per client (token, else IP) per fixed 60 s window",
     )
     token_rate_limit_per_minute: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="another limit for the valid token's requests (e.g. so a load test with the "
         "token is not throttled while anonymous clients are); None = rate_limit_per_minute",
     )
@@ -144,12 +153,14 @@ class SandboxConfig(BaseModel):
         description="where a tiny HTML page stands in for the web frontend (None = no page)",
     )
     database_url_env: str | None = Field(
-        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="environment variable holding a postgresql:// URL: projects are kept there "
         "(table sandbox_projects); None = in memory only",
     )
     worker_role: str = Field(
-        default="celery_core", min_length=1,
+        default="celery_core",
+        min_length=1,
         description="cloud role name of the worker's telemetry (PixCrawler's Celery app)",
     )
     export_seconds: float = Field(
@@ -158,8 +169,10 @@ class SandboxConfig(BaseModel):
 
     @model_validator(mode="after")
     def _db_faults_need_a_database(self) -> SandboxConfig:
-        if self.database_url_env is None and (self.faults.db_hold_connections
-                                              or self.faults.db_slow_query_ms):
-            raise ValueError("faults db_hold_connections / db_slow_query_ms need a database "
-                             "(database_url_env)")
+        if self.database_url_env is None and (
+            self.faults.db_hold_connections or self.faults.db_slow_query_ms
+        ):
+            raise ValueError(
+                "faults db_hold_connections / db_slow_query_ms need a database (database_url_env)"
+            )
         return self

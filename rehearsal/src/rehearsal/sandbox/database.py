@@ -44,7 +44,8 @@ class SandboxDatabase:
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = await psycopg.AsyncConnection.connect(
-                self._url, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10)
+                self._url, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10
+            )
         return self._conn
 
     async def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -58,30 +59,39 @@ class SandboxDatabase:
 
     async def insert(self, project: dict[str, Any]) -> None:
         """Store a new project."""
-        await self._run("INSERT INTO sandbox_projects (sandbox, id, data) VALUES (%s, %s, %s)",
-                        (self.instance, project["id"], Jsonb(project)))
+        await self._run(
+            "INSERT INTO sandbox_projects (sandbox, id, data) VALUES (%s, %s, %s)",
+            (self.instance, project["id"], Jsonb(project)),
+        )
 
     async def save(self, project: dict[str, Any]) -> None:
         """Store a changed project."""
-        await self._run("UPDATE sandbox_projects SET data = %s WHERE sandbox = %s AND id = %s",
-                        (Jsonb(project), self.instance, project["id"]))
+        await self._run(
+            "UPDATE sandbox_projects SET data = %s WHERE sandbox = %s AND id = %s",
+            (Jsonb(project), self.instance, project["id"]),
+        )
 
     async def get(self, project_id: int) -> dict[str, Any] | None:
         """One project, or None."""
-        rows = await self._run("SELECT data FROM sandbox_projects WHERE sandbox = %s AND id = %s",
-                               (self.instance, project_id))
+        rows = await self._run(
+            "SELECT data FROM sandbox_projects WHERE sandbox = %s AND id = %s",
+            (self.instance, project_id),
+        )
         return rows[0][0] if rows else None
 
     async def list(self) -> list[dict[str, Any]]:
         """Every project, oldest first."""
-        rows = await self._run("SELECT data FROM sandbox_projects WHERE sandbox = %s ORDER BY id",
-                               (self.instance,))
+        rows = await self._run(
+            "SELECT data FROM sandbox_projects WHERE sandbox = %s ORDER BY id", (self.instance,)
+        )
         return [r[0] for r in rows]
 
     async def delete(self, project_id: int) -> None:
         """Forget one project."""
-        await self._run("DELETE FROM sandbox_projects WHERE sandbox = %s AND id = %s",
-                        (self.instance, project_id))
+        await self._run(
+            "DELETE FROM sandbox_projects WHERE sandbox = %s AND id = %s",
+            (self.instance, project_id),
+        )
 
     async def clear(self) -> None:
         """Forget this sandbox's projects (POST /_sandbox/reset)."""
@@ -94,11 +104,19 @@ class SandboxDatabase:
             await self._held.pop().close()
         while len(self._held) < count:
             try:
-                self._held.append(await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, application_name=f"{APPLICATION_NAME}-held",
-                    connect_timeout=10))
+                self._held.append(
+                    await psycopg.AsyncConnection.connect(
+                        self._url,
+                        autocommit=True,
+                        application_name=f"{APPLICATION_NAME}-held",
+                        connect_timeout=10,
+                    )
+                )
             except psycopg.Error as exc:
-                print(f"db_hold_connections: holding {len(self._held)} of {count}: {exc}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"db_hold_connections: holding {len(self._held)} of {count}: {exc}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 break
         return len(self._held)

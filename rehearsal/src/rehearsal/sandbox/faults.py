@@ -69,8 +69,12 @@ class CpuBurner:
             share = percent / 100 / count
             self._stop = threading.Event()
             self._threads = [
-                threading.Thread(target=self._burn, args=(share, self._stop),
-                                 name=f"sandbox-cpu-burn-{i}", daemon=True)
+                threading.Thread(
+                    target=self._burn,
+                    args=(share, self._stop),
+                    name=f"sandbox-cpu-burn-{i}",
+                    daemon=True,
+                )
                 for i in range(count)
             ]
             for thread in self._threads:

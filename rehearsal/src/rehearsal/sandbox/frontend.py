@@ -15,9 +15,9 @@ def frontend_page(config: SandboxConfig) -> str:
     """The HTML the sandbox serves at `frontend_page_path`, standing in for the web frontend."""
     name = html.escape(config.service_name)
     return (
-        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>PixCrawler (sandbox frontend)</title></head><body>"
-        f"<div id=\"root\" data-api=\"{name}\">PixCrawler sandbox frontend</div></body></html>"
+        f'<div id="root" data-api="{name}">PixCrawler sandbox frontend</div></body></html>'
     )
 
 

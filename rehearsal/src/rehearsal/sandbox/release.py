@@ -160,8 +160,9 @@ def as_release(current: dict[str, Any]) -> Release:
 
 def exchange_releases(url_a: str, url_b: str, *, timeout: float = 5.0) -> dict[str, str]:
     """Swap the releases of two sandboxes (a slot swap); returns the versions now at a and b."""
-    a, b = as_release(get_release(url_a, timeout=timeout)), as_release(
-        get_release(url_b, timeout=timeout)
+    a, b = (
+        as_release(get_release(url_a, timeout=timeout)),
+        as_release(get_release(url_b, timeout=timeout)),
     )
     put_release(url_a, b, timeout=timeout)
     try:

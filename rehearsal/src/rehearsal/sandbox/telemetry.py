@@ -45,25 +45,34 @@ class TelemetryLog:
         self._seq = itertools.count(1)
 
     def _add(self, **fields: Any) -> None:
-        self._entries.append(TelemetryRecord(
-            seq=next(self._seq), ts=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            **fields))
+        self._entries.append(
+            TelemetryRecord(
+                seq=next(self._seq),
+                ts=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                **fields,
+            )
+        )
 
     def metric(self, role: str, name: str, value: float = 1.0) -> None:
         """Record one custom metric value (trackMetric)."""
         self._add(kind="metric", role=role, name=name, value=value)
 
-    def trace(self, role: str, message: str, severity: int = INFORMATION,
-              operation: str = "") -> None:
+    def trace(
+        self, role: str, message: str, severity: int = INFORMATION, operation: str = ""
+    ) -> None:
         """Record one trace (a log record the telemetry exporter sends)."""
-        self._add(kind="trace", role=role, message=message, severity=severity,
-                  operation=operation)
+        self._add(kind="trace", role=role, message=message, severity=severity, operation=operation)
 
-    def exception(self, role: str, exception_type: str, message: str,
-                  operation: str = "") -> None:
+    def exception(self, role: str, exception_type: str, message: str, operation: str = "") -> None:
         """Record one exception (severity Error)."""
-        self._add(kind="exception", role=role, exception_type=exception_type, message=message,
-                  severity=ERROR, operation=operation)
+        self._add(
+            kind="exception",
+            role=role,
+            exception_type=exception_type,
+            message=message,
+            severity=ERROR,
+            operation=operation,
+        )
 
     def since(self, seq: int = 0) -> list[TelemetryRecord]:
         """Records numbered above seq, oldest first."""

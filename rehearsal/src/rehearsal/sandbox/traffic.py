@@ -91,8 +91,9 @@ class RequestLog:
 class FixedWindowRateLimiter:
     """Counts requests per client key in fixed windows; refuses beyond the limit."""
 
-    def __init__(self, limit: int, window_seconds: float = 60.0,
-                 per_key: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, limit: int, window_seconds: float = 60.0, per_key: dict[str, int] | None = None
+    ) -> None:
         self.limit = limit
         self.per_key = dict(per_key or {})  # e.g. {"token": N}: another limit for that client
         self.window = window_seconds
@@ -190,7 +191,8 @@ class SandboxMiddleware:
                     status["code"] = NO_ANSWER
                     return
                 response = error_envelope(  # not served by ResettableH11Protocol: say so
-                    500, "InternalServerError",
+                    500,
+                    "InternalServerError",
                     f"Internal server error (sandbox fault: {decision.reason}; this server "
                     "cannot reset connections)",
                 )

@@ -28,14 +28,19 @@ class WorkerTelemetry:
         self.log.metric(self.role, "crawl_jobs_started")
 
     def completed(self, job_id: int, images: int, seconds: float) -> None:
-        self.log.trace(self.role, f"Task {TASK}[{job_id}] succeeded in {seconds:.3f}s",
-                       operation=TASK)
+        self.log.trace(
+            self.role, f"Task {TASK}[{job_id}] succeeded in {seconds:.3f}s", operation=TASK
+        )
         self.log.metric(self.role, "crawl_jobs_completed")
         self.log.metric(self.role, "images_downloaded", float(images))
 
     def failed(self, job_id: int, error: str) -> None:
-        self.log.trace(self.role, f"Task {TASK}[{job_id}] raised unexpected: CrawlError"
-                       f"({error!r})", severity=ERROR, operation=TASK)
+        self.log.trace(
+            self.role,
+            f"Task {TASK}[{job_id}] raised unexpected: CrawlError({error!r})",
+            severity=ERROR,
+            operation=TASK,
+        )
         self.log.exception(self.role, "CrawlError", error, operation=TASK)
         self.log.metric(self.role, "crawl_jobs_failed")
 
@@ -43,9 +48,14 @@ class WorkerTelemetry:
         self.log.metric(self.role, "notifications_sent")
 
 
-def advance_jobs(store: Store, step_seconds: float, now: float | None = None,
-                 notify: bool = True, telemetry: WorkerTelemetry | None = None,
-                 fail: bool = False) -> int:
+def advance_jobs(
+    store: Store,
+    step_seconds: float,
+    now: float | None = None,
+    notify: bool = True,
+    telemetry: WorkerTelemetry | None = None,
+    fail: bool = False,
+) -> int:
     """Move each job that spent step_seconds in its state one state on; return how many moved.
     A job that completes notifies its owner (as the backend does), unless `notify` is off; with
     `fail` a running job fails instead (and notifies that). Each step is told to `telemetry`."""
@@ -64,13 +74,16 @@ def advance_jobs(store: Store, step_seconds: float, now: float | None = None,
                 telemetry.started(job_id)
         elif fail:
             error = f"crawl of {job['name']!r} failed (sandbox fault: jobs_fail)"
-            job.update(status="failed", error_message=error, completed_at=stamp,
-                       updated_at=stamp)
+            job.update(status="failed", error_message=error, completed_at=stamp, updated_at=stamp)
             if telemetry:
                 telemetry.failed(job_id, error)
             if notify:
-                store.notify("job_failed", "Crawl job failed", error,
-                             {"job_id": job_id, "dataset_id": job["dataset_id"]})
+                store.notify(
+                    "job_failed",
+                    "Crawl job failed",
+                    error,
+                    {"job_id": job_id, "dataset_id": job["dataset_id"]},
+                )
                 if telemetry:
                     telemetry.notified()
         else:
@@ -101,7 +114,9 @@ def advance_jobs(store: Store, step_seconds: float, now: float | None = None,
 
 
 async def run_worker(
-    get_store: Callable[[], Store], step_seconds: float, stalled: Callable[[], bool],
+    get_store: Callable[[], Store],
+    step_seconds: float,
+    stalled: Callable[[], bool],
     notifications_lost: Callable[[], bool] = lambda: False,
     telemetry: WorkerTelemetry | None = None,
     failing: Callable[[], bool] = lambda: False,
@@ -113,6 +128,11 @@ async def run_worker(
     tick = min(max(step_seconds / 4, 0.01), 0.25)
     while True:
         if not stalled():
-            advance_jobs(get_store(), step_seconds, notify=not notifications_lost(),
-                         telemetry=telemetry, fail=failing())
+            advance_jobs(
+                get_store(),
+                step_seconds,
+                notify=not notifications_lost(),
+                telemetry=telemetry,
+                fail=failing(),
+            )
         await asyncio.sleep(tick)

@@ -66,9 +66,15 @@ def backend_checks(
 ) -> list[CheckResult]:
     """Validate the backend variables of one runbook environment (e.g. 'production')."""
     if not params.backend.enabled:
-        return [_result("environment", "Backend variables verified", Status.SKIP,
-                        explanation="not applicable: the backend checks know PixCrawler's "
-                        "settings and are off for this target (backend.enabled: false)")]
+        return [
+            _result(
+                "environment",
+                "Backend variables verified",
+                Status.SKIP,
+                explanation="not applicable: the backend checks know PixCrawler's "
+                "settings and are off for this target (backend.enabled: false)",
+            )
+        ]
     if not variables:
         return [
             _result(
@@ -100,8 +106,7 @@ def backend_checks(
     return scrub(results, variables, params.secrets)
 
 
-def _environment(v: _Vars, b: BackendParams, expected: str | None,
-                 environment: str) -> CheckResult:
+def _environment(v: _Vars, b: BackendParams, expected: str | None, environment: str) -> CheckResult:
     name = b.environment_var
     value = v.raw(name)
     allowed = ", ".join(b.allowed_environments)
@@ -332,15 +337,19 @@ def _stale_names(v: _Vars, b: BackendParams) -> CheckResult:
     )
 
 
-def _redis_use(v: _Vars, b: BackendParams, use: RedisUse,
-               production: bool) -> tuple[dict[str, Any], str | None, str]:
+def _redis_use(
+    v: _Vars, b: BackendParams, use: RedisUse, production: bool
+) -> tuple[dict[str, Any], str | None, str]:
     """(observed, problem or None, description) of one use of Redis."""
     raw_enabled = v.raw(use.enabled_var) if use.enabled_var else None
     observed: dict[str, Any] = {}
     if raw_enabled is None:
         enabled: bool | None = use.enabled_default
-        said = f"{use.enabled_var} not set, default {str(use.enabled_default).lower()}" \
-            if use.enabled_var else "always on"
+        said = (
+            f"{use.enabled_var} not set, default {str(use.enabled_default).lower()}"
+            if use.enabled_var
+            else "always on"
+        )
     else:
         try:
             enabled = _BOOL.validate_python(raw_enabled)
@@ -350,8 +359,11 @@ def _redis_use(v: _Vars, b: BackendParams, use: RedisUse,
     raw_host = v.raw(use.host_var)
     real_host = raw_host if raw_host else use.host_default
     host = v.part(use.host_var, real_host) if raw_host else real_host
-    where = f"{use.host_var}={host}" if raw_host else (
-        f"{use.host_var} not set, default {use.host_default}")
+    where = (
+        f"{use.host_var}={host}"
+        if raw_host
+        else (f"{use.host_var} not set, default {use.host_default}")
+    )
     local = _is_local_host(real_host, b)
     observed = {"enabled": enabled, "host": host, "local": local}
     if enabled is None:
@@ -361,8 +373,14 @@ def _redis_use(v: _Vars, b: BackendParams, use: RedisUse,
             return observed, (f"the {use.name} is off ({said}): production requires it on"), ""
         return observed, None, f"{use.name} off ({said}; allowed outside production)"
     if local and production:
-        return observed, (f"the {use.name} uses Redis on {host} ({where}): the backend refuses "
-                          "a localhost Redis in production"), ""
+        return (
+            observed,
+            (
+                f"the {use.name} uses Redis on {host} ({where}): the backend refuses "
+                "a localhost Redis in production"
+            ),
+            "",
+        )
     suffix = " (local, allowed outside production)" if local else ""
     return observed, None, f"{use.name} on ({said}), Redis at {host}{suffix}"
 
@@ -372,8 +390,13 @@ def _redis(v: _Vars, b: BackendParams, production: bool) -> CheckResult:
     title = f"Redis per use ({names}): on, and not on localhost in production"
     threshold = "production: every use enabled, its host set and not local; elsewhere: any"
     if not b.redis_uses:
-        return _result("redis", title, Status.SKIP, threshold=threshold,
-                       explanation="no Redis use configured (backend.redis_uses)")
+        return _result(
+            "redis",
+            title,
+            Status.SKIP,
+            threshold=threshold,
+            explanation="no Redis use configured (backend.redis_uses)",
+        )
     observed, problems, fine = {}, [], []
     for use in b.redis_uses:
         observed[use.name], problem, description = _redis_use(v, b, use, production)
@@ -387,8 +410,11 @@ def _redis(v: _Vars, b: BackendParams, production: bool) -> CheckResult:
         Status.FAIL if problems else Status.PASS,
         observed=observed,
         threshold=threshold,
-        evidence={"uses": [u.model_dump() for u in b.redis_uses], "observed": observed,
-                  "production": production},
+        evidence={
+            "uses": [u.model_dump() for u in b.redis_uses],
+            "observed": observed,
+            "production": production,
+        },
         explanation="; ".join(problems) if problems else "; ".join(fine),
     )
 

@@ -45,17 +45,22 @@ class DriftTable:
 
     def empty_frame(self) -> pd.DataFrame:
         """The one-row frame shown when there is nothing to compare, saying why."""
-        return pd.DataFrame({"drift": [self.check.explanation or "no environments given"]},
-                            index=pd.Index([NOTHING], name="variable"))
+        return pd.DataFrame(
+            {"drift": [self.check.explanation or "no environments given"]},
+            index=pd.Index([NOTHING], name="variable"),
+        )
 
     def styler(self) -> Styler:
         """A pandas Styler: differing rows and cells highlighted, secret rows in grey italics."""
         frame = self.frame
         if frame.empty:
-            return (self.empty_frame().style
-                    .set_caption(html.escape(f"Drift: {self.check.status.value}"))
-                    .set_table_styles([{"selector": "td, th",
-                                        "props": "padding:2px 8px;font-family:monospace"}]))
+            return (
+                self.empty_frame()
+                .style.set_caption(html.escape(f"Drift: {self.check.status.value}"))
+                .set_table_styles(
+                    [{"selector": "td, th", "props": "padding:2px 8px;font-family:monospace"}]
+                )
+            )
         ref = self.reference if self.reference in frame.columns else None
 
         def cell_styles(row: pd.Series) -> list[str]:
@@ -125,9 +130,13 @@ def environment_drift(params: EnvironmentConfigParams, root: str | Path) -> Drif
     try:
         env_vars = load_environments(params.drift.env_files, root)
     except EnvFileError as exc:
-        check = CheckResult(**_check_base(params), status=Status.ERROR,
-                            observed="unreadable env file", explanation=str(exc),
-                            evidence={"env_files": params.drift.env_files})
+        check = CheckResult(
+            **_check_base(params),
+            status=Status.ERROR,
+            observed="unreadable env file",
+            explanation=str(exc),
+            evidence={"env_files": params.drift.env_files},
+        )
         return _table_of({}, params, check)
     return drift_table(env_vars, params)
 
@@ -139,8 +148,9 @@ def drift_table(
     return _table_of(env_vars, params, drift_check(env_vars, params))
 
 
-def _table_of(env_vars: Mapping[str, Mapping[str, str]], params: EnvironmentConfigParams,
-              check: CheckResult) -> DriftTable:
+def _table_of(
+    env_vars: Mapping[str, Mapping[str, str]], params: EnvironmentConfigParams, check: CheckResult
+) -> DriftTable:
     frame = drift_frame(env_vars, params)
     differing = [n for n in frame.index if frame.loc[n].nunique() > 1]
     secret_rows = [n for n in frame.index if is_secret(n, params.secrets)]
@@ -177,9 +187,12 @@ def drift_check(
     d, policy = params.drift, params.secrets
     base = _check_base(params)
     if not d.enabled:
-        return CheckResult(**base, status=Status.SKIP,
-                           explanation="drift between environments is off "
-                           "(environment_config.variables.drift.enabled: false)")
+        return CheckResult(
+            **base,
+            status=Status.SKIP,
+            explanation="drift between environments is off "
+            "(environment_config.variables.drift.enabled: false)",
+        )
     missing_envs = [e for e in (d.reference, d.target) if e not in env_vars]
     if missing_envs:
         given = ", ".join(env_vars)

@@ -188,8 +188,7 @@ class RedisUse(BaseModel):
 
 def _default_redis_uses() -> list[RedisUse]:
     return [
-        RedisUse(name="rate limiter", enabled_var="LIMITER_ENABLED",
-                 host_var="LIMITER_REDIS_HOST"),
+        RedisUse(name="rate limiter", enabled_var="LIMITER_ENABLED", host_var="LIMITER_REDIS_HOST"),
         RedisUse(name="cache", enabled_var="CACHE_ENABLED", host_var="CACHE_REDIS_HOST"),
     ]
 
@@ -200,8 +199,10 @@ class BackendParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(
-        default=True, description="the checks below know PixCrawler's backend settings; off "
-        "for a target whose settings are other (one SKIP says so)")
+        default=True,
+        description="the checks below know PixCrawler's backend settings; off "
+        "for a target whose settings are other (one SKIP says so)",
+    )
     environment_var: str = "ENVIRONMENT"
     allowed_environments: list[str] = Field(
         default_factory=lambda: ["development", "staging", "production", "test"]
@@ -240,11 +241,14 @@ class BackendParams(BaseModel):
 
     @model_validator(mode="after")
     def _mapped_values_allowed(self) -> BackendParams:
-        bad = {k: v for k, v in self.environment_values.items()
-               if v not in self.allowed_environments}
+        bad = {
+            k: v for k, v in self.environment_values.items() if v not in self.allowed_environments
+        }
         if bad:
-            raise ValueError(f"environment_values {bad}: each value must be one of "
-                             f"{', '.join(self.allowed_environments)}")
+            raise ValueError(
+                f"environment_values {bad}: each value must be one of "
+                f"{', '.join(self.allowed_environments)}"
+            )
         return self
 
     def expected_environment(self, environment: str) -> str | None:

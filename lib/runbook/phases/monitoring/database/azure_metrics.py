@@ -16,30 +16,59 @@ from typing import Any
 
 from azure.mgmt.monitor import MonitorManagementClient
 
+from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.secret_refs import SecretUnavailable, resolve
+from runbook.phases.monitoring.database.params import (
+    AzurePostgresParams,
+    DatabaseParams,
+    PostgresMetric,
+)
+from runbook.phases.monitoring.workers.check_specs import CheckSpec
 from runbook.providers.azure.errors import describe_azure_error
 from runbook.providers.azure.params import AzureParams
-from runbook.core.checks import CheckResult, Severity, Status
-from runbook.phases.monitoring.database.params import AzurePostgresParams, DatabaseParams, PostgresMetric
-from runbook.core.secret_refs import SecretUnavailable, resolve
-from runbook.phases.monitoring.workers.check_specs import CheckSpec
 
 _S2 = "Monitoring and Alerting §2 Database Monitoring (Azure Database for PostgreSQL)"
-ACTIVE = CheckSpec("database.azure.active_connections", f"{_S2} — Active connections",
-                   "Active connections (Azure Monitor)", Severity.WARNING)
-FAILED = CheckSpec("database.azure.connections_failed", f"{_S2} — Connection pool usage "
-                   "(No database connection errors; No connection pool exhaustion)",
-                   "No failed connections (Azure Monitor)")
-CPU = CheckSpec("database.azure.cpu", f"{_S2} — Query performance (server CPU; CPU usage < 70%)",
-                "Database server CPU (Azure Monitor)")
-MEMORY = CheckSpec("database.azure.memory", f"{_S2} — server memory (§5 memory > 80% / > 90%)",
-                   "Database server memory (Azure Monitor)")
-STORAGE = CheckSpec("database.azure.storage", f"{_S2} — Database size (storage used of the "
-                    "provisioned storage)", "Database storage (Azure Monitor)")
-SIZE = CheckSpec("database.azure.size", f"{_S2} — Database size", "Database size (Azure Monitor)",
-                 Severity.WARNING)
+ACTIVE = CheckSpec(
+    "database.azure.active_connections",
+    f"{_S2} — Active connections",
+    "Active connections (Azure Monitor)",
+    Severity.WARNING,
+)
+FAILED = CheckSpec(
+    "database.azure.connections_failed",
+    f"{_S2} — Connection pool usage (No database connection errors; No connection pool exhaustion)",
+    "No failed connections (Azure Monitor)",
+)
+CPU = CheckSpec(
+    "database.azure.cpu",
+    f"{_S2} — Query performance (server CPU; CPU usage < 70%)",
+    "Database server CPU (Azure Monitor)",
+)
+MEMORY = CheckSpec(
+    "database.azure.memory",
+    f"{_S2} — server memory (§5 memory > 80% / > 90%)",
+    "Database server memory (Azure Monitor)",
+)
+STORAGE = CheckSpec(
+    "database.azure.storage",
+    f"{_S2} — Database size (storage used of the provisioned storage)",
+    "Database storage (Azure Monitor)",
+)
+SIZE = CheckSpec(
+    "database.azure.size",
+    f"{_S2} — Database size",
+    "Database size (Azure Monitor)",
+    Severity.WARNING,
+)
 AZURE_SPECS = (ACTIVE, FAILED, CPU, MEMORY, STORAGE, SIZE)
-ROLES = ("active_connections", "connections_failed", "cpu_percent", "memory_percent",
-         "storage_percent", "storage_used")
+ROLES = (
+    "active_connections",
+    "connections_failed",
+    "cpu_percent",
+    "memory_percent",
+    "storage_percent",
+    "storage_used",
+)
 
 
 @dataclass
@@ -57,10 +86,13 @@ class MetricSeries:
         return [v for _, v in self.points if v is not None]
 
     def evidence(self) -> dict[str, Any]:
-        return {"metric": self.metric.name, "aggregation": self.metric.aggregation,
-                "points": [{"timestamp": t, "value": v} for t, v in self.points],
-                **({"problem": self.problem} if self.problem else {}),
-                **({"failure": self.failure} if self.failure else {})}
+        return {
+            "metric": self.metric.name,
+            "aggregation": self.metric.aggregation,
+            "points": [{"timestamp": t, "value": v} for t, v in self.points],
+            **({"problem": self.problem} if self.problem else {}),
+            **({"failure": self.failure} if self.failure else {}),
+        }
 
 
 def resource_id_of(p: AzurePostgresParams) -> str:
@@ -72,8 +104,10 @@ def resource_id_of(p: AzurePostgresParams) -> str:
 
     value = resolve(p.resource_id).strip()
     if not FLEXIBLE_SERVER_ID.match(value):
-        raise ValueError(f"{p.resource_id.describe()} does not hold a Microsoft.DBforPostgreSQL/"
-                         "flexibleServers resource id")
+        raise ValueError(
+            f"{p.resource_id.describe()} does not hold a Microsoft.DBforPostgreSQL/"
+            "flexibleServers resource id"
+        )
     return value
 
 
@@ -85,18 +119,30 @@ def window_of(p: AzurePostgresParams, now: datetime | None = None) -> tuple[date
     return end - p.delta("window"), end
 
 
-def _read(client: MonitorManagementClient, resource: str, role: str, spec: PostgresMetric,
-          timespan: str, interval: str) -> MetricSeries:
+def _read(
+    client: MonitorManagementClient,
+    resource: str,
+    role: str,
+    spec: PostgresMetric,
+    timespan: str,
+    interval: str,
+) -> MetricSeries:
     out = MetricSeries(role, spec)
     try:
-        response = client.metrics.list(resource, timespan=timespan, interval=interval,
-                                       metricnames=spec.name, aggregation=spec.aggregation)
+        response = client.metrics.list(
+            resource,
+            timespan=timespan,
+            interval=interval,
+            metricnames=spec.name,
+            aggregation=spec.aggregation,
+        )
     except Exception as exc:  # noqa: BLE001 -- fail closed: any SDK failure is recorded
         failure = describe_azure_error(exc)
         out.problem, out.failure = f"{failure.reason}: {failure.message}", failure.model_dump()
         return out
-    metric = next((m for m in response.value or []
-                   if (m.name.value or "").lower() == spec.name.lower()), None)
+    metric = next(
+        (m for m in response.value or [] if (m.name.value or "").lower() == spec.name.lower()), None
+    )
     if metric is None:
         out.problem = "the answer holds no series for this metric"
         return out
@@ -107,16 +153,25 @@ def _read(client: MonitorManagementClient, resource: str, role: str, spec: Postg
     for series in metric.timeseries or []:
         for point in series.data or []:
             value = getattr(point, attr, None)
-            out.points.append((point.time_stamp.astimezone(UTC).isoformat(),
-                               None if value is None else float(value)))
+            out.points.append(
+                (
+                    point.time_stamp.astimezone(UTC).isoformat(),
+                    None if value is None else float(value),
+                )
+            )
     if not out.values:
         out.problem = "no value in the window: nothing to judge"
     return out
 
 
-def fetch_postgres_metrics(p: AzurePostgresParams, azure: AzureParams, resource: str, *,
-                           client: MonitorManagementClient | None = None,
-                           now: datetime | None = None) -> dict[str, MetricSeries]:
+def fetch_postgres_metrics(
+    p: AzurePostgresParams,
+    azure: AzureParams,
+    resource: str,
+    *,
+    client: MonitorManagementClient | None = None,
+    now: datetime | None = None,
+) -> dict[str, MetricSeries]:
     """Every role's metric over the window, read side by side (role -> series)."""
     from runbook.phases.monitoring.clients import monitor_client
     from runbook.phases.monitoring.params import iso_duration
@@ -130,28 +185,51 @@ def fetch_postgres_metrics(p: AzurePostgresParams, azure: AzureParams, resource:
             client = monitor_client(azure)
         except Exception as exc:  # noqa: BLE001 -- fail closed
             failure = describe_azure_error(exc)
-            return {r: MetricSeries(r, s, problem=f"cannot build the Monitor client: "
-                                    f"{failure.message}", failure=failure.model_dump())
-                    for r, s in specs.items()}
+            return {
+                r: MetricSeries(
+                    r,
+                    s,
+                    problem=f"cannot build the Monitor client: {failure.message}",
+                    failure=failure.model_dump(),
+                )
+                for r, s in specs.items()
+            }
     built = client
     with ThreadPoolExecutor(3, thread_name_prefix="runbook-pg-metrics") as pool:
-        read = list(pool.map(lambda r: _read(built, resource.lstrip("/"), r, specs[r],
-                                             timespan, interval), ROLES))
+        read = list(
+            pool.map(
+                lambda r: _read(built, resource.lstrip("/"), r, specs[r], timespan, interval), ROLES
+            )
+        )
     return dict(zip(ROLES, read, strict=True))
 
 
-def azure_database_checks(params: DatabaseParams | None, azure: AzureParams | None, *,
-                          client: MonitorManagementClient | None = None,
-                          now: datetime | None = None) -> list[CheckResult]:
+def azure_database_checks(
+    params: DatabaseParams | None,
+    azure: AzureParams | None,
+    *,
+    client: MonitorManagementClient | None = None,
+    now: datetime | None = None,
+) -> list[CheckResult]:
     """The flexible server's metrics judged (active connections, failed connections, CPU,
     memory, storage, size); one SKIP when no server is configured here."""
     if params is None or params.azure is None:
-        return [ACTIVE.skip("not configured: no 'database.azure' section (the database is not "
-                            "an Azure Database for PostgreSQL here), so no Azure metric was read")]
+        return [
+            ACTIVE.skip(
+                "not configured: no 'database.azure' section (the database is not "
+                "an Azure Database for PostgreSQL here), so no Azure metric was read"
+            )
+        ]
     p = params.azure
     if azure is None:
-        return [s.result(Status.INCONCLUSIVE, "cannot look: 'database.azure' needs the 'azure' "
-                         "section (ARM endpoint and credential)") for s in AZURE_SPECS]
+        return [
+            s.result(
+                Status.INCONCLUSIVE,
+                "cannot look: 'database.azure' needs the 'azure' "
+                "section (ARM endpoint and credential)",
+            )
+            for s in AZURE_SPECS
+        ]
     try:
         resource = resource_id_of(p)
     except SecretUnavailable as exc:
@@ -160,23 +238,26 @@ def azure_database_checks(params: DatabaseParams | None, azure: AzureParams | No
         return [s.error(str(exc)) for s in AZURE_SPECS]
     series = fetch_postgres_metrics(p, azure, resource, client=client, now=now)
     start, end = window_of(p, now)
-    base = {"resource_id": resource, "arm_endpoint": azure.arm_endpoint,
-            "window": {"start": start.isoformat(), "end": end.isoformat(),
-                       "interval": p.interval}}
-    return [judge(spec, series[role], p, base) for spec, role in zip(AZURE_SPECS, ROLES,
-                                                                     strict=True)]
+    base = {
+        "resource_id": resource,
+        "arm_endpoint": azure.arm_endpoint,
+        "window": {"start": start.isoformat(), "end": end.isoformat(), "interval": p.interval},
+    }
+    return [
+        judge(spec, series[role], p, base) for spec, role in zip(AZURE_SPECS, ROLES, strict=True)
+    ]
 
 
 Judge = Callable[[MetricSeries, AzurePostgresParams], tuple[Status, str, Any, Any]]
 
 
-def judge(spec: CheckSpec, s: MetricSeries, p: AzurePostgresParams,
-          base: dict[str, Any]) -> CheckResult:
+def judge(
+    spec: CheckSpec, s: MetricSeries, p: AzurePostgresParams, base: dict[str, Any]
+) -> CheckResult:
     """One metric's result: INCONCLUSIVE when it could not be read, else its own rule."""
     evidence = {**base, **s.evidence()}
     if s.problem is not None:
-        return spec.result(Status.INCONCLUSIVE, f"{s.metric.name}: {s.problem}",
-                           evidence=evidence)
+        return spec.result(Status.INCONCLUSIVE, f"{s.metric.name}: {s.problem}", evidence=evidence)
     status, text, observed, threshold = _RULES[s.role](s, p)
     return spec.result(status, text, observed=observed, threshold=threshold, evidence=evidence)
 
@@ -185,11 +266,20 @@ def _active(s: MetricSeries, p: AzurePostgresParams) -> tuple[Status, str, Any, 
     peak, limit = max(s.values), p.thresholds.active_connections_max
     observed = {"max": peak, "intervals": len(s.values)}
     if limit is None:
-        return (Status.PASS, f"at most {peak:g} active connections over {len(s.values)} "
-                "interval(s) (recorded; no limit configured)", observed, None)
+        return (
+            Status.PASS,
+            f"at most {peak:g} active connections over {len(s.values)} "
+            "interval(s) (recorded; no limit configured)",
+            observed,
+            None,
+        )
     ok = peak <= limit
-    return (Status.PASS if ok else Status.FAIL, f"at most {peak:g} active connections, "
-            f"{'within' if ok else 'above'} {limit}", observed, f"<= {limit}")
+    return (
+        Status.PASS if ok else Status.FAIL,
+        f"at most {peak:g} active connections, {'within' if ok else 'above'} {limit}",
+        observed,
+        f"<= {limit}",
+    )
 
 
 def _failed(s: MetricSeries, p: AzurePostgresParams) -> tuple[Status, str, Any, Any]:
@@ -199,24 +289,43 @@ def _failed(s: MetricSeries, p: AzurePostgresParams) -> tuple[Status, str, Any, 
     text = f"{total:g} failed connection(s) in the window (allowed {allowed})"
     if bad:
         text += f"; first in the interval from {bad[0]}"
-    return (Status.PASS if total <= allowed else Status.FAIL, text, observed,
-            f"<= {allowed} in the window")
+    return (
+        Status.PASS if total <= allowed else Status.FAIL,
+        text,
+        observed,
+        f"<= {allowed} in the window",
+    )
 
 
-def _levels(s: MetricSeries, fail_at: float, warn_at: float | None, what: str
-            ) -> tuple[Status, str, Any, Any]:
+def _levels(
+    s: MetricSeries, fail_at: float, warn_at: float | None, what: str
+) -> tuple[Status, str, Any, Any]:
     worst, n = max(s.values), len(s.values)
     mean = sum(s.values) / n
     fails = [v for v in s.values if v >= fail_at]
     warns = [v for v in s.values if warn_at is not None and v >= warn_at]
     status = Status.FAIL if fails else Status.WARN if warns else Status.PASS
-    text = (f"{what}: worst interval {worst:.1f} %, mean {mean:.1f} % over {n} interval(s); "
-            f"{len(fails)} at or over {fail_at:g} %"
-            + (f", {len(warns)} at or over {warn_at:g} %" if warn_at is not None else ""))
-    threshold = {"fail_at_or_over": fail_at, "unit": "%",
-                 **({"warn_at_or_over": warn_at} if warn_at is not None else {})}
-    return status, text, {"worst": round(worst, 2), "mean": round(mean, 2), "intervals": n,
-                          "intervals_failing": len(fails)}, threshold
+    text = (
+        f"{what}: worst interval {worst:.1f} %, mean {mean:.1f} % over {n} interval(s); "
+        f"{len(fails)} at or over {fail_at:g} %"
+        + (f", {len(warns)} at or over {warn_at:g} %" if warn_at is not None else "")
+    )
+    threshold = {
+        "fail_at_or_over": fail_at,
+        "unit": "%",
+        **({"warn_at_or_over": warn_at} if warn_at is not None else {}),
+    }
+    return (
+        status,
+        text,
+        {
+            "worst": round(worst, 2),
+            "mean": round(mean, 2),
+            "intervals": n,
+            "intervals_failing": len(fails),
+        },
+        threshold,
+    )
 
 
 def _cpu(s: MetricSeries, p: AzurePostgresParams) -> tuple[Status, str, Any, Any]:
@@ -236,16 +345,33 @@ def _storage(s: MetricSeries, p: AzurePostgresParams) -> tuple[Status, str, Any,
 def _size(s: MetricSeries, p: AzurePostgresParams) -> tuple[Status, str, Any, Any]:
     latest = next(v for _, v in reversed(s.points) if v is not None)
     peak, limit = max(s.values), p.thresholds.storage_used_max_bytes
-    observed = {"latest_bytes": int(latest), "max_bytes": int(peak),
-                "latest_mib": round(latest / 2**20, 1)}
+    observed = {
+        "latest_bytes": int(latest),
+        "max_bytes": int(peak),
+        "latest_mib": round(latest / 2**20, 1),
+    }
     if limit is None:
-        return (Status.PASS, f"storage used {latest / 2**20:.1f} MiB ({int(latest)} bytes; "
-                "recorded, no limit configured)", observed, None)
+        return (
+            Status.PASS,
+            f"storage used {latest / 2**20:.1f} MiB ({int(latest)} bytes; "
+            "recorded, no limit configured)",
+            observed,
+            None,
+        )
     ok = peak <= limit
-    return (Status.PASS if ok else Status.FAIL, f"storage used up to {int(peak)} bytes, "
-            f"{'within' if ok else 'above'} {limit}", observed, f"<= {limit} bytes")
+    return (
+        Status.PASS if ok else Status.FAIL,
+        f"storage used up to {int(peak)} bytes, {'within' if ok else 'above'} {limit}",
+        observed,
+        f"<= {limit} bytes",
+    )
 
 
-_RULES: dict[str, Judge] = {"active_connections": _active, "connections_failed": _failed,
-                            "cpu_percent": _cpu, "memory_percent": _memory,
-                            "storage_percent": _storage, "storage_used": _size}
+_RULES: dict[str, Judge] = {
+    "active_connections": _active,
+    "connections_failed": _failed,
+    "cpu_percent": _cpu,
+    "memory_percent": _memory,
+    "storage_percent": _storage,
+    "storage_used": _size,
+}

@@ -21,24 +21,47 @@ def pool_figure(source: Any, params: DatabaseParams | None) -> Figure:
     ax.set_title("Connection pool during the load", fontsize=10)
     read = [r for r in series.readings if r.connections is not None] if series else []
     if params is None or series is None or not series.readings:
-        why = ("no 'database' section" if params is None else
-               (series.error if series is not None and series.error else "no pool readings"))
+        why = (
+            "no 'database' section"
+            if params is None
+            else (series.error if series is not None and series.error else "no pool readings")
+        )
         ax.set_axis_off()
-        ax.text(0.5, 0.5, f"nothing to plot: {why}", ha="center", va="center", wrap=True,
-                fontsize=10, color="#57606a", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            f"nothing to plot: {why}",
+            ha="center",
+            va="center",
+            wrap=True,
+            fontsize=10,
+            color="#57606a",
+            transform=ax.transAxes,
+        )
         return fig
-    ax.plot([r.t_s for r in read], [float(r.connections or 0) for r in read], marker=".",
-            label="client connections")
+    ax.plot(
+        [r.t_s for r in read],
+        [float(r.connections or 0) for r in read],
+        marker=".",
+        label="client connections",
+    )
     refused = [r.t_s for r in series.readings if r.connections is None and r.exhausted]
     if refused:
-        ax.scatter(refused, [series.usable or 0] * len(refused), marker="x", color=FULL_COLOUR,
-                   label="connection refused (pool full)", zorder=3)
+        ax.scatter(
+            refused,
+            [series.usable or 0] * len(refused),
+            marker="x",
+            color=FULL_COLOUR,
+            label="connection refused (pool full)",
+            zorder=3,
+        )
     usable = series.usable
     if usable:
         ax.axhline(usable, color=FULL_COLOUR, linestyle="--", label=f"usable slots ({usable})")
         line = usable * params.pool_usage_max_pct / 100
-        ax.axhline(line, color=LINE_COLOUR, linestyle=":",
-                   label=f"{params.pool_usage_max_pct:g} % line")
+        ax.axhline(
+            line, color=LINE_COLOUR, linestyle=":", label=f"{params.pool_usage_max_pct:g} % line"
+        )
     if series.warmup_s:
         ax.axvspan(0, series.warmup_s, color="#d0d7de", alpha=0.4, label="warm-up")
     ax.set_xlabel(f"seconds since the load began (a reading every {series.interval_s:g} s)")

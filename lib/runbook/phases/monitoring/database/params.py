@@ -19,7 +19,9 @@ from runbook.core.secret_refs import SecretRef
 
 FLEXIBLE_SERVER_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.DBforPostgreSQL"
-    r"/flexibleServers/[^/]+$", re.IGNORECASE)
+    r"/flexibleServers/[^/]+$",
+    re.IGNORECASE,
+)
 # named defaults of lines the checklist does not state (say so where they are used)
 STORAGE_WARNING_PERCENT = 80.0  # Azure's own advice: act before a flexible server's disk fills
 STORAGE_PERCENT = 90.0
@@ -42,14 +44,15 @@ class PostgresMetricNames(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active_connections: PostgresMetric = PostgresMetric(name="active_connections",
-                                                        aggregation="Maximum")
-    connections_failed: PostgresMetric = PostgresMetric(name="connections_failed",
-                                                        aggregation="Total")
+    active_connections: PostgresMetric = PostgresMetric(
+        name="active_connections", aggregation="Maximum"
+    )
+    connections_failed: PostgresMetric = PostgresMetric(
+        name="connections_failed", aggregation="Total"
+    )
     cpu_percent: PostgresMetric = PostgresMetric(name="cpu_percent", aggregation="Maximum")
     memory_percent: PostgresMetric = PostgresMetric(name="memory_percent", aggregation="Maximum")
-    storage_percent: PostgresMetric = PostgresMetric(name="storage_percent",
-                                                     aggregation="Maximum")
+    storage_percent: PostgresMetric = PostgresMetric(name="storage_percent", aggregation="Maximum")
     storage_used: PostgresMetric = PostgresMetric(name="storage_used", aggregation="Maximum")
 
 
@@ -61,26 +64,43 @@ class PostgresThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cpu_percent: float = Field(
-        default_factory=CatalogueLimit("cpu_percent"), gt=0, le=100,
-        description="checklist §3.4 CPU usage < 70%: the worst interval at or above fails")
+        default_factory=CatalogueLimit("cpu_percent"),
+        gt=0,
+        le=100,
+        description="checklist §3.4 CPU usage < 70%: the worst interval at or above fails",
+    )
     memory_warning_percent: float = Field(
-        default_factory=CatalogueLimit("memory_warning_percent"), gt=0, le=100,
-        description="checklist §5 warning: memory usage > 80%")
+        default_factory=CatalogueLimit("memory_warning_percent"),
+        gt=0,
+        le=100,
+        description="checklist §5 warning: memory usage > 80%",
+    )
     memory_critical_percent: float = Field(
-        default_factory=CatalogueLimit("memory_critical_percent"), gt=0, le=100,
-        description="checklist §5 critical: memory usage > 90% (fails)")
+        default_factory=CatalogueLimit("memory_critical_percent"),
+        gt=0,
+        le=100,
+        description="checklist §5 critical: memory usage > 90% (fails)",
+    )
     storage_warning_percent: float = Field(
-        STORAGE_WARNING_PERCENT, gt=0, le=100,
-        description="storage_percent at or above: warn (no checklist line)")
+        STORAGE_WARNING_PERCENT,
+        gt=0,
+        le=100,
+        description="storage_percent at or above: warn (no checklist line)",
+    )
     storage_percent: float = Field(
-        STORAGE_PERCENT, gt=0, le=100, description="storage_percent at or above: fail")
+        STORAGE_PERCENT, gt=0, le=100, description="storage_percent at or above: fail"
+    )
     connections_failed_max: int = Field(
-        FAILED_CONNECTIONS_ALLOWED, ge=0,
-        description="failed connections allowed in the window (No database connection errors)")
+        FAILED_CONNECTIONS_ALLOWED,
+        ge=0,
+        description="failed connections allowed in the window (No database connection errors)",
+    )
     active_connections_max: int | None = Field(
-        None, ge=1, description="None: active connections are recorded, not judged")
+        None, ge=1, description="None: active connections are recorded, not judged"
+    )
     storage_used_max_bytes: int | None = Field(
-        None, gt=0, description="None: the database size (storage_used) is recorded, not judged")
+        None, gt=0, description="None: the database size (storage_used) is recorded, not judged"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> PostgresThresholds:
@@ -99,7 +119,8 @@ class AzurePostgresParams(BaseModel):
 
     resource_id: str | SecretRef = Field(
         description="/subscriptions/…/resourceGroups/…/providers/Microsoft.DBforPostgreSQL/"
-        "flexibleServers/<name>, or a reference to the variable holding it")
+        "flexibleServers/<name>, or a reference to the variable holding it"
+    )
     window: str = Field("PT30M", description="look-back window (ISO 8601 duration)")
     interval: str = Field("PT1M", description="metric interval (ISO 8601, at least PT1M)")
     ingestion_lag: str = Field("PT5M", description="the window ends this long before now")
@@ -110,8 +131,10 @@ class AzurePostgresParams(BaseModel):
     @classmethod
     def _flexible_server(cls, value: str | SecretRef) -> str | SecretRef:
         if isinstance(value, str) and not FLEXIBLE_SERVER_ID.match(value):
-            raise ValueError("resource_id must be /subscriptions/{id}/resourceGroups/{group}/"
-                             "providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}")
+            raise ValueError(
+                "resource_id must be /subscriptions/{id}/resourceGroups/{group}/"
+                "providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}"
+            )
         return value
 
     @field_validator("window", "interval", "ingestion_lag")
@@ -135,12 +158,14 @@ class PoolStabilityParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interval_s: float = Field(1.0, gt=0, le=60, description="one reading every this long")
-    min_readings: int = Field(
-        POOL_MIN_READINGS, ge=2, description="fewer readings: inconclusive")
+    min_readings: int = Field(POOL_MIN_READINGS, ge=2, description="fewer readings: inconclusive")
     max_rise_pct: float = Field(
-        POOL_RISE_PERCENT, gt=0, le=100,
+        POOL_RISE_PERCENT,
+        gt=0,
+        le=100,
         description="the fitted rise of connections over the measured load, as a share of the "
-        "usable slots, above which the pool is rising (a leak), not stable")
+        "usable slots, above which the pool is rising (a leak), not stable",
+    )
 
 
 class DatabaseParams(BaseModel):
@@ -156,7 +181,9 @@ class DatabaseParams(BaseModel):
         10000, ge=100, description="each monitoring query is cancelled after this long"
     )
     pool_usage_max_pct: float = Field(
-        80.0, gt=0, le=100,
+        80.0,
+        gt=0,
+        le=100,
         description="client connections / (max_connections − reserved slots) above: fail",
     )
     max_active_connections: int | None = Field(
@@ -184,7 +211,8 @@ class DatabaseParams(BaseModel):
     worst_statements: int = Field(5, ge=1, le=50, description="slowest statements quoted")
     pool_stability: PoolStabilityParams = Field(default_factory=PoolStabilityParams)
     azure: AzurePostgresParams | None = Field(
-        None, description="Azure Database for PostgreSQL: its Azure Monitor metrics too")
+        None, description="Azure Database for PostgreSQL: its Azure Monitor metrics too"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DatabaseParams:

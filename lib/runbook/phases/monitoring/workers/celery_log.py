@@ -29,20 +29,28 @@ def celery_log_check(params: WorkersParams, now: datetime | None = None) -> Chec
         return WORKER_LOG.skip("no 'celery' section in this environment's parameters")
     log = celery.log
     if log is None:
-        return WORKER_LOG.skip("no 'celery.log' in the parameters: the worker's log file is not "
-                               "known here (a deployed worker's errors are in Application "
-                               "Insights)")
+        return WORKER_LOG.skip(
+            "no 'celery.log' in the parameters: the worker's log file is not "
+            "known here (a deployed worker's errors are in Application "
+            "Insights)"
+        )
     if log.path_env is not None:
         value = os.environ.get(log.path_env)
         if not value:
             return WORKER_LOG.result(
-                Status.INCONCLUSIVE, f"${log.path_env}, which should name the "
-                "worker's log file, is not set in this run", threshold={
-                    "max_error_lines": log.max_errors})
+                Status.INCONCLUSIVE,
+                f"${log.path_env}, which should name the worker's log file, is not set in this run",
+                threshold={"max_error_lines": log.max_errors},
+            )
         path = Path(value)
     else:
         path = Path(str(log.path))
     since = (now or datetime.now(UTC)) - timedelta(seconds=celery.window_s)
-    spec = LogCheckSpec(WORKER_LOG.id, WORKER_LOG.section, WORKER_LOG.title,
-                        "the Celery worker's log", WORKER_LOG.severity)
+    spec = LogCheckSpec(
+        WORKER_LOG.id,
+        WORKER_LOG.section,
+        WORKER_LOG.title,
+        "the Celery worker's log",
+        WORKER_LOG.severity,
+    )
     return log_errors_check(spec, path, log, since=since, secrets=resolved_values(params))

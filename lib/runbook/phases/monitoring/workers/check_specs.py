@@ -18,13 +18,27 @@ class CheckSpec:
     title: str
     severity: Severity = Severity.BLOCKER
 
-    def result(self, status: Status, explanation: str, *, observed: Any = None,
-               threshold: Any = None, evidence: dict[str, Any] | None = None) -> CheckResult:
+    def result(
+        self,
+        status: Status,
+        explanation: str,
+        *,
+        observed: Any = None,
+        threshold: Any = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> CheckResult:
         """A result of this check."""
-        return CheckResult(id=self.id, section=self.section, title=self.title,
-                           severity=self.severity, status=status, observed=observed,
-                           threshold=threshold, explanation=explanation,
-                           evidence=evidence or {})
+        return CheckResult(
+            id=self.id,
+            section=self.section,
+            title=self.title,
+            severity=self.severity,
+            status=status,
+            observed=observed,
+            threshold=threshold,
+            explanation=explanation,
+            evidence=evidence or {},
+        )
 
     def skip(self, why: str) -> CheckResult:
         """SKIP: the environment has nothing for this check to look at."""

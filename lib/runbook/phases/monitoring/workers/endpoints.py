@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from runbook.phases.environment.envconfig.masking import PASSWORD_MARK, redact_url_password
 from runbook.core.secret_refs import resolve
+from runbook.phases.environment.envconfig.masking import PASSWORD_MARK, redact_url_password
 from runbook.phases.monitoring.workers.params import ServiceUrl
 
 MIN_SCRUB_LENGTH = 4  # shorter passwords would match ordinary text; the URL itself still goes

@@ -51,16 +51,18 @@ class RedisParams(BaseModel):
     url: ServiceUrl
     timeout_s: float = Field(5.0, gt=0, description="connect and command timeout")
     sample_s: float = Field(
-        0.0, ge=0, le=600,
+        0.0,
+        ge=0,
+        le=600,
         description="0: judge counters since server start; > 0: judge their change over a "
         "window of this many seconds (two INFO snapshots)",
     )
     memory_warn_pct: float = Field(80.0, gt=0, le=100, description="§5 warning: memory > this")
-    memory_critical_pct: float = Field(
-        90.0, gt=0, le=100, description="§5 critical: memory > this"
-    )
+    memory_critical_pct: float = Field(90.0, gt=0, le=100, description="§5 critical: memory > this")
     memory_limit_bytes: int | None = Field(
-        None, gt=0, description="limit to judge against when Redis has no maxmemory set "
+        None,
+        gt=0,
+        description="limit to judge against when Redis has no maxmemory set "
         "(else the host's total_system_memory is used)",
     )
     max_connected_clients: int | None = Field(
@@ -72,10 +74,12 @@ class RedisParams(BaseModel):
     )
     min_hit_rate: float = Field(0.8, ge=0, le=1, description="keyspace hits / (hits + misses)")
     latency_samples: int = Field(
-        20, ge=1, le=1000, description="PING round trips timed for 'Redis performance stable'")
+        20, ge=1, le=1000, description="PING round trips timed for 'Redis performance stable'"
+    )
     latency_interval_s: float = Field(0.05, ge=0, le=10, description="pause between them")
     max_latency_p95_ms: float = Field(
-        25.0, gt=0, description="the round trips' p95 (nearest rank) above this is a finding")
+        25.0, gt=0, description="the round trips' p95 (nearest rank) above this is a finding"
+    )
     max_evicted_keys: int = Field(0, ge=0, description="evicted keys above this are a finding")
 
     @model_validator(mode="after")
@@ -92,8 +96,10 @@ class WorkerLogParams(LogScanParams):
 
     path: str | None = Field(None, description="the worker's log file (--logfile)")
     path_env: str | None = Field(
-        None, pattern=ENV_NAME_PATTERN,
-        description="an environment variable holding the path (a rehearsal exports it)")
+        None,
+        pattern=ENV_NAME_PATTERN,
+        description="an environment variable holding the path (a rehearsal exports it)",
+    )
     timestamp_pattern: str | None = CELERY_TIMESTAMP
 
     @model_validator(mode="after")
@@ -134,7 +140,9 @@ class CeleryParams(BaseModel):
         3600.0, gt=0, description="task results finished within this window are judged"
     )
     events_window_s: float = Field(
-        0.0, ge=0, le=600,
+        0.0,
+        ge=0,
+        le=600,
         description="> 0: listen this long to task events (needs workers sending events, "
         "`-E`) for durations; 0: do not listen",
     )
@@ -147,8 +155,10 @@ class CeleryParams(BaseModel):
         description="task failures of these types count as worker failures",
     )
     log: WorkerLogParams | None = Field(
-        None, description="the worker's log file; None: not read (a deployed worker's errors "
-        "are in Application Insights)")
+        None,
+        description="the worker's log file; None: not read (a deployed worker's errors "
+        "are in Application Insights)",
+    )
     result_key_prefix: str = "celery-task-meta-"
     max_result_keys: int = Field(5000, gt=0, description="result keys read at most (sample)")
 

@@ -74,14 +74,23 @@ class TaskOutcomes:
 
     def summary(self) -> dict[str, Any]:
         """JSON-able evidence (durations summarized per task, not listed one by one)."""
-        per_duration = {name: {"count": len(v), "mean_s": round(sum(v) / len(v), 4),
-                               "max_s": round(max(v), 4)}
-                        for name, v in self.durations_by_task.items()}
-        return {"source": self.source, "window_s": self.window_s, "succeeded": self.succeeded,
-                "failed": self.failed, "revoked": self.revoked,
-                "other_states": self.other_states, "failure_types": self.failure_types,
-                "by_task": self.by_task, "durations": per_duration,
-                "scanned": self.scanned, "notes": self.notes}
+        per_duration = {
+            name: {"count": len(v), "mean_s": round(sum(v) / len(v), 4), "max_s": round(max(v), 4)}
+            for name, v in self.durations_by_task.items()
+        }
+        return {
+            "source": self.source,
+            "window_s": self.window_s,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "revoked": self.revoked,
+            "other_states": self.other_states,
+            "failure_types": self.failure_types,
+            "by_task": self.by_task,
+            "durations": per_duration,
+            "scanned": self.scanned,
+            "notes": self.notes,
+        }
 
 
 def _parse_date(value: Any) -> datetime | None:
@@ -100,25 +109,38 @@ def _exc_type(result: Any) -> str | None:
     return None
 
 
-def read_result_backend(url: str, *, key_prefix: str, window_s: float, max_keys: int,
-                        timeout_s: float, now: datetime | None = None) -> TaskOutcomes:
+def read_result_backend(
+    url: str,
+    *,
+    key_prefix: str,
+    window_s: float,
+    max_keys: int,
+    timeout_s: float,
+    now: datetime | None = None,
+) -> TaskOutcomes:
     """Outcomes of the results stored in a Redis result backend with `date_done` in the last
     `window_s` seconds (at most `max_keys` keys read). Raises redis errors on failure."""
     out = TaskOutcomes(source="redis result backend", window_s=window_s)
     since = (now or datetime.now(UTC)) - timedelta(seconds=window_s)
-    client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                  retry=Retry(NoBackoff(), 0), health_check_interval=0)
+    client = redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
     try:
         keys: list[bytes] = []
         for key in client.scan_iter(match=f"{key_prefix}*", count=1000):
             keys.append(key)
             if len(keys) >= max_keys:
-                out.notes.append(f"stopped after {max_keys} result keys (max_result_keys): "
-                                 "counts are a sample")
+                out.notes.append(
+                    f"stopped after {max_keys} result keys (max_result_keys): counts are a sample"
+                )
                 break
         unreadable = outside = 0
         for start in range(0, len(keys), MGET_CHUNK):
-            for raw in client.mget(keys[start:start + MGET_CHUNK]):
+            for raw in client.mget(keys[start : start + MGET_CHUNK]):
                 if raw is None:
                     continue  # expired between SCAN and MGET
                 out.scanned += 1
@@ -137,17 +159,23 @@ def read_result_backend(url: str, *, key_prefix: str, window_s: float, max_keys:
                     continue
                 out.count(state, meta.get("name"), _exc_type(meta.get("result")))
         if unreadable:
-            out.notes.append(f"{unreadable} result(s) not JSON (another result_serializer?): "
-                             "not counted")
+            out.notes.append(
+                f"{unreadable} result(s) not JSON (another result_serializer?): not counted"
+            )
         out.notes.append(f"{outside} finished result(s) outside the window not counted")
     finally:
         client.close()
     return out
 
 
-def listen_events(broker_url: str, *, window_s: float, transport_options: dict[str, Any],
-                  connect_timeout_s: float,
-                  subscribed: threading.Event | None = None) -> TaskOutcomes:
+def listen_events(
+    broker_url: str,
+    *,
+    window_s: float,
+    transport_options: dict[str, Any],
+    connect_timeout_s: float,
+    subscribed: threading.Event | None = None,
+) -> TaskOutcomes:
     """Outcomes and durations of tasks finishing while listening `window_s` seconds to the
     workers' task events (`subscribed` is set once listening). Raises kombu/OS errors when
     the broker cannot be reached."""
@@ -174,8 +202,9 @@ def listen_events(broker_url: str, *, window_s: float, transport_options: dict[s
         elif kind == "task-revoked":
             out.count("REVOKED", names.get(uuid))
 
-    app = inspection_app(broker_url, transport_options=transport_options,
-                         connect_timeout_s=connect_timeout_s)
+    app = inspection_app(
+        broker_url, transport_options=transport_options, connect_timeout_s=connect_timeout_s
+    )
     with app.connection_for_read() as conn:
         receiver = app.events.Receiver(conn, handlers={"*": on_event})
         receiver.connect_max_retries = 0  # fail at once on an unreachable broker

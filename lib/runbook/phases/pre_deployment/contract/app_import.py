@@ -22,9 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runbook.phases.pre_deployment.contract.errors import ImportLeak, MissingSettings, SchemaGenerationError
-from runbook.phases.pre_deployment.contract.params import ContractParams
 from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
+from runbook.phases.pre_deployment.contract.errors import (
+    ImportLeak,
+    MissingSettings,
+    SchemaGenerationError,
+)
+from runbook.phases.pre_deployment.contract.params import ContractParams
 
 # what a clean import environment keeps from the runbook's own (nothing of Python's or a venv's)
 _PASSED = re.compile(

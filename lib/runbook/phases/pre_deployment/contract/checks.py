@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from runbook.core.checks import CheckResult, Severity, Status
-from runbook.phases.pre_deployment.contract.diff import ContractDiff, Difference, diff_schemas, list_operations
+from runbook.phases.pre_deployment.contract.diff import (
+    ContractDiff,
+    Difference,
+    diff_schemas,
+    list_operations,
+)
 from runbook.phases.pre_deployment.contract.params import AcceptedChange, ChangeKind, ContractParams
 from runbook.phases.pre_deployment.contract.schema_source import (
     ContractError,
@@ -148,13 +153,18 @@ def schema_checks(params: ContractParams, base_url: str) -> list[CheckResult]:
     """OpenAPI document, Swagger UI and ReDoc of a running target (three results); SKIP each,
     naming where it is proved, when the app only runs after this run's deploy."""
     if params.live_docs == "after-deploy":
-        why = ("checked after the deploy: this run's deploy phase starts the app and checks "
-               "this page (deploy.docs.*)")
-        return [CheckResult(id=i, section=DOCS_SECTION, title=t, status=Status.SKIP,
-                            explanation=why)
-                for i, t in (("docs.openapi_schema", "OpenAPI schema generates without errors"),
-                             ("docs.swagger_ui", f"Swagger UI accessible at {params.docs_path}"),
-                             ("docs.redoc", f"ReDoc accessible at {params.redoc_path}"))]
+        why = (
+            "checked after the deploy: this run's deploy phase starts the app and checks "
+            "this page (deploy.docs.*)"
+        )
+        return [
+            CheckResult(id=i, section=DOCS_SECTION, title=t, status=Status.SKIP, explanation=why)
+            for i, t in (
+                ("docs.openapi_schema", "OpenAPI schema generates without errors"),
+                ("docs.swagger_ui", f"Swagger UI accessible at {params.docs_path}"),
+                ("docs.redoc", f"ReDoc accessible at {params.redoc_path}"),
+            )
+        ]
     url = base_url.rstrip("/") + params.openapi_path
     return [
         _schema_result(

@@ -24,7 +24,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.phases.pre_deployment.contract.errors import ContractError
-from runbook.phases.pre_deployment.contract.params import HTTP_METHODS, AcceptedChange, ChangeKind, PathRewrite
+from runbook.phases.pre_deployment.contract.params import (
+    HTTP_METHODS,
+    AcceptedChange,
+    ChangeKind,
+    PathRewrite,
+)
 
 REQUEST, RESPONSE = "request", "response"
 _SUCCESS = re.compile(r"^2(\d\d|XX)$")

@@ -18,15 +18,17 @@ from jsonschema.exceptions import ValidationError as JsonSchemaValidationError
 from openapi_spec_validator import validate
 from openapi_spec_validator.exceptions import OpenAPISpecValidatorError
 
+from runbook.core.secret_refs import SecretUnavailable, resolve
 from runbook.phases.pre_deployment.contract.app_import import ImportedSchema, import_schema
 from runbook.phases.pre_deployment.contract.errors import ContractError as ContractError
 from runbook.phases.pre_deployment.contract.errors import ImportLeak as ImportLeak
 from runbook.phases.pre_deployment.contract.errors import InvalidSchema as InvalidSchema
 from runbook.phases.pre_deployment.contract.errors import MissingSettings as MissingSettings
-from runbook.phases.pre_deployment.contract.errors import SchemaGenerationError as SchemaGenerationError
+from runbook.phases.pre_deployment.contract.errors import (
+    SchemaGenerationError as SchemaGenerationError,
+)
 from runbook.phases.pre_deployment.contract.errors import SchemaUnreachable as SchemaUnreachable
 from runbook.phases.pre_deployment.contract.params import ContractParams
-from runbook.core.secret_refs import SecretUnavailable, resolve
 
 SUPPORTED_VERSIONS = ("3.0.", "3.1.")
 

@@ -105,7 +105,7 @@ def coverage_run_argv(argv: Sequence[str]) -> list[str]:
     index = pytest_index(kept)
     if index is None:
         raise ValueError("no pytest in the gate's argv to run under `coverage run`")
-    return [*coverage_prefix(kept), "run", *options, "-m", "pytest", *kept[index + 1:]]
+    return [*coverage_prefix(kept), "run", *options, "-m", "pytest", *kept[index + 1 :]]
 
 
 def report_argvs(argv: Sequence[str], json_path: Path) -> dict[str, list[str]]:

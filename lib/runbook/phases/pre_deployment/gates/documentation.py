@@ -4,8 +4,8 @@ empty and, given the last release's git ref, were updated since (unchanged is a 
 from __future__ import annotations
 
 from runbook.core.checks import CheckResult, Status
-from runbook.providers.git_refs import GitError, changed_since, resolve_ref
 from runbook.phases.pre_deployment.gates.params import DocumentSpec, PreDeploymentParams
+from runbook.providers.git_refs import GitError, changed_since, resolve_ref
 
 
 def documentation_checks(params: PreDeploymentParams) -> list[CheckResult]:

@@ -26,8 +26,14 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.core.checks import STATUS_COLOURS, CheckResult, Severity, Status
-from runbook.phases.pre_deployment.gates.coverage_commands import cov_sources as cov_sources  # re-export
-from runbook.phases.pre_deployment.gates.params import TEST_COVERAGE, CoverageLayer, PreDeploymentParams
+from runbook.phases.pre_deployment.gates.coverage_commands import (
+    cov_sources as cov_sources,  # re-export
+)
+from runbook.phases.pre_deployment.gates.params import (
+    TEST_COVERAGE,
+    CoverageLayer,
+    PreDeploymentParams,
+)
 
 TOTAL_TOLERANCE = 0.05
 TOTAL_SOURCE = {"pytest-cov": "pytest-cov's", "coverage": "`coverage report`'s"}
@@ -64,7 +70,8 @@ class CoverageRun(BaseModel):
     sources: list[str] = Field(default_factory=list, description="the --cov sources")
     tool: str = Field(default="pytest-cov", description="what measured: pytest-cov or coverage")
     total_line: str | None = Field(
-        default=None, description="the TOTAL line of the tool that measured (pytest-cov's, or "
+        default=None,
+        description="the TOTAL line of the tool that measured (pytest-cov's, or "
         "`coverage report`'s)",
     )
     total_line_percent: float | None = None

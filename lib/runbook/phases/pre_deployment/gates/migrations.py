@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from runbook.core.checks import CheckResult, Status
-from runbook.providers.git_refs import GitError, files_at, resolve_ref
 from runbook.phases.pre_deployment.gates.params import CONFIGURATION_CHANGES, PreDeploymentParams
+from runbook.providers.git_refs import GitError, files_at, resolve_ref
 
 CHECK_ID = "config.no-migrations"
 SECTION = f"{CONFIGURATION_CHANGES} — No database migrations required"

@@ -228,7 +228,8 @@ class CompatCase(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="the configuration under test")
     cwd: str = Field(default=".", description="relative to the candidate's tree")
     expect: dict[str, Any] = Field(
-        min_length=1, description="dotted path in the printed JSON -> the value it must have")
+        min_length=1, description="dotted path in the printed JSON -> the value it must have"
+    )
     timeout_s: float = Field(default=120, gt=0)
 
 
@@ -285,15 +286,19 @@ class PreDeploymentParams(BaseModel):
     )
     gates: list[Gate] = Field(default_factory=lambda: checklist_gates())
     parallel: int = Field(
-        default=2, ge=1, le=16,
+        default=2,
+        ge=1,
+        le=16,
         description="gates run at once (each has its own reports and COVERAGE_FILE); gates "
         "sharing a `locks` entry still run one after the other",
     )
     coverage_layers: list[CoverageLayer] = Field(default_factory=lambda: checklist_layers())
     documents: list[DocumentSpec] = Field(default_factory=lambda: checklist_documents())
     utility_compat: UtilityCompatParams | None = Field(
-        default=None, description="Pre-Deployment §4 'Old utility configuration methods still "
-        "work' (gates.utility_compat); None: not tried (SKIP)")
+        default=None,
+        description="Pre-Deployment §4 'Old utility configuration methods still "
+        "work' (gates.utility_compat); None: not tried (SKIP)",
+    )
     migrations_dir: str = Field(default="alembic/versions", description="Alembic versions folder")
     migrations_severity: Severity = Severity.BLOCKER
 

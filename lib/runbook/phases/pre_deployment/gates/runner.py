@@ -42,7 +42,6 @@ from runbook.phases.pre_deployment.gates.coverage_commands import (
     coverage_run_argv,
     report_argvs,
 )
-from runbook.providers.git_refs import GitError
 from runbook.phases.pre_deployment.gates.params import (
     DEFAULT_RUNNER,
     PYTHON_PLACEHOLDER,
@@ -62,6 +61,7 @@ from runbook.phases.pre_deployment.gates.tool_reports import (
     parse_ruff_format,
     warnings_in,
 )
+from runbook.providers.git_refs import GitError
 from runbook.providers.worktree import Candidate, candidate_worktree
 
 KILL_GRACE_S = 3.0
@@ -115,7 +115,9 @@ def python_argv(python: Sequence[str] | None, repo: Path) -> list[str]:
 
 
 def expand_argv(
-    argv: Sequence[str], repo: Path, python: Sequence[str] | None,
+    argv: Sequence[str],
+    repo: Path,
+    python: Sequence[str] | None,
     runner: Sequence[str] = DEFAULT_RUNNER,
 ) -> list[str]:
     """`argv` with `{run}` replaced by the runner prefix and `{python}` by the interpreter."""
@@ -131,8 +133,12 @@ def expand_argv(
 
 
 def gate_argv(
-    gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None,
-    runner: Sequence[str] = DEFAULT_RUNNER, mypy_output: str | None = None,
+    gate: Gate,
+    repo: Path,
+    evidence_dir: Path,
+    python: Sequence[str] | None,
+    runner: Sequence[str] = DEFAULT_RUNNER,
+    mypy_output: str | None = None,
 ) -> list[str]:
     """The full argv a gate runs: placeholders expanded, report options appended."""
     argv = expand_argv(gate.argv, repo, python, runner)
@@ -186,7 +192,12 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _execute(
-    argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float, out: Path, err: Path,
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout_s: float,
+    out: Path,
+    err: Path,
     cancel: threading.Event | None = None,
 ) -> _Process:
     run = _Process()
@@ -442,9 +453,15 @@ def _tool_version(argv: list[str] | None, cwd: Path, env: dict[str, str],
 
 
 def run_gate(
-    gate: Gate, repo: Path, evidence_dir: Path, python: Sequence[str] | None = None,
-    cancel: threading.Event | None = None, *, runner: Sequence[str] = DEFAULT_RUNNER,
-    env_passthrough: Sequence[str] = (), candidate: Candidate | None = None,
+    gate: Gate,
+    repo: Path,
+    evidence_dir: Path,
+    python: Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
+    *,
+    runner: Sequence[str] = DEFAULT_RUNNER,
+    env_passthrough: Sequence[str] = (),
+    candidate: Candidate | None = None,
 ) -> CheckResult:
     """Run one gate in `repo` (the candidate's tree), keep its logs and reports in
     `evidence_dir`, judge its report. Setting `cancel` interrupts it as Ctrl-C would."""
@@ -583,8 +600,13 @@ def _junit_written(gate: Gate, evidence_dir: Path) -> bool:
 
 
 def _coverage_py_reports(
-    gate: Gate, plain: list[str], cwd: Path, env: dict[str, str], evidence_dir: Path,
-    deadline: float, cancel: threading.Event | None,
+    gate: Gate,
+    plain: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    evidence_dir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
 ) -> list[dict[str, Any]]:
     """After `coverage run -m pytest`: `coverage combine` (only when the target's config wrote
     parallel data files), `coverage json -o <evidence>` and `coverage report`, through the
@@ -599,10 +621,19 @@ def _coverage_py_reports(
         log, err_log = (_report_path(gate, evidence_dir, f"{slug}.{s}") for s in ("log", "err.log"))
         remaining = max(5.0, deadline - time.monotonic())
         done = _execute(step_argv, cwd, env, remaining, log, err_log, cancel)
-        steps.append({"step": name, "argv": step_argv, "command": shlex.join(step_argv),
-                      "exit_code": done.exit_code, "log": log.name, "stderr": err_log.name,
-                      "why": done.start_error or ("timed out" if done.timed_out else None)
-                      or (_last_line(err_log) or _last_line(log) if done.exit_code else None)})
+        steps.append(
+            {
+                "step": name,
+                "argv": step_argv,
+                "command": shlex.join(step_argv),
+                "exit_code": done.exit_code,
+                "log": log.name,
+                "stderr": err_log.name,
+                "why": done.start_error
+                or ("timed out" if done.timed_out else None)
+                or (_last_line(err_log) or _last_line(log) if done.exit_code else None),
+            }
+        )
     return steps
 
 
@@ -619,8 +650,10 @@ def _with_coverage_py(outcome: _Outcome, steps: list[dict[str, Any]], evidence_d
                            cov_total_percent=text.cov_total_percent)  # fmt: skip
     json_step = next((s for s in steps if s["step"] == "coverage json"), None)
     if json_step is not None and not (evidence_dir / _json_name(json_step)).is_file():
-        details["coverage_problem"] = (f"`{json_step['command']}` exited {json_step['exit_code']}"
-                                       f" and wrote no report: {json_step['why'] or 'no output'}")
+        details["coverage_problem"] = (
+            f"`{json_step['command']}` exited {json_step['exit_code']}"
+            f" and wrote no report: {json_step['why'] or 'no output'}"
+        )
     how = "coverage measured by coverage.py: coverage run -m pytest, then coverage json/report"
     return _Outcome(outcome.status, outcome.observed, outcome.threshold,
                     f"{outcome.explanation} ({how})", details)  # fmt: skip
@@ -709,8 +742,14 @@ def run_gates(params: PreDeploymentParams, evidence_dir: Path) -> list[CheckResu
                                 params.worktree_keep) as candidate:  # fmt: skip
             return _run_all(params, candidate.root, evidence_dir, candidate)
     except GitError as exc:
-        return [_not_run(g, f"cannot check out the candidate {params.candidate_ref!r}: {exc}",
-                         candidate={"ref": params.candidate_ref}) for g in params.gates]
+        return [
+            _not_run(
+                g,
+                f"cannot check out the candidate {params.candidate_ref!r}: {exc}",
+                candidate={"ref": params.candidate_ref},
+            )
+            for g in params.gates
+        ]
 
 
 def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
@@ -722,8 +761,10 @@ def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
     done: dict[int, CheckResult] = {}
     index_of = {g.id: i for i, g in enumerate(params.gates)}
     needed = {n for g in params.gates for n in g.needs}
-    queue = sorted(enumerate(params.gates),
-                   key=lambda item: (item[1].id not in needed, _SCHEDULE.get(item[1].kind, 2)))
+    queue = sorted(
+        enumerate(params.gates),
+        key=lambda item: (item[1].id not in needed, _SCHEDULE.get(item[1].kind, 2)),
+    )
     cancel = threading.Event()
     one = partial(run_gate, repo=root, evidence_dir=evidence_dir, python=params.python,
                   cancel=cancel, runner=params.runner, env_passthrough=params.env_passthrough,
@@ -765,5 +806,7 @@ def _run_all(params: PreDeploymentParams, root: Path, evidence_dir: Path,
 
 
 def _need_failed(need: CheckResult) -> str:
-    return (f"not run: it needs {need.id} to pass first, which is {need.status.value.upper()}: "
-            f"{need.explanation[:200]}")
+    return (
+        f"not run: it needs {need.id} to pass first, which is {need.status.value.upper()}: "
+        f"{need.explanation[:200]}"
+    )

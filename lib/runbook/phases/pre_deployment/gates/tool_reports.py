@@ -196,8 +196,14 @@ def parse_ruff_check(text: str) -> FindingsReport:
         if found := _RUFF_FOUND.match(line):
             report.summary_count = int(found["count"])
         elif match := _RUFF_CONCISE.match(line):
-            report.findings.append(Finding(file=match["file"], line=int(match["line"]),
-                                           code=match["code"], message=match["message"]))
+            report.findings.append(
+                Finding(
+                    file=match["file"],
+                    line=int(match["line"]),
+                    code=match["code"],
+                    message=match["message"],
+                )
+            )
         elif not line.startswith(("All checks passed", "[*]", "No fixes available")):
             report.unparsed_lines.append(line)
     if not report.findings and report.summary_count is None and report.unparsed_lines:

@@ -15,16 +15,18 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.core.checks import Severity
-from runbook.providers.http import http_statuses
 from runbook.core.secret_refs import SecretRef
-from runbook.phases.verify.smoke import RequestSpec
 from runbook.core.target import validate_http_url
+from runbook.phases.verify.smoke import RequestSpec
+from runbook.providers.http import http_statuses
 
 INTEGRATION_SECTION = "Deployment Steps §2.3 Integration Tests (Staging)"
 SMOKE_22_SECTION = "Deployment Steps §2.2 Smoke Tests (Staging)"
 BOTH_SECTIONS = f"{INTEGRATION_SECTION}; {SMOKE_22_SECTION}"
-NOTIFICATIONS_SECTION = ("Deployment Steps §2.2 Smoke Tests (Staging) — Notifications delivered; "
-                         "§3.3 Within 15 minutes — Check notifications delivered")
+NOTIFICATIONS_SECTION = (
+    "Deployment Steps §2.2 Smoke Tests (Staging) — Notifications delivered; "
+    "§3.3 Within 15 minutes — Check notifications delivered"
+)
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -74,7 +76,7 @@ class CheckToggle(BaseModel):
 
 
 class FrontendParams(CheckToggle):
-    """"Frontend integration works", part 1: the frontend answers."""
+    """ "Frontend integration works", part 1: the frontend answers."""
 
     url: str | None = Field(
         None, description="the frontend's absolute URL; None = the target's base_url + path"
@@ -91,7 +93,7 @@ class FrontendParams(CheckToggle):
 
 
 class CorsParams(CheckToggle):
-    """"Frontend integration works", part 2: CORS preflights from allowed / foreign origins."""
+    """ "Frontend integration works", part 2: CORS preflights from allowed / foreign origins."""
 
     path: str = Field(
         "/api/v1/projects/", pattern=r"^/\S*$", description="the API route a browser calls"
@@ -119,7 +121,7 @@ class CorsParams(CheckToggle):
 
 
 class NotificationParams(BaseModel):
-    """"Notifications delivered" (§2.2, §3.3): after the job completes, its owner's
+    """ "Notifications delivered" (§2.2, §3.3): after the job completes, its owner's
     notification list holds an entry about it within `wait_s`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -127,18 +129,20 @@ class NotificationParams(BaseModel):
     enabled: bool = True
     request: RequestSpec = Field(
         default_factory=lambda: _request(method="GET", path="/api/v1/notifications/"),
-        description="the request listing the test user's notifications")
+        description="the request listing the test user's notifications",
+    )
     items_key: str = Field("data", description="dotted path to the list in the answer")
     match: dict[str, Any] = Field(
         default_factory=lambda: {"data.job_id": "{job_id}"},
-        description="dotted path in an entry -> the value it must have ({name}: a capture)")
+        description="dotted path in an entry -> the value it must have ({name}: a capture)",
+    )
     wait_s: float = Field(30.0, gt=0, le=3600, description="how long the notification may take")
     interval_s: float = Field(1.0, gt=0, le=300, description="pause between reads of the list")
     severity: Severity = Severity.BLOCKER
 
 
 class JobProcessingParams(CheckToggle):
-    """"Celery workers process jobs": create a job, poll it until a final status."""
+    """ "Celery workers process jobs": create a job, poll it until a final status."""
 
     section: str = BOTH_SECTIONS
     create: Step = Field(
@@ -162,11 +166,12 @@ class JobProcessingParams(CheckToggle):
     notification: NotificationParams = Field(
         default_factory=lambda: NotificationParams(),
         description="the completed job's notification reaches the list (enabled: false: not "
-        "checked)")
+        "checked)",
+    )
 
 
 class RateLimitParams(CheckToggle):
-    """"Rate limiting works": a bounded burst must be answered 429 with Retry-After."""
+    """ "Rate limiting works": a bounded burst must be answered 429 with Retry-After."""
 
     request: RequestSpec = Field(
         default_factory=lambda: _request(method="GET", path="/health", auth=False),
@@ -188,7 +193,7 @@ class RateLimitParams(CheckToggle):
 
 
 class FileTransferParams(CheckToggle):
-    """"File uploads work" / "File downloads work": random bytes up, down, same sha256, delete."""
+    """ "File uploads work" / "File downloads work": random bytes up, down, same sha256, delete."""
 
     section: str = BOTH_SECTIONS
     size_bytes: int = Field(64 * 1024, ge=1, le=100 * 1024 * 1024)
@@ -220,12 +225,10 @@ class FileTransferParams(CheckToggle):
 
 
 class CacheParams(CheckToggle):
-    """"Redis caching works": the detailed health reports Redis healthy."""
+    """ "Redis caching works": the detailed health reports Redis healthy."""
 
     request: RequestSpec = Field(
-        default_factory=lambda: _request(
-            method="GET", path="/api/v1/health/detailed", auth=False
-        )
+        default_factory=lambda: _request(method="GET", path="/api/v1/health/detailed", auth=False)
     )
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
     status_key: str = Field("redis.status", description="dotted path to Redis's status")
@@ -233,7 +236,7 @@ class CacheParams(CheckToggle):
 
 
 class ExportParams(CheckToggle):
-    """"Export functionality works": export a dataset, wait, download, validate the archive."""
+    """ "Export functionality works": export a dataset, wait, download, validate the archive."""
 
     section: str = SMOKE_22_SECTION
     create: Step = Field(
@@ -286,8 +289,10 @@ def _default_test_data() -> list[Step]:
         _step(
             method="POST",
             path="/api/v1/projects/",
-            json={"name": "runbook-integration {run_id}",
-                  "description": "created by the runbook's integration checks"},
+            json={
+                "name": "runbook-integration {run_id}",
+                "description": "created by the runbook's integration checks",
+            },
             expect_status=[201],
             capture={"project_id": "id"},
             cleanup=_request(method="DELETE", path="/api/v1/projects/{project_id}"),
@@ -295,8 +300,12 @@ def _default_test_data() -> list[Step]:
         _step(
             method="POST",
             path="/api/v1/datasets/",
-            json={"project_id": "{project_id}", "name": "runbook-integration {run_id}",
-                  "keywords": ["runbook"], "max_images": 5},
+            json={
+                "project_id": "{project_id}",
+                "name": "runbook-integration {run_id}",
+                "keywords": ["runbook"],
+                "max_images": 5,
+            },
             expect_status=[201],
             capture={"dataset_id": "id"},
             cleanup=_request(method="DELETE", path="/api/v1/datasets/{dataset_id}"),
@@ -342,8 +351,10 @@ def _require(where: str, spec: RequestSpec, known: set[str]) -> None:
     if isinstance(spec, Step) and spec.cleanup is not None:
         missing |= spec.cleanup.placeholders() - known - set(spec.capture)
     if missing:
-        raise ValueError(f"{where}: uses {sorted(missing)}, which nothing before it provides "
-                         f"(known: {sorted(known)})")
+        raise ValueError(
+            f"{where}: uses {sorted(missing)}, which nothing before it provides "
+            f"(known: {sorted(known)})"
+        )
 
 
 def _require_chain(where: str, first: Step, later: list[RequestSpec], known: set[str]) -> None:

@@ -19,6 +19,8 @@ from typing import Any, Self
 import httpx
 
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
+from runbook.core.target import TargetParams
 from runbook.phases.verify.integration.params import (
     FILE_NAME,
     INTEGRATION_SECTION,
@@ -29,10 +31,8 @@ from runbook.phases.verify.integration.params import (
     JobProcessingParams,
     Step,
 )
-from runbook.providers.http import Exchange, exchange
-from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
 from runbook.phases.verify.smoke import _MISSING, RequestSpec, fill, lookup, missing_token
-from runbook.core.target import TargetParams
+from runbook.providers.http import Exchange, exchange
 
 _CORS_HEADERS = ("access-control-", "vary")
 _SAME_ORIGIN_GET = RequestSpec.model_validate({"path": "/"})  # with the token; url given apart
@@ -60,10 +60,13 @@ class _Sent:
             return {"error": self.error}
         ev = self.ex.evidence()
         if ev["response"] is not None:
-            ev["response"]["headers"].update({
-                k: v for k, v in self.ex.response_headers.items()
-                if k.lower().startswith(_CORS_HEADERS)
-            })
+            ev["response"]["headers"].update(
+                {
+                    k: v
+                    for k, v in self.ex.response_headers.items()
+                    if k.lower().startswith(_CORS_HEADERS)
+                }
+            )
             if binary:
                 ev["response"]["body_excerpt"] = (
                     f"<{len(self.body)} bytes, sha256 {hashlib.sha256(self.body).hexdigest()}>"
@@ -106,38 +109,70 @@ class IntegrationSession:
         captures, cleanups = self._captures(), _Cleanups()
 
         def result(status: Status, why: str, observed: Any = None, **ev: Any) -> CheckResult:
-            return self._result("integration.jobs", "Celery workers process jobs (a crawl job "
-                                "runs to completion)", p, status, why, observed,
-                                {"wait_s": p.wait_s, "done": p.done_values}, ev)
+            return self._result(
+                "integration.jobs",
+                "Celery workers process jobs (a crawl job runs to completion)",
+                p,
+                status,
+                why,
+                observed,
+                {"wait_s": p.wait_s, "done": p.done_values},
+                ev,
+            )
 
-        no_token = self._no_token([*self.params.test_data, p.create, p.poll,
-                                   *([p.notification.request] if p.notification.enabled else [])])
+        no_token = self._no_token(
+            [
+                *self.params.test_data,
+                p.create,
+                p.poll,
+                *([p.notification.request] if p.notification.enabled else []),
+            ]
+        )
         if no_token:
             return [result(Status.INCONCLUSIVE, f"not attempted: {no_token}")]
         out: list[CheckResult] = []
         setup, problem = self._setup(captures, cleanups)
         if problem:
-            out.append(result(Status.ERROR, f"could not create the test data: {problem}",
-                              test_data=setup))
+            out.append(
+                result(Status.ERROR, f"could not create the test data: {problem}", test_data=setup)
+            )
         else:
             created, problem, failed = self._step(p.create, captures, cleanups, p.timeout_s)
             if problem:
-                out.append(result(Status.FAIL if failed else Status.ERROR,
-                                  f"creating the job: {problem}", test_data=setup,
-                                  create=created.evidence()))
+                out.append(
+                    result(
+                        Status.FAIL if failed else Status.ERROR,
+                        f"creating the job: {problem}",
+                        test_data=setup,
+                        create=created.evidence(),
+                    )
+                )
             else:
-                out.append(self._poll_outcome(
-                    result, p.poll, captures, p.status_key, p.done_values, p.failed_values,
-                    p.wait_s, p.interval_s, p.timeout_s, "job",
-                    test_data=setup, create=created.evidence()))
+                out.append(
+                    self._poll_outcome(
+                        result,
+                        p.poll,
+                        captures,
+                        p.status_key,
+                        p.done_values,
+                        p.failed_values,
+                        p.wait_s,
+                        p.interval_s,
+                        p.timeout_s,
+                        "job",
+                        test_data=setup,
+                        create=created.evidence(),
+                    )
+                )
         if p.notification.enabled:
             out.append(self._notification(p, captures, out[-1]))
         out.append(self._cleanup("integration.jobs.cleanup", p, cleanups, captures))
         return out
 
-    def _notification(self, p: JobProcessingParams, captures: dict[str, Any],
-                      job: CheckResult) -> CheckResult:
-        """"Notifications delivered": the completed job's entry appears in the list."""
+    def _notification(
+        self, p: JobProcessingParams, captures: dict[str, Any], job: CheckResult
+    ) -> CheckResult:
+        """ "Notifications delivered": the completed job's entry appears in the list."""
         n = p.notification
         problem: str | None = None
         try:
@@ -147,17 +182,29 @@ class IntegrationSession:
 
         def result(status: Status, why: str, observed: Any = None, **ev: Any) -> CheckResult:
             return CheckResult(
-                id="integration.notifications", section=NOTIFICATIONS_SECTION,
-                title="Notifications delivered (the completed job's notification reaches the "
-                "list)", severity=n.severity, status=status, phase=self.phase,
-                observed=observed, threshold={"match": _jsonable(wanted), "wait_s": n.wait_s},
-                explanation=why, evidence={"target": self.target.base_url,
-                                           "run_id": self.run_id, "list": n.request.path, **ev})
+                id="integration.notifications",
+                section=NOTIFICATIONS_SECTION,
+                title="Notifications delivered (the completed job's notification reaches the list)",
+                severity=n.severity,
+                status=status,
+                phase=self.phase,
+                observed=observed,
+                threshold={"match": _jsonable(wanted), "wait_s": n.wait_s},
+                explanation=why,
+                evidence={
+                    "target": self.target.base_url,
+                    "run_id": self.run_id,
+                    "list": n.request.path,
+                    **ev,
+                },
+            )
 
         if job.status != Status.PASS:
-            return result(Status.ERROR if job.status is Status.ERROR else Status.INCONCLUSIVE,
-                          "not looked for: the job did not complete "
-                          f"({job.status.value}: {job.explanation}), so nothing had to notify")
+            return result(
+                Status.ERROR if job.status is Status.ERROR else Status.INCONCLUSIVE,
+                "not looked for: the job did not complete "
+                f"({job.status.value}: {job.explanation}), so nothing had to notify",
+            )
         if problem:
             return result(Status.ERROR, problem)
         started = time.perf_counter()
@@ -176,23 +223,31 @@ class IntegrationSession:
                     last_problem = f"'{n.items_key}' is not a list in the answer"
                 else:
                     seen = len(items)
-                    hit = next((i for i in items if all(lookup(i, k) == v
-                                                        for k, v in wanted.items())), None)
+                    hit = next(
+                        (i for i in items if all(lookup(i, k) == v for k, v in wanted.items())),
+                        None,
+                    )
                     if hit is not None:
                         elapsed = round(time.perf_counter() - started, 3)
-                        return result(Status.PASS, f"the job's notification was listed after "
-                                      f"{elapsed} s ({reads} read(s))",
-                                      {"elapsed_s": elapsed, "reads": reads},
-                                      notification=_jsonable(hit))
+                        return result(
+                            Status.PASS,
+                            f"the job's notification was listed after "
+                            f"{elapsed} s ({reads} read(s))",
+                            {"elapsed_s": elapsed, "reads": reads},
+                            notification=_jsonable(hit),
+                        )
                     last_problem = f"none of the {seen} listed notification(s) matches"
             if time.perf_counter() + n.interval_s > deadline:
                 break
             time.sleep(n.interval_s)
         elapsed = round(time.perf_counter() - started, 3)
         status = Status.FAIL if last_problem.startswith("none of") else Status.ERROR
-        return result(status, f"no notification of the completed job within {n.wait_s:g} s: "
-                      f"{last_problem}", {"elapsed_s": elapsed, "reads": reads, "listed": seen},
-                      last_read=sent.evidence())
+        return result(
+            status,
+            f"no notification of the completed job within {n.wait_s:g} s: {last_problem}",
+            {"elapsed_s": elapsed, "reads": reads, "listed": seen},
+            last_read=sent.evidence(),
+        )
 
     def rate_limiting(self) -> list[CheckResult]:
         """A bounded burst to the configured route gets a 429 with Retry-After."""
@@ -200,13 +255,17 @@ class IntegrationSession:
         title = "Rate limiting works (a burst is answered 429 with Retry-After)"
         if not p.enabled:
             return [self._skipped("integration.rate-limit", title, p)]
-        threshold = {"status": p.limited_status, "within_requests": p.max_requests,
-                     "within_s": p.max_seconds,
-                     **({"header": p.retry_after_header} if p.require_retry_after else {})}
+        threshold = {
+            "status": p.limited_status,
+            "within_requests": p.max_requests,
+            "within_s": p.max_seconds,
+            **({"header": p.retry_after_header} if p.require_retry_after else {}),
+        }
 
         def result(status: Status, why: str, observed: Any = None, **ev: Any) -> CheckResult:
-            return self._result("integration.rate-limit", title, p, status, why, observed,
-                                threshold, ev)
+            return self._result(
+                "integration.rate-limit", title, p, status, why, observed, threshold, ev
+            )
 
         no_token = self._no_token([p.request], p.token)
         if no_token:
@@ -223,16 +282,20 @@ class IntegrationSession:
         except KeyError as exc:
             return [result(Status.ERROR, f"the request needs {exc.args[0]!r}")]
         url = self._url(path)
-        transport = httpx.HTTPTransport(local_address=p.source_address,
-                                        verify=self.target.verify_tls)
+        transport = httpx.HTTPTransport(
+            local_address=p.source_address, verify=self.target.verify_tls
+        )
         counts: dict[str, int] = {}
         first: Exchange | None = None
         limited: Exchange | None = None
         last: Exchange | None = None
         sent = 0
         started = time.perf_counter()
-        with httpx.Client(transport=transport, timeout=p.timeout_s or self.target.timeout_s,
-                          follow_redirects=False) as client:
+        with httpx.Client(
+            transport=transport,
+            timeout=p.timeout_s or self.target.timeout_s,
+            follow_redirects=False,
+        ) as client:
             while sent < p.max_requests and time.perf_counter() - started < p.max_seconds:
                 last = exchange(client, p.request.method, url, headers=headers, json_body=body)
                 sent += 1
@@ -245,8 +308,11 @@ class IntegrationSession:
         elapsed = round(time.perf_counter() - started, 3)
         observed: dict[str, Any] = {"requests": sent, "elapsed_s": elapsed, "statuses": counts}
         evidence: dict[str, Any] = {
-            "client": {"auth": p.request.auth, "token": (p.token or self.target.token).describe()
-                       if p.request.auth else None, "source_address": p.source_address},
+            "client": {
+                "auth": p.request.auth,
+                "token": (p.token or self.target.token).describe() if p.request.auth else None,
+                "source_address": p.source_address,
+            },
             "first": first.evidence() if first else None,
             "last": last.evidence() if last else None,
         }
@@ -254,34 +320,79 @@ class IntegrationSession:
             retry_after = _header(limited, p.retry_after_header)
             observed |= {"limited_at_request": sent, "retry_after": retry_after}
             if retry_after is None and p.require_retry_after:
-                return [result(Status.FAIL, f"request {sent} was answered {p.limited_status} but "
-                               f"without a {p.retry_after_header} header", observed, **evidence)]
-            return [result(Status.PASS, f"request {sent} of the burst was answered "
-                           f"{p.limited_status} ({p.retry_after_header}: {retry_after})",
-                           observed, **evidence)]
+                return [
+                    result(
+                        Status.FAIL,
+                        f"request {sent} was answered {p.limited_status} but "
+                        f"without a {p.retry_after_header} header",
+                        observed,
+                        **evidence,
+                    )
+                ]
+            return [
+                result(
+                    Status.PASS,
+                    f"request {sent} of the burst was answered "
+                    f"{p.limited_status} ({p.retry_after_header}: {retry_after})",
+                    observed,
+                    **evidence,
+                )
+            ]
         if last is not None and not last.ok:
-            return [result(Status.ERROR, f"the burst broke off at request {sent}: {last.error}",
-                           observed, **evidence)]
+            return [
+                result(
+                    Status.ERROR,
+                    f"the burst broke off at request {sent}: {last.error}",
+                    observed,
+                    **evidence,
+                )
+            ]
         if not any(k.startswith("2") for k in counts):
-            return [result(Status.ERROR, f"no request of the burst was answered 2xx ({counts}): "
-                           "the route or the client identity is wrong, nothing is proven",
-                           observed, **evidence)]
-        return [result(Status.FAIL, f"no {p.limited_status} in {sent} requests over {elapsed} s "
-                       f"({counts})", observed, **evidence)]
+            return [
+                result(
+                    Status.ERROR,
+                    f"no request of the burst was answered 2xx ({counts}): "
+                    "the route or the client identity is wrong, nothing is proven",
+                    observed,
+                    **evidence,
+                )
+            ]
+        return [
+            result(
+                Status.FAIL,
+                f"no {p.limited_status} in {sent} requests over {elapsed} s ({counts})",
+                observed,
+                **evidence,
+            )
+        ]
 
     def file_transfer(self) -> list[CheckResult]:
         """Random bytes uploaded, downloaded back identical (sha256), then deleted."""
         p = self.params.files
         up_title, down_title = "File uploads work", "File downloads work (same sha256)"
         if not p.enabled:
-            return [self._skipped("integration.files.upload", up_title, p),
-                    self._skipped("integration.files.download", down_title, p)]
+            return [
+                self._skipped("integration.files.upload", up_title, p),
+                self._skipped("integration.files.download", down_title, p),
+            ]
         no_token = self._no_token([p.upload, p.download])
         if no_token:
-            return [self._result(check_id, title, p, Status.INCONCLUSIVE,
-                                 f"not attempted: {no_token}", None, None, {})
-                    for check_id, title in (("integration.files.upload", up_title),
-                                            ("integration.files.download", down_title))]
+            return [
+                self._result(
+                    check_id,
+                    title,
+                    p,
+                    Status.INCONCLUSIVE,
+                    f"not attempted: {no_token}",
+                    None,
+                    None,
+                    {},
+                )
+                for check_id, title in (
+                    ("integration.files.upload", up_title),
+                    ("integration.files.download", down_title),
+                )
+            ]
         captures, cleanups = self._captures(), _Cleanups()
         captures[FILE_NAME] = fill(p.name, captures)
         data = os.urandom(p.size_bytes)
@@ -290,23 +401,42 @@ class IntegrationSession:
         if p.encoding == "raw":
             content, ctype = data, p.content_type
         else:
-            request = httpx.Request(p.upload.method, "http://multipart.invalid/", files={
-                p.multipart_field: (captures[FILE_NAME], data, p.content_type)})
+            request = httpx.Request(
+                p.upload.method,
+                "http://multipart.invalid/",
+                files={p.multipart_field: (captures[FILE_NAME], data, p.content_type)},
+            )
             content, ctype = request.read(), request.headers["content-type"]
 
-        upload, problem, failed = self._step(p.upload, captures, cleanups, p.timeout_s,
-                                             content=content, content_type=ctype)
+        upload, problem, failed = self._step(
+            p.upload, captures, cleanups, p.timeout_s, content=content, content_type=ctype
+        )
         threshold = {"status": p.upload.expect_status}
-        out = [self._result(
-            "integration.files.upload", up_title, p,
-            Status.PASS if not problem else Status.FAIL if failed else Status.ERROR,
-            problem or f"{len(data)} random bytes uploaded ({upload.status})",
-            {"status": upload.status, "bytes": len(data)}, threshold,
-            {"sent": sent_meta, "upload": upload.evidence()})]
+        out = [
+            self._result(
+                "integration.files.upload",
+                up_title,
+                p,
+                Status.PASS if not problem else Status.FAIL if failed else Status.ERROR,
+                problem or f"{len(data)} random bytes uploaded ({upload.status})",
+                {"status": upload.status, "bytes": len(data)},
+                threshold,
+                {"sent": sent_meta, "upload": upload.evidence()},
+            )
+        ]
         if problem:
-            out.append(self._result(
-                "integration.files.download", down_title, p, Status.ERROR,
-                "not attempted: the upload did not succeed", None, None, {"sent": sent_meta}))
+            out.append(
+                self._result(
+                    "integration.files.download",
+                    down_title,
+                    p,
+                    Status.ERROR,
+                    "not attempted: the upload did not succeed",
+                    None,
+                    None,
+                    {"sent": sent_meta},
+                )
+            )
         else:
             got, problem, failed = self._step(p.download, captures, cleanups, p.timeout_s)
             got_digest = hashlib.sha256(got.body).hexdigest() if got.ex and got.ex.ok else None
@@ -314,14 +444,27 @@ class IntegrationSession:
             if problem:
                 status, why = (Status.FAIL if failed else Status.ERROR), problem
             elif got_digest != digest:
-                status, why = Status.FAIL, (f"downloaded {len(got.body)} bytes with sha256 "
-                                            f"{got_digest}, uploaded {len(data)} with {digest}")
+                status, why = (
+                    Status.FAIL,
+                    (
+                        f"downloaded {len(got.body)} bytes with sha256 "
+                        f"{got_digest}, uploaded {len(data)} with {digest}"
+                    ),
+                )
             else:
                 status, why = Status.PASS, f"downloaded {len(got.body)} bytes, sha256 identical"
-            out.append(self._result(
-                "integration.files.download", down_title, p, status, why, observed,
-                {"status": p.download.expect_status, "sha256": digest},
-                {"sent": sent_meta, "download": got.evidence(binary=True)}))
+            out.append(
+                self._result(
+                    "integration.files.download",
+                    down_title,
+                    p,
+                    status,
+                    why,
+                    observed,
+                    {"status": p.download.expect_status, "sha256": digest},
+                    {"sent": sent_meta, "download": got.evidence(binary=True)},
+                )
+            )
         out.append(self._cleanup("integration.files.cleanup", p, cleanups, captures))
         return out
 
@@ -333,8 +476,18 @@ class IntegrationSession:
             return [self._skipped("integration.redis", title, p)]
         no_token = self._no_token([p.request])
         if no_token:
-            return [self._result("integration.redis", title, p, Status.INCONCLUSIVE,
-                                 f"not attempted: {no_token}", None, None, {})]
+            return [
+                self._result(
+                    "integration.redis",
+                    title,
+                    p,
+                    Status.INCONCLUSIVE,
+                    f"not attempted: {no_token}",
+                    None,
+                    None,
+                    {},
+                )
+            ]
         sent = self._send(p.request, self._captures(), p.timeout_s)
         threshold = {"status": p.expect_status, p.status_key: p.healthy_values}
         value = lookup(sent.ex.json, p.status_key) if sent.ex and sent.ex.ok else _MISSING
@@ -349,8 +502,18 @@ class IntegrationSession:
             status, why = Status.ERROR, f"'{p.status_key}' is missing from the response"
         else:
             status, why = Status.PASS, f"'{p.status_key}' is {value!r}"
-        return [self._result("integration.redis", title, p, status, why, observed, threshold,
-                             {"health": sent.evidence()})]
+        return [
+            self._result(
+                "integration.redis",
+                title,
+                p,
+                status,
+                why,
+                observed,
+                threshold,
+                {"health": sent.evidence()},
+            )
+        ]
 
     def export(self) -> list[CheckResult]:
         """A fresh dataset is exported; the archive downloads and holds the expected manifest."""
@@ -359,12 +522,17 @@ class IntegrationSession:
         if not p.enabled:
             return [self._skipped("integration.export", title, p)]
         captures, cleanups = self._captures(), _Cleanups()
-        threshold = {"format": p.expect_format, "members": p.required_members,
-                     "manifest": p.manifest_expect, "wait_s": p.wait_s}
+        threshold = {
+            "format": p.expect_format,
+            "members": p.required_members,
+            "manifest": p.manifest_expect,
+            "wait_s": p.wait_s,
+        }
 
         def result(status: Status, why: str, observed: Any = None, **ev: Any) -> CheckResult:
-            return self._result("integration.export", title, p, status, why, observed,
-                                threshold, ev)
+            return self._result(
+                "integration.export", title, p, status, why, observed, threshold, ev
+            )
 
         later = [r for r in (p.poll, p.download) if r is not None]
         no_token = self._no_token([*self.params.test_data, p.create, *later])
@@ -373,8 +541,9 @@ class IntegrationSession:
         out: list[CheckResult] = []
         setup, problem = self._setup(captures, cleanups)
         if problem:
-            out.append(result(Status.ERROR, f"could not create the test data: {problem}",
-                              test_data=setup))
+            out.append(
+                result(Status.ERROR, f"could not create the test data: {problem}", test_data=setup)
+            )
         else:
             out.append(self._export_outcome(result, captures, cleanups, setup=setup))
         out.append(self._cleanup("integration.export.cleanup", p, cleanups, captures))
@@ -382,8 +551,14 @@ class IntegrationSession:
 
     def run_all(self) -> list[CheckResult]:
         """Every check in checklist order, the rate-limit burst last (it may exhaust a quota)."""
-        return [*self.frontend(), *self.job_processing(), *self.cache(),
-                *self.file_transfer(), *self.export(), *self.rate_limiting()]
+        return [
+            *self.frontend(),
+            *self.job_processing(),
+            *self.cache(),
+            *self.file_transfer(),
+            *self.export(),
+            *self.rate_limiting(),
+        ]
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -393,8 +568,12 @@ class IntegrationSession:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # -- frontend and CORS ------------------------------------------------------------------
@@ -422,22 +601,37 @@ class IntegrationSession:
             status, why = Status.FAIL, f"GET {url}: " + "; ".join(problems)
         else:
             status, why = Status.PASS, f"GET {url} answered {sent.status} ({ctype})"
-        return self._result("integration.frontend", title, p, status, why, observed,
-                            {"status": p.expect_status, "content_type": p.expect_content_type,
-                             "text": p.expect_text}, {"page": sent.evidence()})
+        return self._result(
+            "integration.frontend",
+            title,
+            p,
+            status,
+            why,
+            observed,
+            {
+                "status": p.expect_status,
+                "content_type": p.expect_content_type,
+                "text": p.expect_text,
+            },
+            {"page": sent.evidence()},
+        )
 
     def _cors(self) -> list[CheckResult]:
         p = self.params.cors
         allowed_title = "Frontend integration works (CORS preflight from each allowed origin)"
         foreign_title = "Frontend integration works (CORS preflight from a foreign origin refused)"
         if not p.enabled:
-            return [self._skipped("integration.cors.allowed", allowed_title, p),
-                    self._skipped("integration.cors.foreign", foreign_title, p)]
+            return [
+                self._skipped("integration.cors.allowed", allowed_title, p),
+                self._skipped("integration.cors.foreign", foreign_title, p),
+            ]
         url = self._url(p.path)
 
         def preflight(origin: str) -> tuple[_Sent, str | None]:
             headers = dict(self.target.headers) | {
-                "Origin": origin, "Access-Control-Request-Method": p.request_method}
+                "Origin": origin,
+                "Access-Control-Request-Method": p.request_method,
+            }
             if p.request_headers:
                 headers["Access-Control-Request-Headers"] = ",".join(p.request_headers)
             sent = self._raw("OPTIONS", url, headers, p.timeout_s)
@@ -447,69 +641,127 @@ class IntegrationSession:
         errors, refused = [], []
         for origin in p.allowed_origins:
             sent, acao = preflight(origin)
-            allowed[origin] = {"status": sent.status, "allow_origin": acao,
-                               "exchange": sent.evidence()}
+            allowed[origin] = {
+                "status": sent.status,
+                "allow_origin": acao,
+                "exchange": sent.evidence(),
+            }
             if sent.ex is None or not sent.ex.ok:
                 errors.append(f"{origin}: {sent.error}")
             elif not (sent.status is not None and 200 <= sent.status < 300) or not (
-                    acao == origin or (acao == "*" and p.allow_wildcard)):
-                refused.append(f"{origin}: answered {sent.status} with "
-                               f"Access-Control-Allow-Origin {acao!r}")
-        observed = {o: {"status": v["status"], "allow_origin": v["allow_origin"]}
-                    for o, v in allowed.items()}
+                acao == origin or (acao == "*" and p.allow_wildcard)
+            ):
+                refused.append(
+                    f"{origin}: answered {sent.status} with Access-Control-Allow-Origin {acao!r}"
+                )
+        observed = {
+            o: {"status": v["status"], "allow_origin": v["allow_origin"]}
+            for o, v in allowed.items()
+        }
         threshold = {"path": p.path, "method": p.request_method, "echoed": p.allowed_origins}
         if errors:
             status, why = Status.ERROR, "; ".join(errors)
         elif refused:
             status, why = Status.FAIL, "refused: " + "; ".join(refused)
         else:
-            status, why = Status.PASS, (f"{len(p.allowed_origins)} allowed origin(s) echoed "
-                                        f"in Access-Control-Allow-Origin for {p.path}")
-        out = [self._result("integration.cors.allowed", allowed_title, p, status, why, observed,
-                            threshold, {"preflights": allowed})]
+            status, why = (
+                Status.PASS,
+                (
+                    f"{len(p.allowed_origins)} allowed origin(s) echoed "
+                    f"in Access-Control-Allow-Origin for {p.path}"
+                ),
+            )
+        out = [
+            self._result(
+                "integration.cors.allowed",
+                allowed_title,
+                p,
+                status,
+                why,
+                observed,
+                threshold,
+                {"preflights": allowed},
+            )
+        ]
 
         foreign, f_errors, accepted = {}, [], []
         for origin in p.foreign_origins:
             sent, acao = preflight(origin)
-            foreign[origin] = {"status": sent.status, "allow_origin": acao,
-                               "exchange": sent.evidence()}
+            foreign[origin] = {
+                "status": sent.status,
+                "allow_origin": acao,
+                "exchange": sent.evidence(),
+            }
             if sent.ex is None or not sent.ex.ok:
                 f_errors.append(f"{origin}: {sent.error}")
             elif acao is not None and acao in (origin, "*"):
                 accepted.append(f"{origin}: Access-Control-Allow-Origin {acao!r}")
             elif sent.status is not None and (sent.status >= 500 or sent.status == 429):
                 f_errors.append(f"{origin}: answered {sent.status}, not a CORS decision")
-        f_observed = {o: {"status": v["status"], "allow_origin": v["allow_origin"]}
-                      for o, v in foreign.items()}
+        f_observed = {
+            o: {"status": v["status"], "allow_origin": v["allow_origin"]}
+            for o, v in foreign.items()
+        }
         if f_errors:
             f_status, f_why = Status.ERROR, "; ".join(f_errors)
         elif accepted:
             f_status, f_why = Status.FAIL, "a foreign origin is allowed: " + "; ".join(accepted)
         elif len(refused) + len(errors) == len(p.allowed_origins):
-            f_status, f_why = Status.INCONCLUSIVE, ("refused, but no allowed origin was accepted "
-                                                    "either, so the refusal proves nothing")
+            f_status, f_why = (
+                Status.INCONCLUSIVE,
+                (
+                    "refused, but no allowed origin was accepted "
+                    "either, so the refusal proves nothing"
+                ),
+            )
         else:
-            f_status, f_why = Status.PASS, (f"{len(p.foreign_origins)} foreign origin(s) got no "
-                                            "matching Access-Control-Allow-Origin")
-        out.append(self._result("integration.cors.foreign", foreign_title, p, f_status, f_why,
-                                f_observed, {"path": p.path, "refused": p.foreign_origins},
-                                {"preflights": foreign}))
+            f_status, f_why = (
+                Status.PASS,
+                (
+                    f"{len(p.foreign_origins)} foreign origin(s) got no "
+                    "matching Access-Control-Allow-Origin"
+                ),
+            )
+        out.append(
+            self._result(
+                "integration.cors.foreign",
+                foreign_title,
+                p,
+                f_status,
+                f_why,
+                f_observed,
+                {"path": p.path, "refused": p.foreign_origins},
+                {"preflights": foreign},
+            )
+        )
         return out
 
     # -- export -----------------------------------------------------------------------------
-    def _export_outcome(self, result: Any, captures: dict[str, Any], cleanups: _Cleanups,
-                        **ev: Any) -> CheckResult:
+    def _export_outcome(
+        self, result: Any, captures: dict[str, Any], cleanups: _Cleanups, **ev: Any
+    ) -> CheckResult:
         p = self.params.export
         created, problem, failed = self._step(p.create, captures, cleanups, p.timeout_s)
         ev["create"] = created.evidence()
         if problem:
-            return result(Status.FAIL if failed else Status.ERROR, f"starting the export: "
-                          f"{problem}", **ev)
+            return result(
+                Status.FAIL if failed else Status.ERROR, f"starting the export: {problem}", **ev
+            )
         status_json = created.ex.json if created.ex else None
         if p.poll is not None and p.status_key is not None:
-            polled = self._poll_outcome(result, p.poll, captures, p.status_key, p.done_values,
-                                        p.failed_values, p.wait_s, p.interval_s, p.timeout_s,
-                                        "export", **ev)
+            polled = self._poll_outcome(
+                result,
+                p.poll,
+                captures,
+                p.status_key,
+                p.done_values,
+                p.failed_values,
+                p.wait_s,
+                p.interval_s,
+                p.timeout_s,
+                "export",
+                **ev,
+            )
             if polled.status is not Status.PASS:
                 return polled
             ev |= {k: v for k, v in polled.evidence.items() if k not in ("target", "run_id")}
@@ -517,8 +769,11 @@ class IntegrationSession:
         if p.download_url_key is not None:
             link = lookup(status_json, p.download_url_key)
             if link is _MISSING or not isinstance(link, str) or not link:
-                return result(Status.FAIL, f"no download URL at '{p.download_url_key}' in the "
-                              "export's status", **ev)
+                return result(
+                    Status.FAIL,
+                    f"no download URL at '{p.download_url_key}' in the export's status",
+                    **ev,
+                )
             url = link if link.startswith(("http://", "https://")) else self._url(link)
             if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
                 return result(Status.FAIL, f"download URL {link!r} is not an http(s) URL", **ev)
@@ -534,20 +789,31 @@ class IntegrationSession:
             return result(Status.ERROR, f"downloading the export: {got.error}", **ev)
         if got.status != 200:
             return result(Status.FAIL, f"downloading the export answered {got.status}", **ev)
-        problems, observed = _validate_archive(got.body, p.expect_format, p.min_bytes,
-                                               p.required_members, p.manifest_member,
-                                               fill(p.manifest_expect, captures))
+        problems, observed = _validate_archive(
+            got.body,
+            p.expect_format,
+            p.min_bytes,
+            p.required_members,
+            p.manifest_member,
+            fill(p.manifest_expect, captures),
+        )
         if problems:
             return result(Status.FAIL, "; ".join(problems), observed, **ev)
-        return result(Status.PASS, f"{observed['bytes']} bytes downloaded, "
-                      f"{p.expect_format} archive as expected", observed, **ev)
+        return result(
+            Status.PASS,
+            f"{observed['bytes']} bytes downloaded, {p.expect_format} archive as expected",
+            observed,
+            **ev,
+        )
 
     # -- building blocks --------------------------------------------------------------------
     def _no_token(self, specs: list[Any], token: SecretRef | None = None) -> str | None:
         """Why a check cannot run: one of its requests (or cleanups) needs the test user's
         token and it is not set; None otherwise."""
-        needs = any(spec.auth or (getattr(spec, "cleanup", None) is not None and spec.cleanup.auth)
-                    for spec in specs)
+        needs = any(
+            spec.auth or (getattr(spec, "cleanup", None) is not None and spec.cleanup.auth)
+            for spec in specs
+        )
         return missing_token(token or self.target.token) if needs else None
 
     def _captures(self) -> dict[str, Any]:
@@ -557,8 +823,11 @@ class IntegrationSession:
         t = timeout or self.target.timeout_s
         if t not in self._clients:
             self._clients[t] = httpx.Client(
-                timeout=t, verify=self.target.verify_tls, follow_redirects=False,
-                event_hooks={"response": [self._keep]})
+                timeout=t,
+                verify=self.target.verify_tls,
+                follow_redirects=False,
+                event_hooks={"response": [self._keep]},
+            )
         return self._clients[t]
 
     def _keep(self, response: httpx.Response) -> None:
@@ -571,16 +840,30 @@ class IntegrationSession:
     def _headers(self, spec: RequestSpec) -> dict[str, str]:
         return dict(self.target.headers) | dict(spec.headers)
 
-    def _raw(self, method: str, url: str, headers: dict[str, str],
-             timeout: float | None, content: bytes | None = None) -> _Sent:
+    def _raw(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        timeout: float | None,
+        content: bytes | None = None,
+    ) -> _Sent:
         self._last = None
         ex = exchange(self._client(timeout), method, url, headers=headers, content=content)
         body = self._last.content if (ex.ok and self._last is not None) else b""
         return _Sent(ex, ex.error, body)
 
-    def _send(self, spec: RequestSpec, captures: dict[str, Any], timeout: float | None, *,
-              url: str | None = None, content: bytes | None = None,
-              content_type: str | None = None, token: SecretRef | None = None) -> _Sent:
+    def _send(
+        self,
+        spec: RequestSpec,
+        captures: dict[str, Any],
+        timeout: float | None,
+        *,
+        url: str | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        token: SecretRef | None = None,
+    ) -> _Sent:
         headers = self._headers(spec)
         if content_type:
             headers["Content-Type"] = content_type
@@ -595,13 +878,25 @@ class IntegrationSession:
         except KeyError as exc:
             return _Sent(None, f"needs {exc.args[0]!r}, which nothing captured")
         self._last = None
-        ex = exchange(self._client(timeout), spec.method, target_url, headers=headers,
-                      json_body=body, content=content)
+        ex = exchange(
+            self._client(timeout),
+            spec.method,
+            target_url,
+            headers=headers,
+            json_body=body,
+            content=content,
+        )
         data = self._last.content if (ex.ok and self._last is not None) else b""
         return _Sent(ex, ex.error, data)
 
-    def _step(self, step: Step, captures: dict[str, Any], cleanups: _Cleanups,
-              timeout: float | None, **send: Any) -> tuple[_Sent, str | None, bool]:
+    def _step(
+        self,
+        step: Step,
+        captures: dict[str, Any],
+        cleanups: _Cleanups,
+        timeout: float | None,
+        **send: Any,
+    ) -> tuple[_Sent, str | None, bool]:
         """Send a step; returns (sent, problem, the target refused it) and keeps captures."""
         sent = self._send(step, captures, timeout, **send)
         where = f"{step.method} {step.path}"
@@ -610,8 +905,14 @@ class IntegrationSession:
         if sent.status not in step.expect_status:
             detail = lookup(sent.ex.json, "error.message")
             why = f" ({detail})" if detail is not _MISSING else ""
-            return sent, (f"{where} answered {sent.status}{why}, expected "
-                          f"{' or '.join(map(str, step.expect_status))}"), True
+            return (
+                sent,
+                (
+                    f"{where} answered {sent.status}{why}, expected "
+                    f"{' or '.join(map(str, step.expect_status))}"
+                ),
+                True,
+            )
         missing = [k for k in step.capture.values() if lookup(sent.ex.json, k) is _MISSING]
         if missing:
             return sent, f"{where}: {missing} missing from the response", True
@@ -620,8 +921,9 @@ class IntegrationSession:
         cleanups.add(where, step.cleanup)
         return sent, None, False
 
-    def _setup(self, captures: dict[str, Any],
-               cleanups: _Cleanups) -> tuple[list[dict[str, Any]], str | None]:
+    def _setup(
+        self, captures: dict[str, Any], cleanups: _Cleanups
+    ) -> tuple[list[dict[str, Any]], str | None]:
         records = []
         for step in self.params.test_data:
             sent, problem, _ = self._step(step, captures, cleanups, None)
@@ -630,10 +932,20 @@ class IntegrationSession:
                 return records, problem
         return records, None
 
-    def _poll_outcome(self, result: Any, poll: RequestSpec, captures: dict[str, Any],
-                      key: str, done: list[Any], failed: list[Any], wait_s: float,
-                      interval_s: float, timeout: float | None, what: str,
-                      **ev: Any) -> CheckResult:
+    def _poll_outcome(
+        self,
+        result: Any,
+        poll: RequestSpec,
+        captures: dict[str, Any],
+        key: str,
+        done: list[Any],
+        failed: list[Any],
+        wait_s: float,
+        interval_s: float,
+        timeout: float | None,
+        what: str,
+        **ev: Any,
+    ) -> CheckResult:
         started = time.perf_counter()
         deadline = started + wait_s
         seen: list[dict[str, Any]] = []
@@ -664,26 +976,51 @@ class IntegrationSession:
                 break
             time.sleep(interval_s)
         elapsed = round(time.perf_counter() - started, 3)
-        evidence = {**ev, "polls": polls, "transitions": seen,
-                    "last_poll": last.evidence() if last else None,
-                    "last_json": last.ex.json if last and last.ex else None}
-        observed = {"status": None if last_value is _MISSING else last_value,
-                    "elapsed_s": elapsed, "polls": polls}
+        evidence = {
+            **ev,
+            "polls": polls,
+            "transitions": seen,
+            "last_poll": last.evidence() if last else None,
+            "last_json": last.ex.json if last and last.ex else None,
+        }
+        observed = {
+            "status": None if last_value is _MISSING else last_value,
+            "elapsed_s": elapsed,
+            "polls": polls,
+        }
         if last_value is not _MISSING and last_value in done:
-            return result(Status.PASS, f"the {what} reached {last_value!r} in {elapsed} s",
-                          observed, **evidence)
+            return result(
+                Status.PASS,
+                f"the {what} reached {last_value!r} in {elapsed} s",
+                observed,
+                **evidence,
+            )
         if last_value is not _MISSING and last_value in failed:
-            return result(Status.FAIL, f"the {what} ended {last_value!r} after {elapsed} s",
-                          observed, **evidence)
+            return result(
+                Status.FAIL,
+                f"the {what} ended {last_value!r} after {elapsed} s",
+                observed,
+                **evidence,
+            )
         if last_value is _MISSING:
-            return result(Status.ERROR, f"no {what} status within {wait_s:g} s: {last_problem}",
-                          observed, **evidence)
+            return result(
+                Status.ERROR,
+                f"no {what} status within {wait_s:g} s: {last_problem}",
+                observed,
+                **evidence,
+            )
         tail = "" if value is not _MISSING else f"; the last poll: {last_problem}"
-        return result(Status.FAIL, f"the {what} is still {last_value!r} after {elapsed} s "
-                      f"(waited up to {wait_s:g} s){tail}", observed, **evidence)
+        return result(
+            Status.FAIL,
+            f"the {what} is still {last_value!r} after {elapsed} s "
+            f"(waited up to {wait_s:g} s){tail}",
+            observed,
+            **evidence,
+        )
 
-    def _cleanup(self, check_id: str, p: CheckToggle, cleanups: _Cleanups,
-                 captures: dict[str, Any]) -> CheckResult:
+    def _cleanup(
+        self, check_id: str, p: CheckToggle, cleanups: _Cleanups, captures: dict[str, Any]
+    ) -> CheckResult:
         records, failures = [], []
         while cleanups.pending:
             what, spec = cleanups.pending.pop()
@@ -694,26 +1031,54 @@ class IntegrationSession:
             elif sent.status is not None and sent.status >= 400 and sent.status != 404:
                 failures.append(f"{spec.method} {spec.path}: answered {sent.status}")
         return CheckResult(
-            id=check_id, section=p.section, title="Test data created by the check is removed",
-            severity=Severity.WARNING, status=Status.FAIL if failures else Status.PASS,
-            phase=self.phase, observed={"cleaned": len(records), "failed": len(failures)},
+            id=check_id,
+            section=p.section,
+            title="Test data created by the check is removed",
+            severity=Severity.WARNING,
+            status=Status.FAIL if failures else Status.PASS,
+            phase=self.phase,
+            observed={"cleaned": len(records), "failed": len(failures)},
             threshold={"failed": 0},
-            explanation="; ".join(failures) if failures else
-            f"{len(records)} cleanup request(s) succeeded",
-            evidence={"requests": records, "captures": _jsonable(captures)})
+            explanation="; ".join(failures)
+            if failures
+            else f"{len(records)} cleanup request(s) succeeded",
+            evidence={"requests": records, "captures": _jsonable(captures)},
+        )
 
-    def _result(self, check_id: str, title: str, p: CheckToggle, status: Status, why: str,
-                observed: Any, threshold: Any, evidence: dict[str, Any]) -> CheckResult:
-        return CheckResult(id=check_id, section=p.section, title=title, severity=p.severity,
-                           status=status, phase=self.phase, observed=observed,
-                           threshold=threshold, explanation=why,
-                           evidence={"target": self.target.base_url, "run_id": self.run_id,
-                                     **evidence})
+    def _result(
+        self,
+        check_id: str,
+        title: str,
+        p: CheckToggle,
+        status: Status,
+        why: str,
+        observed: Any,
+        threshold: Any,
+        evidence: dict[str, Any],
+    ) -> CheckResult:
+        return CheckResult(
+            id=check_id,
+            section=p.section,
+            title=title,
+            severity=p.severity,
+            status=status,
+            phase=self.phase,
+            observed=observed,
+            threshold=threshold,
+            explanation=why,
+            evidence={"target": self.target.base_url, "run_id": self.run_id, **evidence},
+        )
 
     def _skipped(self, check_id: str, title: str, p: CheckToggle) -> CheckResult:
-        return CheckResult(id=check_id, section=p.section, title=title, severity=p.severity,
-                           status=Status.SKIP, phase=self.phase,
-                           explanation="disabled in the parameters (enabled: false)")
+        return CheckResult(
+            id=check_id,
+            section=p.section,
+            title=title,
+            severity=p.severity,
+            status=Status.SKIP,
+            phase=self.phase,
+            explanation="disabled in the parameters (enabled: false)",
+        )
 
 
 def _header(ex: Exchange | None, name: str) -> str | None:
@@ -727,12 +1092,16 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _validate_archive(body: bytes, fmt: str, min_bytes: int, members: list[str],
-                      manifest_member: str | None,
-                      expect: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def _validate_archive(
+    body: bytes,
+    fmt: str,
+    min_bytes: int,
+    members: list[str],
+    manifest_member: str | None,
+    expect: dict[str, Any],
+) -> tuple[list[str], dict[str, Any]]:
     """Problems with an exported archive (empty list = valid), and what was observed."""
-    observed: dict[str, Any] = {"bytes": len(body),
-                                "sha256": hashlib.sha256(body).hexdigest()}
+    observed: dict[str, Any] = {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
     if len(body) < min_bytes:
         return [f"{len(body)} bytes, expected at least {min_bytes}"], observed
     document: Any = _MISSING

@@ -1,0 +1,111 @@
+"""The product as a team installs it: the built wheel alone, in a fresh virtual environment,
+outside the checkout. It carries its notebooks and shipped parameters and no rehearsal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    uv = shutil.which("uv")
+    assert uv, "uv is needed to build the wheel (the README's setup installs it)"
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = out.glob("pixcrawler_runbook-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """bin/ of a fresh virtual environment holding only the wheel and its dependencies."""
+    uv = shutil.which("uv")
+    assert uv
+    venv = tmp_path_factory.mktemp("venv") / "env"
+    subprocess.run(
+        [uv, "venv", "--python", sys.executable, str(venv)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "--python", str(python), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    yield venv / "bin"
+
+
+def test_the_wheel_ships_the_product_and_not_the_rehearsal(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "runbook/_data/runbooks/03_deploy.ipynb" in names
+    assert "runbook/_data/parameters/staging.yaml" in names
+    assert "runbook/_data/parameters/_base.yaml" in names
+    assert "runbook/core/checklist/catalogue.yaml" in names
+    assert not [n for n in names if n.startswith("rehearsal/") or "/sandbox/" in n]
+
+
+def test_an_installed_product_plans_a_staging_run_outside_the_checkout(
+    installed: Path, tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
+    }
+    done = subprocess.run(
+        [str(installed / "runbook"), "run", "--dry-run", "--env", "staging"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "environment: staging" in done.stderr
+    assert "03_deploy.ipynb" in done.stderr
+    rehearsal = subprocess.run(
+        [str(installed / "python"), "-c", "import rehearsal"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert rehearsal.returncode != 0  # the rehearsal is not part of what a team installs
+
+
+def test_an_installed_product_refuses_the_rehearsal_environment_saying_why(
+    installed: Path, tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
+    }
+    done = subprocess.run(
+        [str(installed / "runbook"), "run", "--dry-run", "--env", "local"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "pixcrawler-runbook-rehearsal" in done.stderr
