@@ -71,13 +71,6 @@ def test_missing_run_dir_and_missing_manifest(tmp_path: Path) -> None:
     assert "manifest.json is missing" in ev.verify(run_dir).problems[0]
 
 
-def test_scan_names_files_not_values(tmp_path: Path) -> None:
-    (tmp_path / "a.json").write_text(json.dumps({"h": "Bearer s3cr3t-value"}))
-    (tmp_path / "b.txt").write_text("nothing here")
-    hits = ev.scan_for_values(tmp_path, ["s3cr3t-value"])
-    assert hits == ["a.json"]
-
-
 def test_list_runs_shows_unfinished_runs(tmp_path: Path) -> None:
     make_run(tmp_path / "local")
     ev.new_run_dir(tmp_path / "local")

@@ -47,7 +47,7 @@ def test_a_healthy_run_needs_no_rollback() -> None:
     ("database_connection", [result("monitor.logs.database-errors",
                                     observed={"failed": 3, "calls": 900})], {}, "3 > 0"),
     ("memory_leak", [result("monitor.metrics.memory-slope", observed={"slope_mb_per_h": 45.0})],
-     {}, "45 MB/h > 20 MB/h"),
+     {}, "45 MiB/h > 20 MiB/h"),
     ("security", [], {"criteria": {"security": {"vulnerability_discovered": True,
                                                 "reported_by": "A. Sec", "reason": "CVE-2099-1"}}},
      "reported by A. Sec: CVE-2099-1"),

@@ -135,5 +135,7 @@ def test_without_a_database_projects_stay_in_memory_and_db_knobs_are_refused() -
         refused = httpx.put(f"{handle.url}/_sandbox/faults", json={"db_hold_connections": 2})
         assert refused.status_code == 422
         assert "no database" in refused.json()["error"]["message"]
-    with pytest.raises(ValueError, match="need a database"):
-        SandboxConfig(faults=SandboxFaults(db_slow_query_ms=10))
+    faulted = SandboxConfig(port=0, faults=SandboxFaults(db_slow_query_ms=10))
+    assert "need a database" in (faulted.database_problem() or "")
+    with pytest.raises(ValueError, match="need a database"):  # refused when it starts
+        start_sandbox(faulted, TOKEN)

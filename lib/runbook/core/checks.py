@@ -120,24 +120,3 @@ def _short(value: Any, limit: int = 160) -> str:
         return "—"
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def compare(
-    value: float | None,
-    *,
-    op: str,
-    limit: float,
-) -> bool:
-    """True when `value op limit` holds (op is one of < <= > >= ==); None never holds."""
-    if value is None:
-        return False
-    ops = {
-        "<": value < limit,
-        "<=": value <= limit,
-        ">": value > limit,
-        ">=": value >= limit,
-        "==": value == limit,
-    }
-    if op not in ops:
-        raise ValueError(f"unknown comparison {op!r}")
-    return ops[op]

@@ -312,21 +312,3 @@ def previous_manifests(
             continue
         out.append(manifest)
     return out
-
-
-def scan_for_values(run_dir: Path, values: list[str]) -> list[str]:
-    """Files under the run directory containing any of `values` (raw or JSON-escaped).
-    Returns relative paths only: a finding never repeats the value."""
-    needles = set()
-    for value in values:
-        if len(value) >= 4:
-            needles.add(value.encode())
-            needles.add(json.dumps(value)[1:-1].encode())
-    hits = []
-    for path in sorted(run_dir.rglob("*")):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        if any(n in data for n in needles):
-            hits.append(path.relative_to(run_dir).as_posix())
-    return hits

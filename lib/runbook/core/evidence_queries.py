@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runbook.core.checks import CheckResult, Status
 from runbook.core.evidence import previous_manifests
+from runbook.core.json_path import MISSING, lookup
 
 MEASURED = {Status.PASS, Status.FAIL, Status.WARN}
-_ABSENT = object()
 
 
 class SourceRef(BaseModel):
@@ -66,19 +66,6 @@ def matching(results: Iterable[CheckResult], patterns: Iterable[str]) -> list[Ch
     return [r for r in results if any(fnmatchcase(r.id, p) for p in patterns)]
 
 
-def dig(data: Any, dotted: str) -> Any:
-    """Follow a dotted path into nested dicts / lists; _ABSENT when it leads nowhere."""
-    current = data
-    for part in dotted.split(".") if dotted else []:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return _ABSENT
-    return current
-
-
 def as_number(value: Any) -> float | None:
     """A finite float from a JSON value (true counts as 1, false as 0); None otherwise."""
     if isinstance(value, bool):
@@ -106,12 +93,12 @@ def read_values(results: Iterable[CheckResult], sources: Iterable[SourceRef]) ->
             if result.status not in MEASURED:
                 entry.problem = f"status {result.status.value}: nothing measured"
             else:
-                raw = dig(result.model_dump(mode="json"), source.path)
-                number = None if raw is _ABSENT else as_number(raw)
+                raw = lookup(result.model_dump(mode="json"), source.path)
+                number = None if raw is MISSING else as_number(raw)
                 if number is None:
                     entry.problem = (
                         f"no number at '{source.path}'"
-                        if raw is _ABSENT
+                        if raw is MISSING
                         else f"'{source.path}' is {str(raw)[:80]!r}, not a number"
                     )
                 entry.value = number

@@ -18,11 +18,19 @@ def start_slot_sandboxes(
     *,
     slots: Sequence[str] = (PRODUCTION, "staging"),
 ) -> dict[str, SandboxHandle]:
-    """Start one sandbox per slot (free ports, same token), in parallel; stop them all on error."""
+    """Start one sandbox per slot (free ports, same token), in parallel; stop them all on error.
+    The database faults stay with the production sandbox: the slots share its PostgreSQL."""
     config = base_config.model_copy(update={"port": 0})
+    calm = config.model_copy(
+        update={
+            "faults": config.faults.model_copy(
+                update={"db_hold_connections": 0, "db_slow_query_ms": 0}
+            )
+        }
+    )
 
-    def one(_: str) -> SandboxHandle:
-        return start_sandbox(config, token, token_env=token_env)
+    def one(slot: str) -> SandboxHandle:
+        return start_sandbox(config if slot == PRODUCTION else calm, token, token_env=token_env)
 
     with ThreadPoolExecutor(max_workers=len(slots) or 1) as pool:
         futures = {slot: pool.submit(one, slot) for slot in slots}

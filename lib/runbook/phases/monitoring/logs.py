@@ -502,6 +502,12 @@ def _custom_metrics_check(ctx: _Ctx) -> CheckResult:
             "(monitor.insights.custom_metrics is empty): nothing to compare the "
             f"{len(received)} received name(s) with",
         )
+    if problem is None and not received:
+        problem = (
+            Status.INCONCLUSIVE,
+            "no custom metric at all arrived in the window: a quiet window cannot show whether "
+            f"{', '.join(expected)} are configured (widen monitor.window or look after traffic)",
+        )
     if problem is not None:
         return ctx.result(
             "custom-metrics",

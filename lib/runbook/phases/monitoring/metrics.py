@@ -22,9 +22,11 @@ from azure.mgmt.monitor import MonitorManagementClient
 from matplotlib.figure import Figure
 
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.trend import slope_per_hour
 from runbook.phases.monitoring.clients import monitor_client, site_resource_id, window_bounds
 from runbook.phases.monitoring.params import MetricSpec, MonitorParams, iso_duration
 from runbook.providers.azure.errors import describe_azure_error
+from runbook.providers.azure.metrics import read_metric
 from runbook.providers.azure.params import AzureParams
 
 ROLES = ("requests", "http5xx", "http4xx", "response_time", "cpu_time", "memory", "health")
@@ -65,46 +67,19 @@ def _fetch_one(
     interval: str,
 ) -> tuple[SourceOutcome, pd.Series]:
     empty = pd.Series(dtype="float64", name=RAW_COLUMNS[role])
-    try:
-        response = client.metrics.list(
-            resource_uri,
-            timespan=timespan,
-            interval=interval,
-            metricnames=spec.name,
-            aggregation=spec.aggregation,
-        )
-    except Exception as exc:  # noqa: BLE001 -- fail closed: any SDK failure is recorded
-        failure = describe_azure_error(exc)
-        outcome = SourceOutcome(
-            role, spec.name, spec.aggregation, "error",
-            f"{failure.reason}: {failure.message}", failure.model_dump(),
-        )  # fmt: skip
-        return outcome, empty
-    metric = next(
-        (m for m in response.value or [] if (m.name.value or "").lower() == spec.name.lower()),
-        None,
-    )
-    if metric is None:
+    read = read_metric(client, resource_uri, spec.name, spec.aggregation, timespan=timespan,
+                       interval=interval)  # fmt: skip
+    if read.kind != "ok":
         return SourceOutcome(
-            role,
-            spec.name,
-            spec.aggregation,
-            "no-series",
-            "the answer holds no series for this metric",
+            role, spec.name, spec.aggregation, read.kind, read.problem or "", read.failure
         ), empty
-    if metric.error_code and metric.error_code.lower() != "success":
-        message = f"errorCode {metric.error_code}: {metric.error_message or ''}".strip()
-        return SourceOutcome(role, spec.name, spec.aggregation, "source-error", message), empty
-    attr = spec.aggregation.lower()
     points: dict[pd.Timestamp, float] = {}
-    for series in metric.timeseries or []:
-        for point in series.data or []:
-            value = getattr(point, attr, None)
-            stamp = pd.Timestamp(point.time_stamp).tz_convert("UTC")
-            if value is not None:
-                points[stamp] = points.get(stamp, 0.0) + float(value)  # sum over instances
-            else:
-                points.setdefault(stamp, float("nan"))
+    for time, value in read.points:
+        stamp = pd.Timestamp(time).tz_convert("UTC")
+        if value is not None:
+            points[stamp] = points.get(stamp, 0.0) + value  # sum over instances
+        else:
+            points.setdefault(stamp, float("nan"))
     data = pd.Series(points, name=RAW_COLUMNS[role], dtype="float64").sort_index()
     outcome = SourceOutcome(role, spec.name, spec.aggregation, "ok", points=int(data.notna().sum()))
     return outcome, data
@@ -380,14 +355,10 @@ def _level_check(
 def memory_slope_mb_per_h(frame: pd.DataFrame) -> float | None:
     """Least-squares slope of the working set (MiB per hour) over the intervals with a value."""
     data = frame[["timestamp", "memory_mb"]].dropna()
-    if len(data) < 2:
-        return None
     stamps = pd.to_datetime(data["timestamp"], utc=True)
-    hours = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy() / 3600
-    if np.ptp(hours) == 0:
-        return None
-    slope, _ = np.polyfit(hours, data["memory_mb"].to_numpy(dtype=float), 1)
-    return float(slope)
+    seconds = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy() if len(data) else []
+    fitted = slope_per_hour(seconds, data["memory_mb"].to_numpy(dtype=float))
+    return None if fitted is None else fitted[0]
 
 
 def _memory_slope_check(ctx: _Ctx) -> CheckResult:

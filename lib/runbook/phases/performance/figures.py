@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from runbook.core.plots import say_nothing_to_plot
 from runbook.phases.performance.params import PerfGates, PerformanceParams
 from runbook.phases.performance.probe import LoadResult
 from runbook.phases.performance.stats import ALL_ROUTES, window_stats
@@ -36,19 +37,8 @@ def _empty_figure(result: LoadResult, what: str, height: float) -> Figure:
     )
     fig = Figure(figsize=(8, height), layout="constrained")
     ax = fig.add_subplot()
-    ax.set_axis_off()
     ax.set_title(what, fontsize=10)
-    ax.text(
-        0.5,
-        0.5,
-        f"nothing to plot: {why}",
-        ha="center",
-        va="center",
-        wrap=True,
-        fontsize=10,
-        color="#57606a",
-        transform=ax.transAxes,
-    )
+    say_nothing_to_plot(ax, why)
     return fig
 
 

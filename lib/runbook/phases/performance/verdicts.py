@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from runbook.core.checks import CheckResult, Status
+from runbook.core.json_path import MISSING, lookup
+from runbook.core.trend import slope_per_hour
 from runbook.phases.performance.params import PerfGates, PerformanceParams
 from runbook.phases.performance.probe import LoadResult
 from runbook.phases.performance.stats import ALL_ROUTES, route_stats, window_stats
@@ -277,11 +279,8 @@ def _rollback_check(
 
 # -- database timing ---------------------------------------------------------------------------
 def _dig(body: Any, dotted: str) -> Any:
-    for key in dotted.split("."):
-        if not isinstance(body, dict) or key not in body:
-            return None
-        body = body[key]
-    return body
+    value = lookup(body, dotted)
+    return None if value is MISSING else value
 
 
 def _reason(body: Any, fields: Sequence[str]) -> str | None:
@@ -385,7 +384,7 @@ def memory_slope_check(
     min_span_s: float = 3600.0,
     min_points: int = 6,
 ) -> CheckResult:
-    """Least-squares slope of memory (MB) over time (s); FAIL above max_slope_mb_per_h.
+    """Least-squares slope of memory (MiB) over time (s); FAIL above max_slope_mb_per_h.
 
     samples: a DataFrame with columns t_s and memory_mb (or pairs (t_s, memory_mb));
     source names where they come from; neither samples nor a source means SKIP."""
@@ -393,7 +392,7 @@ def memory_slope_check(
         "id": "perf.memory_slope",
         "section": f"{SECTION_PERF}; {SECTION_MONITOR}",
         "title": "No memory leaks (memory slope)",
-        "threshold": f"≤ {max_slope_mb_per_h:g} MB/h over ≥ {min_span_s:g} s",
+        "threshold": f"≤ {max_slope_mb_per_h:g} MiB/h over ≥ {min_span_s:g} s",
     }
     if samples is None and not source:
         return CheckResult(
@@ -427,9 +426,8 @@ def memory_slope_check(
             explanation=f"{t.size} points over {span:.0f} s: need ≥ {min_points} points "
             f"over ≥ {min_span_s:g} s",
         )
-    slope_per_s, intercept = np.polyfit(t - t[0], mb, 1)
-    slope = float(slope_per_s * 3600)
-    fitted = intercept + slope_per_s * (t - t[0])
+    slope, intercept = slope_per_hour(t, mb) or (0.0, float(mb[0]))
+    fitted = intercept + slope / 3600 * (t - t[0])
     ss_res, ss_tot = float(((mb - fitted) ** 2).sum()), float(((mb - mb.mean()) ** 2).sum())
     evidence.update({
         "slope_mb_per_h": round(slope, 4), "intercept_mb": round(float(intercept), 3),
@@ -444,6 +442,6 @@ def memory_slope_check(
         status=status,
         observed=round(slope, 3),
         evidence=evidence,
-        explanation=f"memory {verb} {slope:+.2f} MB/h over {span / 3600:.2f} h "
+        explanation=f"memory {verb} {slope:+.2f} MiB/h over {span / 3600:.2f} h "
         f"({t.size} points, {source})",
     )

@@ -107,7 +107,7 @@ def _plain(x: float) -> str:
 
 
 def _mb_h(x: float) -> str:
-    return f"{x:.3g} MB/h"
+    return f"{x:.3g} MiB/h"
 
 
 # -- the lines -----------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class DatabaseCriterion(MetricCriterion):
 
 
 class MemoryCriterion(MetricCriterion):
-    """ "Memory leaks detected": a memory slope above `limit` MB/h."""
+    """ "Memory leaks detected": a memory slope above `limit` MiB/h."""
 
     limit: float = Field(
         default_factory=CatalogueLimit("memory_slope_mb_per_h"),

@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.json_path import MISSING, lookup
 from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
 from runbook.core.target import TargetParams
 from runbook.phases.verify.unauth_sweep import UnauthSweepParams
@@ -221,22 +222,6 @@ class SmokeParams(BaseModel):
     def producer(self, name: str) -> SmokeStep | None:
         """The first step that captures `name`."""
         return next((s for s in self.steps if name in s.capture), None)
-
-
-_MISSING = object()
-
-
-def lookup(data: Any, dotted: str) -> Any:
-    """Follow a dotted path ('error.status_code', 'items.0.id') into JSON; _MISSING if absent."""
-    current = data
-    for part in dotted.split("."):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return _MISSING
-    return current
 
 
 class SmokeSession:
@@ -509,8 +494,8 @@ class SmokeSession:
         if not ex.ok:
             return result(Status.ERROR, f"{step.method} {ex.url}: {ex.error}", observed, ex)
         if ex.status not in step.expect_status:
-            detail = lookup(ex.json, "error.message") if ex.json is not None else _MISSING
-            why = f" ({detail})" if detail is not _MISSING else ""
+            detail = lookup(ex.json, "error.message") if ex.json is not None else MISSING
+            why = f" ({detail})" if detail is not MISSING else ""
             return result(
                 Status.FAIL,
                 f"{step.method} {step.path} answered {ex.status}{why}, "
@@ -522,12 +507,12 @@ class SmokeSession:
         for key, wanted in step.expect_json.items():
             expected = fill(wanted, self.captures)  # every name was captured (see _unmet)
             got = lookup(ex.json, key)
-            if got is _MISSING:
+            if got is MISSING:
                 problems.append(f"'{key}' missing")
             elif got != expected:
                 problems.append(f"'{key}' is {got!r}, expected {expected!r}")
         for key in [*step.expect_keys, *step.capture.values()]:
-            if lookup(ex.json, key) is _MISSING:
+            if lookup(ex.json, key) is MISSING:
                 problems.append(f"'{key}' missing from the response")
         kind = next((v for k, v in ex.response_headers.items() if k.lower() == "content-type"), "")
         if step.expect_content_type and step.expect_content_type.lower() not in kind.lower():

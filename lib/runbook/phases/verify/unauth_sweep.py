@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.json_path import MISSING, lookup
 from runbook.core.target import TargetParams
 from runbook.providers.http import Exchange, exchange, http_statuses
 
@@ -287,16 +288,6 @@ def select_operations(
 
 
 # -- judging answers ----------------------------------------------------------------------------
-_MISSING = object()
-
-
-def _lookup(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        else:
-            return _MISSING
-    return data
 
 
 def judge(op: Operation, ex: Exchange, params: UnauthSweepParams) -> Answer:
@@ -315,7 +306,7 @@ def judge(op: Operation, ex: Exchange, params: UnauthSweepParams) -> Answer:
     if status not in params.expect_status:
         expected = " or ".join(map(str, params.expect_status))
         return Answer(op, WRONG_STATUS, status, f"answered {status}, expected {expected}", ex)
-    missing = [k for k in params.envelope or [] if _lookup(ex.json, k) is _MISSING]
+    missing = [k for k in params.envelope or [] if lookup(ex.json, k) is MISSING]
     if missing:
         return Answer(
             op,
@@ -325,7 +316,7 @@ def judge(op: Operation, ex: Exchange, params: UnauthSweepParams) -> Answer:
             ex,
         )
     if params.envelope and params.envelope_status_key:
-        told = _lookup(ex.json, params.envelope_status_key)
+        told = lookup(ex.json, params.envelope_status_key)
         if told != status:
             return Answer(
                 op,

@@ -77,6 +77,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"invalid sandbox config: {exc}", file=sys.stderr)
         return 2
+    problem = config.database_problem()
+    if problem:
+        print(f"invalid sandbox config: {problem}", file=sys.stderr)
+        return 2
     token = os.environ.get(args.token_env, "")
     if not token:
         token = secrets.token_urlsafe(24)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_TOKEN_ENV = "PIXCRAWLER_SANDBOX_TOKEN"  # where the sandbox API token is read from
 
@@ -167,12 +167,16 @@ class SandboxConfig(BaseModel):
         default=0.2, ge=0.0, le=3600, description="time a dataset export takes to complete"
     )
 
-    @model_validator(mode="after")
-    def _db_faults_need_a_database(self) -> SandboxConfig:
+    def database_problem(self) -> str | None:
+        """Why this configuration cannot start (database faults without a database), if so.
+        Checked when the sandbox starts, not when parameters are read: a run starts the
+        rehearsal's PostgreSQL and only then sets `database_url_env`."""
         if self.database_url_env is None and (
             self.faults.db_hold_connections or self.faults.db_slow_query_ms
         ):
-            raise ValueError(
-                "faults db_hold_connections / db_slow_query_ms need a database (database_url_env)"
+            return (
+                "faults db_hold_connections / db_slow_query_ms need a database "
+                "(database_url_env; `runbook run` sets it for the phases that read the database: "
+                "performance, monitor)"
             )
-        return self
+        return None

@@ -38,11 +38,6 @@ class ResettableH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def open_connections() -> int:
-    """How many connections are registered (for tests of the registry's bookkeeping)."""
-    return len(_open)
-
-
 async def reset_connection(scope: Scope, receive: Receive) -> bool:
     """Reset the TCP connection carrying this request (RST, no HTTP answer) and wait until the
     server has seen it go, so nothing answers afterwards. False when the connection is not

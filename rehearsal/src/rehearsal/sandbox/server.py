@@ -147,12 +147,15 @@ def start_sandbox(
     config: SandboxConfig,
     token: str,
     *,
-    startup_timeout: float = 20,
+    startup_timeout: float = 120,
     token_env: str = DEFAULT_TOKEN_ENV,
 ) -> SandboxHandle:
     """Start the sandbox subprocess, wait for its ready line; the token goes by environment."""
     if not token:
         raise ValueError("start_sandbox needs a non-empty token")
+    problem = config.database_problem()
+    if problem:
+        raise ValueError(problem)
     env = {**os.environ, token_env: token}
     command = [
         sys.executable, "-m", "rehearsal.sandbox", "serve",

@@ -25,6 +25,7 @@ from runbook.phases.monitoring.database.params import (
 )
 from runbook.phases.monitoring.workers.check_specs import CheckSpec
 from runbook.providers.azure.errors import describe_azure_error
+from runbook.providers.azure.metrics import read_metric
 from runbook.providers.azure.params import AzureParams
 
 _S2 = "Monitoring and Alerting §2 Database Monitoring (Azure Database for PostgreSQL)"
@@ -128,37 +129,12 @@ def _read(
     interval: str,
 ) -> MetricSeries:
     out = MetricSeries(role, spec)
-    try:
-        response = client.metrics.list(
-            resource,
-            timespan=timespan,
-            interval=interval,
-            metricnames=spec.name,
-            aggregation=spec.aggregation,
-        )
-    except Exception as exc:  # noqa: BLE001 -- fail closed: any SDK failure is recorded
-        failure = describe_azure_error(exc)
-        out.problem, out.failure = f"{failure.reason}: {failure.message}", failure.model_dump()
+    read = read_metric(client, resource, spec.name, spec.aggregation, timespan=timespan,
+                       interval=interval)  # fmt: skip
+    if read.kind != "ok":
+        out.problem, out.failure = read.problem, read.failure
         return out
-    metric = next(
-        (m for m in response.value or [] if (m.name.value or "").lower() == spec.name.lower()), None
-    )
-    if metric is None:
-        out.problem = "the answer holds no series for this metric"
-        return out
-    if metric.error_code and metric.error_code.lower() != "success":
-        out.problem = f"errorCode {metric.error_code}: {metric.error_message or ''}".strip()
-        return out
-    attr = spec.aggregation.lower()
-    for series in metric.timeseries or []:
-        for point in series.data or []:
-            value = getattr(point, attr, None)
-            out.points.append(
-                (
-                    point.time_stamp.astimezone(UTC).isoformat(),
-                    None if value is None else float(value),
-                )
-            )
+    out.points.extend((time.isoformat(), value) for time, value in read.points)
     if not out.values:
         out.problem = "no value in the window: nothing to judge"
     return out

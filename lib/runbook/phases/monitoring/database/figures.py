@@ -6,6 +6,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from runbook.core.plots import say_nothing_to_plot
 from runbook.phases.monitoring.database.params import DatabaseParams
 from runbook.phases.monitoring.database.pool_window import series_of
 
@@ -26,18 +27,7 @@ def pool_figure(source: Any, params: DatabaseParams | None) -> Figure:
             if params is None
             else (series.error if series is not None and series.error else "no pool readings")
         )
-        ax.set_axis_off()
-        ax.text(
-            0.5,
-            0.5,
-            f"nothing to plot: {why}",
-            ha="center",
-            va="center",
-            wrap=True,
-            fontsize=10,
-            color="#57606a",
-            transform=ax.transAxes,
-        )
+        say_nothing_to_plot(ax, why)
         return fig
     ax.plot(
         [r.t_s for r in read],

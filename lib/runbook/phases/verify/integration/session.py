@@ -19,6 +19,7 @@ from typing import Any, Self
 import httpx
 
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.json_path import MISSING, lookup
 from runbook.core.secret_refs import SecretRef, SecretUnavailable, resolve
 from runbook.core.target import TargetParams
 from runbook.phases.verify.integration.params import (
@@ -31,7 +32,7 @@ from runbook.phases.verify.integration.params import (
     JobProcessingParams,
     Step,
 )
-from runbook.phases.verify.smoke import _MISSING, RequestSpec, fill, lookup, missing_token
+from runbook.phases.verify.smoke import RequestSpec, fill, missing_token
 from runbook.providers.http import Exchange, exchange
 
 _CORS_HEADERS = ("access-control-", "vary")
@@ -490,15 +491,15 @@ class IntegrationSession:
             ]
         sent = self._send(p.request, self._captures(), p.timeout_s)
         threshold = {"status": p.expect_status, p.status_key: p.healthy_values}
-        value = lookup(sent.ex.json, p.status_key) if sent.ex and sent.ex.ok else _MISSING
-        observed = {"status": sent.status, p.status_key: None if value is _MISSING else value}
+        value = lookup(sent.ex.json, p.status_key) if sent.ex and sent.ex.ok else MISSING
+        observed = {"status": sent.status, p.status_key: None if value is MISSING else value}
         if sent.ex is None or not sent.ex.ok:
             status, why = Status.ERROR, f"{p.request.path}: {sent.error}"
-        elif value is not _MISSING and value not in p.healthy_values:
+        elif value is not MISSING and value not in p.healthy_values:
             status, why = Status.FAIL, f"'{p.status_key}' is {value!r}"
         elif sent.status not in p.expect_status:
             status, why = Status.FAIL, f"{p.request.path} answered {sent.status}"
-        elif value is _MISSING:
+        elif value is MISSING:
             status, why = Status.ERROR, f"'{p.status_key}' is missing from the response"
         else:
             status, why = Status.PASS, f"'{p.status_key}' is {value!r}"
@@ -768,7 +769,7 @@ class IntegrationSession:
             status_json = polled.evidence.get("last_json")
         if p.download_url_key is not None:
             link = lookup(status_json, p.download_url_key)
-            if link is _MISSING or not isinstance(link, str) or not link:
+            if link is MISSING or not isinstance(link, str) or not link:
                 return result(
                     Status.FAIL,
                     f"no download URL at '{p.download_url_key}' in the export's status",
@@ -904,7 +905,7 @@ class IntegrationSession:
             return sent, f"{where}: {sent.error}", False
         if sent.status not in step.expect_status:
             detail = lookup(sent.ex.json, "error.message")
-            why = f" ({detail})" if detail is not _MISSING else ""
+            why = f" ({detail})" if detail is not MISSING else ""
             return (
                 sent,
                 (
@@ -913,7 +914,7 @@ class IntegrationSession:
                 ),
                 True,
             )
-        missing = [k for k in step.capture.values() if lookup(sent.ex.json, k) is _MISSING]
+        missing = [k for k in step.capture.values() if lookup(sent.ex.json, k) is MISSING]
         if missing:
             return sent, f"{where}: {missing} missing from the response", True
         for name, key in step.capture.items():
@@ -949,7 +950,7 @@ class IntegrationSession:
         started = time.perf_counter()
         deadline = started + wait_s
         seen: list[dict[str, Any]] = []
-        last_value: Any = _MISSING
+        last_value: Any = MISSING
         last_problem = "no poll was answered"
         last: _Sent | None = None
         polls = 0
@@ -957,20 +958,20 @@ class IntegrationSession:
             last = self._send(poll, captures, timeout)
             polls += 1
             at = round(time.perf_counter() - started, 3)
-            value = _MISSING
+            value = MISSING
             if last.ex is None or not last.ex.ok:
                 last_problem = str(last.error)
             elif last.status != 200:
                 last_problem = f"{poll.method} {poll.path} answered {last.status}"
             else:
                 value = lookup(last.ex.json, key)
-                if value is _MISSING:
+                if value is MISSING:
                     last_problem = f"'{key}' missing from the {what}'s JSON"
                 else:
                     last_value = value
                     if not seen or seen[-1]["value"] != value:
                         seen.append({"at_s": at, "value": value})
-            if value is not _MISSING and (value in done or value in failed):
+            if value is not MISSING and (value in done or value in failed):
                 break
             if time.perf_counter() + interval_s > deadline:
                 break
@@ -984,32 +985,32 @@ class IntegrationSession:
             "last_json": last.ex.json if last and last.ex else None,
         }
         observed = {
-            "status": None if last_value is _MISSING else last_value,
+            "status": None if last_value is MISSING else last_value,
             "elapsed_s": elapsed,
             "polls": polls,
         }
-        if last_value is not _MISSING and last_value in done:
+        if last_value is not MISSING and last_value in done:
             return result(
                 Status.PASS,
                 f"the {what} reached {last_value!r} in {elapsed} s",
                 observed,
                 **evidence,
             )
-        if last_value is not _MISSING and last_value in failed:
+        if last_value is not MISSING and last_value in failed:
             return result(
                 Status.FAIL,
                 f"the {what} ended {last_value!r} after {elapsed} s",
                 observed,
                 **evidence,
             )
-        if last_value is _MISSING:
+        if last_value is MISSING:
             return result(
                 Status.ERROR,
                 f"no {what} status within {wait_s:g} s: {last_problem}",
                 observed,
                 **evidence,
             )
-        tail = "" if value is not _MISSING else f"; the last poll: {last_problem}"
+        tail = "" if value is not MISSING else f"; the last poll: {last_problem}"
         return result(
             Status.FAIL,
             f"the {what} is still {last_value!r} after {elapsed} s "
@@ -1104,7 +1105,7 @@ def _validate_archive(
     observed: dict[str, Any] = {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
     if len(body) < min_bytes:
         return [f"{len(body)} bytes, expected at least {min_bytes}"], observed
-    document: Any = _MISSING
+    document: Any = MISSING
     if fmt == "zip":
         if not zipfile.is_zipfile(io.BytesIO(body)):
             return ["the download is not a zip archive"], observed
@@ -1130,11 +1131,11 @@ def _validate_archive(
         except ValueError as exc:
             return [f"the download is not JSON ({exc})"], observed
     problems = []
-    if document is not _MISSING:
+    if document is not MISSING:
         for key, wanted in expect.items():
             got = lookup(document, key)
-            observed.setdefault("manifest", {})[key] = None if got is _MISSING else got
-            if got is _MISSING:
+            observed.setdefault("manifest", {})[key] = None if got is MISSING else got
+            if got is MISSING:
                 problems.append(f"manifest '{key}' missing")
             elif got != wanted:
                 problems.append(f"manifest '{key}' is {got!r}, expected {wanted!r}")
