@@ -185,9 +185,8 @@ def test_in_a_kernel_the_click_replaces_the_pending_output(
     monkeypatch.delenv(HEADLESS_ENV, raising=False)
     path = _notebook(tmp_path / "signoff.ipynb")
     nb = nbformat.read(path, as_version=4)
-    nb.cells[0].source = (
-        f'env = "local"\nparams = {{}}\nrun_dir = {str(tmp_path)!r}\nsettings = {{}}'
-    )
+    first = f'env = "local"\nparams = {{}}\nrun_dir = {str(tmp_path)!r}\nsettings = {{}}'
+    nb.cells[0].source = first
     NotebookClient(
         nb, kernel_name="python3", timeout=60, resources={"metadata": {"path": str(ROOT)}}
     ).execute()

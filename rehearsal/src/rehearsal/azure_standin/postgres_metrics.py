@@ -230,9 +230,9 @@ class PostgresRuntime:
             out.active_connections = int(conn.execute(CONNECTIONS_SQL).fetchone()[0])  # type: ignore[index]
             used = float(conn.execute(STORAGE_SQL).fetchone()[0])  # type: ignore[index]
             backend = int(conn.execute(f"SELECT {MARK} pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+            postmaster = _parent(backend)  # while the backend lives: it exits with the connection
         out.storage_used = used
         out.storage_percent = 100.0 * used / spec.storage_bytes
-        postmaster = _parent(backend)
         usage = server_usage(postmaster) if postmaster else None
         if usage is not None and postmaster is not None:
             cpu, memory = usage
