@@ -105,14 +105,34 @@ def fill(value: Any, captures: dict[str, Any]) -> Any:
     return value
 
 
-class SmokeStep(RequestSpec):
-    """A smoke-test step: request, expectations, captures and cleanup."""
+class ExchangeStep(RequestSpec):
+    """A request with the statuses that mean success, values to capture and how to undo it
+    (what smoke steps and integration steps share)."""
+
+    expect_status: list[int] = Field(min_length=1)
+    capture: dict[str, str] = Field(
+        default_factory=dict, description="name -> dotted path in the response JSON"
+    )
+    cleanup: RequestSpec | None = Field(None, description="the request that removes what this made")
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: list[int]) -> list[int]:
+        return http_statuses(value)
+
+
+class SmokeStep(ExchangeStep):
+    """A smoke-test step: an exchange with an id, a title and what its answer must hold."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     title: str
     section: str = SMOKE_SECTION
     severity: Severity = Severity.BLOCKER
-    expect_status: list[int]
     expect_json: dict[str, Any] = Field(
         default_factory=dict,
         description="dotted path -> expected value, e.g. status: healthy; "
@@ -125,25 +145,11 @@ class SmokeStep(RequestSpec):
     expect_text: str | None = Field(
         None, description="the answer's body must contain this text, e.g. swagger-ui"
     )
-    capture: dict[str, str] = Field(
-        default_factory=dict, description="name -> dotted path in the response JSON"
-    )
-    cleanup: RequestSpec | None = None
     checklist_route: str | None = Field(
         None,
         description="the route as the checklist names it when the app's differs, e.g. "
         "'POST /api/v1/jobs/': probed without credentials, 404/405 is reported as drift",
     )
-
-    @field_validator("expect_status", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, int) else value
-
-    @field_validator("expect_status")
-    @classmethod
-    def _statuses(cls, value: list[int]) -> list[int]:
-        return http_statuses(value)
 
     @field_validator("checklist_route")
     @classmethod

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from runbook.core.checks import Severity
 from runbook.core.secret_refs import SecretRef
 from runbook.core.target import validate_http_url
-from runbook.phases.verify.smoke import RequestSpec
-from runbook.providers.http import http_statuses
+from runbook.phases.verify.smoke import ExchangeStep, RequestSpec
 
 INTEGRATION_SECTION = "Deployment Steps §2.3 Integration Tests (Staging)"
 SMOKE_22_SECTION = "Deployment Steps §2.2 Smoke Tests (Staging)"
@@ -34,24 +33,7 @@ RUN_ID = "run_id"
 FILE_NAME = "file_name"
 
 
-class Step(RequestSpec):
-    """A request with the statuses that mean success, values to capture and how to undo it."""
-
-    expect_status: list[int] = Field(min_length=1)
-    capture: dict[str, str] = Field(
-        default_factory=dict, description="name -> dotted path in the response JSON"
-    )
-    cleanup: RequestSpec | None = Field(None, description="the request that removes what this made")
-
-    @field_validator("expect_status", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, int) else value
-
-    @field_validator("expect_status")
-    @classmethod
-    def _statuses(cls, value: list[int]) -> list[int]:
-        return http_statuses(value)
+Step = ExchangeStep  # an integration step is exactly the shared request step
 
 
 def _step(**fields: Any) -> Step:
