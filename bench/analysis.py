@@ -14,17 +14,18 @@ import pandas as pd
 from runbook.phases.performance.stats import route_stats, window_stats
 
 
-def synthetic(n: int, *, routes: int = 3, duration_s: float = 600.0, seed: int = 1
-              ) -> pd.DataFrame:
+def synthetic(n: int, *, routes: int = 3, duration_s: float = 600.0, seed: int = 1) -> pd.DataFrame:
     """n request records over duration_s: lognormal latencies around 20 ms, 1 % errors."""
     rng = np.random.default_rng(seed)
     labels = [f"GET /api/v1/route{i}" for i in range(routes)]
-    return pd.DataFrame({
-        "t_s": np.sort(rng.uniform(0, duration_s, n)),
-        "route": pd.Categorical.from_codes(rng.integers(0, routes, n), categories=labels),
-        "latency_ms": rng.lognormal(np.log(20.0), 0.3, n),
-        "ok": rng.random(n) >= 0.01,
-    })
+    return pd.DataFrame(
+        {
+            "t_s": np.sort(rng.uniform(0, duration_s, n)),
+            "route": pd.Categorical.from_codes(rng.integers(0, routes, n), categories=labels),
+            "latency_ms": rng.lognormal(np.log(20.0), 0.3, n),
+            "ok": rng.random(n) >= 0.01,
+        }
+    )
 
 
 def main() -> None:

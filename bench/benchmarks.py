@@ -17,12 +17,24 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PARTS = (
-    ("orchestration overhead and whole run (goals ≤ 1.15x, ≤ 45 s)", "orchestration.py",
-     ["--repeat", "3"], ["--repeat", "1"]),
-    ("analysis: per-window p50/p95/p99 and error rate (goal ≤ 0.5 s at 1e7)", "analysis.py",
-     [], ["--repeat", "1"]),
-    ("probe accuracy: p95 against wrk's at c=1, 10, 50 (goal within ±10 %)", "probe_vs_wrk.py",
-     [], ["--rounds", "1"]),
+    (
+        "orchestration overhead and whole run (goals ≤ 1.15x, ≤ 45 s)",
+        "orchestration.py",
+        ["--repeat", "3"],
+        ["--repeat", "1"],
+    ),
+    (
+        "analysis: per-window p50/p95/p99 and error rate (goal ≤ 0.5 s at 1e7)",
+        "analysis.py",
+        [],
+        ["--repeat", "1"],
+    ),
+    (
+        "probe accuracy: p95 against wrk's at c=1, 10, 50 (goal within ±10 %)",
+        "probe_vs_wrk.py",
+        [],
+        ["--rounds", "1"],
+    ),
 )
 
 
@@ -43,8 +55,10 @@ def main() -> int:
         if proc.returncode != 0:
             failed.append(script)
             print(f"({script} exited with {proc.returncode})", flush=True)
-    print(f"\nall benchmarks: {time.perf_counter() - began:.0f} s"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(
+        f"\nall benchmarks: {time.perf_counter() - began:.0f} s"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

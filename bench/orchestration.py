@@ -29,9 +29,9 @@ from nbclient import NotebookClient
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from runbook.orchestration import phase_plan as ph
 from rehearsal.services import start_local_services
 from runbook.core.parameters import load, project_root, public_dump
+from runbook.orchestration import phase_plan as ph
 
 TOKEN_ENV = "PIXCRAWLER_SANDBOX_TOKEN"
 
@@ -43,16 +43,23 @@ def bare_floor(root: Path, names: list[str], workdir: Path) -> tuple[float, dict
     uses = set().union(*(p.uses for p in selected))
     per_phase: dict[str, float] = {}
     with ExitStack() as stack:
-        params, _ = start_local_services(load("local", root=root).params, stack,
-                                         lambda _line: None, uses)
+        params, _ = start_local_services(
+            load("local", root=root).params, stack, lambda _line: None, uses
+        )
         started = time.perf_counter()
         for phase in selected:
             t0 = time.perf_counter()
             nb = load_notebook_node(str(phase.path(root)))
-            nb = parameterize_notebook(nb, {"env": "local", "params": public_dump(params),
-                                            "run_dir": str(workdir)})
-            NotebookClient(nb, timeout=300, kernel_name="python3", shutdown_kernel="immediate",
-                           resources={"metadata": {"path": str(root)}}).execute()
+            nb = parameterize_notebook(
+                nb, {"env": "local", "params": public_dump(params), "run_dir": str(workdir)}
+            )
+            NotebookClient(
+                nb,
+                timeout=300,
+                kernel_name="python3",
+                shutdown_kernel="immediate",
+                resources={"metadata": {"path": str(root)}},
+            ).execute()
             per_phase[phase.name] = time.perf_counter() - t0
         return time.perf_counter() - started, per_phase
 
@@ -60,8 +67,7 @@ def bare_floor(root: Path, names: list[str], workdir: Path) -> tuple[float, dict
 def runbook_cli(names: list[str], outputs: Path) -> tuple[float, dict[str, float]]:
     """Seconds for the whole `runbook run` command, and its own account of the time: each
     phase's duration, the start (stand-ins, kernels) and the finish (report, manifest)."""
-    args = [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--outputs",
-            str(outputs)]
+    args = [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--outputs", str(outputs)]
     for name in names:
         args += ["--phase", name]
     env = dict(os.environ, **{TOKEN_ENV: secrets.token_urlsafe(16)})
@@ -73,8 +79,11 @@ def runbook_cli(names: list[str], outputs: Path) -> tuple[float, dict[str, float
     run_dir = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     manifest = json.loads((run_dir / "manifest.json").read_text())
     account = {p["name"]: p["duration_s"] for p in manifest["phases"]}
-    notebooks = [json.loads((run_dir / p["notebook"]).read_text())["metadata"]["papermill"]
-                 for p in manifest["phases"] if p["notebook"]]
+    notebooks = [
+        json.loads((run_dir / p["notebook"]).read_text())["metadata"]["papermill"]
+        for p in manifest["phases"]
+        if p["notebook"]
+    ]
     first = min(datetime.fromisoformat(n["start_time"]) for n in notebooks)
     last = max(datetime.fromisoformat(n["end_time"]) for n in notebooks)
     began = datetime.fromisoformat(manifest["started_at"])

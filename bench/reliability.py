@@ -73,24 +73,35 @@ def _any(prefix: str, *statuses: str) -> Expect:
 
 
 def _all(prefix: str, *statuses: str) -> Expect:
-    return lambda r: (any(i.startswith(prefix) for i in r)
-                      and all(v["status"] in statuses for i, v in r.items()
-                              if i.startswith(prefix)))
+    return lambda r: (
+        any(i.startswith(prefix) for i in r)
+        and all(v["status"] in statuses for i, v in r.items() if i.startswith(prefix))
+    )
 
 
 def _says(prefix: str, status: str, text: str) -> Expect:
     """Some check under `prefix` has `status`, and every such check's explanation says `text`
     (a sent request's own failure, not a later step missing a capture)."""
+
     def expect(r: Results) -> bool:
-        hits = [v for i, v in r.items() if i.startswith(prefix) and v["status"] == status
-                and (v.get("evidence") or {}).get("exchange", True) is not None]
+        hits = [
+            v
+            for i, v in r.items()
+            if i.startswith(prefix)
+            and v["status"] == status
+            and (v.get("evidence") or {}).get("exchange", True) is not None
+        ]
         return bool(hits) and all(text in v["explanation"] for v in hits)
+
     return expect
 
 
 def _env(extra: dict[str, str] | None = None, root: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "RUNBOOK_ARM_TOKEN", "RUNBOOK_ROOT"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "RUNBOOK_ARM_TOKEN", "RUNBOOK_ROOT"}
+    }
     env.update({"PIXCRAWLER_SANDBOX_TOKEN": SANDBOX_TOKEN, "RUNBOOK_ARM_TOKEN": ARM_TOKEN})
     if root is not None:
         env["RUNBOOK_ROOT"] = str(root)
@@ -98,14 +109,35 @@ def _env(extra: dict[str, str] | None = None, root: Path | None = None) -> dict[
     return env
 
 
-def _start(outputs: Path, phase: str, params: tuple[str, ...], root: Path | None = None,
-           extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--phase", phase,
-            "--outputs", str(outputs)]
+def _start(
+    outputs: Path,
+    phase: str,
+    params: tuple[str, ...],
+    root: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "runbook.cli",
+        "run",
+        "--env",
+        "local",
+        "--phase",
+        phase,
+        "--outputs",
+        str(outputs),
+    ]
     for p in params:
         argv += ["--param", p]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(extra_env, root), cwd=ROOT)
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(extra_env, root),
+        cwd=ROOT,
+    )
 
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[Path | None, str]:
@@ -137,9 +169,12 @@ def run_fault(fault: Fault, work: Path) -> Outcome:
     verdict, results = _results(run_dir)
     right = verdict == fault.verdict and fault.expect(results)
     verified = _verifies(run_dir)
-    note = (f"{verdict}, {fault.expect_text}" if right else
-            f"{verdict} (wanted {fault.verdict}, {fault.expect_text}); failing: "
-            + ", ".join(i for i, r in results.items() if r["status"] in {"fail", "error"}))
+    note = (
+        f"{verdict}, {fault.expect_text}"
+        if right
+        else f"{verdict} (wanted {fault.verdict}, {fault.expect_text}); failing: "
+        + ", ".join(i for i, r in results.items() if r["status"] in {"fail", "error"})
+    )
     if not verified:
         note += "; evidence does NOT verify"
     return Outcome(fault.name, verdict, right and verified, [run_dir], note, seconds)
@@ -158,12 +193,21 @@ def run_twins(work: Path) -> Outcome:
         return Outcome("two runs at once", None, False, [], "a run left no directory", seconds)
     verdicts = [_results(d)[0] for d in dirs]
     env_dir = outputs / "local"
-    ok = (verdicts == ["GO", "GO"] and dirs[0] != dirs[1] and all(_verifies(d) for d in dirs)
-          and verify_chain(env_dir).ok
-          and len((env_dir / "chain.jsonl").read_text().splitlines()) == 2)
-    return Outcome("two runs at once", "GO" if ok else ",".join(verdicts), ok, dirs,
-                   "both GO, distinct dirs, both verify, chain of 2" if ok else "broken",
-                   seconds)
+    ok = (
+        verdicts == ["GO", "GO"]
+        and dirs[0] != dirs[1]
+        and all(_verifies(d) for d in dirs)
+        and verify_chain(env_dir).ok
+        and len((env_dir / "chain.jsonl").read_text().splitlines()) == 2
+    )
+    return Outcome(
+        "two runs at once",
+        "GO" if ok else ",".join(verdicts),
+        ok,
+        dirs,
+        "both GO, distinct dirs, both verify, chain of 2" if ok else "broken",
+        seconds,
+    )
 
 
 DISK_LIMITS = (("notebook", 64 * 1024), ("rendering", 256 * 1024))  # see test_more_faults
@@ -173,6 +217,7 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -188,25 +233,61 @@ def run_disk_full(work: Path) -> list[Outcome]:
     outcomes = []
     for name, limit in DISK_LIMITS:
         started = time.monotonic()
-        argv = [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--phase",
-                "verify", "--outputs", str(outputs), "--param", "integration=null"]
+        argv = [
+            sys.executable,
+            "-m",
+            "runbook.cli",
+            "run",
+            "--env",
+            "local",
+            "--phase",
+            "verify",
+            "--outputs",
+            str(outputs),
+            "--param",
+            "integration=null",
+        ]
         env = _env({"IPYTHONDIR": str(work / f"ipython-{name}")})
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
-                              timeout=RUN_TIMEOUT_S, preexec_fn=_file_size_limit(limit),
-                              check=False)
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=RUN_TIMEOUT_S,
+            preexec_fn=_file_size_limit(limit),
+            check=False,
+        )
         seconds = time.monotonic() - started
         last = (proc.stderr.strip().splitlines() or [""])[-1]
         chain = verify_chain(outputs / "local")
-        ok = (first is not None and proc.returncode == 1 and not proc.stdout.strip()
-              and "Traceback" not in proc.stderr
-              and last.startswith("error: could not write evidence ")
-              and "File too large" in last and chain.ok and chain.runs == 1
-              and len(chain.unfinished) == len(outcomes) + 1)
-        note = ("exit 1, no verdict, 'could not write evidence …: File too large', earlier "
-                "run verifies" if ok else f"exit {proc.returncode}; {last[-160:]}"
-                + ("" if chain.ok else "; chain does NOT verify"))
-        outcomes.append(Outcome(f"disk full ({name})", "stopped" if ok else None, ok,
-                                [first] if first else [], note, seconds))
+        ok = (
+            first is not None
+            and proc.returncode == 1
+            and not proc.stdout.strip()
+            and "Traceback" not in proc.stderr
+            and last.startswith("error: could not write evidence ")
+            and "File too large" in last
+            and chain.ok
+            and chain.runs == 1
+            and len(chain.unfinished) == len(outcomes) + 1
+        )
+        note = (
+            "exit 1, no verdict, 'could not write evidence …: File too large', earlier run verifies"
+            if ok
+            else f"exit {proc.returncode}; {last[-160:]}"
+            + ("" if chain.ok else "; chain does NOT verify")
+        )
+        outcomes.append(
+            Outcome(
+                f"disk full ({name})",
+                "stopped" if ok else None,
+                ok,
+                [first] if first else [],
+                note,
+                seconds,
+            )
+        )
     return outcomes
 
 
@@ -217,11 +298,22 @@ def dying_checkout(work: Path) -> Path:
         shutil.copytree(ROOT / folder, root / folder)
     path = root / "runbooks" / "04_verify.ipynb"
     nb = json.loads(path.read_text())
-    at = next(i for i, c in enumerate(nb["cells"])
-              if 'session.step("smoke.health")' in "".join(c["source"]))
-    nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": "die",
-                                "metadata": {}, "outputs": [],
-                                "source": ["import os; os._exit(1)"]})
+    at = next(
+        i
+        for i, c in enumerate(nb["cells"])
+        if 'session.step("smoke.health")' in "".join(c["source"])
+    )
+    nb["cells"].insert(
+        at + 1,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "die",
+            "metadata": {},
+            "outputs": [],
+            "source": ["import os; os._exit(1)"],
+        },
+    )
     path.write_text(json.dumps(nb, indent=1))
     return root
 
@@ -229,86 +321,203 @@ def dying_checkout(work: Path) -> Path:
 def untrusted_standin(stack: ExitStack, work: Path) -> str:
     """A real Azure stand-in whose self-signed certificate the run does not trust."""
     from rehearsal.azure_standin.process import start_standin
+    from rehearsal.params import rehearsal_of
     from runbook.core.parameters import load
 
-    config = load("local", root=ROOT).params.azure_standin
+    config = rehearsal_of(load("local", root=ROOT).params).azure_standin
     assert config is not None
     config = config.model_copy(update={"accept_token_env": "RUNBOOK_ARM_TOKEN"})
-    handle = stack.enter_context(start_standin(config, work / "standin",
-                                               env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN}))
+    handle = stack.enter_context(
+        start_standin(config, work / "standin", env={"RUNBOOK_ARM_TOKEN": ARM_TOKEN})
+    )
     return handle.url.rstrip("/")
 
 
 def faults(work: Path, arm_url: str) -> list[Fault]:
     import certifi
 
-    std = "azure_standin.faults."
+    std = "rehearsal.azure_standin.faults."
     return [
-        Fault("target down", "verify", ("sandbox.faults.down=true", "integration=null"),
-              "NO-GO", _status("smoke.health", "fail"), "smoke.health fail"),
-        Fault("5xx burst (50 %)", "verify", ("sandbox.faults.error_rate=0.5",
-                                            "integration=null"),
-              "NO-GO", _any("smoke.", "fail", "error"), "a smoke check fails"),
-        Fault("target slow (p95 over the line)", "performance",
-              ("sandbox.faults.latency_ms=400", "performance.duration_s=3"),
-              "NO-GO", _any("perf.p95.", "fail"), "perf.p95.* fail"),
-        Fault("unreachable target", "verify",
-              ("sandbox=null", "local_environment={}", "target.base_url=http://127.0.0.1:9",
-               "target.timeout_s=2", "integration=null"),
-              "NO-GO", _status("smoke.health", "error"), "smoke.health error"),
-        Fault("cell timeout", "verify",
-              ("execution.cell_timeout_s=8", "target.timeout_s=60", "integration=null",
-               "sandbox.faults.latency_ms=30000",
-               'sandbox.faults.latency_routes=["POST /api/v1/projects/"]'),
-              "NO-GO", _status("runbook.verify.execution", "error"),
-              "runbook.verify.execution error"),
-        Fault("kernel dies mid-phase", "verify", ("integration=null",), "NO-GO",
-              lambda r: (_status("runbook.verify.execution", "error")(r)
-                         and _status("smoke.health", "pass")(r)),
-              "execution error, health kept", root=dying_checkout(work)),
-        Fault("zip deploy failing", "deploy", (f"{std}fail_zip_deploy=true",), "NO-GO",
-              _status("deploy.zip_deploy", "fail"), "deploy.zip_deploy fail"),
-        Fault("deploy poll timeout", "deploy",
-              (f"{std}zip_deploy_never_completes=true", "deploy.kudu.timeout=3"), "NO-GO",
-              _status("deploy.zip_deploy", "error", "fail"), "deploy.zip_deploy error"),
-        Fault("swap failing", "deploy", (f"{std}fail_swap=true",), "NO-GO",
-              _status("deploy.swap", "fail", "error"), "deploy.swap fail"),
-        Fault("connection reset (one route)", "verify",
-              ('sandbox.faults.reset_routes=["GET /api/v1/auth/me"]', "integration=null"),
-              "NO-GO", _says("smoke.auth-me", "error", "no HTTP answer"),
-              "smoke.auth-me error: no HTTP answer (reset)"),
-        Fault("connection reset (50 %)", "verify",
-              ("sandbox.faults.reset_rate=0.5", "sandbox.seed=7", "integration=null"),
-              "NO-GO", _says("smoke.", "error", "no HTTP answer"),
-              "smoke.* error: no HTTP answer (reset)"),
-        Fault("metrics with no data", "monitor",
-              ("azure_standin.monitor.faults.metrics_empty=true",), "INCOMPLETE",
-              _all("monitor.metrics.", "inconclusive"), "monitor.metrics.* inconclusive"),
-        Fault("metrics unavailable (503)", "monitor",
-              ("azure_standin.monitor.faults.metrics_error_status=503",), "INCOMPLETE",
-              _status("monitor.metrics.error-rate", "inconclusive"),
-              "monitor.metrics.error-rate inconclusive"),
-        Fault("ARM 429 within the retry budget", "environment",
-              (f"{std}throttle.count=1", f"{std}throttle.retry_after=1"), "GO",
-              _all("azure.appsettings", "pass"), "azure.appsettings.* pass"),
-        Fault("ARM 429 beyond the retry budget", "environment",
-              (f"{std}throttle.count=50", f"{std}throttle.retry_after=0"), "NO-GO",
-              _all("azure.appsettings", "error"), "azure.appsettings.* error"),
-        Fault("ARM 503 within the retry budget", "environment",
-              (f"{std}throttle.status=503", f"{std}throttle.count=1",
-               f"{std}throttle.retry_after=1"), "GO",
-              _all("azure.appsettings", "pass"), "azure.appsettings.* pass"),
-        Fault("ARM 503 beyond the retry budget", "environment",
-              (f"{std}throttle.status=503", f"{std}throttle.count=50",
-               f"{std}throttle.retry_after=0"), "NO-GO",
-              _says("azure.appsettings", "error", "HTTP 503"),
-              "azure.appsettings.* error: HTTP 503"),
-        Fault("ARM 503 unavailable", "environment", (f"{std}unavailable=true",), "NO-GO",
-              _all("azure.appsettings", "error"), "azure.appsettings.* error"),
-        Fault("TLS failure (untrusted certificate)", "environment",
-              ("azure_standin=null", f"azure.arm_endpoint={arm_url}",
-               f"azure.ca_bundle={certifi.where()}"), "NO-GO",
-              _all("azure.appsettings", "error"), "azure.appsettings.* error"),
+        Fault(
+            "target down",
+            "verify",
+            ("rehearsal.sandbox.faults.down=true", "integration=null"),
+            "NO-GO",
+            _status("smoke.health", "fail"),
+            "smoke.health fail",
+        ),
+        Fault(
+            "5xx burst (50 %)",
+            "verify",
+            ("rehearsal.sandbox.faults.error_rate=0.5", "integration=null"),
+            "NO-GO",
+            _any("smoke.", "fail", "error"),
+            "a smoke check fails",
+        ),
+        Fault(
+            "target slow (p95 over the line)",
+            "performance",
+            ("rehearsal.sandbox.faults.latency_ms=400", "performance.duration_s=3"),
+            "NO-GO",
+            _any("perf.p95.", "fail"),
+            "perf.p95.* fail",
+        ),
+        Fault(
+            "unreachable target",
+            "verify",
+            (
+                "rehearsal.sandbox=null",
+                "rehearsal.local_environment={}",
+                "target.base_url=http://127.0.0.1:9",
+                "target.timeout_s=2",
+                "integration=null",
+            ),
+            "NO-GO",
+            _status("smoke.health", "error"),
+            "smoke.health error",
+        ),
+        Fault(
+            "cell timeout",
+            "verify",
+            (
+                "execution.cell_timeout_s=8",
+                "target.timeout_s=60",
+                "integration=null",
+                "rehearsal.sandbox.faults.latency_ms=30000",
+                'rehearsal.sandbox.faults.latency_routes=["POST /api/v1/projects/"]',
+            ),
+            "NO-GO",
+            _status("runbook.verify.execution", "error"),
+            "runbook.verify.execution error",
+        ),
+        Fault(
+            "kernel dies mid-phase",
+            "verify",
+            ("integration=null",),
+            "NO-GO",
+            lambda r: (
+                _status("runbook.verify.execution", "error")(r)
+                and _status("smoke.health", "pass")(r)
+            ),
+            "execution error, health kept",
+            root=dying_checkout(work),
+        ),
+        Fault(
+            "zip deploy failing",
+            "deploy",
+            (f"{std}fail_zip_deploy=true",),
+            "NO-GO",
+            _status("deploy.zip_deploy", "fail"),
+            "deploy.zip_deploy fail",
+        ),
+        Fault(
+            "deploy poll timeout",
+            "deploy",
+            (f"{std}zip_deploy_never_completes=true", "deploy.kudu.timeout=3"),
+            "NO-GO",
+            _status("deploy.zip_deploy", "error", "fail"),
+            "deploy.zip_deploy error",
+        ),
+        Fault(
+            "swap failing",
+            "deploy",
+            (f"{std}fail_swap=true",),
+            "NO-GO",
+            _status("deploy.swap", "fail", "error"),
+            "deploy.swap fail",
+        ),
+        Fault(
+            "connection reset (one route)",
+            "verify",
+            ('rehearsal.sandbox.faults.reset_routes=["GET /api/v1/auth/me"]', "integration=null"),
+            "NO-GO",
+            _says("smoke.auth-me", "error", "no HTTP answer"),
+            "smoke.auth-me error: no HTTP answer (reset)",
+        ),
+        Fault(
+            "connection reset (50 %)",
+            "verify",
+            (
+                "rehearsal.sandbox.faults.reset_rate=0.5",
+                "rehearsal.sandbox.seed=7",
+                "integration=null",
+            ),
+            "NO-GO",
+            _says("smoke.", "error", "no HTTP answer"),
+            "smoke.* error: no HTTP answer (reset)",
+        ),
+        Fault(
+            "metrics with no data",
+            "monitor",
+            ("rehearsal.azure_standin.monitor.faults.metrics_empty=true",),
+            "INCOMPLETE",
+            _all("monitor.metrics.", "inconclusive"),
+            "monitor.metrics.* inconclusive",
+        ),
+        Fault(
+            "metrics unavailable (503)",
+            "monitor",
+            ("rehearsal.azure_standin.monitor.faults.metrics_error_status=503",),
+            "INCOMPLETE",
+            _status("monitor.metrics.error-rate", "inconclusive"),
+            "monitor.metrics.error-rate inconclusive",
+        ),
+        Fault(
+            "ARM 429 within the retry budget",
+            "environment",
+            (f"{std}throttle.count=1", f"{std}throttle.retry_after=1"),
+            "GO",
+            _all("azure.appsettings", "pass"),
+            "azure.appsettings.* pass",
+        ),
+        Fault(
+            "ARM 429 beyond the retry budget",
+            "environment",
+            (f"{std}throttle.count=50", f"{std}throttle.retry_after=0"),
+            "NO-GO",
+            _all("azure.appsettings", "error"),
+            "azure.appsettings.* error",
+        ),
+        Fault(
+            "ARM 503 within the retry budget",
+            "environment",
+            (f"{std}throttle.status=503", f"{std}throttle.count=1", f"{std}throttle.retry_after=1"),
+            "GO",
+            _all("azure.appsettings", "pass"),
+            "azure.appsettings.* pass",
+        ),
+        Fault(
+            "ARM 503 beyond the retry budget",
+            "environment",
+            (
+                f"{std}throttle.status=503",
+                f"{std}throttle.count=50",
+                f"{std}throttle.retry_after=0",
+            ),
+            "NO-GO",
+            _says("azure.appsettings", "error", "HTTP 503"),
+            "azure.appsettings.* error: HTTP 503",
+        ),
+        Fault(
+            "ARM 503 unavailable",
+            "environment",
+            (f"{std}unavailable=true",),
+            "NO-GO",
+            _all("azure.appsettings", "error"),
+            "azure.appsettings.* error",
+        ),
+        Fault(
+            "TLS failure (untrusted certificate)",
+            "environment",
+            (
+                "rehearsal.azure_standin=null",
+                f"azure.arm_endpoint={arm_url}",
+                f"azure.ca_bundle={certifi.where()}",
+            ),
+            "NO-GO",
+            _all("azure.appsettings", "error"),
+            "azure.appsettings.* error",
+        ),
     ]
 
 
@@ -362,21 +571,56 @@ def bad_inputs(work: Path) -> tuple[int, int, list[str]]:
     """Try every bad input; count those refused with the right code and a naming message."""
     verify = ["run", "--env", "local", "--phase", "verify", "--dry-run"]
     cases: list[tuple[list[str], dict[str, str | None], int, str]] = [
-        ([*verify, *extra], {}, 2, text) for extra, text in BAD_INPUTS]
+        ([*verify, *extra], {}, 2, text) for extra, text in BAD_INPUTS
+    ]
     cases += [
         (["run", "--env", "moon", "--dry-run"], {}, 2, "unknown environment 'moon'"),
         (["run", "--env", "../etc", "--dry-run"], {}, 2, "unknown environment '../etc'"),
-        (["run", "--env", "staging", "--phase", "verify", "--outputs", str(work / "x")],
-         {"PIXCRAWLER_API_TOKEN": None}, 2, "($PIXCRAWLER_API_TOKEN) is not set"),
-        (["run", "--env", "staging", "--phase", "pre-deployment", "--outputs", str(work / "x"),
-          "--param", "pre_deployment.repo=/nonexistent/pixcrawler"],
-         {"PIXCRAWLER_API_TOKEN": "t" * 24}, 2, "key 'pre_deployment.repo'"),
-        (["run", "--env", "staging", "--phase", "pre-deployment", "--outputs", str(work / "x"),
-          "--param", f"pre_deployment.repo=/tmp/x; touch {work / 'PWNED'}"],
-         {"PIXCRAWLER_API_TOKEN": "t" * 24}, 2, "is not a folder"),
+        (
+            ["run", "--env", "staging", "--phase", "verify", "--outputs", str(work / "x")],
+            {"PIXCRAWLER_API_TOKEN": None},
+            2,
+            "($PIXCRAWLER_API_TOKEN) is not set",
+        ),
+        (
+            [
+                "run",
+                "--env",
+                "staging",
+                "--phase",
+                "pre-deployment",
+                "--outputs",
+                str(work / "x"),
+                "--param",
+                "pre_deployment.repo=/nonexistent/pixcrawler",
+            ],
+            {"PIXCRAWLER_API_TOKEN": "t" * 24},
+            2,
+            "key 'pre_deployment.repo'",
+        ),
+        (
+            [
+                "run",
+                "--env",
+                "staging",
+                "--phase",
+                "pre-deployment",
+                "--outputs",
+                str(work / "x"),
+                "--param",
+                f"pre_deployment.repo=/tmp/x; touch {work / 'PWNED'}",
+            ],
+            {"PIXCRAWLER_API_TOKEN": "t" * 24},
+            2,
+            "is not a folder",
+        ),
         (["verify", str(work / "no-such-run")], {}, 1, "no such run directory"),
-        (["verify", "--chain", "local", "--outputs", str(work / "empty")], {}, 1,
-         "no runs for environment 'local'"),
+        (
+            ["verify", "--chain", "local", "--outputs", str(work / "empty")],
+            {},
+            1,
+            "no runs for environment 'local'",
+        ),
         (["verify"], {}, 2, "give a RUN_DIR or --chain ENV"),
     ]
     checkout = work / "bad-checkout"
@@ -468,8 +712,10 @@ def main() -> int:
         outcomes += run_disk_full(work)
     print(f"{'fault':<38} {'verdict':<11} {'ok':<4} {'s':>6}  detail")
     for o in outcomes:
-        print(f"{o.name:<38} {o.verdict or '-':<11} {'yes' if o.survived else 'NO':<4} "
-              f"{o.seconds:6.1f}  {o.note}")
+        print(
+            f"{o.name:<38} {o.verdict or '-':<11} {'yes' if o.survived else 'NO':<4} "
+            f"{o.seconds:6.1f}  {o.note}"
+        )
     tried, refused, unclear = bad_inputs(work)
     for line in unclear:
         print(f"  not rejected clearly: {line}")
@@ -479,8 +725,10 @@ def main() -> int:
         print(f"  secret found: {line}")
     detected, flipped = tamper(run_dirs, args.tamper_files)
     print()
-    print(f"faults tried / survived with the right verdict: {len(outcomes)} / "
-          f"{sum(o.survived for o in outcomes)}")
+    print(
+        f"faults tried / survived with the right verdict: {len(outcomes)} / "
+        f"{sum(o.survived for o in outcomes)}"
+    )
     print(f"bad inputs tried / rejected clearly:            {tried} / {refused}")
     print(f"secret values found in outputs:                 {hits} (in {scanned} run directories)")
     print(f"tampered bytes detected / tried:                {detected} / {flipped}")
@@ -489,8 +737,9 @@ def main() -> int:
         print(f"runs kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    ok = (all(o.survived for o in outcomes) and refused == tried and hits == 0
-          and detected == flipped)
+    ok = (
+        all(o.survived for o in outcomes) and refused == tried and hits == 0 and detected == flipped
+    )
     return 0 if ok else 1
 
 
