@@ -109,3 +109,54 @@ def test_an_installed_product_refuses_the_rehearsal_environment_saying_why(
     )
     assert done.returncode == 2
     assert "pixcrawler-runbook-rehearsal" in done.stderr
+
+
+def test_an_installed_product_onboards_a_teams_repository(installed: Path, tmp_path: Path) -> None:
+    """`runbook init` in a folder with no parameters/ yet writes one extending the shipped
+    defaults, which the installed product then plans from."""
+    repo = tmp_path / "service"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    team = tmp_path / "team"
+    team.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
+    }
+    init = subprocess.run(
+        [
+            str(installed / "runbook"),
+            "init",
+            "--env",
+            "mine",
+            "--repo",
+            str(repo),
+            "--url",
+            "http://127.0.0.1:8010",
+        ],
+        cwd=team,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    written = (team / "parameters" / "mine.yaml").read_text()
+    assert "extends: _base.yaml" in written and "main:app" in written
+    plan = subprocess.run(
+        [str(installed / "runbook"), "run", "--dry-run", "--env", "mine"],
+        cwd=team,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "environment: mine" in plan.stderr

@@ -582,6 +582,7 @@ def init_environment(env: str, repo: Path, url: str, root: Path, *, force: bool 
     repo_arg = str(repo.resolve())
     text = render(env, url, facts, repo_arg)
     previous = target.read_text(encoding="utf-8") if target.exists() else None
+    target.parent.mkdir(parents=True, exist_ok=True)  # a team's repository may have none yet
     target.write_text(text, encoding="utf-8")
     try:
         load(env, root=root)

@@ -26,13 +26,11 @@ def validation_message(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "Validation error"
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
     return error_envelope(exc.status_code, "HTTPException", str(exc.detail), exc.headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
     return error_envelope(422, "RequestValidationError", validation_message(exc.errors()))
 
 
@@ -42,6 +40,6 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
 
 def install_error_envelopes(app: FastAPI) -> None:
     """Answer HTTP errors, validation errors and unexpected exceptions in the error envelope."""
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(Exception)(_unexpected)
