@@ -60,6 +60,12 @@ class Store:
         self.jobs.pop(job_id, None)
         self.job_state_since.pop(job_id, None)
 
+    def remove_dataset(self, dataset_id: int) -> None:
+        """Forget a dataset and its jobs."""
+        for job_id in [j for j, job in self.jobs.items() if job["dataset_id"] == dataset_id]:
+            self.remove_job(job_id)
+        self.datasets.pop(dataset_id, None)
+
     def notify(self, kind: str, title: str, message: str, data: dict[str, Any]) -> dict[str, Any]:
         """Create an unread notification for the sandbox user."""
         note: dict[str, Any] = {

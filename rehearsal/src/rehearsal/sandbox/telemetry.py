@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-
-from rehearsal.sandbox.traffic import ADMIN_PREFIX
 
 # Application Insights SeverityLevel
 VERBOSE, INFORMATION, WARNING, ERROR, CRITICAL = range(5)
@@ -81,15 +77,3 @@ class TelemetryLog:
     def clear(self) -> None:
         """Forget every record (numbering continues)."""
         self._entries.clear()
-
-
-def telemetry_router(get_log: Callable[[], TelemetryLog]) -> APIRouter:
-    """Admin route GET /_sandbox/telemetry?since=N: the telemetry log, oldest first."""
-    router = APIRouter(prefix=ADMIN_PREFIX, include_in_schema=False)
-
-    @router.get("/telemetry")
-    async def get_telemetry(since: int = 0) -> dict[str, Any]:
-        records = get_log().since(since)
-        return {"telemetry": [r.model_dump() for r in records], "count": len(records)}
-
-    return router

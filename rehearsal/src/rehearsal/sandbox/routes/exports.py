@@ -18,14 +18,14 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Response
-from fastapi.params import Depends
+from fastapi import APIRouter, Body, HTTPException, Response, params
 from pydantic import BaseModel, ConfigDict
 
+from rehearsal.sandbox.runtime import SandboxRuntime
 from rehearsal.sandbox.store import Store, utc_now
 
 MANIFEST_NAME = "manifest.json"
@@ -67,35 +67,36 @@ def build_archive(store: Store, record: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def export_router(
-    get_store: Callable[[], Store],
-    stalled: Callable[[], bool],
-    export_seconds: float,
-    dependencies: Sequence[Depends],
-) -> APIRouter:
-    """The export routes, reading the current store through get_store (reset replaces it)."""
-    router = APIRouter(prefix="/api/v1", tags=["Exports"], dependencies=list(dependencies))
+def current_export(runtime: SandboxRuntime, export_id: int) -> ExportJob:
+    """The export, completed (archive built) once due unless the worker is stalled; else 404."""
+    job = runtime.store.exports.get(export_id)
+    if job is None:
+        raise HTTPException(status_code=404, detail="Export not found")
+    if (
+        job.content is None
+        and not runtime.injector.faults.worker_stalled
+        and time.monotonic() >= job.ready_at
+    ):
+        job.content = build_archive(runtime.store, job.record)
+        job.record.update(
+            status="completed",
+            completed_at=utc_now(),
+            download_url=f"/api/v1/exports/{export_id}/download",
+            size_bytes=len(job.content),
+            sha256=hashlib.sha256(job.content).hexdigest(),
+        )
+    return job
 
-    def current(export_id: int) -> ExportJob:
-        job = get_store().exports.get(export_id)
-        if job is None:
-            raise HTTPException(status_code=404, detail="Export not found")
-        if job.content is None and not stalled() and time.monotonic() >= job.ready_at:
-            job.content = build_archive(get_store(), job.record)
-            job.record.update(
-                status="completed",
-                completed_at=utc_now(),
-                download_url=f"/api/v1/exports/{export_id}/download",
-                size_bytes=len(job.content),
-                sha256=hashlib.sha256(job.content).hexdigest(),
-            )
-        return job
+
+def exports_router(runtime: SandboxRuntime, authed: Sequence[params.Depends]) -> APIRouter:
+    """Start, poll, download, list and delete dataset exports."""
+    router = APIRouter(prefix="/api/v1", tags=["Exports"], dependencies=list(authed))
 
     @router.post("/datasets/{dataset_id}/export", status_code=202)
     async def create_export(
         dataset_id: int, body: Annotated[ExportCreate | None, Body()] = None
     ) -> dict[str, Any]:
-        store = get_store()
+        store = runtime.store
         if dataset_id not in store.datasets:
             raise HTTPException(status_code=404, detail="Dataset not found")
         export_id = store.next_id()
@@ -108,21 +109,23 @@ def export_router(
             "completed_at": None,
             "download_url": None,
         }
-        store.exports[export_id] = ExportJob(record, time.monotonic() + export_seconds)
+        ready_at = time.monotonic() + runtime.config.export_seconds
+        store.exports[export_id] = ExportJob(record, ready_at)
         return record
 
     @router.get("/exports/")
     async def list_exports() -> dict[str, Any]:
-        records = [current(i).record for i in list(get_store().exports)]
+        records = [current_export(runtime, i).record for i in list(runtime.store.exports)]
         return {"data": records, "meta": {"total": len(records)}}
 
     @router.get("/exports/{export_id}")
     async def get_export(export_id: int) -> dict[str, Any]:
-        return current(export_id).record
+        return current_export(runtime, export_id).record
 
+    # The zip; 409 while the export is pending.
     @router.get("/exports/{export_id}/download")
     async def download_export(export_id: int) -> Response:
-        job = current(export_id)
+        job = current_export(runtime, export_id)
         if job.content is None:
             raise HTTPException(status_code=409, detail="Export not ready")
         return Response(
@@ -133,7 +136,7 @@ def export_router(
 
     @router.delete("/exports/{export_id}")
     async def delete_export(export_id: int) -> dict[str, Any]:
-        if get_store().exports.pop(export_id, None) is None:
+        if runtime.store.exports.pop(export_id, None) is None:
             raise HTTPException(status_code=404, detail="Export not found")
         return {"data": None}
 
