@@ -298,11 +298,7 @@ def dying_checkout(work: Path) -> Path:
         shutil.copytree(ROOT / folder, root / folder)
     path = root / "runbooks" / "04_verify.ipynb"
     nb = json.loads(path.read_text())
-    at = next(
-        i
-        for i, c in enumerate(nb["cells"])
-        if "session.run_all()" in "".join(c["source"])
-    )
+    at = next(i for i, c in enumerate(nb["cells"]) if "session.run_all()" in "".join(c["source"]))
     nb["cells"].insert(
         at + 1,
         {
