@@ -53,6 +53,23 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield venv / "bin"
 
 
+def outside(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bin_dir/args[0] args[1:]` in `cwd`, with nothing pointing back at the checkout."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
+    }
+    return subprocess.run(
+        [str(bin_dir / args[0]), *args[1:]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_the_wheel_ships_the_product_and_not_the_rehearsal(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "runbook/_data/runbooks/03_deploy.ipynb" in names
@@ -65,48 +82,18 @@ def test_the_wheel_ships_the_product_and_not_the_rehearsal(wheel: Path) -> None:
 def test_an_installed_product_plans_a_staging_run_outside_the_checkout(
     installed: Path, tmp_path: Path
 ) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
-    }
-    done = subprocess.run(
-        [str(installed / "runbook"), "run", "--dry-run", "--env", "staging"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = outside(installed, tmp_path, "runbook", "run", "--dry-run", "--env", "staging")
     assert done.returncode == 0, done.stderr
     assert "environment: staging" in done.stderr
     assert "03_deploy.ipynb" in done.stderr
-    rehearsal = subprocess.run(
-        [str(installed / "python"), "-c", "import rehearsal"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    rehearsal = outside(installed, tmp_path, "python", "-c", "import rehearsal")
     assert rehearsal.returncode != 0  # the rehearsal is not part of what a team installs
 
 
 def test_an_installed_product_refuses_the_rehearsal_environment_saying_why(
     installed: Path, tmp_path: Path
 ) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
-    }
-    done = subprocess.run(
-        [str(installed / "runbook"), "run", "--dry-run", "--env", "local"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = outside(installed, tmp_path, "runbook", "run", "--dry-run", "--env", "local")
     assert done.returncode == 2
     assert "pixcrawler-runbook-rehearsal" in done.stderr
 
@@ -125,38 +112,21 @@ def test_an_installed_product_onboards_a_teams_repository(installed: Path, tmp_p
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
     team = tmp_path / "team"
     team.mkdir()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RUNBOOK_ROOT", "VIRTUAL_ENV", "PYTHONPATH")
-    }
-    init = subprocess.run(
-        [
-            str(installed / "runbook"),
-            "init",
-            "--env",
-            "mine",
-            "--repo",
-            str(repo),
-            "--url",
-            "http://127.0.0.1:8010",
-        ],
-        cwd=team,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    init = outside(
+        installed,
+        team,
+        "runbook",
+        "init",
+        "--env",
+        "mine",
+        "--repo",
+        str(repo),
+        "--url",
+        "http://127.0.0.1:8010",
     )
     assert init.returncode == 0, init.stdout + init.stderr
     written = (team / "parameters" / "mine.yaml").read_text()
     assert "extends: _base.yaml" in written and "main:app" in written
-    plan = subprocess.run(
-        [str(installed / "runbook"), "run", "--dry-run", "--env", "mine"],
-        cwd=team,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    plan = outside(installed, team, "runbook", "run", "--dry-run", "--env", "mine")
     assert plan.returncode == 0, plan.stderr
     assert "environment: mine" in plan.stderr
