@@ -26,12 +26,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from runbook.core.checks import CHECK_MIME, CheckResult
+from runbook.core.secret_refs import SecretRef
 
 MANIFEST = "manifest.json"
 CHAIN = "chain.jsonl"
 MANIFEST_SCHEMA_VERSION = 1
 OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+class EvidenceParams(BaseModel):
+    """Parameters section `evidence`: how a run's evidence is signed (and kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signing_key: SecretRef | None = Field(
+        None,
+        description="Ed25519 private key that signs manifest.json (PEM PKCS#8, or the raw "
+        "32-byte key in base64), named by a secret reference; `runbook keygen` makes one",
+    )
+    require_signature: bool = Field(
+        False, description="a run that cannot sign its manifest is INCOMPLETE (fail closed)"
+    )
 
 
 class EvidenceWriteError(OSError):

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from runbook.core.checklist.params import ChecklistParams
+from runbook.core.evidence import EvidenceParams
 from runbook.core.target import TargetParams
 from runbook.governance.approval import ApprovalParams
 from runbook.governance.promotion import PromotionParams
@@ -118,6 +119,9 @@ class Parameters(BaseModel):
     checklist: ChecklistParams = Field(
         default_factory=ChecklistParams,
         description="the team's checklist in the target repository, compared with the catalogue",
+    )
+    evidence: EvidenceParams | None = Field(
+        None, description="signing of the run's manifest (runbook keygen, runbook verify --key)"
     )
 
     @model_validator(mode="after")
