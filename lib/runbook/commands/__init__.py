@@ -21,6 +21,7 @@ COMMANDS = (
     "plan",
     "approve",
     "verify",
+    "keygen",
     "rejudge",
     "schedule",
     "list_runs",

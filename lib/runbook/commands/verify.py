@@ -1,4 +1,5 @@
-"""`runbook verify`: recompute a run's hashes, or walk an environment's whole hash chain."""
+"""`runbook verify`: one run directory wherever it is (files vs manifest; the chain when one is
+at hand; the signature, by a trusted key with --key), or an environment's whole hash chain."""
 
 from __future__ import annotations
 
@@ -9,11 +10,26 @@ from pathlib import Path
 from runbook.commands import EXIT_INVALID
 
 NAME = "verify"
-HELP = "recompute a run's hashes and check its manifest, or walk an environment's whole hash chain"
+HELP = (
+    "verify a run directory (files vs manifest, chain when at hand, signature with --key), "
+    "or walk an environment's whole hash chain"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, nargs="?")
+    parser.add_argument(
+        "--chain-file",
+        type=Path,
+        metavar="PATH",
+        help="check the run against this chain.jsonl (default: the one beside the run, if any)",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        metavar="PUBLIC_KEY_FILE",
+        help="prove the run was signed by this Ed25519 public key (unsigned: FAILED)",
+    )
     parser.add_argument("--chain", metavar="ENV", help="verify every run of ENV and their chain")
     parser.add_argument("--outputs", type=Path)
 
@@ -25,21 +41,32 @@ def run(args: argparse.Namespace) -> int:
     if args.run_dir is None:
         print("error: give a RUN_DIR or --chain ENV", file=sys.stderr)
         return EXIT_INVALID
-    return verify_run(args.run_dir)
+    return verify_run(args.run_dir, args.chain_file, args.key)
 
 
-def verify_run(run_dir: Path) -> int:
-    """One run's files against its manifest, and the manifest against its chain."""
-    from runbook.core import evidence
+def verify_run(run_dir: Path, chain_file: Path | None = None, key: Path | None = None) -> int:
+    """One run: its files against its manifest, the manifest against a chain when one is at
+    hand, its signature; prints what was checked. 0 when all of it holds, 1 otherwise, 2 for
+    an unusable key file."""
+    from runbook.governance.run_verification import verify_run_dir
+    from runbook.governance.signing import SigningKeyError
 
-    report = evidence.verify(run_dir)
-    if report.ok:
-        print(f"OK: every file of {run_dir} matches its manifest, and the manifest its chain")
-        return 0
-    for line in report.lines():
+    try:
+        found = verify_run_dir(run_dir, chain_file, key)
+    except SigningKeyError as exc:
+        print(f"error: --key: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for line in found.lines():
         print(line)
-    print(f"FAILED: {run_dir} does not match its recorded evidence")
-    return 1
+    if not found.ok:
+        failed = ", ".join(found.failed_parts())
+        print(f"FAILED: {run_dir} does not match its recorded evidence ({failed})")
+        return 1
+    how = "standalone (no chain at hand)" if found.standalone else "against its chain"
+    signed = found.signature is not None and found.signature.status == "valid"
+    by = " and signature" if signed else ""
+    print(f"OK: {run_dir}: files{by} verified, {how}")
+    return 0
 
 
 def verify_chain(env: str, outputs: Path | None) -> int:

@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runbook.core.checks import CHECK_MIME, CheckResult
 from runbook.core.secret_refs import SecretRef
 
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"  # written after the manifest (runbook.governance.signing)
 CHAIN = "chain.jsonl"
 MANIFEST_SCHEMA_VERSION = 1
 OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
@@ -50,6 +51,16 @@ class EvidenceParams(BaseModel):
     require_signature: bool = Field(
         False, description="a run that cannot sign its manifest is INCOMPLETE (fail closed)"
     )
+
+    @model_validator(mode="after")
+    def _required_needs_a_key(self) -> EvidenceParams:
+        """Requiring a signature without naming the key could only ever fail."""
+        if self.require_signature and self.signing_key is None:
+            raise ValueError(
+                "evidence.require_signature is true but evidence.signing_key names no key "
+                "(e.g. signing_key: {env: RUNBOOK_SIGNING_KEY})"
+            )
+        return self
 
 
 class EvidenceWriteError(OSError):
@@ -129,11 +140,12 @@ def sha256_file(path: Path) -> str:
 
 
 def hash_tree(run_dir: Path) -> dict[str, str]:
-    """sha256 of every file under the run directory but the manifest itself, by relative path."""
+    """sha256 of every file under the run directory but the manifest and its signature (which
+    are made from it), by relative path."""
     return {
         path.relative_to(run_dir).as_posix(): sha256_file(path)
         for path in sorted(run_dir.rglob("*"))
-        if path.is_file() and path.relative_to(run_dir).as_posix() != MANIFEST
+        if path.is_file() and path.relative_to(run_dir).as_posix() not in (MANIFEST, SIGNATURE)
     }
 
 
@@ -225,13 +237,15 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> str:
 
 @dataclass
 class VerifyReport:
-    """What `runbook verify` found: empty lists mean the run is intact."""
+    """What `verify_files` / `verify` found: empty lists mean the run is intact. `files` is
+    the number of files its manifest lists."""
 
     run_dir: Path
     edited: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    files: int = 0
 
     @property
     def ok(self) -> bool:
@@ -244,8 +258,9 @@ class VerifyReport:
         return out + self.problems
 
 
-def verify(run_dir: Path) -> VerifyReport:
-    """Recompute every hash of a run and check its manifest against the environment's chain."""
+def verify_files(run_dir: Path) -> VerifyReport:
+    """A run directory on its own, wherever it is: every file its manifest lists is there with
+    the same sha256, and no other file is (the manifest and manifest.sig aside)."""
     report = VerifyReport(run_dir=run_dir)
     if not run_dir.is_dir():
         report.problems.append(f"{run_dir}: no such run directory")
@@ -254,27 +269,127 @@ def verify(run_dir: Path) -> VerifyReport:
     if not manifest_path.is_file():
         report.problems.append(f"{MANIFEST} is missing: the run did not finish or was altered")
         return report
-    raw = manifest_path.read_bytes()
     try:
-        manifest = json.loads(raw)
-        recorded: dict[str, str] = manifest["files"]
+        recorded = json.loads(manifest_path.read_bytes())["files"]
+        if not isinstance(recorded, dict):
+            raise TypeError("its 'files' is not an object")
     except (ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"{MANIFEST} is not a valid manifest ({exc})")
         return report
     actual = hash_tree(run_dir)
+    report.files = len(recorded)
     report.edited = sorted(p for p in recorded if p in actual and actual[p] != recorded[p])
     report.removed = sorted(p for p in recorded if p not in actual)
     report.added = sorted(p for p in actual if p not in recorded)
-    digest = hashlib.sha256(raw).hexdigest()
-    entries = [e for e in read_chain(run_dir.parent) if e.get("run_id") == manifest.get("run_id")]
-    if not entries:
-        report.problems.append(
-            f"{MANIFEST}: run {manifest.get('run_id')} is not in {run_dir.parent / CHAIN}"
+    return report
+
+
+@dataclass(frozen=True)
+class ChainPosition:
+    """Where a manifest stands in a chain file: its entry's line (1-based; None when absent),
+    how many entries the file has, and the problem found (None: the entry matches)."""
+
+    chain_file: Path
+    line: int | None
+    entries: int
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def locate_in_chain(chain_file: Path, manifest_raw: bytes) -> ChainPosition:
+    """Find a run's entry in `chain_file` by the run id of `manifest_raw` (the manifest's exact
+    bytes) and check it: the entry records the manifest's sha256 and previous manifest, every
+    line up to it follows the line before (none edited, removed or inserted there), and no
+    later line names the run again."""
+    try:
+        manifest = json.loads(manifest_raw)
+        run_id = manifest["run_id"]
+    except (ValueError, KeyError, TypeError):
+        return ChainPosition(chain_file, None, 0, f"{MANIFEST} is not a valid manifest")
+    try:
+        text = chain_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        return ChainPosition(chain_file, None, 0, f"{chain_file}: cannot read ({exc.strerror})")
+    lines = [(n, _chain_entry(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    total = len(lines)
+    previous: str | None = None
+    for index, (number, entry) in enumerate(lines):
+        if entry is None:
+            return ChainPosition(chain_file, None, total, f"line {number} is not a chain entry")
+        if entry.get("previous_manifest_sha256") != previous:
+            return ChainPosition(
+                chain_file,
+                None,
+                total,
+                f"line {number} does not follow the line before it (a line was edited, "
+                "removed or inserted)",
+            )
+        if entry.get("run_id") == run_id:
+            again = [
+                n for n, e in lines[index + 1 :] if e is not None and e.get("run_id") == run_id
+            ]
+            if again:
+                return ChainPosition(
+                    chain_file, number, total, f"the run appears again at line {again[0]}"
+                )
+            return _judge_entry(chain_file, number, total, entry, manifest, manifest_raw)
+        previous = entry["manifest_sha256"]
+    return ChainPosition(chain_file, None, total, f"run {run_id} is not in {chain_file}")
+
+
+def _chain_entry(line: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    ok = isinstance(entry, dict) and isinstance(entry.get("manifest_sha256"), str)
+    return entry if ok else None
+
+
+def _judge_entry(
+    chain_file: Path,
+    number: int,
+    entries: int,
+    entry: dict[str, Any],
+    manifest: dict[str, Any],
+    manifest_raw: bytes,
+) -> ChainPosition:
+    if entry["manifest_sha256"] != hashlib.sha256(manifest_raw).hexdigest():
+        return ChainPosition(
+            chain_file,
+            number,
+            entries,
+            f"{MANIFEST} differs from the manifest recorded at line {number} (its sha256)",
         )
-    elif entries[-1]["manifest_sha256"] != digest:
-        report.problems.append(
-            f"edited: {MANIFEST} (its sha256 differs from the one recorded in {CHAIN})"
+    if manifest.get("previous_manifest_sha256") != entry.get("previous_manifest_sha256"):
+        return ChainPosition(
+            chain_file,
+            number,
+            entries,
+            f"{MANIFEST} chains to another previous manifest than line {number}",
         )
+    return ChainPosition(chain_file, number, entries, None)
+
+
+def verify(run_dir: Path) -> VerifyReport:
+    """A run where it was written: its files against its manifest (`verify_files`) and its
+    manifest against the chain of the environment folder it sits in, which must name it."""
+    report = verify_files(run_dir)
+    manifest_path = run_dir / MANIFEST
+    if report.problems or not manifest_path.is_file():
+        return report
+    raw = manifest_path.read_bytes()
+    chain_file = run_dir.parent / CHAIN
+    if not chain_file.is_file():
+        run_id = json.loads(raw).get("run_id")
+        report.problems.append(f"{MANIFEST}: run {run_id} is not in {chain_file}")
+        return report
+    position = locate_in_chain(chain_file, raw)
+    if position.problem is not None:
+        report.problems.append(f"{CHAIN}: {position.problem}")
     return report
 
 

@@ -443,17 +443,22 @@ def finalize(
     `renderings`: notebooks already being rendered in the background, by phase name."""
     from runbook.core.checklist.view import manifest_section
     from runbook.governance.secret_scan import secret_scan_check
+    from runbook.governance.signing import prepare_signer
     from runbook.orchestration.report import write_report
 
     results = [*(gate_results or []), *(r for o in outcomes for r in o.results)]
     scan = secret_scan_check(run_dir, resolved_values(params)).model_copy(update={"phase": "run"})
     leaks = scan.status is not Status.PASS
     results.append(scan)
+    signer = prepare_signer(params.evidence)  # evidence.signing_key: judged with the scan
+    results += signer.checks()
     phase_verdicts = [o.verdict for o in outcomes]
-    overall = combine([*phase_verdicts, judge([scan]).verdict]) if outcomes else Verdict.INCOMPLETE
+    run_verdict = judge([scan, *signer.checks()]).verdict
+    overall = combine([*phase_verdicts, run_verdict]) if outcomes else Verdict.INCOMPLETE
     reasons = [f"{o.phase.name}: {r}" for o in outcomes for r in o.reasons] + (
         [scan.explanation] if leaks else []
     )
+    reasons += signer.reasons()
     pages, figures = {}, {}
     for o in outcomes:
         if o.notebook:
@@ -484,9 +489,11 @@ def finalize(
         "reasons": reasons,
         **(gate_record or {}),
         "checklist": manifest_section(results, params.environment),
+        "signature": signer.record,
     }
     write_report(run_dir, manifest, pages, figures)
     ev.write_manifest(run_dir, manifest)
+    signer.sign(run_dir)  # manifest.sig beside the manifest (nothing without a key)
     say(f"report: {run_dir / 'report.html'}")
     print(f"{overall.value}: {run_dir}", flush=True)
     return RunOutcome(verdict=overall, run_dir=run_dir, phases=outcomes)
