@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from runbook.core.masking import mask_data
 
 CHECK_MIME = "application/vnd.pixcrawler.check+json"
 CHECK_SCHEMA_VERSION = 1
@@ -56,12 +58,18 @@ class CheckResult(BaseModel):
     phase: str | None = None
     recorded_at: str = Field(default_factory=_now)
 
+    @field_validator("title", "observed", "threshold", "explanation", "evidence")
+    @classmethod
+    def _masked(cls, value: Any) -> Any:
+        """Secrets masked at capture: a resolved secret value never enters a result."""
+        return mask_data(value)
+
     # -- machine-readable -------------------------------------------------------------
     def to_payload(self) -> dict[str, Any]:
         """The JSON stored in the notebook under CHECK_MIME."""
-        data = self.model_dump(mode="json")
+        data = mask_data(self.model_dump(mode="json"))  # also what model_copy put in
         data["schema_version"] = CHECK_SCHEMA_VERSION
-        return data
+        return dict(data)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> CheckResult:
@@ -97,11 +105,15 @@ class CheckResult(BaseModel):
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {
-            "text/plain": self.summary_line(),
-            "text/html": self.to_html(),
-            CHECK_MIME: self.to_payload(),
-        }
+        return dict(
+            mask_data(
+                {
+                    "text/plain": self.summary_line(),
+                    "text/html": self.to_html(),
+                    CHECK_MIME: self.to_payload(),
+                }
+            )
+        )
 
 
 STATUS_COLOURS = {

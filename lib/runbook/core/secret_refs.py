@@ -1,6 +1,8 @@
 """Secret references: parameters carry the *name* of a secret, the kernel resolves its value.
 
-A value is never printed, logged, stored or hashed; errors name only the reference.
+A value is never printed, logged, stored or hashed; errors name only the reference. Every value
+resolved is registered for masking (`core.masking`): whatever a check records or displays shows
+`***$NAME***` instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from runbook.core import masking
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -30,12 +34,14 @@ class SecretUnavailable(LookupError):
 
 
 def resolve(ref: SecretRef) -> str:
-    """Return the secret's value, or raise SecretUnavailable naming the reference."""
+    """Return the secret's value (registered for masking), or raise SecretUnavailable naming
+    the reference."""
     value = os.environ.get(ref.env)
     if value is None or value == "":
         raise SecretUnavailable(
             f"secret reference {ref.describe()} is not set in the environment of this run"
         )
+    masking.register(value, ref.describe())
     return value
 
 

@@ -1,5 +1,6 @@
 """Secret scanner of a run directory: the values of the secrets the run resolved, in every
-form a file may hold them (raw, JSON-escaped, URL-encoded, HTML-escaped, base64), and the
+form a file may hold them (raw, JSON-escaped, URL-encoded, HTML-escaped, base64: the forms
+`core.masking` masks at capture, so this is the second line), and the
 common credential shapes (JWTs, bearer tokens, connection strings with a password, Azure
 AccountKey / SharedAccessKey, PEM private keys). gzip files and zip members are scanned
 inside. A hit names the file, the kind and the line, never the value.
@@ -7,23 +8,21 @@ inside. A hit names the file, the kind and the line, never the value.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import html
-import json
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict
 
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.masking import MIN_SECRET_LENGTH, value_forms
 
 CHECK_ID = "runbook.secret-scan"
 SECTION = "Runbook execution"
-MIN_SECRET_LENGTH = 4  # shorter values would match everywhere
 MAX_INNER_BYTES = 64 << 20  # never inflate more than this from one gzip / zip member
 
 KIND_VALUE = "resolved-secret-value"
@@ -59,26 +58,6 @@ class SecretHit(BaseModel):
 
     def describe(self) -> str:
         return f"{self.file}:{self.line}: {self.kind}"
-
-
-def value_forms(value: str) -> set[bytes]:
-    """The byte strings a file may hold a secret value as."""
-    if len(value) < MIN_SECRET_LENGTH:
-        return set()
-    forms = {
-        value,
-        json.dumps(value)[1:-1],
-        json.dumps(json.dumps(value)[1:-1])[1:-1],
-        quote(value, safe=""),
-        quote_plus(value, safe=""),
-        html.escape(value),
-        html.escape(json.dumps(value)[1:-1]),
-    }
-    out = {f.encode() for f in forms}
-    raw = value.encode()
-    out.add(base64.b64encode(raw).rstrip(b"="))
-    out.add(base64.urlsafe_b64encode(raw).rstrip(b"="))
-    return {f for f in out if len(f) >= MIN_SECRET_LENGTH}
 
 
 def _masked(password: bytes) -> bool:
