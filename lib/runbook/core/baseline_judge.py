@@ -47,7 +47,7 @@ class JudgeSettings(BaseModel):
         5.0, ge=0, description="tolerated latency shift in ms whatever the relative share"
     )
     tolerance_error_rate: float = Field(
-        0.002, ge=0, le=1, description="tolerated error-rate rise (absolute, 0.002 = 0.2 points)"
+        0.005, ge=0, le=1, description="tolerated error-rate rise (absolute, 0.005 = 0.5 points)"
     )
     min_samples: int = Field(
         30, ge=2, description="fewer samples (requests) on either side: inconclusive"
