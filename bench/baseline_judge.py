@@ -39,8 +39,9 @@ def main() -> int:
     args = parser.parse_args()
     default = JudgeSettings()
     bare = default.model_copy(update={"tolerance_relative": 0.0, "tolerance_ms": 0.0})
-    print(f"confidence {default.confidence:.0%}, level {default.level:.0%}, tolerance "
-          f"{default.tolerance_relative:.0%} / {default.tolerance_ms:g} ms, {args.seeds} seeds")  # fmt: skip
+    band = f"{default.tolerance_relative:.0%} / {default.tolerance_ms:g} ms"
+    print(f"confidence {default.confidence:.0%}, level {default.level:.0%}, tolerance {band}, "
+          f"{args.seeds} seeds")  # fmt: skip
     print(f"{'n':>6} {'false alarm bare':>17} {'false alarm':>12} {'marginal@0':>11} "
           f"{'power 10%':>10} {'power 25%':>10} {'ms/judgement':>13}")  # fmt: skip
     for n in args.sizes:
