@@ -27,6 +27,7 @@ from runbook.core.checklist.params import ChecklistParams
 from runbook.core.evidence import EvidenceParams
 from runbook.core.target import TargetParams
 from runbook.governance.approval import ApprovalParams
+from runbook.governance.notify import NotifyParams
 from runbook.governance.promotion import PromotionParams
 from runbook.governance.signoff import SignOffParams
 from runbook.phases.deploy.params import DeployParams
@@ -120,6 +121,7 @@ class Parameters(BaseModel):
         default_factory=ChecklistParams,
         description="the team's checklist in the target repository, compared with the catalogue",
     )
+    notify: NotifyParams | None = Field(None, description="tell Teams/Slack/a webhook the verdict")
     evidence: EvidenceParams | None = Field(
         None, description="signing of the run's manifest (runbook keygen, runbook verify --key)"
     )

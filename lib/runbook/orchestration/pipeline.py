@@ -442,6 +442,7 @@ def finalize(
     """Scan for secrets, judge, render the report, write the manifest; print the verdict.
     `renderings`: notebooks already being rendered in the background, by phase name."""
     from runbook.core.checklist.view import manifest_section
+    from runbook.governance.notify import notify_verdict
     from runbook.governance.secret_scan import secret_scan_check
     from runbook.governance.signing import prepare_signer
     from runbook.orchestration.report import write_report
@@ -458,6 +459,7 @@ def finalize(
     reasons = [f"{o.phase.name}: {r}" for o in outcomes for r in o.reasons] + (
         [scan.explanation] if leaks else []
     )
+    results += notify_verdict(run_dir, run_id, params, overall, results, say)  # never re-judged
     reasons += signer.reasons()
     pages, figures = {}, {}
     for o in outcomes:
