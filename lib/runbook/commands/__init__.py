@@ -28,6 +28,8 @@ COMMANDS = (
     "lab",
     "doctor",
     "init",
+    "trends",
+    "diff",
 )
 
 
