@@ -22,7 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write DIR/runbook-signing.key (private, PEM, mode 0600) and DIR/runbook-signing.pub;
     print where, the fingerprint and how to use them (never the private key)."""
-    from runbook.core.evidence import EvidenceWriteError
     from runbook.governance.signing import generate_key_pair
 
     try:
@@ -30,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         print(f"error: {exc}; use --force to replace them", file=sys.stderr)
         return EXIT_FAILED
-    except EvidenceWriteError as exc:
-        print(f"error: {exc.describe()}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: could not write the keys in {args.out}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILED
     print(f"private key: {pair.private_key}  (keep it secret: a CI secret, never in git)")
     print(f"public key:  {pair.public_key}  (give it to reviewers: runbook verify --key)")

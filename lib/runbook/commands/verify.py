@@ -59,8 +59,11 @@ def verify_run(run_dir: Path, chain_file: Path | None = None, key: Path | None =
     for line in found.lines():
         print(line)
     if not found.ok:
-        failed = ", ".join(found.failed_parts())
-        print(f"FAILED: {run_dir} does not match its recorded evidence ({failed})")
+        failed = found.failed_parts()
+        if failed == ["signature"]:
+            print(f"FAILED: {run_dir}: its signature does not prove who produced it")
+        else:
+            print(f"FAILED: {run_dir} does not match its recorded evidence ({', '.join(failed)})")
         return 1
     how = "standalone (no chain at hand)" if found.standalone else "against its chain"
     signed = found.signature is not None and found.signature.status == "valid"

@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,10 +169,22 @@ def generate_key_pair(out_dir: Path, *, overwrite: bool = False) -> KeyPair:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    ev.write_evidence(private_path, private_pem, sync=True)
-    private_path.chmod(0o600)
-    ev.write_evidence(public_path, public_pem, sync=True)
+    _write_key(private_path, private_pem, 0o600, overwrite)
+    _write_key(public_path, public_pem, 0o644, overwrite)
     return KeyPair(private_path, public_path, fingerprint(key.public_key()))
+
+
+def _write_key(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
+    """A key file created with its final mode (a private key is never readable by others,
+    not even for a moment); exclusively unless `overwrite`."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(path, flags, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _b64(text: str) -> bytes | None:
