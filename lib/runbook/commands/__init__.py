@@ -21,6 +21,7 @@ COMMANDS = (
     "plan",
     "approve",
     "verify",
+    "summary",
     "keygen",
     "rejudge",
     "schedule",
