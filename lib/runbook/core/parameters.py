@@ -29,6 +29,7 @@ from runbook.core.target import TargetParams
 from runbook.governance.approval import ApprovalParams
 from runbook.governance.notify import NotifyParams
 from runbook.governance.promotion import PromotionParams
+from runbook.governance.settlement import SettlementParams
 from runbook.governance.signoff import SignOffParams
 from runbook.phases.deploy.params import DeployParams
 from runbook.phases.environment.envconfig.params import EnvironmentConfigParams
@@ -104,6 +105,9 @@ class Parameters(BaseModel):
     success_criteria: SuccessParams | None = None
     signoff: SignOffParams | None = Field(
         None, description="manual checklist boxes: who may sign, and headless sign-offs"
+    )
+    settlement: SettlementParams | None = Field(
+        None, description="inconclusive blockers settled by a person (check id + evidence hash)"
     )
     approval: ApprovalParams | None = Field(
         None, description="require an approval of exactly this plan (runbook plan / approve)"

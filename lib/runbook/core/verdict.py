@@ -3,6 +3,7 @@
 Rules (fail closed):
 - any blocker with status fail or error            -> NO-GO
 - otherwise any blocker inconclusive / pending     -> INCOMPLETE
+  (an inconclusive blocker settled by a person, `governance.settlement`, no longer counts)
 - otherwise, a phase with no results at all        -> INCOMPLETE (nothing was proven)
 - otherwise                                        -> GO
 Warnings never block, but are counted so a reviewer sees them.
@@ -41,6 +42,7 @@ class VerdictReport(BaseModel):
     verdict: Verdict
     reasons: list[str] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
+    settled: list[str] = Field(default_factory=list, description="checks a person settled")
 
 
 def judge(results: Iterable[CheckResult]) -> VerdictReport:
@@ -51,7 +53,9 @@ def judge(results: Iterable[CheckResult]) -> VerdictReport:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
     blockers = [r for r in results if r.severity is Severity.BLOCKER]
     failed = [r for r in blockers if r.status in BLOCKING]
-    unproven = [r for r in blockers if r.status in UNPROVEN]
+    waiting = [(r, _settled(r)) for r in blockers if r.status in UNPROVEN]
+    settled = [r for r, done in waiting if done]
+    unproven = [r for r, done in waiting if not done]
     if failed:
         return VerdictReport(
             verdict=Verdict.NO_GO,
@@ -68,7 +72,16 @@ def judge(results: Iterable[CheckResult]) -> VerdictReport:
         return VerdictReport(
             verdict=Verdict.INCOMPLETE, reasons=["no check produced a result"], counts=counts
         )
-    return VerdictReport(verdict=Verdict.GO, counts=counts)
+    return VerdictReport(
+        verdict=Verdict.GO, counts=counts, settled=[f"{r.id}: {r.explanation}" for r in settled]
+    )
+
+
+def _settled(result: CheckResult) -> bool:
+    """An inconclusive result with an accepted settlement bound to its evidence."""
+    from runbook.governance.settlement import is_settled
+
+    return is_settled(result)
 
 
 def combine(verdicts: Iterable[Verdict]) -> Verdict:

@@ -16,6 +16,7 @@ from runbook.core import evidence as ev
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.parameters import Parameters, public_dump
 from runbook.core.verdict import Verdict, judge
+from runbook.governance.settlement import SettlementParams, apply_settlements, settlements_of
 from runbook.orchestration import phase_plan as ph
 from runbook.orchestration.kernels import WarmKernel
 
@@ -126,7 +127,7 @@ def execute_phase(
         if kernel is not None:
             kernel.close()
     duration = time.perf_counter() - t0
-    return judge_phase(phase, out, status, error, duration)
+    return judge_phase(phase, out, status, error, duration, settlements_of(params))
 
 
 def _execute_with_start_retry(execute: Any, may_retry: bool, *args: Any, **kwargs: Any) -> None:
@@ -144,10 +145,15 @@ def _execute_with_start_retry(execute: Any, may_retry: bool, *args: Any, **kwarg
 
 
 def judge_phase(
-    phase: ph.Phase, out: Path, status: str, error: str | None, duration: float
+    phase: ph.Phase,
+    out: Path,
+    status: str,
+    error: str | None,
+    duration: float,
+    settlements: SettlementParams | None = None,
 ) -> PhaseOutcome:
-    """Read the executed notebook's results (a crash adds `runbook.<phase>.execution`) and
-    compute the phase verdict."""
+    """Read the executed notebook's results (a crash adds `runbook.<phase>.execution`), apply
+    the settlements of inconclusive blockers given in parameters, and compute the verdict."""
     results = []
     if out.is_file():
         try:
@@ -163,6 +169,7 @@ def judge_phase(
             explanation=(f"could not look: {error}" if blind else error or "crashed"),
             evidence={"notebook": f"notebooks/{phase.notebook}"},
         ))  # fmt: skip
+    results = apply_settlements(results, settlements)
     report = judge(results)
     verdict = declared_verdict(results) or report.verdict
     if verdict.rank < report.verdict.rank:  # a declared verdict never hides a failure

@@ -7,6 +7,13 @@ widget or headlessly like every other sign-off.
 
 The baseline travels in the evidence of result `post.baseline.documented`, so the next run finds
 it in this run's manifest (`previous_manifests(env_dir, phase="post-deployment")`).
+
+Whether a change is *real* is the statistical judge's call (`judge.py`, `core.baseline_judge`):
+where this run and a baseline run kept raw load samples, "degradation > 20 %" fails only when
+the whole confidence interval of the shift lies beyond 20 %, is INCONCLUSIVE (a person settles
+it, `governance.settlement`) when the fixed comparison says degraded and the interval straddles
+the limit, and passes when the interval lies within it (the fixed figure was noise). Without
+samples on both sides the fixed comparison decides, as the checklist states it.
 """
 
 from __future__ import annotations
@@ -20,15 +27,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runbook.core.baseline_judge import Judgement
 from runbook.core.checklist.limits import CatalogueLimit
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.evidence_queries import SourceRef, read_values, usable
+from runbook.phases.post_deployment.judge import (
+    ERROR_RATE,
+    JudgeParams,
+    baseline_samples,
+    judge_checks,
+    judge_runs,
+    read_samples,
+    worst,
+)
 
 SECTION = "Post-Deployment Tasks §4 Performance Baseline"
 SECTION_FAILED = "Success Criteria — Deployment Failed If"
 METRICS = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "throughput_rps", "cpu_percent",
            "memory_percent")  # fmt: skip
 LOWER_IS_WORSE = {"throughput_rps"}
+LATENCY_METRICS = {"p50_ms", "p95_ms", "p99_ms"}
 _ALL = "evidence.routes.(all)"
 _LOGS_P95 = "monitor.logs.p95"
 
@@ -111,6 +129,10 @@ class PostDeploymentParams(BaseModel):
     threshold_round: dict[str, float] = Field(
         default_factory=lambda: {"p95_ms": 10.0, "p99_ms": 10.0},
         description="rounding step per metric (default 10 ms)",
+    )
+    judge: JudgeParams = Field(
+        default_factory=JudgeParams,
+        description="the statistical baseline judge (raw samples against the last GO run's)",
     )
 
     @model_validator(mode="before")
@@ -218,6 +240,74 @@ def _fmt_change(row: dict[str, Any]) -> str:
     return f"{row['metric']} {row['before']:g} → {row['after']:g} ({change})"
 
 
+class StatisticalView(BaseModel):
+    """The judge's view of this run against the baseline runs' raw samples: at its own
+    tolerance (`judged`) and at the degradation limit (`degradation`); None where a side
+    has no samples (`why`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: dict[str, Any] = Field(default_factory=dict)
+    judged: dict[str, Judgement] = Field(default_factory=dict)
+    degradation: dict[str, Judgement] = Field(default_factory=dict)
+    why: str | None = None
+
+
+def statistical_view(
+    run_dir: Path | None, manifests: list[dict[str, Any]], params: PostDeploymentParams
+) -> StatisticalView:
+    """This run's samples judged against the baseline runs' (see `judge.baseline_samples`)."""
+    settings = params.judge
+    candidate = read_samples(run_dir, settings.samples_dir) if run_dir is not None else None
+    if run_dir is None or candidate is None:
+        return StatisticalView(why="this run kept no load samples (no performance phase here)")
+    baseline, info = baseline_samples(run_dir.parent, manifests, settings)
+    at_limit = settings.settings(
+        tolerance_relative=params.degradation_limit,
+        tolerance_error_rate=params.error_rate_min_delta,
+    )
+    return StatisticalView(
+        baseline=info,
+        judged=judge_runs(candidate, baseline, settings.settings()),
+        degradation=judge_runs(candidate, baseline, at_limit) if baseline else {},
+        why=None if baseline else info.get("why"),
+    )
+
+
+def _run_dir_of(evidence_dir: Path) -> Path | None:
+    """outputs/<env>/<run>/evidence/<phase> -> outputs/<env>/<run> (None for another layout)."""
+    return evidence_dir.parent.parent if evidence_dir.parent.name == "evidence" else None
+
+
+def baseline_results(
+    results: Iterable[CheckResult],
+    params: PostDeploymentParams,
+    previous_manifests: Iterable[dict[str, Any]],
+    file: Path,
+    *,
+    run_id: str | None = None,
+    run_dir: Path | None = None,
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """The checks and the baseline file's content, writing nothing (`rejudge` uses this)."""
+    manifests = list(previous_manifests)
+    current = build_baseline(results, params, run_id)
+    previous, found = previous_baseline(manifests, params)
+    rows = compare_baselines(current, previous, params) if previous else []
+    view = statistical_view(run_dir, manifests, params)
+    content = {
+        "baseline": current.model_dump(), "previous": previous.model_dump() if previous else None,
+        "previous_run": found, "comparison": rows, "judge": view.model_dump(mode="json"),
+    }  # fmt: skip
+    checks = [
+        _documented(current, params, file),
+        _degradation(current, previous, found, rows, params, view),
+        _improvements(rows, previous is not None, params),
+        _thresholds(current, params),
+        *_judge_checks(view, params),
+    ]
+    return checks, content
+
+
 def baseline_checks(
     results: Iterable[CheckResult],
     params: PostDeploymentParams,
@@ -225,24 +315,31 @@ def baseline_checks(
     evidence_dir: Path | str,
     *,
     run_id: str | None = None,
+    run_dir: Path | str | None = None,
 ) -> list[CheckResult]:
-    """Document, compare and suggest thresholds (the §1–§3 tasks are sign-off items)."""
-    current = build_baseline(results, params, run_id)
-    previous, found = previous_baseline(previous_manifests, params)
-    rows = compare_baselines(current, previous, params) if previous else []
+    """Document, compare (fixed lines and the statistical judge) and suggest thresholds (the
+    §1–§3 tasks are sign-off items); run_dir defaults to the one evidence_dir lies in."""
     path = Path(evidence_dir) / params.baseline_file
+    where = Path(run_dir) if run_dir is not None else _run_dir_of(Path(evidence_dir))
+    checks, content = baseline_results(
+        results, params, previous_manifests, path, run_id=run_id, run_dir=where
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "baseline": current.model_dump(),
-        "previous": previous.model_dump() if previous else None,
-        "previous_run": found, "comparison": rows,
-    }, indent=2))  # fmt: skip
+    path.write_text(json.dumps(content, indent=2))
+    return checks
+
+
+def _judge_checks(view: StatisticalView, params: PostDeploymentParams) -> list[CheckResult]:
+    if view.judged:
+        return judge_checks(view.judged, view.baseline, params.judge)
     return [
-        _documented(current, params, path),
-        _degradation(current, previous, found, rows, params),
-        _improvements(rows, previous is not None, params),
-        _thresholds(current, params),
-    ]
+        CheckResult(
+            id="post.judge.latency", section=SECTION, severity=params.judge.severity,
+            title="Latency compared with the baseline release (statistical judge)",
+            status=Status.INCONCLUSIVE, explanation=view.why or "no samples",
+            evidence={"baseline": view.baseline},
+        )
+    ]  # fmt: skip
 
 
 def _documented(current: Baseline, params: PostDeploymentParams, path: Path) -> CheckResult:
@@ -266,31 +363,73 @@ def _documented(current: Baseline, params: PostDeploymentParams, path: Path) -> 
     )  # fmt: skip
 
 
+def _statistical(row: dict[str, Any], view: StatisticalView) -> Judgement | None:
+    """The judge's call on a compared metric at the degradation limit (None: not judged)."""
+    if row["metric"] == "error_rate":
+        found = view.degradation.get(ERROR_RATE)
+    elif row["metric"] in LATENCY_METRICS:
+        found = worst([j for k, j in view.degradation.items() if k != ERROR_RATE])
+    else:
+        return None
+    return found if found is not None and found.outcome != "inconclusive" else None
+
+
 def _degradation(
     current: Baseline,
     previous: Baseline | None,
     found: dict[str, Any],
     rows: list[dict[str, Any]],
     params: PostDeploymentParams,
+    view: StatisticalView,
 ) -> CheckResult:
     common: dict[str, Any] = {
         "id": "post.baseline.degradation", "section": f"{SECTION}; {SECTION_FAILED}",
         "title": f"Compare before/after metrics: no performance degradation > "
                  f"{params.degradation_limit:.0%}",
-        "threshold": {"degradation_limit": params.degradation_limit, "metrics": params.compare},
+        "threshold": {"degradation_limit": params.degradation_limit, "metrics": params.compare,
+                      "confidence": params.judge.confidence},
     }  # fmt: skip
     if previous is None:
         return CheckResult(**common, status=Status.SKIP, evidence={"previous_run": found},
                            explanation="no previous baseline in this environment: first "
                            "deployment with a baseline, nothing to compare with")  # fmt: skip
     judged = [r for r in rows if r["judged"]]
-    degraded = [r for r in judged if r["degraded"]]
-    unknown = [r["metric"] for r in judged if r["degraded"] is None]
+    real, undecided, noise, degraded, notes = [], [], [], [], []
+    for row in judged:
+        call = _statistical(row, view)
+        row["judge"] = call.outcome if call else None
+        fixed = bool(row["degraded"])
+        if call is None:
+            if fixed:
+                degraded.append(row)
+        elif call.outcome == "fail":
+            real.append(call.explanation)
+        elif fixed and call.outcome == "marginal":
+            undecided.append(f"{_fmt_change(row)}, but {call.explanation}")
+        elif fixed:
+            noise.append(f"{_fmt_change(row)}, not real: {call.explanation}")
+        if call is not None and row["metric"] in LATENCY_METRICS:
+            row["judge_explanation"] = "see the latency judgements"
+        elif call is not None:
+            row["judge_explanation"] = call.explanation
+    latency_calls = {k: j.explanation for k, j in view.degradation.items() if k != ERROR_RATE}
+    real = list(dict.fromkeys(real))  # one line per route, however many latency metrics
+    undecided = list(dict.fromkeys(undecided))
+    unknown = [r["metric"] for r in judged if r["degraded"] is None and r.get("judge") is None]
     observed = {r["metric"]: r["change"] for r in judged}
     evidence = {"comparison": rows, "previous_run": found, "previous": previous.model_dump(),
-                "current": current.model_dump()}  # fmt: skip
-    if degraded:
-        status, text = Status.FAIL, "degraded: " + "; ".join(_fmt_change(r) for r in degraded)
+                "current": current.model_dump(), "judge": {
+                    "baseline": view.baseline, "why": view.why,
+                    "at_limit": {k: j.model_dump(mode="json")
+                                 for k, j in view.degradation.items()}}}  # fmt: skip
+    if noise:
+        notes.append("judged noise: " + "; ".join(noise))
+    if real or degraded:
+        status = Status.FAIL
+        text = "degraded: " + "; ".join([*real, *(_fmt_change(r) for r in degraded)])
+    elif undecided:
+        status = Status.INCONCLUSIVE
+        text = "perhaps degraded, a person decides: " + "; ".join(undecided)
     elif unknown:
         status = Status.INCONCLUSIVE
         text = f"cannot compare {', '.join(unknown)}: absent before or after"
@@ -299,6 +438,10 @@ def _degradation(
         text = f"within {params.degradation_limit:.0%} of run {found.get('run_id')}: " + ", ".join(
             f"{r['metric']} {r['change']:+.0%}" for r in judged
         )
+        if latency_calls:
+            text += "; judged on raw samples: " + "; ".join(latency_calls.values())
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
     return CheckResult(
         **common, status=status, observed=observed, explanation=text, evidence=evidence
     )
