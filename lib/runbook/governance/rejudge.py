@@ -6,7 +6,14 @@ Re-judged today:
   `runbook.phases.performance.load_checks` again with the new `performance.*` parameters
   (perf.probe, perf.p95.<route>, perf.error_rate, perf.rollback_lines);
 - deploy: the zero-downtime probe records kept in the `<deploy.id_prefix>.zero_downtime`
-  result's evidence, with the new `deploy.probe.*` parameters.
+  result's evidence, with the new `deploy.probe.*` parameters;
+- post-deployment (only when a `post_deployment.*` override is given): the baseline checks and
+  the statistical judge again, from this run's raw load samples and those of the environment's
+  runs that finished before it started (e.g. `post_deployment.judge.confidence=0.9`,
+  `post_deployment.judge.baseline_runs=3`, `post_deployment.judge.baseline_run=<run id>`);
+- settlements (`settlement.settled=[{check, evidence_sha256, by, role, note}]`): an inconclusive
+  blocker settled by a person, bound to the recorded result's hash (refused when it differs);
+  the notes list every unsettled inconclusive blocker with the hash to name.
 Every other result keeps its recorded status. Phase and run verdicts are recomputed with the
 same rules `runbook run` used (`verdict.judge` per phase, skipped phases stay INCOMPLETE, the
 worst of all wins), and so is the checklist view (`checklist`: counts before and after, the boxes
@@ -34,7 +41,7 @@ from runbook.core.parameters import (
 )
 from runbook.core.verdict import Verdict, combine, judge
 
-REJUDGEABLE_PREFIXES = ("performance.", "deploy.")
+REJUDGEABLE_PREFIXES = ("performance.", "deploy.", "post_deployment.", "settlement.")
 PERF_EVIDENCE = "evidence/performance"
 
 
@@ -170,6 +177,68 @@ def _zero_downtime(recorded: CheckResult, params: Parameters) -> CheckResult | N
     )
 
 
+def _earlier(run_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The environment's post-deployment runs that finished before this one started."""
+    started = str(manifest.get("started_at") or manifest.get("finished_at") or "")
+    found = ev.previous_manifests(run_dir.parent, phase="post-deployment", exclude_run=run_dir.name)
+    return [m for m in found if started and str(m.get("finished_at") or "") < started]
+
+
+def _post_deployment(
+    run_dir: Path,
+    manifest: dict[str, Any],
+    params: Parameters,
+    overrides: list[str],
+    replaced: dict[str, CheckResult],
+    old: list[CheckResult],
+) -> list[CheckResult]:
+    """The baseline checks and the judge again, when a post_deployment override asks."""
+    if params.post_deployment is None or not any(
+        o.startswith("post_deployment.") for o in overrides
+    ):
+        return []
+    from runbook.phases.post_deployment.baseline import baseline_results
+
+    pd = params.post_deployment
+    before = [replaced.get(r.id, r) for r in old if r.phase != "post-deployment"]
+    recorded = next((r for r in old if r.id == pd.baseline_result_id), None)
+    file = Path(str((recorded.evidence if recorded else {}).get("file") or pd.baseline_file))
+    checks, _content = baseline_results(before, pd, _earlier(run_dir, manifest), file,
+                                        run_id=run_dir.name, run_dir=run_dir)  # fmt: skip
+    return [r.model_copy(update={"phase": "post-deployment"}) for r in checks]
+
+
+def _settle(results: list[CheckResult], params: Parameters,
+            report: RejudgeReport) -> list[CheckResult]:  # fmt: skip
+    """Settlements of the parameters applied; notes name what was settled, refused, or waits."""
+    from runbook.governance.settlement import (
+        KEY,
+        REFUSED_KEY,
+        apply_settlements,
+        is_settled,
+        unsettled,
+    )
+
+    settled = apply_settlements(results, params.settlement)
+    for r in settled:
+        record = (r.evidence.get(KEY) or {}).get("signoff") or {}
+        if is_settled(r):
+            report.notes.append(
+                f"{r.id} settled by {record.get('by')} ({record.get('role')}) against evidence "
+                f"{record.get('evidence_sha256')}"
+            )
+        for refusal in r.evidence.get(REFUSED_KEY, []):
+            who = refusal.get("signoff", {}).get("by")
+            report.notes.append(f"{r.id}: settlement by {who} refused: {refusal.get('why')}")
+    for check_id, digest in unsettled(settled):
+        report.notes.append(
+            f"{check_id} is inconclusive: a person may settle it with --param "
+            f"'settlement.settled=[{{check: {check_id}, evidence_sha256: {digest}, by: NAME, "
+            "role: ROLE, note: WHY}]'"
+        )
+    return settled
+
+
 def _phase_verdicts(manifest: dict[str, Any], results: list[CheckResult]) -> dict[str, Verdict]:
     """Per phase as `runbook run` judged it, plus the run-level results under 'run'."""
     out: dict[str, Verdict] = {}
@@ -231,13 +300,18 @@ def rejudge(run_dir: Path, overrides: list[str]) -> RejudgeReport:
         if fresh is not None:
             report.rejudged_sources.append(f"{zd_id} evidence (probe records)")
             replaced[zd_id] = fresh
-    if not replaced:
+    if not replaced and not params.settlement:
         report.notes.append(
             "this run keeps no raw samples that can be re-judged "
             "(no performance load run, no zero-downtime records)"
         )
+    post = _post_deployment(run_dir, manifest, params, overrides, replaced, old)
+    if post:
+        report.rejudged_sources.append("evidence/performance of this and earlier runs (judge)")
+        replaced.update({r.id: r for r in post})
     new = [replaced.get(r.id, r) for r in old]
     new += [r for r in replaced.values() if r.id not in {o.id for o in old}]
+    new = _settle(new, params, report)
     old_by_id = {r.id: r for r in old}
     for r in new:
         before = old_by_id.get(r.id)
