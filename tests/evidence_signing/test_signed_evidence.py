@@ -118,7 +118,10 @@ def test_the_signature_keeps_the_chain_and_the_secret_scan_intact(
     signed_run: SignedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    assert main(["verify", "--chain", "local", "--outputs", str(signed_run.outputs)]) == 0
+    outputs = str(signed_run.outputs)
+    assert main(["verify", "--chain", "local", "--outputs", outputs]) == 0
+    key = str(signed_run.public_key)
+    assert main(["verify", "--chain", "local", "--outputs", outputs, "--key", key]) == 0
     manifest = json.loads((signed_run.run_dir / ev.MANIFEST).read_text())
     scan = next(r for r in manifest["results"] if r["id"] == "runbook.secret-scan")
     assert scan["status"] == "pass" and manifest["verdict"] == "GO"
@@ -222,6 +225,10 @@ def test_an_unsigned_run_is_reported_with_key(
     assert code == 0 and "signature: none: the manifest is not signed" in out, out
     code, out = verify(capsys, unsigned, "--key", signed_run.public_key)
     assert code == 1 and "not signed, so key" in out, out
+    walk = ["verify", "--chain", "local", "--outputs", str(unsigned_outputs)]
+    assert main(walk) == 0
+    assert main([*walk, "--key", str(signed_run.public_key)]) == 1
+    assert "signature: none: the manifest is not signed" in capsys.readouterr().out
 
 
 def test_the_chain_still_catches_a_chain_edit(

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--key",
         type=Path,
         metavar="PUBLIC_KEY_FILE",
-        help="prove the run was signed by this Ed25519 public key (unsigned: FAILED)",
+        help="prove the run (with --chain: every run) was signed by this Ed25519 public key "
+        "(unsigned: FAILED)",
     )
     parser.add_argument("--chain", metavar="ENV", help="verify every run of ENV and their chain")
     parser.add_argument("--outputs", type=Path)
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """0 when everything checked matches, 1 otherwise (each problem printed)."""
     if args.chain:
-        return verify_chain(args.chain, args.outputs)
+        return verify_chain(args.chain, args.outputs, args.key)
     if args.run_dir is None:
         print("error: give a RUN_DIR or --chain ENV", file=sys.stderr)
         return EXIT_INVALID
@@ -72,16 +73,24 @@ def verify_run(run_dir: Path, chain_file: Path | None = None, key: Path | None =
     return 0
 
 
-def verify_chain(env: str, outputs: Path | None) -> int:
-    """Every run of an environment and the chain linking them."""
+def verify_chain(env: str, outputs: Path | None, key: Path | None = None) -> int:
+    """Every run of an environment and the chain linking them (and, with `key`, that the
+    trusted key signed every run)."""
     from runbook.core.parameters import project_root
     from runbook.governance.chain import verify_chain as walk
+    from runbook.governance.signing import SigningKeyError, load_public_key
+
+    try:
+        trusted = load_public_key(key) if key is not None else None
+    except SigningKeyError as exc:
+        print(f"error: --key: {exc}", file=sys.stderr)
+        return EXIT_INVALID
 
     env_dir = (outputs or project_root() / "outputs") / env
     if not env_dir.is_dir():
         print(f"FAILED: no runs for environment {env!r} under {env_dir.parent}")
         return 1
-    report = walk(env_dir)
+    report = walk(env_dir, trusted)
     for line in report.lines():
         print(line)
     print(f"{'OK' if report.ok else 'FAILED'}: hash chain of {env_dir}")

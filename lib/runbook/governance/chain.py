@@ -8,7 +8,9 @@ What breaks a link, in chain order:
 - a run directory or manifest gone (a run removed);
 - a manifest whose sha256 is not the one in its line (a manifest edited), or whose own
   previous_manifest_sha256 / run_id / verdict disagree with its line;
-- a run whose files no longer match its manifest (edited, removed or added files).
+- a run whose files no longer match its manifest (edited, removed or added files);
+- a run whose signature does not hold (manifest.sig missing where the manifest says it was
+  signed, or not by the trusted key when one is given: `runbook verify --chain ENV --key`).
 And outside the chain: a finished run directory (with a manifest) that no line names
 (a run inserted). Run directories without a manifest are unfinished runs, listed, not breaks.
 """
@@ -21,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from runbook.core import evidence as ev
+from runbook.governance import signing
 
 KIND_MALFORMED = "malformed-line"
 KIND_DUPLICATE = "duplicate-run"
@@ -31,6 +36,7 @@ KIND_MANIFEST_EDITED = "manifest-edited"
 KIND_MISMATCH = "manifest-disagrees"
 KIND_FILES = "files-altered"
 KIND_INSERTED = "run-not-in-chain"
+KIND_SIGNATURE = "signature"
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,12 @@ def _read_lines(env_dir: Path, report: ChainReport) -> list[tuple[int, dict[str,
 
 
 def _check_entry(
-    env_dir: Path, number: int, entry: dict[str, Any], previous: str | None, report: ChainReport
+    env_dir: Path,
+    number: int,
+    entry: dict[str, Any],
+    previous: str | None,
+    report: ChainReport,
+    trusted: Ed25519PublicKey | None,
 ) -> None:
     run_id = str(entry["run_id"])
 
@@ -159,10 +170,14 @@ def _check_entry(
     )
     if altered:
         problem(KIND_FILES, "; ".join(altered))
+    signature = signing.verify_signature(run_dir, trusted)
+    if not signature.ok:
+        problem(KIND_SIGNATURE, signature.detail)
 
 
-def verify_chain(env_dir: Path) -> ChainReport:
-    """Walk chain.jsonl and every run directory of one environment; name every broken link."""
+def verify_chain(env_dir: Path, trusted: Ed25519PublicKey | None = None) -> ChainReport:
+    """Walk chain.jsonl and every run directory of one environment; name every broken link.
+    `trusted`: every run must also be signed by this key."""
     env_dir = Path(env_dir)
     report = ChainReport(env_dir=env_dir)
     if not env_dir.is_dir():
@@ -183,7 +198,7 @@ def verify_chain(env_dir: Path) -> ChainReport:
                     )
                 )
             seen.add(run_id)
-            _check_entry(env_dir, number, entry, previous, report)
+            _check_entry(env_dir, number, entry, previous, report, trusted)
             previous = entry["manifest_sha256"]
         report.runs = len(entries)
         for run_dir in sorted(p for p in env_dir.iterdir() if p.is_dir()):
