@@ -17,8 +17,10 @@ from runbook.core.verdict import Verdict
 from runbook.governance.notify import (
     CHECK_ID,
     RECORD_FILE,
+    NotifyParams,
     Sender,
     notify_verdict,
+    report_url,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +133,18 @@ def test_an_unset_reference_is_inconclusive_and_names_it(
     # the local report path is the link when no report_base_url is set
     record = json.loads((tmp_path / RECORD_FILE).read_text())
     assert record["report_url"] == (tmp_path / "report.html").resolve().as_uri()
+
+
+def test_the_report_link_follows_report_base_url(tmp_path: Path) -> None:
+    def link(base: str) -> str:
+        settings = NotifyParams.model_validate({"webhook": {"env": "X"}, "report_base_url": base})
+        return report_url(settings, "staging", "r1", "b7", tmp_path)
+
+    assert link("https://ev.example/{environment}/{build_id}/{run_id}") == (
+        "https://ev.example/staging/b7/r1"
+    )
+    assert link("https://ev.example/runs/") == "https://ev.example/runs/staging/r1/report.html"
+    assert link("https://ci.example/actions/runs/42") == "https://ci.example/actions/runs/42"
 
 
 def test_a_verdict_not_asked_for_is_not_sent(

@@ -59,8 +59,9 @@ class NotifyParams(BaseModel):
     report_base_url: str | None = Field(
         None,
         description="where reviewers open the evidence: a URL with {environment}, {run_id}, "
-        "{build_id} placeholders, or a base to which <env>/<run_id>/report.html is appended; "
-        "unset: the report's path on the machine that ran",
+        "{build_id} placeholders; ending in '/': <env>/<run_id>/report.html is appended; "
+        "otherwise the link as given (e.g. the CI run holding the artifact); unset: the "
+        "report's path on the machine that ran",
     )
     on: list[Verdict] = Field(
         default_factory=lambda: list(Verdict),
@@ -147,7 +148,9 @@ def report_url(settings: NotifyParams, environment: str, run_id: str, build_id: 
         return (run_dir / "report.html").resolve().as_uri()
     if "{" in base:
         return base.format(environment=environment, run_id=run_id, build_id=build_id or "")
-    return f"{base.rstrip('/')}/{environment}/{run_id}/report.html"
+    if base.endswith("/"):
+        return f"{base}{environment}/{run_id}/report.html"
+    return base
 
 
 # -- payloads ------------------------------------------------------------------------------------
