@@ -97,6 +97,8 @@ def copied(signed_run: SignedRun, tmp_path: Path) -> Path:
 def test_a_signed_run_verifies_in_place_against_its_chain_and_key(
     signed_run: SignedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    code, out = verify(capsys, signed_run.run_dir, "--standalone")
+    assert code == 0 and "chain: not available — verified standalone" in out, out
     code, out = verify(capsys, signed_run.run_dir, "--key", signed_run.public_key)
     assert code == 0, out
     assert "files vs manifest: OK" in out

@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="check the run against this chain.jsonl (default: the one beside the run, if any)",
     )
     parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="ignore a chain.jsonl beside the run (a copy placed among other runs)",
+    )
+    parser.add_argument(
         "--key",
         type=Path,
         metavar="PUBLIC_KEY_FILE",
@@ -42,10 +47,19 @@ def run(args: argparse.Namespace) -> int:
     if args.run_dir is None:
         print("error: give a RUN_DIR or --chain ENV", file=sys.stderr)
         return EXIT_INVALID
-    return verify_run(args.run_dir, args.chain_file, args.key)
+    if args.standalone and args.chain_file:
+        print("error: --standalone and --chain-file exclude each other", file=sys.stderr)
+        return EXIT_INVALID
+    return verify_run(args.run_dir, args.chain_file, args.key, find_chain=not args.standalone)
 
 
-def verify_run(run_dir: Path, chain_file: Path | None = None, key: Path | None = None) -> int:
+def verify_run(
+    run_dir: Path,
+    chain_file: Path | None = None,
+    key: Path | None = None,
+    *,
+    find_chain: bool = True,
+) -> int:
     """One run: its files against its manifest, the manifest against a chain when one is at
     hand, its signature; prints what was checked. 0 when all of it holds, 1 otherwise, 2 for
     an unusable key file."""
@@ -53,7 +67,7 @@ def verify_run(run_dir: Path, chain_file: Path | None = None, key: Path | None =
     from runbook.governance.signing import SigningKeyError
 
     try:
-        found = verify_run_dir(run_dir, chain_file, key)
+        found = verify_run_dir(run_dir, chain_file, key, find_chain=find_chain)
     except SigningKeyError as exc:
         print(f"error: --key: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -80,11 +80,18 @@ def is_out_of_space(exc: BaseException) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE
 
 
-def write_evidence(path: Path, data: str | bytes, *, sync: bool = False) -> None:
+def write_evidence(
+    path: Path, data: str | bytes, *, sync: bool = False, mask: bool = True
+) -> None:
     """Write a whole file atomically (a temporary file beside it, then rename; parents are
     created). On failure the temporary file is removed, an existing file is left as it was,
-    and EvidenceWriteError names `path`. `sync`: fsync before the rename."""
+    and EvidenceWriteError names `path`. `sync`: fsync before the rename. `mask`: every
+    resolved secret value is first replaced by its mask (`core.masking`; False only for a
+    file that must hold a secret, e.g. a generated private key)."""
+    from runbook.core.masking import mask_bytes
+
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    payload = mask_bytes(payload) if mask else payload
     tmp = path.parent / f".{path.name}.{_random.token_hex(4)}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
