@@ -22,6 +22,7 @@ from runbook.core.checks import CheckResult, Status
 from runbook.core.evidence import write_manifest
 from runbook.core.evidence_queries import earlier_runs
 from runbook.core.verdict import judge
+from runbook.governance.rejudge import rejudge
 from runbook.phases.performance.params import PerformanceParams
 from runbook.phases.performance.probe import run_load
 from runbook.phases.performance.verdicts import load_checks
@@ -66,6 +67,7 @@ def deployment(env_dir: Path, run_id: str, release: str, sandbox: SandboxHandle,
         "timeout_s": 5,
     })  # fmt: skip
     run_dir = env_dir / run_id
+    started = datetime.now(UTC).isoformat()
     load = run_load(perf, sandbox.url, {"Authorization": f"Bearer {token}"})
     load.save(run_dir / "evidence" / "performance")
     perf_results = [r.model_copy(update={"phase": "performance"}) for r in load_checks(load, perf)]
@@ -76,7 +78,11 @@ def deployment(env_dir: Path, run_id: str, release: str, sandbox: SandboxHandle,
     verdict = judge(r for r in results if r.id.startswith(("perf.p95", "perf.error"))).verdict
     write_manifest(run_dir, {
         "run_id": run_id, "environment": "local", "verdict": verdict.value,
-        "finished_at": datetime.now(UTC).isoformat(),
+        "started_at": started, "finished_at": datetime.now(UTC).isoformat(),
+        "parameters": {"environment": "local", "performance": perf.model_dump(mode="json"),
+                       "target": {"name": "sandbox", "base_url": sandbox.url,
+                                  "token": {"env": TOKEN_ENV}},
+                       "post_deployment": local_post_deployment().model_dump(mode="json")},
         "phases": [{"name": "performance", "status": "completed"},
                    {"name": "post-deployment", "status": "completed"}],
         "results": [r.to_payload() for r in results],
@@ -115,3 +121,11 @@ def test_healthy_releases_pass_and_the_regressed_release_fails_with_its_interval
     fourth = deployment(env_dir, "r4-1.1.0", "release-1.1.0", sandbox, token)
     back = fourth[f"post.judge.latency.{SLOW}"]  # the regressed run was not GO: r2 is the baseline
     assert back.status is Status.PASS and "(baseline: run r2-1.1.0)" in back.explanation
+
+    # rejudge: the regressed run against the first healthy one instead, from the saved samples
+    again = rejudge(env_dir / "r3-regressed", ["post_deployment.judge.baseline_run=r1-1.0.0"])
+    change = next(c for c in again.checks if c.id == f"post.judge.latency.{SLOW}")
+    assert change.new_status == "fail" and "(baseline: run r1-1.0.0)" in change.new_explanation
+    looser = rejudge(env_dir / "r2-1.1.0", ["post_deployment.judge.confidence=0.9"])
+    assert any("(judge)" in s for s in looser.rejudged_sources)
+    assert next(c for c in looser.checks if c.id == f"post.judge.latency.{ME}").new_status == "pass"
