@@ -226,7 +226,7 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> str:
         manifest["files"] = hash_tree(run_dir)
         data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
         write_evidence(run_dir / MANIFEST, data, sync=True)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256_file(run_dir / MANIFEST)  # what was written (masking may change bytes)
         line = {
             "run_id": manifest.get("run_id"),
             "manifest_sha256": digest,
