@@ -181,7 +181,9 @@ def _write_key(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
     fd = os.open(path, flags, mode)
     try:
         os.fchmod(fd, mode)
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
