@@ -435,7 +435,8 @@ def _degradation(
         text = f"cannot compare {', '.join(unknown)}: absent before or after"
     else:
         status = Status.PASS
-        text = f"within {params.degradation_limit:.0%} of run {found.get('run_id')}: " + ", ".join(
+        lead = "no real degradation beyond" if noise else "within"
+        text = f"{lead} {params.degradation_limit:.0%} of run {found.get('run_id')}: " + ", ".join(
             f"{r['metric']} {r['change']:+.0%}" for r in judged
         )
         if latency_calls:
