@@ -133,11 +133,24 @@ img {{ max-width: 900px; display: block; margin: 0.5em 0; }}
 {"<h2>Figures</h2>" + figure_html if figure_html else ""}
 <p>Every file of this run is hashed in <code>manifest.json</code>; check it with
 <code>uv run runbook verify {e(str(run_dir))}</code>.</p>
+{history_line(run_dir, manifest)}
 </body></html>
 """
     path = run_dir / "report.html"
     write_evidence(path, page)  # EvidenceWriteError naming it when it cannot be written
     return path
+
+
+def history_line(run_dir: Path, manifest: dict[str, Any]) -> str:
+    """A link to the environment's trends page (`runbook trends`, beside the run directories)
+    when it exists, else how to write it."""
+    env = html.escape(str(manifest.get("environment")))
+    if (run_dir.parent / "trends.html").is_file():
+        return (
+            "<p>History of this environment's gated metrics: <a href='../trends.html'>"
+            f"trends</a> (as of its last <code>runbook trends --env {env}</code>).</p>"
+        )
+    return f"<p>History of this environment: <code>uv run runbook trends --env {env}</code>.</p>"
 
 
 def _check_table(results: list[dict[str, Any]], page: str | None) -> str:

@@ -14,30 +14,31 @@ are replaced by placeholders. Nothing of either run directory is changed.
 from __future__ import annotations
 
 import copy
-import csv
-import gzip
 import html
 import io
 import json
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
+
+from pydantic import ValidationError
 
 from runbook.core import evidence
+from runbook.core.baseline_judge import JudgeSettings, judge_rates, judge_samples
 from runbook.core.checks import CHECK_MIME, STATUS_COLOURS, CheckResult, Status
 from runbook.core.evidence_queries import MEASURED
+from runbook.core.json_path import MISSING, lookup
 
 P95_PREFIX = "perf.p95."
 ERROR_RATE_ID = "perf.error_rate"
-SAMPLES_PATH = "evidence/performance/load-samples.csv.gz"
-RUN_META_PATH = "evidence/performance/load-run.json"
+SAMPLES_DIR = "evidence/performance"
 ALL_ROUTES = "overall"
 INJECTED_TAG = "injected-parameters"
 SIGNOFF_MARK = "signoff"
@@ -68,7 +69,7 @@ def normalise_text(text: str) -> str:
     return text
 
 
-# -- the judge's interface --------------------------------------------------------------------
+# -- the judge's view ------------------------------------------------------------------------
 
 
 @dataclass
@@ -79,49 +80,18 @@ class JudgeView:
     explanation: str
 
 
-class MoveJudge(Protocol):
-    """Judges a latency move from raw samples and an error-rate move from request counts."""
+def judge_settings(manifest: dict[str, Any]) -> tuple[JudgeSettings, str]:
+    """The judge's settings run B was judged with (`post_deployment.judge` of its saved
+    parameters), or the defaults when it kept none or they no longer validate; and a note."""
+    from runbook.phases.post_deployment.judge import JudgeParams
 
-    def latency(
-        self, baseline: Sequence[float], candidate: Sequence[float], metric: str
-    ) -> JudgeView: ...
-
-    def rates(
-        self, baseline: tuple[int, int], candidate: tuple[int, int], metric: str
-    ) -> JudgeView: ...
-
-
-class BaselineJudge:
-    """`runbook.core.baseline_judge` behind the MoveJudge interface (its default settings)."""
-
-    def __init__(self) -> None:
-        from runbook.core.baseline_judge import JudgeSettings
-
-        self.settings = JudgeSettings()
-
-    def latency(
-        self, baseline: Sequence[float], candidate: Sequence[float], metric: str
-    ) -> JudgeView:
-        from runbook.core.baseline_judge import judge_samples
-
-        j = judge_samples(baseline, candidate, self.settings, metric=metric)
-        return JudgeView(j.outcome, j.explanation)
-
-    def rates(
-        self, baseline: tuple[int, int], candidate: tuple[int, int], metric: str
-    ) -> JudgeView:
-        from runbook.core.baseline_judge import judge_rates
-
-        j = judge_rates(*baseline, *candidate, self.settings, metric=metric)
-        return JudgeView(j.outcome, j.explanation)
-
-
-def default_judge() -> MoveJudge | None:
-    """The baseline judge when this installation has it; None: relative change only."""
+    raw = lookup(manifest.get("parameters") or {}, "post_deployment.judge")
+    if raw is MISSING or not isinstance(raw, dict):
+        return JudgeSettings(), "the judge's default settings (run B kept none)"
     try:
-        return BaselineJudge()
-    except ImportError:
-        return None
+        return JudgeParams.model_validate(raw).settings(), "run B's judge settings"
+    except ValidationError:
+        return JudgeSettings(), "the judge's default settings (run B's do not validate)"
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -276,63 +246,41 @@ def value_moves(a: LoadedRun, b: LoadedRun) -> list[ValueMove]:
 # -- raw samples for the judge ----------------------------------------------------------------
 
 
-@dataclass
-class Samples:
-    """A run's measured load requests per route: latencies and (errors, requests)."""
+def judge_moves(moves: list[ValueMove], a: LoadedRun, b: LoadedRun) -> str:
+    """Attach the baseline judge's view (A's raw load samples the baseline, B's the candidate)
+    to p95 and error-rate moves; returns a note saying what was done, or why not."""
+    from runbook.phases.post_deployment.judge import read_samples
 
-    latency: dict[str, list[float]] = field(default_factory=dict)
-    errors: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def load_samples(run: LoadedRun) -> Samples | None:
-    """The performance phase's raw samples after warm-up (None when the run kept none)."""
-    path = run.path / SAMPLES_PATH
-    if not path.is_file():
-        return None
-    warmup = 0.0
-    try:
-        meta = json.loads((run.path / RUN_META_PATH).read_text(encoding="utf-8"))
-        warmup = float(meta.get("warmup_s") or 0.0)
-    except (OSError, ValueError, TypeError):
-        pass
-    samples = Samples()
-    counts: dict[str, list[int]] = {}
-    try:
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if float(row["t_s"]) < warmup:
-                    continue
-                ok = row["ok"] == "True"
-                for route in (row["route"], ALL_ROUTES):
-                    tally = counts.setdefault(route, [0, 0])
-                    tally[0] += 0 if ok else 1
-                    tally[1] += 1
-                    if ok:
-                        samples.latency.setdefault(route, []).append(float(row["latency_ms"]))
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
-    samples.errors = {route: (e, n) for route, (e, n) in counts.items()}
-    return samples
-
-
-def judge_moves(moves: list[ValueMove], a: LoadedRun, b: LoadedRun, judge: MoveJudge | None) -> str:
-    """Attach the judge's view to p95 and error-rate moves; returns a note on what was done."""
-    if judge is None:
-        return "no baseline judge in this installation: relative change only"
-    sa, sb = load_samples(a), load_samples(b)
+    untrusted = [r.run_id for r in (a, b) if any(SAMPLES_DIR in line for line in r.integrity)]
+    if untrusted:
+        return f"the load samples of run {', '.join(untrusted)} do not verify: relative change only"
+    sa, sb = read_samples(a.path, SAMPLES_DIR), read_samples(b.path, SAMPLES_DIR)
     if sa is None or sb is None:
         missing = ", ".join(r.run_id for r, s in ((a, sa), (b, sb)) if s is None)
         return f"no raw load samples in run {missing}: relative change only"
+    settings, whose = judge_settings(b.manifest)
     for move in moves:
         if move.check_id.startswith(P95_PREFIX) and move.path == "observed":
             route = move.check_id[len(P95_PREFIX) :]
             if route in sa.latency and route in sb.latency:
-                move.judge = judge.latency(sa.latency[route], sb.latency[route], route)
+                j = judge_samples(sa.latency[route], sb.latency[route], settings, metric=route)
+                move.judge = JudgeView(j.outcome, j.explanation)
         elif move.check_id == ERROR_RATE_ID and move.path.startswith("observed."):
             route = move.path[len("observed.") :]
-            if route in sa.errors and route in sb.errors:
-                move.judge = judge.rates(sa.errors[route], sb.errors[route], f"error rate {route}")
-    return "the baseline judge compared run A's raw load samples (baseline) with run B's"
+            if route == ALL_ROUTES:
+                counts_a = (sa.total_errors, sa.total_requests)
+                counts_b = (sb.total_errors, sb.total_requests)
+            elif route in sa.requests and route in sb.requests:
+                counts_a = (sa.errors[route], sa.requests[route])
+                counts_b = (sb.errors[route], sb.requests[route])
+            else:
+                continue
+            j = judge_rates(*counts_a, *counts_b, settings, metric=f"error rate {route}")
+            move.judge = JudgeView(j.outcome, j.explanation)
+    return (
+        f"the baseline judge compared run A's raw load samples (baseline) with run B's, "
+        f"with {whose}"
+    )
 
 
 # -- parameters and sign-offs -----------------------------------------------------------------
@@ -651,15 +599,12 @@ def diff_runs(
     outputs: Path | None,
     notebooks: bool = False,
     min_change: float = 0.05,
-    judge: MoveJudge | None = None,
-    use_default_judge: bool = True,
 ) -> RunDiff:
     """Compare two finished runs (A the baseline); RunDiffError when one cannot be read."""
     a, b = load_run(ref_a, outputs), load_run(ref_b, outputs)
     moves = value_moves(a, b)
     shown = [m for m in moves if m.relative is None or abs(m.relative) >= min_change]
-    judge = judge if judge is not None or not use_default_judge else default_judge()
-    note = judge_moves(shown, a, b, judge)
+    note = judge_moves(shown, a, b)
     return RunDiff(
         a=a,
         b=b,
