@@ -118,3 +118,38 @@ def test_the_command_finds_runs_in_artifact_folders_and_exits_with_the_verdict(
     assert done.returncode == 1
     assert done.stdout.splitlines()[-1].startswith("fleet: ROLLBACK REQUIRED (3 run(s)")
     assert "rollback.decision" in (tmp_path / "summary.md").read_text()
+
+
+def test_with_a_trusted_key_every_run_must_be_signed_by_it(tmp_path: Path) -> None:
+    from runbook.governance.signing import (
+        generate_key_pair,
+        load_public_key,
+        private_key_from_text,
+        sign_manifest,
+    )
+
+    ours = generate_key_pair(tmp_path / "ours")
+    theirs = generate_key_pair(tmp_path / "theirs")
+    key = private_key_from_text(ours.private_key.read_text(), "ours")
+    other = private_key_from_text(theirs.private_key.read_text(), "theirs")
+    out, art = tmp_path / "outputs", tmp_path / "artifacts"
+    signed = _run(out, "staging", "eu", "GO")
+    sign_manifest(signed, key)
+    unsigned = _run(out, "staging", "us", "GO")
+    resigned = _run(out, "staging", "asia", "GO")
+    sign_manifest(resigned, other)
+    runs = [_artifact(r, art, r.name) for r in (signed, unsigned, resigned)]
+
+    trusted = load_public_key(ours.public_key)
+    by = {Path(m.path).name: m for m in summarize(runs, trusted).members}
+    assert by[signed.name].verdict is Verdict.GO
+    assert by[signed.name].checked == "files + signature"
+    assert by[unsigned.name].verdict is Verdict.INCOMPLETE
+    assert "not signed" in by[unsigned.name].problems[0]
+    assert by[resigned.name].verdict is Verdict.INCOMPLETE
+    assert "not by the trusted key" in by[resigned.name].problems[0]
+    # without a trusted key a valid signature is checked, an unsigned run is fine
+    assert summarize(runs).verdict is Verdict.GO
+    tampered = runs[0] / "manifest.json"
+    tampered.write_text(tampered.read_text().replace('"GO"', '"GO" '))
+    assert summarize([runs[0]]).verdict is Verdict.INCOMPLETE

@@ -31,14 +31,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--markdown-file", type=Path, metavar="OUT", help="also write the Markdown here"
     )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        metavar="PUBLIC_KEY_FILE",
+        help="every run must be signed by this Ed25519 public key (else it counts INCOMPLETE)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """0 when the fleet is GO, 1 otherwise; 2 when an output cannot be written."""
     from runbook.core.evidence import EvidenceWriteError, write_evidence
+    from runbook.governance.signing import SigningKeyError, load_public_key
     from runbook.orchestration.fleet import html_page, markdown, summarize, text_lines
 
-    report = summarize(args.run_dirs)
+    try:
+        trusted = load_public_key(args.key) if args.key else None
+    except SigningKeyError as exc:
+        print(f"error: --key: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    report = summarize(args.run_dirs, trusted)
     md = markdown(report, Path.cwd())
     if args.markdown:
         sys.stdout.write(md)

@@ -2,9 +2,10 @@
 artifacts of a CI matrix) merged into one report and one verdict.
 
 Each run is verified before its verdict counts: its files against its manifest (wherever it
-was copied), and against the chain beside it when the folder it sits in has one. A run that
-does not verify, has no manifest, or whose manifest cannot be read counts as INCOMPLETE (fail
-closed). The fleet's verdict is the worst of its runs; no run at all is INCOMPLETE.
+was copied), against the chain beside it when the folder it sits in has one, and its manifest's
+signature (a bad one always; with a trusted key, an unsigned or otherwise signed run too). A
+run that does not verify, has no manifest, or whose manifest cannot be read counts as
+INCOMPLETE (fail closed). The fleet's verdict is the worst of its runs; no run at all is INCOMPLETE.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from runbook.core import evidence as ev
 from runbook.core.verdict import Verdict, combine
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SEARCH_DEPTH = 3  # how deep a folder is searched for run directories (artifact/env/run-id)
 
@@ -83,8 +87,11 @@ def _runs_below(folder: Path, depth: int) -> list[Path]:
     return out
 
 
-def examine(run_dir: Path) -> FleetMember:
-    """One run directory verified and read; anything unverifiable is INCOMPLETE."""
+def examine(run_dir: Path, trusted: Ed25519PublicKey | None = None) -> FleetMember:
+    """One run directory verified (with `trusted`: signed by that key) and read; anything
+    unverifiable is INCOMPLETE."""
+    from runbook.governance.signing import SIG_VALID, verify_signature
+
     base: dict[str, Any] = {"path": str(run_dir)}
     report = ev.verify_files(run_dir)
     if report.problems and not (run_dir / ev.MANIFEST).is_file():
@@ -106,6 +113,11 @@ def examine(run_dir: Path) -> FleetMember:
         checked = "files + chain"
         if position.problem is not None:
             problems.append(f"{ev.CHAIN}: {position.problem}")
+    signature = verify_signature(run_dir, trusted)
+    if not signature.ok:
+        problems.append(f"signature: {signature.detail}")
+    elif signature.status == SIG_VALID:
+        checked += " + signature"
     recorded = manifest.get("verdict")
     try:
         claimed = Verdict(str(recorded))
@@ -141,9 +153,10 @@ def _failing(manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def summarize(paths: Iterable[Path]) -> FleetReport:
-    """The fleet of these run directories (or folders holding them): members and verdict."""
-    members = [examine(p) for p in find_runs(paths)]
+def summarize(paths: Iterable[Path], trusted: Ed25519PublicKey | None = None) -> FleetReport:
+    """The fleet of these run directories (or folders holding them): members and verdict;
+    with `trusted`, every run must be signed by that key."""
+    members = [examine(p, trusted) for p in find_runs(paths)]
     verdict = combine(m.verdict for m in members)  # no member: INCOMPLETE
     return FleetReport(verdict=verdict, members=members)
 
