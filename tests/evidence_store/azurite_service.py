@@ -116,16 +116,14 @@ def running(location: Path) -> Iterator[Azurite]:
         start_new_session=True,
     )
     try:
-        wait_for(
-            lambda: proc.poll() is not None or _answers(port), "Azurite answers", bound_s=180
-        )
+        wait_for(lambda: proc.poll() is not None or _answers(port), "Azurite answers", bound_s=180)
         assert proc.poll() is None, (location / "azurite.log").read_text()[-2000:]
         yield Azurite(port=port, location=location)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
+            try:  # it waits for idle keep-alive connections to close; its data is scratch
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=60)

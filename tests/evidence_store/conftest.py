@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azurite_service import Azurite, running
+from store_support import CONNECTION_ENV
 
 from runbook.core.evidence_store import EvidenceStoreParams
 from runbook.core.secret_refs import SecretRef
-from azurite_service import Azurite, running
-
-CONNECTION_ENV = "RUNBOOK_TEST_STORE_CONNECTION"
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from runbook.core import evidence as ev
 from runbook.core.evidence_store import EvidenceStoreParams
 from runbook.providers.azure.blob_store import container_client
 
+CONNECTION_ENV = "RUNBOOK_TEST_STORE_CONNECTION"  # the fixture `store` sets it
+
 
 def make_run(env_dir: Path, *, build_id: str = "build-7", verdict: str = "GO") -> Path:
     """A finished run (a notebook, a report, evidence, manifest and chain line)."""

@@ -93,9 +93,11 @@ def test_an_unreachable_store_leaves_the_evidence_local_and_says_so(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    dead = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + (
-        "a2V5" * 22
-    ) + f";BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    dead = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        + ("a2V5" * 22)
+        + f";BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
     monkeypatch.setenv("RUNBOOK_TEST_DEAD_STORE", dead)
     gone = store.model_copy(update={"connection_string": SecretRef(env="RUNBOOK_TEST_DEAD_STORE")})
     run_dir = make_run(tmp_path / "staging")

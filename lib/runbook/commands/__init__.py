@@ -26,6 +26,7 @@ COMMANDS = (
     "rejudge",
     "schedule",
     "list_runs",
+    "store",
     "lab",
     "doctor",
     "init",

@@ -38,10 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--chain", metavar="ENV", help="verify every run of ENV and their chain")
     parser.add_argument("--outputs", type=Path)
+    from runbook.commands.store import add_store_arguments
+
+    add_store_arguments(parser)  # --store ENV: RUN_DIR is then RUN_ID or ENV/RUN_ID
 
 
 def run(args: argparse.Namespace) -> int:
     """0 when everything checked matches, 1 otherwise (each problem printed)."""
+    if getattr(args, "store", None):
+        return _from_store(args)
     if args.chain:
         return verify_chain(args.chain, args.outputs, args.key)
     if args.run_dir is None:
@@ -109,3 +114,26 @@ def verify_chain(env: str, outputs: Path | None, key: Path | None = None) -> int
         print(line)
     print(f"{'OK' if report.ok else 'FAILED'}: hash chain of {env_dir}")
     return 0 if report.ok else 1
+
+
+def _from_store(args: argparse.Namespace) -> int:
+    """The run (or with --chain, the environment) mirrored from the evidence store of
+    `--store ENV`, then verified like a local one; 1 when the store cannot be read."""
+    from runbook.commands.store import cache_from_args, mirrored_run, store_from_args
+    from runbook.core.evidence_store import cache_folder
+    from runbook.providers.azure.blob_store import StoreError, mirror_env
+
+    try:
+        if args.chain:
+            store = store_from_args(args, args.store)
+            print(f"reading {args.chain} from the evidence store {store.describe()}")
+            mirror_env(store, args.chain, cache_from_args(args), full=True)
+            return verify_chain(args.chain, cache_folder(store, cache_from_args(args)), args.key)
+        if args.run_dir is None:
+            print("error: give a RUN_ID (or ENV/RUN_ID) or --chain ENV", file=sys.stderr)
+            return EXIT_INVALID
+        run_dir = mirrored_run(args, str(args.run_dir))
+    except StoreError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    return verify_run(run_dir, args.chain_file, args.key)

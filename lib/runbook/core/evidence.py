@@ -29,6 +29,7 @@ from typing import Any, TypeGuard
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runbook.core.checks import CHECK_MIME, CheckResult
+from runbook.core.evidence_store import EvidenceStoreParams
 from runbook.core.secret_refs import SecretRef
 
 MANIFEST = "manifest.json"
@@ -50,6 +51,11 @@ class EvidenceParams(BaseModel):
     )
     require_signature: bool = Field(
         False, description="a run that cannot sign its manifest is INCOMPLETE (fail closed)"
+    )
+    store: EvidenceStoreParams | None = Field(
+        None,
+        description="Azure Blob Storage container every finished run is copied to (append-only); "
+        "`runbook list/verify/rejudge --store ENV` and the promotion gate read it back",
     )
 
     @model_validator(mode="after")

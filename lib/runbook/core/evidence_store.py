@@ -121,12 +121,12 @@ def order_chain(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ordered: list[dict[str, Any]] = []
     placed: set[int] = set()
     for start in starts:
-        entry: dict[str, Any] | None = start
-        while entry is not None and id(entry) not in placed:
-            ordered.append(entry)
-            placed.add(id(entry))
-            following = sorted(by_previous.get(entry.get("manifest_sha256"), []), key=when)
-            entry = next((f for f in following if id(f) not in placed), None)
+        step: dict[str, Any] | None = start
+        while step is not None and id(step) not in placed:
+            ordered.append(step)
+            placed.add(id(step))
+            following = sorted(by_previous.get(step.get("manifest_sha256"), []), key=when)
+            step = next((f for f in following if id(f) not in placed), None)
     ordered += sorted((e for e in entries if id(e) not in placed), key=when)
     return ordered
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runbook.core import evidence as ev
 from runbook.core.checks import CheckResult, Severity, Status
+from runbook.core.evidence_store import EvidenceStoreParams
 
 CHECK_ID = "governance.promotion"
 SECTION = "Deployment Steps §3.1 Pre-Production Checklist — All staging tests passed"
@@ -240,12 +241,28 @@ def gate_from_params(
     params: PromotionParams,
     build_id: str | None,
     override: PromotionOverride | None = None,
+    store: EvidenceStoreParams | None = None,
 ) -> PromotionDecision:
-    """The gate as the `promotion` parameters configure it, over outputs/<env>/ directories."""
-    return promotion_gate(
-        [outputs / e for e in params.from_environments],
+    """The gate as the `promotion` parameters configure it, over outputs/<env>/ directories,
+    or, with `store`, over the runs of the evidence store (mirrored into .cache/; a store that
+    cannot be read refuses, naming why)."""
+    dirs = [outputs / e for e in params.from_environments]
+    unread = None
+    if store is not None:
+        from runbook.core.evidence_store import default_cache
+        from runbook.providers.azure.blob_store import StoreError, mirror_for_promotion
+
+        try:
+            dirs = mirror_for_promotion(store, params.from_environments, build_id, default_cache())
+        except StoreError as exc:
+            dirs, unread = [], f"the evidence store could not be read: {exc}"
+    decision = promotion_gate(
+        dirs,
         build_id,
         timedelta(hours=params.max_age_h),
         require_phases=params.require_phases,
         override=override,
     )
+    if unread:
+        decision.reasons.insert(0, unread)
+    return decision

@@ -410,7 +410,8 @@ def governance_gates(
             if request.promotion_override
             else None
         )
-        decision = gate_from_params(outputs, params.promotion, params.build_id, override)
+        store = params.evidence.store if params.evidence is not None else None
+        decision = gate_from_params(outputs, params.promotion, params.build_id, override, store)
         record["promotion"] = decision.record()
         if not decision.allowed:
             raise ParameterError([f"promotion gate: {decision.result().explanation}"])
@@ -496,6 +497,10 @@ def finalize(
     write_report(run_dir, manifest, pages, figures)
     ev.write_manifest(run_dir, manifest)
     signer.sign(run_dir)  # manifest.sig beside the manifest (nothing without a key)
+    if params.evidence is not None and params.evidence.store is not None:
+        from runbook.providers.azure.blob_store import store_run  # a failure: said, verdict kept
+
+        store_run(params.evidence.store, run_dir, say)
     say(f"report: {run_dir / 'report.html'}")
     print(f"{overall.value}: {run_dir}", flush=True)
     return RunOutcome(verdict=overall, run_dir=run_dir, phases=outcomes)

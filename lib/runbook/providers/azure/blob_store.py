@@ -131,6 +131,17 @@ def _put(container: ContainerClient, name: str, data: bytes | Path) -> bool:
         ) from None
 
 
+def _each(work: Callable[[Path], bool], paths: list[Path]) -> list[bool]:
+    """`work` over `paths` on a few threads; the first failure cancels what has not started
+    and is raised."""
+    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="runbook-store")
+    try:
+        futures = [pool.submit(work, path) for path in paths]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _chain_line(env_dir: Path, run_id: str) -> dict[str, Any]:
     entries = [e for e in ev.read_chain(env_dir) if e.get("run_id") == run_id]
     if not entries:
@@ -152,6 +163,7 @@ def upload_run(store: EvidenceStoreParams, run_dir: Path) -> UploadRecord:
             raise StoreError(f"{run_dir} has no {ev.MANIFEST}: only finished runs are stored")
         entry = _chain_line(env_dir, run_id)
         container = container_client(store)
+        props = container.get_container_properties()  # one call tells a dead store or no container
         files = sorted(p for p in run_dir.rglob("*") if p.is_file())
         body = [p for p in files if p.relative_to(run_dir).as_posix() not in LAST]
         last = [run_dir / name for name in LAST if (run_dir / name).is_file()]
@@ -160,8 +172,7 @@ def upload_run(store: EvidenceStoreParams, run_dir: Path) -> UploadRecord:
             name = run_blob(store, env_dir.name, run_id, path.relative_to(run_dir).as_posix())
             return _put(container, name, path)
 
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="runbook-store") as pool:
-            written = list(pool.map(put, body))
+        written = _each(put, body)
         written += [put(path) for path in last]
         line = (json.dumps(entry, sort_keys=True) + "\n").encode()
         written.append(_put(container, chain_blob(store, env_dir.name, run_id), line))
@@ -169,7 +180,7 @@ def upload_run(store: EvidenceStoreParams, run_dir: Path) -> UploadRecord:
         record.blobs = len(written)
         record.already_there = written.count(False)
         record.bytes = sum(p.stat().st_size for p in files) + len(line)
-        retention = immutability_check(store, container)
+        retention = judge_retention(store, _retention(props))
         record.retention = f"{retention.status.value}: {retention.explanation}"
     except StoreError as exc:
         record.error = str(exc)
@@ -348,15 +359,14 @@ def mirror_for_promotion(
             if build_id is not None and _build_of(path) == build_id
         }
         if wanted:
-            env_dir = _mirror(
-                store,
-                env,
-                cache,
-                lambda run, rel, runs=frozenset(wanted): run in runs or rel == ev.MANIFEST,
-                container,
-            )
+            env_dir = _mirror(store, env, cache, _runs_and_manifests(frozenset(wanted)), container)
         dirs.append(env_dir)
     return dirs
+
+
+def _runs_and_manifests(runs: frozenset[str]) -> Callable[[str, str], bool]:
+    """Select every file of `runs` and the manifest of every other run."""
+    return lambda run, rel: run in runs or rel == ev.MANIFEST
 
 
 def _build_of(manifest: Path) -> str | None:
@@ -422,12 +432,15 @@ def immutability_check(
         return _unreadable(store, str(exc))
     except Exception as exc:  # noqa: BLE001
         return _unreadable(store, _why(exc))
-    found = Retention(
+    return judge_retention(store, _retention(props))
+
+
+def _retention(props: Any) -> Retention:
+    return Retention(
         time_based_policy=bool(props.has_immutability_policy),
         version_level_worm=bool(props.immutable_storage_with_versioning_enabled),
         legal_hold=bool(props.has_legal_hold),
     )
-    return judge_retention(store, found)
 
 
 def _unreadable(store: EvidenceStoreParams, why: str) -> CheckResult:
