@@ -18,6 +18,7 @@ EXIT_INVALID = 2  # invalid input: nothing was executed
 
 COMMANDS = (
     "run",
+    "resume",
     "plan",
     "approve",
     "verify",

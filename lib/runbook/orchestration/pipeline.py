@@ -6,6 +6,8 @@ back, judge, and leave a report and a hashed manifest. Partial evidence is alway
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -17,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runbook import __version__
 from runbook.core import evidence as ev
@@ -45,6 +47,10 @@ CI_VARIABLES = (
     "BUILD_REQUESTEDFOR",
     "SYSTEM_TEAMPROJECT",
 )
+# written atomically when a run's directory is created, before any phase starts: what a killed
+# run (which never gets a manifest) needs for `runbook resume` to continue it
+RUN_RECORD = "run.json"
+RUN_RECORD_SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -112,6 +118,28 @@ class RunEnvironment:
 
     def close(self) -> None:
         self.stack.close()
+
+
+class Continuation(Protocol):
+    """What a resumed run (`orchestration.resume`) adds to the stages; None for a fresh run."""
+
+    @property
+    def reused_phases(self) -> set[str]:
+        """The phases whose completed notebooks are copied instead of executed."""
+
+    def record(self) -> dict[str, Any]:
+        """What run.json and the manifest record under "resume"."""
+
+    def check_target(self, params: Parameters, say: Say) -> list[CheckResult]:
+        """Before resuming: the target is in the state the reused phases proved (results for
+        the manifest), else raise (nothing executed, no run directory)."""
+
+    def reuse(self, run_dir: Path) -> list[PhaseOutcome]:
+        """Copy the reused phases' notebooks and evidence into `run_dir`; their outcomes."""
+
+    def before_phase(self, phase: ph.Phase, params: Parameters) -> PhaseOutcome | None:
+        """An outcome replacing `phase` when it must not start (the target changed), else
+        None."""
 
 
 @dataclass
@@ -249,10 +277,21 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
             say(line)
         say("dry run: nothing was executed and nothing was changed")
         return RunOutcome(verdict=None, run_dir=None)
+    return run_plan(plan, say)
+
+
+def run_plan(
+    plan: RunPlan, say: Say = _stderr, continuation: Continuation | None = None
+) -> RunOutcome:
+    """Stages 2-4 for a prepared plan; `continuation`: a resumed run's reuse and checks."""
     started = _now()
-    environment = enter_environment(plan, say)
+    environment = enter_environment(plan, say, continuation)
     with _closed_on_error(environment.stack):
-        executed = execute(plan, environment, say, started)
+        checked = continuation.check_target(environment.params, say) if continuation else []
+        executed = execute(plan, environment, say, started, continuation)
+    gate_record = dict(plan.gate_record)
+    if continuation is not None:
+        gate_record["resume"] = continuation.record()
     stopping = threading.Thread(target=environment.close, name="runbook-stop-services")
     stopping.start()
     try:
@@ -264,18 +303,21 @@ def run(request: RunRequest, say: Say = _stderr) -> RunOutcome:
             executed.outcomes,
             executed.started,
             say,
-            plan.gate_results,
-            plan.gate_record,
+            [*plan.gate_results, *checked],
+            gate_record,
             environment.runner.renderings,
         )
     finally:
         stopping.join()
 
 
-def enter_environment(plan: RunPlan, say: Say) -> RunEnvironment:
+def enter_environment(
+    plan: RunPlan, say: Say, continuation: Continuation | None = None
+) -> RunEnvironment:
     """Stage 2: start the phase runner (its first kernels warm beside the stand-ins), export
     the rehearsal's tokens, start the local services the phases use, and say which secrets are
-    unset. Everything started stops on `close()` (or at once if this raises)."""
+    unset. Everything started stops on `close()` (or at once if this raises). A resumed run
+    warms only the kernels of the phases it executes."""
     _warm_imports()
     stack = ExitStack()
     with _closed_on_error(stack):
@@ -288,7 +330,8 @@ def enter_environment(plan: RunPlan, say: Say) -> RunEnvironment:
         params, services = plan.loaded.params, None
         if plan.local is not None:  # the tokens exist before any kernel starts
             plan.local.export_secrets(params)
-        runner.warm_ahead(plan.selected)
+        reused = continuation.reused_phases if continuation else set()
+        runner.warm_ahead([p for p in plan.selected if p.name not in reused])
         if plan.local is not None:
             try:
                 params, services = plan.local.start(params, stack, say, plan.uses)
@@ -305,14 +348,35 @@ def enter_environment(plan: RunPlan, say: Say) -> RunEnvironment:
     return RunEnvironment(params=params, runner=runner, services=services, stack=stack)
 
 
-def execute(plan: RunPlan, environment: RunEnvironment, say: Say, started: str) -> ExecutedRun:
-    """Stage 3: a fresh run directory, every selected phase executed into it, the apps a
-    development deploy started stopped, and what the services observed saved beside."""
+def execute(
+    plan: RunPlan,
+    environment: RunEnvironment,
+    say: Say,
+    started: str,
+    continuation: Continuation | None = None,
+) -> ExecutedRun:
+    """Stage 3: a fresh run directory and its run.json (what `runbook resume` needs, written
+    before any phase starts), every selected phase executed into it (a resumed run: the reused
+    phases copied instead), the apps a development deploy started stopped, and what the
+    services observed saved beside."""
     params = environment.params
     run_id, run_dir = ev.new_run_dir(plan.outputs / params.environment)
     say(f"run {run_id} → {run_dir}")
+    resume = continuation.record() if continuation else None
+    ev.write_evidence(
+        run_dir / RUN_RECORD,
+        json.dumps(run_record(plan, run_id, started, resume), indent=1),
+        sync=True,
+    )
     try:
-        outcomes = environment.runner.run(plan.selected, params, run_dir)
+        reused = continuation.reuse(run_dir) if continuation else []
+        outcomes = environment.runner.run(
+            plan.selected,
+            params,
+            run_dir,
+            done=reused,
+            before=continuation.before_phase if continuation else None,
+        )
     finally:  # an app a development deploy started lives only as long as its run
         from runbook.phases.deploy.local_app import stop_started_apps
 
@@ -320,6 +384,50 @@ def execute(plan: RunPlan, environment: RunEnvironment, say: Say, started: str) 
     if environment.services is not None:
         environment.services.save_evidence(run_dir)
     return ExecutedRun(run_id=run_id, run_dir=run_dir, outcomes=outcomes, started=started)
+
+
+def run_record(
+    plan: RunPlan, run_id: str, started: str, resume: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """run.json: what was asked (environment, phases, overrides), the parameters as loaded
+    (before the rehearsal re-points them) and their sha256, and the runbook that ran them
+    (version, git commit, each phase notebook's sha256)."""
+    request = plan.request
+    return {
+        "schema_version": RUN_RECORD_SCHEMA_VERSION,
+        "run_id": run_id,
+        "environment": plan.loaded.params.environment,
+        "started_at": started,
+        "request": {
+            "env": request.env,
+            "phases": [p.name for p in plan.selected],
+            "overrides": list(request.overrides),
+            "approval": str(request.approval) if request.approval else None,
+            "promotion_override": list(request.promotion_override)
+            if request.promotion_override
+            else None,
+        },
+        "parameters_file": str(plan.loaded.source),
+        "parameters_sha256": parameters_sha256(plan.loaded.params),
+        "parameters": public_dump(plan.loaded.params),
+        "runbook": {
+            "version": __version__,
+            "git": _git_commit(plan.root),
+            "notebooks": notebook_hashes(plan.root, plan.selected),
+        },
+        "resume": resume,
+    }
+
+
+def parameters_sha256(params: Parameters) -> str:
+    """sha256 of the whole validated parameters (secrets are references, so nothing secret)."""
+    dumped = params.model_dump(mode="json", by_alias=True)
+    return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()
+
+
+def notebook_hashes(root: Path, phases: list[ph.Phase]) -> dict[str, str]:
+    """Phase name -> sha256 of its notebook template (the runbook those phases ran)."""
+    return {p.name: ev.sha256_file(p.path(root)) for p in phases}
 
 
 @contextmanager

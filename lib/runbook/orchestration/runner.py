@@ -24,6 +24,8 @@ from runbook.orchestration.phase_exec import (
 )
 
 Say = Callable[[str], None]
+# a resumed run's check before a phase starts: an outcome replacing it, or None to run it
+BeforePhase = Callable[[ph.Phase, Parameters], PhaseOutcome | None]
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,27 @@ class PhaseRunner:
         first = ph.steps(phases)[:1]
         self._prepare([p for step in first for p in step if not p.uses & {"workers", "database"}])
 
-    def run(self, selected: list[ph.Phase], params: Parameters,
-            run_dir: Path) -> list[PhaseOutcome]:  # fmt: skip
-        """Every selected phase, executed or skipped (with the reason), in checklist order."""
-        self._params, self._run_dir = params, run_dir
+    def run(
+        self,
+        selected: list[ph.Phase],
+        params: Parameters,
+        run_dir: Path,
+        *,
+        done: list[PhaseOutcome] | None = None,
+        before: BeforePhase | None = None,
+    ) -> list[PhaseOutcome]:
+        """Every selected phase, executed or skipped (with the reason), in checklist order.
+        `done`: outcomes of phases a resumed run reuses (judged with the rest, not executed);
+        `before`: asked before each phase starts (a resumed run re-checks the target)."""
+        self._params, self._run_dir, self._before = params, run_dir, before
         self._numbers = {p.name: i for i, p in enumerate(selected, 1)}
         self._total = len(selected)
-        steps = ph.steps(selected)
+        self.outcomes = sorted(done or [], key=lambda o: o.phase.order)
+        reused = {o.phase.name for o in self.outcomes}
+        for outcome in self.outcomes:
+            self.say(f"{self._tag(outcome.phase)} {outcome.phase.name}: "
+                     f"{outcome.verdict.value} (reused, {counts(outcome.results)})")  # fmt: skip
+        steps = ph.steps([p for p in selected if p.name not in reused])
         for index, step in enumerate(steps):
             if index == 0:
                 self._prepare(step)
@@ -112,6 +128,12 @@ class PhaseRunner:
         runnable = []
         for phase in step:
             why = self._skip_reason(phase, prior, waiting, undeployed)
+            refused = self._before(phase, self._params) if why is None and self._before else None
+            if refused is not None:
+                self._pool.discard(phase.name)
+                self.outcomes.append(refused)
+                self.say(f"{self._tag(phase)} {phase.name}: not started ({refused.error})")
+                continue
             if why is None:
                 runnable.append(phase)
                 continue
