@@ -54,6 +54,8 @@ VOLATILE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"/tmp/[^\s'\"<>,;)\]}]+"), "<tmp>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<hex>"),
+    (re.compile(r"\bT_[0-9a-f]{5}(?=[_ \"'.]|\b)"), "T_<styler>"),  # pandas Styler's table id
+    (re.compile(r"\bat 0x[0-9a-f]+\b"), "at <address>"),  # object reprs
     (re.compile(r"\b\d+(\.\d+)?\s?(ms|s|seconds)\b"), "<duration>"),
 ]
 
@@ -505,6 +507,13 @@ def notebook_diffs(a: LoadedRun, b: LoadedRun) -> list[NotebookDiff]:
 # -- the whole diff ---------------------------------------------------------------------------
 
 
+def runbook_version(manifest: dict[str, Any]) -> str:
+    """'0.1.0 @ a231f00': the runbook version and commit a run was made with."""
+    info = manifest.get("runbook") or {}
+    git = str(info.get("git") or "")[:7]
+    return f"{info.get('version', '?')}" + (f" @ {git}" if git else "")
+
+
 @dataclass
 class RunDiff:
     """Run A (earlier, the baseline) against run B."""
@@ -532,10 +541,10 @@ class RunDiff:
         """The diff as text."""
         a, b = self.a, self.b
         out = [
-            f"A: {a.run_id} ({a.manifest.get('environment')}, build "
-            f"{a.manifest.get('build_id')}) {a.manifest.get('verdict')}",
-            f"B: {b.run_id} ({b.manifest.get('environment')}, build "
-            f"{b.manifest.get('build_id')}) {b.manifest.get('verdict')}",
+            f"{side}: {run.run_id} ({run.manifest.get('environment')}, build "
+            f"{run.manifest.get('build_id')}, runbook {runbook_version(run.manifest)}) "
+            f"{run.manifest.get('verdict')}"
+            for side, run in (("A", a), ("B", b))
         ]
         for side, run in (("A", a), ("B", b)):
             if run.integrity:
@@ -692,8 +701,8 @@ def render_html(diff: RunDiff) -> str:
         m = run.manifest
         return (
             f"<tr><th>{side}</th><td>{e(run.run_id)}</td><td>{e(str(m.get('environment')))}"
-            f"</td><td>{e(str(m.get('build_id')))}</td><td>{e(str(m.get('verdict')))}</td>"
-            f"<td><code>{e(str(run.path))}</code></td></tr>"
+            f"</td><td>{e(str(m.get('build_id')))}</td><td>{e(runbook_version(m))}</td>"
+            f"<td>{e(str(m.get('verdict')))}</td><td><code>{e(str(run.path))}</code></td></tr>"
         )
 
     return f"""<!doctype html>
@@ -711,7 +720,7 @@ tr.repointed {{ color: #57606a; }}
 pre.nbdiff {{ background: #f6f8fa; padding: 8px; font-size: 12px; overflow-x: auto; }}
 </style></head><body>
 <h1>Diff of two runs</h1>
-<table><tr><th></th><th>run</th><th>environment</th><th>build</th><th>verdict</th><th>path</th>
+<table><tr><th></th><th>run</th><th>environment</th><th>build</th><th>runbook</th><th>verdict</th><th>path</th>
 </tr>{head(a, "A")}{head(b, "B")}</table>
 {integrity}
 <h2>Checks whose status changed ({len(diff.changes)})</h2>
