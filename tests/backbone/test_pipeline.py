@@ -10,9 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runbook.core.evidence import sha256_file
 from runbook.core.parameters import ParameterError
 from runbook.governance.signoff import HEADLESS_ENV
-from runbook.orchestration.pipeline import RunRequest, enter_environment, prepare
+from runbook.orchestration.pipeline import (
+    RunRequest,
+    enter_environment,
+    parameters_sha256,
+    prepare,
+    run_record,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,3 +88,21 @@ def test_the_environment_stage_starts_the_plan_and_close_stops_it(tmp_path: Path
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/health", timeout=5)
     assert os.environ.get(HEADLESS_ENV) == headless
+
+
+def test_the_run_record_holds_what_a_resume_compares(tmp_path: Path) -> None:
+    plan = prepare(RunRequest(env="local", root=ROOT, outputs=tmp_path, phases=["verify"]))
+    record = run_record(plan, "run-1", "2026-12-06T16:00:00.000+00:00")
+    assert record["request"]["phases"] == ["verify"]
+    assert record["request"]["overrides"] == []
+    assert record["parameters_sha256"] == parameters_sha256(plan.loaded.params)
+    assert record["runbook"]["notebooks"] == {
+        "verify": sha256_file(ROOT / "runbooks/04_verify.ipynb")
+    }
+    assert record["parameters"]["target"]["token"] == {"env": "PIXCRAWLER_SANDBOX_TOKEN"}
+    changed = prepare(
+        RunRequest(env="local", root=ROOT, outputs=tmp_path, phases=["verify"],
+                   overrides=["performance.duration_s=3"])
+    )  # fmt: skip
+    assert parameters_sha256(changed.loaded.params) != record["parameters_sha256"]
+    assert not tmp_path.joinpath("local").exists()  # making the record writes nothing

@@ -51,6 +51,21 @@ def manifest(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
 
 
+def _kill_orphans() -> None:
+    """What the killed run started outside its process group (the rehearsal's PostgreSQL
+    daemonizes) outlives it: end those processes, found by this module's token in their
+    environment, by their ids."""
+    marker = f"PIXCRAWLER_SANDBOX_TOKEN={TOKEN}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A `runbook run --env local` killed with SIGKILL (its whole process group) as soon as
@@ -79,6 +94,7 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=120)
         log.close()
+        _kill_orphans()
     run_dir = found.parents[1]
     assert not (run_dir / "manifest.json").exists()  # killed: no manifest, not chained
     return run_dir
