@@ -302,7 +302,7 @@ def _run_ticks(ax: Axes, runs: list[RunSummary]) -> None:
         list(range(len(runs))),
         [r.label for r in runs],
         fontsize=7,
-        rotation=45 if len(runs) > 8 else 0,
+        rotation=30,
     )
     ax.set_xlim(-0.6, len(runs) - 0.4)
 
@@ -311,7 +311,7 @@ def metric_figure(history: History, metric: Metric) -> Figure:
     """The metric per run (gaps left open) against each run's limit, releases and rollbacks."""
     runs = history.runs
     points = [point_of(r, metric) for r in runs]
-    fig = Figure(figsize=(max(6.0, 0.7 * len(runs) + 2), 3.2), layout="constrained")
+    fig = Figure(figsize=(max(8.0, 0.7 * len(runs) + 4), 3.4), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(f"{metric.title} ({metric.unit})", fontsize=10)
     if all(p.value is None for p in points):
@@ -319,12 +319,14 @@ def metric_figure(history: History, metric: Metric) -> Figure:
         return fig
     x = list(range(len(runs)))
     values = [float("nan") if p.value is None else p.value for p in points]
-    ax.plot(x, values, marker="o", color=LINE_COLOUR, label=metric.title)
+    ax.plot(x, values, color=LINE_COLOUR, label=f"{metric.title} (points: run verdict)")
     limits = [float("nan") if p.limit is None else p.limit for p in points]
     if any(p.limit is not None for p in points):
         ax.step(x, limits, where="mid", color=LIMIT_COLOUR, linestyle="--", label="limit")
         ax.plot(x, limits, linestyle="none", marker="_", markersize=14, color=LIMIT_COLOUR)
-    for i, p in enumerate(points):
+    for i, (run, p) in enumerate(zip(runs, points, strict=True)):
+        if p.value is not None:  # each point in its run's verdict colour
+            ax.plot([i], [p.value], marker="o", color=VERDICT_COLOURS.get(run.verdict, MUTED))
         if p.value is None:
             ax.annotate(
                 "gap",
@@ -335,19 +337,21 @@ def metric_figure(history: History, metric: Metric) -> Figure:
                 ha="center",
             )
         elif p.limit is not None and p.value >= p.limit:
-            ax.plot([i], [p.value], marker="o", color=ROLLBACK_COLOUR)
+            ax.plot(
+                [i], [p.value], marker="o", markersize=11, fillstyle="none", color=ROLLBACK_COLOUR
+            )  # over its limit: ringed
     _mark_events(ax, runs)
     _run_ticks(ax, runs)
     ax.set_ylabel(metric.unit)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
 
 
 def counts_figure(history: History) -> Figure:
     """Check counts by status per run, stacked."""
     runs = history.runs
-    fig = Figure(figsize=(max(6.0, 0.7 * len(runs) + 2), 3.2), layout="constrained")
+    fig = Figure(figsize=(max(8.0, 0.7 * len(runs) + 4), 3.4), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title("checks by status", fontsize=10)
     x = list(range(len(runs)))
@@ -363,12 +367,13 @@ def counts_figure(history: History) -> Figure:
             color=STATUS_COLOURS.get(status, "#555"),
             label=status.value,
             width=0.6,
+            hatch="//" if status is Status.PENDING_SIGN_OFF else None,  # inconclusive's colour
         )
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     _mark_events(ax, runs)
     _run_ticks(ax, runs)
     ax.set_ylabel("checks")
-    ax.legend(loc="upper left", fontsize=7, ncol=4)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     return fig
 
 
