@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from runbook.core.masking import mask_data, mask_text
@@ -65,19 +66,20 @@ def _mask_tracebacks(shell: Any) -> None:
 
 
 def _mask_stream(stream: Any) -> None:
-    """print() and everything else written to the stream is masked."""
-    if stream is None or getattr(stream, _INSTALLED, False):
+    """print() and everything else written to the stream is masked, when the kernel's stream
+    (ipykernel's OutStream) hands its buffered text to the sender: the text of one flush is
+    masked whole (a value written in pieces too), and IPython's per-cell tee around `write`
+    is left alone."""
+    flush_buffers = getattr(stream, "_flush_buffers", None)
+    if flush_buffers is None or getattr(stream, _INSTALLED, False):
         return
-    write = stream.write
 
-    def masked_write(text: Any) -> Any:
-        return write(mask_text(text) if isinstance(text, str) else text)
+    def masked_buffers() -> Iterator[tuple[Any, Any]]:
+        for parent, data in flush_buffers():
+            yield parent, mask_text(data) if isinstance(data, str) else data
 
-    try:
-        stream.write = masked_write
-        setattr(stream, _INSTALLED, True)
-    except (AttributeError, TypeError):  # a stream that refuses attributes stays as it is
-        return
+    stream._flush_buffers = masked_buffers
+    setattr(stream, _INSTALLED, True)
 
 
 def _mask_log_records() -> None:

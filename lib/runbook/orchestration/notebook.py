@@ -2,7 +2,11 @@
 
 ctx = notebook.start("verify", env, params, run_dir)
 ctx.check(smoke.step("smoke.health"))   # displays the row and emits the JSON MIME output
-ctx.summary()                           # the phase verdict, computed from the results
+ctx.summary(fail_on_verdict)            # the phase verdict, computed from the results
+
+Under plain papermill (no `runbook run` around the notebook) `start` validates and opens a run
+of its own and `summary` fails the execution on a verdict other than GO (`standalone`).
+Every resolved secret is masked in what the kernel shows and records (`capture`).
 """
 
 from __future__ import annotations
@@ -17,16 +21,24 @@ from typing import Any
 
 from runbook.core.checks import CheckResult
 from runbook.core.parameters import Parameters, from_notebook, project_root
-from runbook.core.verdict import VerdictReport, judge
+from runbook.core.verdict import Verdict, VerdictReport, judge
+from runbook.orchestration.standalone import StandaloneRun
 
 
 class PhaseContext:
     """Parameters, evidence folder and recorded results of one phase in one kernel."""
 
-    def __init__(self, phase: str, params: Parameters, run_dir: Path | None):
+    def __init__(
+        self,
+        phase: str,
+        params: Parameters,
+        run_dir: Path | None,
+        standalone: StandaloneRun | None = None,
+    ):
         self.phase = phase
         self.params = params
         self.run_dir = run_dir
+        self.standalone = standalone
         self.root = project_root()
         os.chdir(self.root)  # every relative path in parameters is relative to the checkout
         if run_dir is None:
@@ -88,11 +100,24 @@ class PhaseContext:
     def verdict(self) -> VerdictReport:
         return judge(self.results.values())
 
-    def summary(self) -> None:
-        """Display the phase's results as a table with the computed verdict."""
+    def summary(self, fail_on_verdict: bool = True) -> None:
+        """Display the phase's results as a table with the computed verdict. Under plain
+        papermill, also write the run's manifest and raise PhaseNotGo (naming the failing
+        checks) when the verdict is not GO, unless `fail_on_verdict` is False."""
+        report = self.verdict()
+        self._show_summary(report)
+        if self.standalone is None:
+            return  # runbook run judges the saved notebook; the lab only shows
+        from runbook.orchestration.standalone import PhaseNotGo, not_go_message
+
+        overall, reasons, _ = self.standalone.finish(list(self.results.values()))
+        print(f"{overall.value}: {self.standalone.run_dir}")
+        if fail_on_verdict and overall is not Verdict.GO:
+            raise PhaseNotGo(not_go_message(self.phase, overall, reasons, self.standalone.run_dir))
+
+    def _show_summary(self, report: VerdictReport) -> None:
         from IPython.display import HTML, display
 
-        report = self.verdict()
         rows = "".join(
             f"<tr><td>{html.escape(r.status.value)}</td><td><code>{html.escape(r.id)}</code></td>"
             f"<td>{html.escape(r.severity.value)}</td><td>{html.escape(r.title)}</td></tr>"
@@ -111,5 +136,19 @@ class PhaseContext:
 def start(
     phase: str, env: str, params: dict[str, Any] | None = None, run_dir: str | None = None
 ) -> PhaseContext:
-    """Open a phase: validate the injected parameters (or load the env's file interactively)."""
-    return PhaseContext(phase, from_notebook(env, params), Path(run_dir) if run_dir else None)
+    """Open a phase: mask secrets in everything the kernel shows, then validate the injected
+    parameters (runbook run), load the lab's (interactive), or — under plain papermill —
+    validate like `runbook run --phase` and open a run directory of its own (InvalidInput
+    names every problem). Every secret the parameters reference is resolved now, so it is
+    masked wherever it would appear."""
+    from runbook.core.secret_refs import resolved_values
+    from runbook.orchestration import capture, standalone
+
+    capture.install()
+    if standalone.entry(params, run_dir) is standalone.Entry.STANDALONE:
+        opened = standalone.open_run(phase, env, params, run_dir)
+        ctx = PhaseContext(phase, opened.loaded.params, opened.run_dir, opened)
+    else:
+        ctx = PhaseContext(phase, from_notebook(env, params), Path(run_dir) if run_dir else None)
+    resolved_values(ctx.params)  # registers each value for masking; unset ones say so later
+    return ctx

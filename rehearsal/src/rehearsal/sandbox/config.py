@@ -94,6 +94,12 @@ class SandboxFaults(BaseModel):
         description="the background worker fails every running crawl job (an error trace and "
         "a CrawlError exception in its telemetry) instead of completing it",
     )
+    echo_authorization: bool = Field(
+        default=False,
+        description="answers reflect the request's Authorization header (a target leaking the "
+        "caller's token): a field 'authorization' in JSON object bodies, the headers "
+        "X-Echo-Authorization (raw) and Location (URL-encoded), and the message of error envelopes",
+    )
     component_health: dict[Component, ComponentStatus] = Field(
         default_factory=dict,
         description="status /api/v1/health/detailed reports per component (default healthy)",

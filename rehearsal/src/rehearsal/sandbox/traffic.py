@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import math
 import secrets
 import time
@@ -11,6 +12,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
@@ -51,6 +53,54 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
         if match is Match.PARTIAL and partial is None:
             partial = getattr(route, "path", None)
     return partial
+
+
+def echoing(send: Send, authorization: str) -> Send:
+    """A `send` that reflects `authorization` in the answer (fault echo_authorization): the
+    X-Echo-Authorization header, Location (URL-encoded, unless the route set one), a field
+    `authorization` of a JSON object body and the message of an error envelope."""
+    started: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def echo(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            started.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        headers = [(k, v) for k, v in started.get("headers", []) if k.lower() != b"content-length"]
+        names = {k.lower() for k, _ in headers}
+        body = b"".join(chunks)
+        if any(k.lower() == b"content-type" and b"json" in v for k, v in headers):
+            body = _echoed_json(body, authorization)
+        headers.append((b"x-echo-authorization", authorization.encode("latin-1")))
+        if b"location" not in names:
+            location = "/echo?authorization=" + quote(authorization, safe="")
+            headers.append((b"location", location.encode()))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**started, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return echo
+
+
+def _echoed_json(body: bytes, authorization: str) -> bytes:
+    """A JSON object body with `authorization` added (and in an error envelope's message)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    error = data.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        error["message"] += f" (request Authorization: {authorization})"
+    data["authorization"] = authorization
+    return json.dumps(data).encode()
 
 
 class RequestRecord(BaseModel):
@@ -158,10 +208,15 @@ class SandboxMiddleware:
         status = {"code": 500}
         applied: list[str] = []
 
-        async def send_logged(message: Message) -> None:
+        async def logged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)
+
+        send_logged: Send = logged
+        authorization = dict(scope.get("headers") or []).get(b"authorization")
+        if self.injector.faults.echo_authorization and authorization:
+            send_logged = echoing(logged, authorization.decode("latin-1"))
 
         try:
             if self.injector.faults.down:
