@@ -57,9 +57,14 @@ class StoreConflict(StoreError):
 
 def container_client(store: EvidenceStoreParams) -> ContainerClient:
     """A client for the store's container (StoreError when its secret is not set)."""
-    from azure.storage.blob import BlobServiceClient
+    from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-    options: dict[str, Any] = {"retry_total": 3, "connection_timeout": 20, "read_timeout": 120}
+    options: dict[str, Any] = {
+        # 3 retries about 3, 4 and 6 s apart (the SDK's default waits 15 s and more each)
+        "retry_policy": ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=3),
+        "connection_timeout": 20,
+        "read_timeout": 120,
+    }
     try:
         if store.connection_string is not None:
             service = BlobServiceClient.from_connection_string(
@@ -131,6 +136,19 @@ def _put(container: ContainerClient, name: str, data: bytes | Path) -> bool:
         ) from None
 
 
+def _properties(container: ContainerClient) -> Any:
+    """The container's properties; None when the credential may not read them (HTTP 403: a
+    container SAS, or a role that may only write blobs), which is no reason not to upload."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        return container.get_container_properties()
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return None
+        raise
+
+
 def _each(work: Callable[[Path], bool], paths: list[Path]) -> list[bool]:
     """`work` over `paths` on a few threads; the first failure cancels what has not started
     and is raised."""
@@ -163,7 +181,7 @@ def upload_run(store: EvidenceStoreParams, run_dir: Path) -> UploadRecord:
             raise StoreError(f"{run_dir} has no {ev.MANIFEST}: only finished runs are stored")
         entry = _chain_line(env_dir, run_id)
         container = container_client(store)
-        props = container.get_container_properties()  # one call tells a dead store or no container
+        props = _properties(container)  # a dead store or a missing container: raised here
         files = sorted(p for p in run_dir.rglob("*") if p.is_file())
         body = [p for p in files if p.relative_to(run_dir).as_posix() not in LAST]
         last = [run_dir / name for name in LAST if (run_dir / name).is_file()]
@@ -180,7 +198,11 @@ def upload_run(store: EvidenceStoreParams, run_dir: Path) -> UploadRecord:
         record.blobs = len(written)
         record.already_there = written.count(False)
         record.bytes = sum(p.stat().st_size for p in files) + len(line)
-        retention = judge_retention(store, _retention(props))
+        retention = (
+            judge_retention(store, _retention(props))
+            if props is not None
+            else _unreadable(store, "this credential may not read the container's properties")
+        )
         record.retention = f"{retention.status.value}: {retention.explanation}"
     except StoreError as exc:
         record.error = str(exc)
