@@ -167,3 +167,33 @@ def test_rejudge_settles_a_finished_run_headless_and_names_what_waits(tmp_path: 
     refused = rejudge(run_dir, [entry.replace(digest, "f" * 64)])
     assert refused.new_verdict == "INCOMPLETE"
     assert any("refused" in n and "evidence changed" in n for n in refused.notes)
+
+
+def test_in_jupyterlab_the_sign_off_form_settles_the_inconclusive_blocker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interactive path: `settle_inconclusive` shows the existing sign-off widget for each
+    unsettled blocker; clicking Sign binds the record to that result's hash and settles it."""
+    from runbook.core.parameters import load
+    from runbook.governance.settlement import settle_inconclusive
+    from runbook.governance.signoff import HEADLESS_ENV
+    from runbook.orchestration.notebook import PhaseContext
+
+    monkeypatch.delenv(HEADLESS_ENV, raising=False)
+    ctx = PhaseContext("post-deployment", load("local").params, tmp_path)
+    for result in (passed(), inconclusive()):
+        ctx.results[result.id] = result
+    digest = evidence_sha256(ctx.results[CHECK])
+    widgets = settle_inconclusive(ctx, {})
+    assert len(widgets) == 1 and judge(ctx.results.values()).verdict is Verdict.INCOMPLETE
+    form = widgets[0]
+    form.who.value, form.role.value = "Grace Hopper", "engineering-manager"
+    form.note.value = "the p95 rise is the new thumbnail size"
+    form.button.click()
+    settled = ctx.results[CHECK]
+    assert is_settled(settled) and judge(ctx.results.values()).verdict is Verdict.GO
+    record = settled.evidence[KEY]["signoff"]
+    assert (record["by"], record["source"], record["evidence_sha256"]) == (
+        "Grace Hopper", "widget", digest,
+    )  # fmt: skip
+    assert "settled by Grace Hopper (engineering-manager) via widget" in settled.explanation
