@@ -16,8 +16,16 @@ Two ways to sign, one notebook cell (`signoff_cell`):
   (`signoff.ci.approver_env` names the variable holding the approver, e.g. the approver of a
   GitHub protected environment written there by a workflow step). No record: PENDING.
 
-Headless is detected by `is_headless`: papermill injected a non-empty `params`, or the
-orchestrator set RUNBOOK_HEADLESS=1 in the kernel's environment.
+Headless is detected by `is_headless`: the orchestrator set RUNBOOK_HEADLESS=1 in the kernel's
+environment, or papermill injected a non-empty `params` (unless `runbook lab` set
+RUNBOOK_INTERACTIVE=1: its notebooks are parameterized too, but a person signs them).
+
+Durable: a widget sign-off is written to `<run_dir>/signoffs/<item>.json` the moment it is
+given, created exclusively (the first signature of an item stands; a later one shows it).
+Re-executing the cell, or a new kernel after a dead one, shows that signature instead of a blank
+form, and `runbook finish` reads these files, so nothing signed is lost with a kernel. A guard
+(`stop_if_pending`) checks every required item of its phase against the recorded results and
+these files, whether or not the sign-off cell ran in this kernel.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -36,6 +45,8 @@ from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.secret_refs import ENV_NAME_PATTERN
 
 HEADLESS_ENV = "RUNBOOK_HEADLESS"
+INTERACTIVE_ENV = "RUNBOOK_INTERACTIVE"  # set by `runbook lab` for its server and kernels
+SIGNOFFS_DIR = "signoffs"  # <run_dir>/signoffs/<item>.json: the widget sign-offs of a run
 ID_PREFIX = "signoff."
 ITEM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 SOURCE_PATTERN = r"^(widget|parameters|ci:[a-z0-9][a-z0-9-]*)$"
@@ -280,8 +291,67 @@ def signoff_result(item: SignOffItem, record: SignOff | None) -> CheckResult:
 
 # -- headless ------------------------------------------------------------------------------------
 def is_headless(injected_params: Mapping[str, Any] | None = None) -> bool:
-    """True under `runbook run`: papermill injected parameters, or RUNBOOK_HEADLESS=1 is set."""
-    return bool(injected_params) or os.environ.get(HEADLESS_ENV) == "1"
+    """True under `runbook run` (RUNBOOK_HEADLESS=1, or papermill injected parameters); False
+    in a `runbook lab` kernel (RUNBOOK_INTERACTIVE=1) unless RUNBOOK_HEADLESS=1 is set too."""
+    if os.environ.get(HEADLESS_ENV) == "1":
+        return True
+    if os.environ.get(INTERACTIVE_ENV) == "1":
+        return False
+    return bool(injected_params)
+
+
+# -- durable records -----------------------------------------------------------------------------
+class SignOffNotSaved(OSError):
+    """The sign-off could not be written to the run directory (so it was not given)."""
+
+
+def record_path(run_dir: Path, item_id: str) -> Path:
+    """Where the widget sign-off of `item_id` is kept: <run_dir>/signoffs/<item>.json."""
+    return run_dir / SIGNOFFS_DIR / f"{item_id}.json"
+
+
+def load_record(run_dir: Path | None, item_id: str) -> SignOff | None:
+    """The durable sign-off of an item in this run, or None (no run directory, not signed)."""
+    if run_dir is None:
+        return None
+    path = record_path(run_dir, item_id)
+    if not path.is_file():
+        return None
+    return SignOff.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def load_records(run_dir: Path) -> dict[str, SignOff]:
+    """Every durable sign-off of a run, by item id."""
+    folder = run_dir / SIGNOFFS_DIR
+    if not folder.is_dir():
+        return {}
+    return {
+        p.stem: SignOff.model_validate_json(p.read_text(encoding="utf-8"))
+        for p in sorted(folder.glob("*.json"))
+    }
+
+
+def save_record(run_dir: Path, record: SignOff) -> SignOff:
+    """Write the record at once (created exclusively, flushed to disk) and return it; when the
+    item was already signed in this run, the existing record is returned unchanged."""
+    path = record_path(run_dir, record.item)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (record.model_dump_json(indent=2) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        existing = load_record(run_dir, record.item)
+        assert existing is not None
+        return existing
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise SignOffNotSaved(exc.errno, f"could not record the sign-off in {path}: {exc}") from exc
+    os.close(fd)
+    return record
 
 
 def headless_record(
@@ -332,6 +402,7 @@ class SignOffWidget:
         results_provider: ResultsProvider,
         on_signed: OnSigned | None = None,
         phase: str | None = None,
+        run_dir: Path | None = None,
     ) -> None:
         import ipywidgets as widgets
         from IPython.display import DisplayHandle
@@ -340,6 +411,7 @@ class SignOffWidget:
         self._provider = results_provider
         self._on_signed = on_signed
         self.phase = phase
+        self.run_dir = run_dir
         self.record: SignOff | None = None
         self.result = self._with_phase(signoff_result(item, None))
         self.handle = DisplayHandle()
@@ -356,6 +428,9 @@ class SignOffWidget:
         )
         self.box = widgets.VBox([self.message, self.who, self.role, self.note, self.button])
         self.button.on_click(self._sign)
+        existing = load_record(run_dir, item.id)
+        if existing is not None:
+            self._show_signed(existing, already=True)
 
     def _with_phase(self, result: CheckResult) -> CheckResult:
         return result.model_copy(update={"phase": self.phase}) if self.phase else result
@@ -372,7 +447,7 @@ class SignOffWidget:
         if not who:
             self.message.value = "<b style='color:#cf222e'>Enter who signs before signing.</b>"
             return
-        self.record = make_record(
+        record = make_record(
             self.item,
             by=who,
             role=str(self.role.value),
@@ -380,16 +455,41 @@ class SignOffWidget:
             source="widget",
             results=self._provider(),
         )
-        self.result = self._with_phase(signoff_result(self.item, self.record))
+        already = False
+        if self.run_dir is not None:
+            try:
+                saved = save_record(self.run_dir, record)
+            except SignOffNotSaved as exc:  # not recorded: not signed
+                self.message.value = f"<b style='color:#cf222e'>{html.escape(str(exc))}</b>"
+                return
+            already = saved is not record
+            record = saved
+        self._show_signed(record, already=already)
         self.handle.update(self.result)
-        self.button.disabled = True
-        role = html.escape(self.record.role)
-        self.message.value = (
-            f"<b>Signed</b> by {html.escape(who)} ({role}) against evidence "
-            f"{self.record.evidence_sha256[:12]}…"
-        )
         if self._on_signed is not None:
-            self._on_signed(self.record, self.result)
+            self._on_signed(record, self.result)
+
+    def _show_signed(self, record: SignOff, already: bool) -> None:
+        """The form filled in and locked, with the signature it holds."""
+        self.record = record
+        self.result = self._with_phase(signoff_result(self.item, record))
+        self.who.value = record.by
+        if record.role in self.item.roles:
+            self.role.value = record.role
+        self.note.value = record.note
+        for control in (self.who, self.role, self.note, self.button):
+            control.disabled = True
+        where = (
+            f" — recorded in {SIGNOFFS_DIR}/{record.item}.json"
+            if self.run_dir is not None
+            else " — kept in this kernel only (open the run with `runbook lab` to record it)"
+        )
+        self.message.value = (
+            f"<b>{'Already signed' if already else 'Signed'}</b>: "
+            f"<b>{html.escape(self.item.title)}</b> by {html.escape(record.by)} "
+            f"({html.escape(record.role)}) at {record.at.isoformat(timespec='seconds')} against "
+            f"evidence {record.evidence_sha256[:12]}…{html.escape(where)}"
+        )
 
     def _ipython_display_(self) -> None:
         self.show()
@@ -400,9 +500,11 @@ def signoff_widget(
     ctx_results_provider: ResultsProvider,
     on_signed: OnSigned | None = None,
     phase: str | None = None,
+    run_dir: Path | None = None,
 ) -> SignOffWidget:
-    """The interactive sign-off form for one item (call `.show()` or display it)."""
-    return SignOffWidget(item, ctx_results_provider, on_signed, phase)
+    """The interactive sign-off form for one item (call `.show()` or display it); with a
+    `run_dir`, the signature is recorded there and an existing one is shown, locked."""
+    return SignOffWidget(item, ctx_results_provider, on_signed, phase, run_dir)
 
 
 # -- the notebook cell -----------------------------------------------------------------------------
@@ -468,7 +570,11 @@ def signoff_cell(
         ctx.results[result.id] = result
 
     widget = signoff_widget(
-        item, lambda: [r for r in ctx.results.values() if r.id != item.check_id], signed, ctx.phase
+        item,
+        lambda: [r for r in ctx.results.values() if r.id != item.check_id],
+        signed,
+        ctx.phase,
+        _run_dir(ctx),
     )
     ctx.results[item.check_id] = widget.result
     widget.show()
@@ -487,6 +593,11 @@ def signoff_phase(
     ]
 
 
+def _run_dir(ctx: _Context) -> Path | None:
+    found = getattr(ctx, "run_dir", None)
+    return Path(found) if found else None
+
+
 class SignOffPending(RuntimeError):
     """Raised by `stop_if_pending`: a required sign-off is missing, the notebook stops here."""
 
@@ -502,13 +613,40 @@ def pending_required(results: Iterable[CheckResult]) -> list[str]:
     ]
 
 
+def missing_required(ctx: _Context, settings: SignOffParams | None = None) -> list[str]:
+    """Check ids of this phase's required sign-offs that are not given: neither a PASS result
+    in the kernel nor a durable record in the run directory; plus any recorded required
+    sign-off result that is not PASS (e.g. signed in a role the item does not allow)."""
+    settings = settings or settings_of(ctx)
+    run_dir = _run_dir(ctx)
+    missing = []
+    for item in settings.items:
+        if item.phase != ctx.phase or not item.required:
+            continue
+        shown = ctx.results.get(item.check_id)
+        if shown is not None and shown.status is Status.PASS:
+            continue
+        record = load_record(run_dir, item.id)
+        if record is not None and signoff_result(item, record).status is Status.PASS:
+            if shown is None or shown.status is Status.PENDING_SIGN_OFF:  # signed since
+                ctx.results[item.check_id] = signoff_result(item, record).model_copy(
+                    update={"phase": ctx.phase}
+                )
+            continue
+        missing.append(item.check_id)
+    others = [i for i in pending_required(ctx.results.values()) if i not in missing]
+    return [*missing, *others]
+
+
 def stop_if_pending(ctx: _Context) -> None:
     """Stop the notebook (raise) before a cell that changes the target when a required
-    sign-off of this phase is missing."""
-    missing = pending_required(ctx.results.values())
+    sign-off of this phase is missing; also call it in the cell that changes the target, so
+    running that cell alone cannot skip the guard."""
+    missing = missing_required(ctx)
     if missing:
         raise SignOffPending(
             "required sign-off missing: "
             + ", ".join(missing)
-            + "; nothing after this point was run"
+            + "; nothing after this point was run (in JupyterLab: sign in the sign-off cell "
+            "above, then run this cell again)"
         )
