@@ -29,6 +29,7 @@ COMMANDS = (
     "list_runs",
     "store",
     "lab",
+    "finish",
     "doctor",
     "init",
     "trends",
