@@ -125,3 +125,15 @@ def test_the_last_n_go_runs_are_pooled_and_other_verdicts_passed_over(tmp_path: 
     assert judged.evidence["baseline"]["runs"] == ["r2", "r1"]
     assert judged.evidence["judgement"]["n_baseline"] == 1000
     assert judged.evidence["baseline"]["passed_over"] == [{"run_id": "r3", "why": "verdict NO-GO"}]
+
+
+def test_unreadable_samples_of_this_run_are_inconclusive_not_a_crash(tmp_path: Path) -> None:
+    deployment(tmp_path, "r1", lognormal(1, 500))
+    run_dir = tmp_path / "r2"
+    load(lognormal(2, 500)).save(run_dir / "evidence" / "performance")
+    (run_dir / "evidence" / "performance" / SAMPLES_FILE).write_bytes(b"not gzip")
+    earlier = earlier_runs(run_dir, "post-deployment")
+    found = baseline_checks([], PARAMS, earlier, run_dir / "evidence" / "post-deployment")
+    judged = {c.id: c for c in found}["post.judge.latency"]
+    assert judged.status is Status.INCONCLUSIVE
+    assert judged.explanation.startswith("this run's load samples cannot be read: ")

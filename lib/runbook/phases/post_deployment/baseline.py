@@ -258,7 +258,11 @@ def statistical_view(
 ) -> StatisticalView:
     """This run's samples judged against the baseline runs' (see `judge.baseline_samples`)."""
     settings = params.judge
-    candidate = read_samples(run_dir, settings.samples_dir) if run_dir is not None else None
+    try:
+        candidate = read_samples(run_dir, settings.samples_dir) if run_dir is not None else None
+    except (OSError, ValueError, KeyError) as exc:
+        why = f"this run's load samples cannot be read: {type(exc).__name__}: {exc}"
+        return StatisticalView(why=why)
     if run_dir is None or candidate is None:
         return StatisticalView(why="this run kept no load samples (no performance phase here)")
     baseline, info = baseline_samples(run_dir.parent, manifests, settings)

@@ -128,7 +128,12 @@ def baseline_samples(
             passed_over.append({"run_id": run, "why": f"verdict {verdict}"})
             continue
         problem = _intact(env_dir / run, manifest, params.samples_dir)
-        samples = None if problem else read_samples(env_dir / run, params.samples_dir)
+        samples = None
+        if problem is None:
+            try:
+                samples = read_samples(env_dir / run, params.samples_dir)
+            except (OSError, ValueError, KeyError) as exc:
+                problem = f"its load samples cannot be read: {type(exc).__name__}: {exc}"
         if samples is None:
             passed_over.append({"run_id": run, "why": problem or "no load samples"})
             continue
