@@ -300,7 +300,7 @@ def rejudge(run_dir: Path, overrides: list[str]) -> RejudgeReport:
         if fresh is not None:
             report.rejudged_sources.append(f"{zd_id} evidence (probe records)")
             replaced[zd_id] = fresh
-    if not replaced and not params.settlement:
+    if not replaced and not (params.settlement and params.settlement.settled):
         report.notes.append(
             "this run keeps no raw samples that can be re-judged "
             "(no performance load run, no zero-downtime records)"
