@@ -86,9 +86,7 @@ def is_out_of_space(exc: BaseException) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE
 
 
-def write_evidence(
-    path: Path, data: str | bytes, *, sync: bool = False, mask: bool = True
-) -> None:
+def write_evidence(path: Path, data: str | bytes, *, sync: bool = False, mask: bool = True) -> None:
     """Write a whole file atomically (a temporary file beside it, then rename; parents are
     created). On failure the temporary file is removed, an existing file is left as it was,
     and EvidenceWriteError names `path`. `sync`: fsync before the rename. `mask`: every
