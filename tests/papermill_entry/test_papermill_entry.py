@@ -158,3 +158,32 @@ def test_invalid_input_is_refused_before_anything_runs(
     assert "nothing was executed" in done.stderr
     assert expected in done.stderr
     assert not (team_root / "outputs").exists()  # no run directory for a refused input
+
+
+def test_a_cell_that_raises_still_leaves_a_finished_verifiable_run(
+    team_root: Path, sandbox: Any, sandbox_token: str
+) -> None:
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "ctx.summary(" in c.source)
+    nb.cells.insert(at, nbformat.v4.new_code_cell('raise RuntimeError("schema unreadable")'))
+    crashing = team_root / "04_verify_crashing.ipynb"
+    nbformat.write(nb, crashing)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNBOOK_")}
+    env.update(RUNBOOK_ROOT=str(team_root), PIXCRAWLER_SANDBOX_TOKEN=sandbox_token)
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", str(crashing), str(team_root / "out.ipynb"),
+         "-f", str(params_yaml(team_root, sandbox.url))],
+        capture_output=True, text=True, env=env, cwd=team_root, timeout=PAPERMILL_TIMEOUT_S,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "RuntimeError: schema unreadable" in done.stderr
+    run_dir = only_run(team_root)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    results = {r["id"]: r for r in manifest["results"]}
+    assert results["runbook.verify.execution"]["status"] == "error"
+    assert "RuntimeError: schema unreadable" in results["runbook.verify.execution"]["explanation"]
+    assert results["smoke.health"]["status"] == "pass"  # what ran before is kept
+    assert manifest["verdict"] == "NO-GO"
+    assert runbook_verify(run_dir).returncode == 0

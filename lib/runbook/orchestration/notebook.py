@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import io
 import os
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +134,26 @@ class PhaseContext:
         )
 
 
+def _finish_when_a_cell_raises(ctx: PhaseContext, run: StandaloneRun) -> None:
+    """Plain papermill stops at the first cell that raises: the run is finished then, with
+    what was recorded and the error (see StandaloneRun.crashed)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def after_cell(result: Any) -> None:
+        error = getattr(result, "error_in_exec", None)
+        if error is not None and not run.finished:
+            try:
+                run.crashed(list(ctx.results.values()), error)
+            except Exception as exc:  # noqa: BLE001 - the cell's own error is the one to show
+                print(f"warning: the run could not be finished: {exc}", file=sys.stderr)
+
+    shell.events.register("post_run_cell", after_cell)
+
+
 def start(
     phase: str, env: str, params: dict[str, Any] | None = None, run_dir: str | None = None
 ) -> PhaseContext:
@@ -148,6 +169,7 @@ def start(
     if standalone.entry(params, run_dir) is standalone.Entry.STANDALONE:
         opened = standalone.open_run(phase, env, params, run_dir)
         ctx = PhaseContext(phase, opened.loaded.params, opened.run_dir, opened)
+        _finish_when_a_cell_raises(ctx, opened)
     else:
         ctx = PhaseContext(phase, from_notebook(env, params), Path(run_dir) if run_dir else None)
     resolved_values(ctx.params)  # registers each value for masking; unset ones say so later

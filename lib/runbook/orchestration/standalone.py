@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.core import evidence as ev
-from runbook.core.checks import CheckResult
+from runbook.core.checks import CheckResult, Status
 from runbook.core.parameters import (
     OVERRIDES_ENV,
     PARAMS_FILE_ENV,
@@ -103,6 +103,26 @@ class StandaloneRun:
     started_at: str
     gate_results: list[CheckResult] = field(default_factory=list)
     gate_record: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+
+    def crashed(self, results: list[CheckResult], error: BaseException) -> None:
+        """A cell raised before the phase ended: finish the run with what was recorded plus
+        `runbook.<phase>.execution` naming the error (INCONCLUSIVE when a secret or a
+        credential was missing, else ERROR), so the evidence gathered is kept and verifiable."""
+        from runbook.orchestration.phase_exec import BLIND_ERRORS, RUN_SECTION
+
+        name = type(error).__name__
+        blind = name in BLIND_ERRORS
+        failure = CheckResult(
+            id=f"runbook.{self.phase}.execution",
+            section=RUN_SECTION,
+            title=f"Phase {self.phase} ran to the end",
+            status=Status.INCONCLUSIVE if blind else Status.ERROR,
+            phase=self.phase,
+            explanation=f"{'could not look: ' if blind else ''}a cell raised {name}: {error}",
+            evidence={"entry": ENTRY},
+        )
+        self.finish([*results, failure])
 
     def finish(self, results: list[CheckResult]) -> tuple[Verdict, list[str], list[CheckResult]]:
         """Scan the directory, judge, write (and sign) the manifest: the verdict, its reasons
@@ -128,6 +148,7 @@ class StandaloneRun:
         manifest["signature"] = signer.record
         ev.write_manifest(self.run_dir, manifest)
         signer.sign(self.run_dir)
+        self.finished = True
         return overall, reasons, everything
 
     def _manifest(
