@@ -20,6 +20,7 @@ from runbook.core.parameters import load, public_dump
 from runbook.core.verdict import Verdict, judge
 from runbook.governance.signoff import (
     HEADLESS_ENV,
+    INTERACTIVE_ENV,
     SignOffParams,
     evidence_digest,
     evidence_matches,
@@ -183,6 +184,7 @@ def test_in_a_kernel_the_click_replaces_the_pending_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(HEADLESS_ENV, raising=False)
+    monkeypatch.setenv(INTERACTIVE_ENV, "1")  # a `runbook lab` kernel (inherits it)
     path = _notebook(tmp_path / "signoff.ipynb")
     nb = nbformat.read(path, as_version=4)
     first = f'env = "local"\nparams = {{}}\nrun_dir = {str(tmp_path)!r}\nsettings = {{}}'

@@ -335,21 +335,25 @@ def save_record(run_dir: Path, record: SignOff) -> SignOff:
     """Write the record at once (created exclusively, flushed to disk) and return it; when the
     item was already signed in this run, the existing record is returned unchanged."""
     path = record_path(run_dir, record.item)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = (record.model_dump_json(indent=2) + "\n").encode()
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
+        if not path.is_file():
+            raise SignOffNotSaved(f"could not record the sign-off in {path}") from None
         existing = load_record(run_dir, record.item)
         assert existing is not None
         return existing
+    except OSError as exc:
+        raise SignOffNotSaved(f"could not record the sign-off in {path}: {exc}") from exc
     try:
         os.write(fd, data)
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)
         path.unlink(missing_ok=True)
-        raise SignOffNotSaved(exc.errno, f"could not record the sign-off in {path}: {exc}") from exc
+        raise SignOffNotSaved(f"could not record the sign-off in {path}: {exc}") from exc
     os.close(fd)
     return record
 
