@@ -244,8 +244,8 @@ class Resumption:
         return [*results, check]
 
     def reuse(self, run_dir: Path) -> list[PhaseOutcome]:
-        """Copy each reused phase's notebook (checked byte-identical), its rendering and its
-        evidence folder; judge the copies as a run judges an executed notebook."""
+        """Copy each reused phase's notebook (checked byte-identical) and its evidence folder;
+        judge the copies as a run judges an executed notebook (the report renders them anew)."""
         outcomes = []
         for phase in self.reused:
             rel = f"notebooks/{phase.notebook}"
