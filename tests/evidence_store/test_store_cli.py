@@ -1,5 +1,5 @@
-"""End to end against a real Azurite: `runbook run --env local` writes its evidence to the
-store, and with the local copy deleted, `runbook list`, `verify`, `verify --chain` and
+"""End to end against a real Azurite: a full `runbook run --env local` writes its evidence to
+the store, and with the local copy deleted, `runbook list`, `verify`, `verify --chain` and
 `rejudge` read it back from the store; a tampered blob is caught; `runbook store check` says
 the container has no retention policy."""
 
@@ -58,14 +58,12 @@ def _read(store: EvidenceStoreParams, cache: Path, command: str, *args: str) -> 
 
 @pytest.fixture
 def stored_run(store: EvidenceStoreParams, tmp_path: Path) -> tuple[str, Path]:
-    """A real pre-deployment run of the local environment, written to the store."""
+    """A real full run of the local environment (all nine phases), written to the store."""
     outputs = tmp_path / "outputs"
     proc = _runbook(
         "run",
         "--env",
         "local",
-        "--phase",
-        "pre-deployment",
         "--param",
         _store_param(store),
         "--outputs",
@@ -88,7 +86,7 @@ def test_a_local_run_is_read_back_from_the_store_after_its_local_copy_is_deleted
     listed = _runbook(*_read(store, cache, "list", "--env", "local"))
     assert listed.returncode == 0, listed.stdout + listed.stderr
     row = next(line for line in listed.stdout.splitlines() if run_id in line)
-    assert "GO" in row and "pre-deployment" in row
+    assert "GO" in row and "pre-deployment" in row and "success-criteria" in row
 
     verified = _runbook(*_read(store, cache, "verify", run_id))
     assert verified.returncode == 0, verified.stdout + verified.stderr
