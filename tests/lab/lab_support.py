@@ -89,17 +89,51 @@ def processes_in_session(sid: int) -> list[str]:
     return found
 
 
-def descendants_of(pid: int) -> list[str]:
-    """Command lines of every live process below `pid`, whatever its session."""
-    from runbook.orchestration.lab import descendants
-
-    out = []
-    for child in descendants(pid):
+def marked_processes(mark: str) -> list[str]:
+    """Command lines of the live processes whose environment holds `mark` (a unique
+    variable given to one `runbook lab`: everything it starts inherits it)."""
+    needle = mark.encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
         try:
-            stat = Path(f"/proc/{child}/stat").read_text()
-            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if needle not in environ.read_bytes():
+                continue
+            stat = (environ.parent / "stat").read_text()
+            cmd = (environ.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
         if stat[stat.rfind(")") + 2 :].split()[0] != "Z":
-            out.append(f"{child}: {cmd.strip()}")
-    return out
+            found.append(f"{environ.parent.name}: {cmd.strip()}")
+    return found
+
+
+def _identity(pid: int) -> tuple[str, str] | None:
+    """(start time, command line) of a live process, None when gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return None if fields[0] == "Z" else (fields[19], cmd.strip())
+
+
+def started_by(lab: Lab, mark: str) -> dict[int, tuple[str, str]]:
+    """Every process the lab started, now: its descendants (some leave its session, and some
+    overwrite their environment, e.g. valkey's process title) and whatever carries `mark`."""
+    from runbook.orchestration.lab import descendants
+
+    pids = set(descendants(lab.proc.pid))
+    pids |= {int(line.split(":", 1)[0]) for line in marked_processes(mark)}
+    found = {pid: _identity(pid) for pid in pids}
+    return {pid: ident for pid, ident in found.items() if ident is not None}
+
+
+def still_running(snapshot: dict[int, tuple[str, str]], bound_s: float = 120.0) -> list[str]:
+    """The processes of `snapshot` still alive (same pid and start time) after `bound_s`."""
+    deadline = time.monotonic() + bound_s
+    while True:
+        left = [f"{pid}: {cmd}" for pid, (t, cmd) in snapshot.items() if _identity(pid) == (t, cmd)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
