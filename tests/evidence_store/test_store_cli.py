@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from azurite_service import Azurite
 from store_support import CONNECTION_ENV, make_run, overwrite_blob
 
 from runbook.core.evidence_store import EvidenceStoreParams, run_blob
@@ -157,3 +158,36 @@ def test_store_push_copies_a_local_run_and_a_retry_changes_nothing(
     edited = _runbook(*push)
     assert edited.returncode == 1
     assert "only local" in edited.stdout and "never overwritten" in edited.stdout
+
+
+def test_a_run_whose_store_is_unreachable_keeps_its_verdict_and_says_its_evidence_is_local(
+    store: EvidenceStoreParams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nobody_there = Azurite(port=port, location=tmp_path)  # the same account, a closed port
+    monkeypatch.setenv(CONNECTION_ENV, nobody_there.connection_string)
+    outputs = tmp_path / "outputs"
+    proc = _runbook(
+        "run",
+        "--env",
+        "local",
+        "--phase",
+        "pre-deployment",
+        "--param",
+        _store_param(store),
+        "--outputs",
+        str(outputs),
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    run_dir = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    assert proc.stdout.strip().splitlines()[-1].startswith("GO: ")
+    assert f"the evidence of this run is only local ({run_dir})" in proc.stderr
+    assert "connection refused" in proc.stderr.lower()
+    record = json.loads((outputs / "local" / "uploads.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == "failed" and record["run_id"] == run_dir.name
+    verified = _runbook("verify", str(run_dir))
+    assert verified.returncode == 0, verified.stdout
