@@ -41,9 +41,8 @@ from runbook.core.parameters import (
     public_dump,
 )
 from runbook.core.verdict import Verdict, combine, judge
-from runbook.governance.signoff import HEADLESS_ENV
+from runbook.governance.signoff import HEADLESS_ENV, INTERACTIVE_ENV
 
-INTERACTIVE_ENV = "RUNBOOK_INTERACTIVE"  # set by `runbook lab` for its kernels
 ENTRY = "papermill"
 
 
