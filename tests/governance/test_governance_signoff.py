@@ -44,12 +44,14 @@ HEADLESS = {"environment": "local"}  # any non-empty injected params: papermill 
 
 
 def test_headless_signoff_from_parameters_passes_with_its_source(ctx: PhaseContext) -> None:
-    settings = SignOffParams(
-        signed={
-            "team-notified": {
-                "by": "Ada Lovelace",
-                "role": "tech-lead",
-                "note": "announced in #deploys",
+    settings = SignOffParams.model_validate(
+        {
+            "signed": {
+                "team-notified": {
+                    "by": "Ada Lovelace",
+                    "role": "tech-lead",
+                    "note": "announced in #deploys",
+                }
             }
         }
     )

@@ -69,12 +69,14 @@ def post_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PhaseContext:
 
 
 def test_post_deployment_tasks_are_signed_headlessly(post_ctx: PhaseContext) -> None:
-    settings = SignOffParams(
-        signed={
-            "lessons-learned": {
-                "by": "Ada",
-                "role": "development-team",
-                "note": "retro notes in the wiki",
+    settings = SignOffParams.model_validate(
+        {
+            "signed": {
+                "lessons-learned": {
+                    "by": "Ada",
+                    "role": "development-team",
+                    "note": "retro notes in the wiki",
+                }
             }
         }
     )
