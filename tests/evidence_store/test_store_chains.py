@@ -71,3 +71,20 @@ def test_a_run_removed_from_the_store_breaks_the_chain(
     walk = verify_chain(bs.mirror_env(store, "staging", cache, full=True))
     assert not walk.ok
     assert any(p.run_id == gone and "gone" in p.detail for p in walk.problems), walk.lines()
+
+
+def test_the_store_lists_its_environments_and_every_run_of_each(
+    store: EvidenceStoreParams, tmp_path: Path, cache: Path
+) -> None:
+    staging = make_run(tmp_path / "staging")
+    production = make_run(tmp_path / "production", verdict="NO-GO")
+    for run_dir in (staging, production):
+        assert bs.upload_run(store, run_dir).ok
+    assert bs.environments(store) == ["production", "staging"]
+    for env in bs.environments(store):
+        mirrored = bs.mirror_env(store, env, cache, full=False)
+    rows = ev.list_runs(mirrored.parent)
+    assert {(r["environment"], r["run_id"], r["verdict"]) for r in rows} == {
+        ("staging", staging.name, "GO"),
+        ("production", production.name, "NO-GO"),
+    }
