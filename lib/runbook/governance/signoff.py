@@ -651,6 +651,10 @@ def stop_if_pending(ctx: _Context) -> None:
         raise SignOffPending(
             "required sign-off missing: "
             + ", ".join(missing)
-            + "; nothing after this point was run (in JupyterLab: sign in the sign-off cell "
-            "above, then run this cell again)"
+            + "; nothing after this point was run"
+            + (
+                " (sign in the sign-off cell above, then run this cell again)"
+                if os.environ.get(INTERACTIVE_ENV) == "1"
+                else ""
+            )
         )
