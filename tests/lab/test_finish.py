@@ -155,3 +155,24 @@ def test_a_finished_run_refuses_later_saves(tmp_path: Path) -> None:
     with pytest.raises(HTTPError, match="finished"):
         asyncio.run(manager.save(model, "notebooks/03_deploy.ipynb"))
     assert verify(run_dir).ok
+
+
+def test_the_finish_cell_wants_the_notebook_saved_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runbook.governance.signoff import HEADLESS_ENV, INTERACTIVE_ENV
+    from runbook.orchestration.finish import UnsavedWork, finish_cell
+    from runbook.orchestration.notebook import PhaseContext
+
+    monkeypatch.delenv(HEADLESS_ENV, raising=False)
+    monkeypatch.setenv(INTERACTIVE_ENV, "1")
+    run_dir = _lab_run(tmp_path)
+    ctx = PhaseContext("deploy", load("local").params, run_dir)
+    ctx.results[HEALTH.id] = HEALTH  # recorded in the kernel, not yet saved
+    with pytest.raises(UnsavedWork, match="save this notebook first"):
+        finish_cell(ctx)
+    assert not (run_dir / "manifest.json").exists()
+    _run_cells(run_dir, {3: [_output(HEALTH)]})  # Ctrl+S
+    outcome = finish_cell(ctx)
+    assert outcome is not None and (run_dir / "manifest.json").is_file()
+    assert verify(run_dir).ok
