@@ -180,6 +180,17 @@ def free_port(ip: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(ip: str, port: int) -> bool:
+    """True when nothing listens on ip:port now (JupyterLab is told not to fall back)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
 def lab_token(token_ref: str | None) -> tuple[str, bool]:
     """(token, generated): a fresh random token, or the value of the secret reference."""
     if token_ref is None:
@@ -322,6 +333,13 @@ def open_lab(options: LabOptions, say: Say = _stderr) -> int:
         )
     )
     token, generated = lab_token(options.token_ref)
+    if options.port and not port_free(options.ip, options.port):
+        raise ParameterError(
+            [
+                f"--port {options.port}: something already listens there on {options.ip} (pick "
+                "another port, or --port 0 for any free one)"
+            ]
+        )
     run_dir: Path | None = None
     try:
         with stop_on_signals(), ExitStack() as stack:
@@ -376,9 +394,14 @@ def _host(ip: str) -> str:
 
 
 def _save_service_evidence(services: Any, run_dir: Path) -> None:
-    """What the stand-ins observed, into the run, unless it was already finished (sealed)."""
-    if not (run_dir / ev.MANIFEST).is_file():
+    """What the stand-ins observed, into the run, unless it was already finished (sealed); a
+    stand-in already gone (e.g. its process group was signalled too) costs only this."""
+    if (run_dir / ev.MANIFEST).is_file():
+        return
+    try:
         services.save_evidence(run_dir)
+    except Exception as exc:  # noqa: BLE001 - stopping must go on whatever a stand-in says
+        _stderr(f"warning: could not save what the stand-ins observed: {exc}")
 
 
 def _stop_started_apps(run_dir: Path) -> None:
