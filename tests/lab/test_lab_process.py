@@ -109,3 +109,20 @@ def test_an_unset_token_reference_starts_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "$LAB_TEST_UNSET_TOKEN" in proc.stderr and "nothing was started" in proc.stderr
     assert not (tmp_path / "local").exists()
+
+
+def test_a_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "runbook.cli", "lab", "--env", "local", "--no-browser",
+             "--port", str(port), "--outputs", str(tmp_path)],
+            capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert f"--port {port}" in proc.stderr and "--port 0" in proc.stderr
+    assert not (tmp_path / "local").exists()
