@@ -176,3 +176,19 @@ def test_the_finish_cell_wants_the_notebook_saved_first(
     outcome = finish_cell(ctx)
     assert outcome is not None and (run_dir / "manifest.json").is_file()
     assert verify(run_dir).ok
+
+
+def test_a_deploy_run_although_an_earlier_phase_was_not_go_is_an_error(tmp_path: Path) -> None:
+    loaded = load("local")
+    phases = [ph.BY_NAME["environment"], ph.BY_NAME["deploy"]]
+    run_dir = create_lab_run(
+        tmp_path, ROOT, loaded.source, loaded.overrides, loaded.params, phases
+    )  # the environment notebook is never run; the deploy one is, to the end
+    _run_cells(run_dir, {3: [_output(HEALTH)]})
+    outcome = finish_run(run_dir, say=lambda _: None)
+    environment, deploy = outcome.phases
+    assert environment.status == "skipped"
+    order = {r.id: r for r in deploy.results}["runbook.deploy.order"]
+    assert order.status is Status.ERROR and "environment (INCOMPLETE)" in order.explanation
+    assert deploy.verdict.value == "NO-GO" and outcome.verdict is not None
+    assert outcome.verdict.value == "NO-GO"

@@ -26,6 +26,7 @@ from typing import Any
 from runbook.core import evidence as ev
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.parameters import LoadedParameters, Parameters
+from runbook.core.secret_refs import missing
 from runbook.core.verdict import Verdict, judge
 from runbook.governance import signoff as so
 from runbook.orchestration import phase_plan as ph
@@ -70,6 +71,13 @@ def finish_run(run_dir: Path, say: Say = _stderr) -> RunOutcome:
     loaded = LoadedParameters(
         params=params, source=Path(session.parameters_file), overrides=session.overrides
     )
+    unset = missing(params)
+    if unset:
+        say(
+            "warning: not set here, so the secret scan cannot look for their values: "
+            + ", ".join(unset)
+            + " (finish from the lab's own terminal or its notebooks' last cell to scan for them)"
+        )
     records = so.load_records(run_dir)
     outcomes: list[PhaseOutcome] = []
     for name in session.phases:
