@@ -123,7 +123,7 @@ def running(location: Path) -> Iterator[Azurite]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:  # it waits for idle keep-alive connections to close; its data is scratch
-                proc.wait(timeout=10)
+                proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=60)
