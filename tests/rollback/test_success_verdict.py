@@ -164,3 +164,28 @@ def test_any_other_failed_blocker_of_the_run_is_no_go(tmp_path: Path) -> None:
     verdict = success_verdict(_whole_run(run, tmp_path), SuccessParams.model_validate(CONFIRMED))
     assert verdict.verdict is Verdict.NO_GO
     assert any("DEBUG is 'true'" in r for r in verdict.reasons)
+
+
+def test_a_settled_inconclusive_blocker_holds_its_line_an_unsettled_one_does_not(
+    tmp_path: Path,
+) -> None:
+    from runbook.core.checks import Severity
+    from runbook.governance.settlement import (
+        SettlementEntry,
+        SettlementParams,
+        apply_settlements,
+        evidence_sha256,
+    )
+
+    run = _whole_run(healthy_run(), tmp_path)
+    undecided = _by_id(run)["post.baseline.degradation"].model_copy(
+        update={"status": Status.INCONCLUSIVE, "severity": Severity.BLOCKER,
+                "explanation": "perhaps degraded: p95 +24 %, 98 % CI +12 to +31 %"}
+    )  # fmt: skip
+    run = _replace(run, undecided)
+    params = SuccessParams.model_validate(CONFIRMED)
+    assert success_verdict(run, params).verdict is Verdict.INCOMPLETE
+    settled = apply_settlements(run, SettlementParams(settled=[SettlementEntry(
+        check=undecided.id, evidence_sha256=evidence_sha256(undecided), by="Ada Lovelace",
+        role="tech-lead", note="accepted for this release")]))  # fmt: skip
+    assert success_verdict(settled, params).verdict is Verdict.GO

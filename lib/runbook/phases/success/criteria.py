@@ -22,6 +22,7 @@ from runbook.core.checklist.limits import CatalogueLimit
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.evidence_queries import SourceRef, matching, merge, origin_of, read_values, usable
 from runbook.core.verdict import Verdict
+from runbook.governance.settlement import is_settled
 from runbook.phases.rollback.decision import decide
 from runbook.phases.rollback.params import RollbackParams
 
@@ -249,9 +250,9 @@ def _status_state(line: StatusLine, found: list[CheckResult], failed_if: bool
     blockers = [r for r in found if r.severity is Severity.BLOCKER]
     bad_statuses = {Status.FAIL} if failed_if else {Status.FAIL, Status.ERROR}
     bad = [r for r in blockers if r.status in bad_statuses]
-    unproven = [r for r in blockers if r.status in UNPROVEN
+    unproven = [r for r in blockers if (r.status in UNPROVEN and not is_settled(r))
                 or (failed_if and r.status is Status.ERROR)]  # fmt: skip
-    ok = [r for r in blockers if r.status in OK
+    ok = [r for r in blockers if r.status in OK or is_settled(r)
           or (line.skip_is_clear and r.status is Status.SKIP)]  # fmt: skip
     if bad:
         return "fails", "; ".join(f"{r.id} {r.status.value}: {r.explanation}" for r in bad)
