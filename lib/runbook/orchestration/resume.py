@@ -32,6 +32,7 @@ from runbook.core import evidence as ev
 from runbook.core.checks import CheckResult, Severity, Status
 from runbook.core.parameters import Parameters, public_dump
 from runbook.core.verdict import Verdict
+from runbook.governance.settlement import settlements_of
 from runbook.orchestration import phase_plan as ph
 from runbook.orchestration.phase_exec import RUN_SECTION, PhaseOutcome, judge_phase
 from runbook.orchestration.pipeline import (
@@ -260,7 +261,14 @@ class Resumption:
                 shutil.copytree(evidence, run_dir / "evidence" / phase.name)
             self.copied.append({"phase": phase.name, "notebook": rel, "sha256": digest})
             outcomes.append(
-                judge_phase(phase, target, "completed", None, notebook_duration(target))
+                judge_phase(
+                    phase,
+                    target,
+                    "completed",
+                    None,
+                    notebook_duration(target),
+                    settlements_of(self.plan.loaded.params),
+                )
             )
         return outcomes
 
