@@ -12,11 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_support import ROOT, descendants_of, processes_in_session, start_lab
+from lab_support import ROOT, processes_in_session, start_lab, started_by, still_running
 
 from runbook.core.checks import CHECK_MIME
 
@@ -81,7 +82,15 @@ def test_sign_in_the_browser_deploy_finish_and_verify(tmp_path: Path) -> None:
 
     expect.set_options(timeout=BOUND_MS)
     before = _git_status()
-    lab = start_lab(tmp_path / "outputs", "--phase", "deploy", "--param", "signoff.signed={}")
+    mark = uuid.uuid4().hex
+    lab = start_lab(
+        tmp_path / "outputs",
+        "--phase",
+        "deploy",
+        "--param",
+        "signoff.signed={}",
+        env={"RUNBOOK_LAB_TEST_MARK": mark},
+    )
     try:
         assert lab.run_dir is not None
         notebook = lab.run_dir / "notebooks" / "03_deploy.ipynb"
@@ -143,11 +152,10 @@ def test_sign_in_the_browser_deploy_finish_and_verify(tmp_path: Path) -> None:
         assert manifest["signoffs"]["signoff.team-notified"]["by"] == "Ada Lovelace"
         verified = _runbook("verify", str(lab.run_dir))
         assert verified.returncode == 0, verified.stdout + verified.stderr
-        running = descendants_of(lab.proc.pid)
+        running = started_by(lab, mark)
     finally:
         code = lab.stop(signal.SIGINT)
     assert code == 0, lab.output()[-3000:]
     assert processes_in_session(lab.proc.pid) == []
-    left = [p for p in running if Path(f"/proc/{p.split(':')[0]}").exists()]
-    assert left == [], left
+    assert still_running(running) == []
     assert _git_status() == before
