@@ -5,7 +5,6 @@ promotion gate of production, the post-rollback sign-offs)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shared_runs import healthy_local_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,27 +33,12 @@ class LocalRun:
 
 @pytest.fixture(scope="session")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
-    """`runbook run --env local` into a fresh outputs folder (every phase; about a minute)."""
-    out = tmp_path_factory.mktemp("outputs")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"PIXCRAWLER_SANDBOX_TOKEN", "PIXCRAWLER_API_TOKEN"}
-    }
-    env["PIXCRAWLER_SANDBOX_TOKEN"] = "tok-" + os.urandom(9).hex()
-    proc = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--outputs", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-        cwd=ROOT,
-    )
-    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    assert ": " in last, f"no run directory in the output:\n{proc.stdout}\n{proc.stderr}"
-    run_dir = Path(last.split(": ", 1)[1])
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    return LocalRun(run_dir=run_dir, manifest=manifest, stdout=proc.stdout, stderr=proc.stderr)
+    """`runbook run --env local` (every phase): the session's shared healthy run."""
+    shared = healthy_local_run(tmp_path_factory)
+    return LocalRun(
+        run_dir=shared.run_dir, manifest=shared.manifest, stdout=shared.stdout,
+        stderr=shared.stderr,
+    )  # fmt: skip
 
 
 def development_deploy_ids(workdir: Path) -> set[str]:

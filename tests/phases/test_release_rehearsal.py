@@ -7,11 +7,16 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from phase_runs import run_phases
+import pytest
+from phase_runs import Run, run_phases
+
+from shared_runs import healthy_local_run
 
 
-def test_healthy_release_is_go_through_every_phase_with_zero_downtime(tmp_path: Path) -> None:
-    run = run_phases(tmp_path)
+def test_healthy_release_is_go_through_every_phase_with_zero_downtime(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    run = Run(healthy_local_run(tmp_path_factory).completed())
     assert run.proc.returncode == 0, run.failing()
     assert [p["name"] for p in run.manifest["phases"]] == [
         "pre-deployment",
