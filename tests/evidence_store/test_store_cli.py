@@ -180,7 +180,7 @@ def test_a_run_whose_store_is_unreachable_keeps_its_verdict_and_says_its_evidenc
         "--env",
         "local",
         "--phase",
-        "pre-deployment",
+        "environment",
         "--param",
         _store_param(store),
         "--outputs",
