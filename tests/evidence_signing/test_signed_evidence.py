@@ -150,6 +150,30 @@ def test_a_copied_run_verifies_standalone(
     assert code == 0 and f"chain: OK (entry 1 of 1 in {chain})" in out, out
 
 
+def test_a_copy_beside_an_unrelated_chain_is_judged_alone_but_not_inside_its_env_folder(
+    signed_run: SignedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A download folder may hold another chain.jsonl: the copy is judged standalone (saying
+    so), while a run in an environment folder whose chain lacks it is still an insertion."""
+    downloads = tmp_path / "downloads"
+    copy = downloads / signed_run.run_dir.name
+    shutil.copytree(signed_run.run_dir, copy)
+    (downloads / ev.CHAIN).write_text(
+        json.dumps({"run_id": "someone-else", "manifest_sha256": "0" * 64,
+                    "previous_manifest_sha256": None}) + "\n"
+    )  # fmt: skip
+    code, out = verify(capsys, copy)
+    assert code == 0, out
+    assert "is another chain" in out and "verified standalone" in out
+    code, out = verify(capsys, copy, "--chain-file", downloads / ev.CHAIN)
+    assert code == 1 and "chain: FAILED" in out, out  # asked for: checked, and it fails
+    inserted = tmp_path / "outputs" / "local" / signed_run.run_dir.name
+    shutil.copytree(signed_run.run_dir, inserted)
+    shutil.copy(downloads / ev.CHAIN, inserted.parent / ev.CHAIN)
+    code, out = verify(capsys, inserted)
+    assert code == 1 and "chain: FAILED" in out, out
+
+
 def test_one_edited_byte_of_a_notebook_is_caught(
     copied: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ says what it checked, so a reviewer can tell a moved run (standalone, OK) from a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def _chain_finding(
         beside = run_dir.parent / ev.CHAIN
         if not (find_chain and beside.is_file()):
             return ChainFinding(CHAIN_NONE, "not available — verified standalone")
+        if not _chain_of(run_dir, manifest_raw, beside):
+            return ChainFinding(
+                CHAIN_NONE,
+                f"not available — {beside} is another chain (the run was copied beside it); "
+                "verified standalone (--chain-file to check against it)",
+            )
         chain = beside
     if not chain.is_file():
         return ChainFinding(CHAIN_FAILED, f"FAILED: {chain}: no such chain file")
@@ -110,3 +117,21 @@ def _chain_finding(
     return ChainFinding(
         CHAIN_OK, f"OK (entry {position.line} of {position.entries} in {chain})", position
     )
+
+
+def _chain_of(run_dir: Path, manifest_raw: bytes, chain: Path) -> bool:
+    """Whether the chain beside a run is the run's own: it sits in an environment folder of the
+    run's environment (`outputs/<env>/`, where a run missing from the chain is an insertion), or
+    it names the run. A copy dropped beside an unrelated chain is judged on its own."""
+    try:
+        manifest = json.loads(manifest_raw)
+        environment, run_id = manifest.get("environment"), manifest.get("run_id")
+    except (ValueError, AttributeError):
+        return True  # not a manifest: the chain check reports it
+    if run_dir.parent.name == environment:
+        return True
+    try:
+        text = chain.read_text(encoding="utf-8")
+    except OSError:
+        return True  # unreadable: the chain check reports it
+    return f'"run_id": "{run_id}"' in text or f'"run_id":"{run_id}"' in text
