@@ -1,7 +1,6 @@
-"""One healthy `runbook run --env local` (all nine phases) shared by every test that only reads
-it, across xdist workers: the first worker to ask makes it under a file lock in the session's
-shared temporary folder; the others wait for it and read the same run. Tests must not change it
-(copy it first)."""
+"""Local runs shared by every test that only reads them, across xdist workers: the first worker
+to ask for a run makes it under a file lock in the session's shared temporary folder; the others
+wait for it and read the same run. Tests must not change it (copy it first)."""
 
 from __future__ import annotations
 
@@ -39,33 +38,51 @@ class SharedRun:
         return subprocess.CompletedProcess([], self.returncode, self.stdout, self.stderr)
 
 
-def _shared_folder(factory: pytest.TempPathFactory) -> Path:
+def _shared_folder(factory: pytest.TempPathFactory, name: str) -> Path:
     base = factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker has its own basetemp under one root
         base = base.parent
-    folder = base / "shared-local-run"
+    folder = base / f"shared-{name}"
     folder.mkdir(exist_ok=True)
     return folder
 
 
-def healthy_local_run(factory: pytest.TempPathFactory) -> SharedRun:
-    """The session's healthy local run, made once whichever worker asks first."""
-    folder = _shared_folder(factory)
+def shared_run(factory: pytest.TempPathFactory, name: str, *args: str) -> SharedRun:
+    """`runbook run --env local ARGS…` made once per session under `name`, whichever worker
+    asks first (the others wait for it and read the same run)."""
+    folder = _shared_folder(factory, name)
     record = folder / "run.json"
     with (folder / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not record.exists():
-            record.write_text(json.dumps(_run(folder / "outputs")))
+            record.write_text(json.dumps(_run(folder / "outputs", args)))
     data = json.loads(record.read_text())
     return SharedRun(**{**data, "run_dir": Path(data["run_dir"])})
 
 
-def _run(outputs: Path) -> dict[str, Any]:
+def healthy_local_run(factory: pytest.TempPathFactory) -> SharedRun:
+    """The session's healthy local run of all nine phases."""
+    return shared_run(factory, "local-run")
+
+
+def _run(outputs: Path, args: tuple[str, ...]) -> dict[str, Any]:
     token = "tok-" + os.urandom(9).hex()
-    env = {k: v for k, v in os.environ.items() if k not in {"PIXCRAWLER_API_TOKEN"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"PIXCRAWLER_API_TOKEN", "RUNBOOK_HEADLESS"}
+    }
     env["PIXCRAWLER_SANDBOX_TOKEN"] = token
     proc = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "run", "--env", "local", "--outputs", str(outputs)],
+        [
+            sys.executable,
+            "-m",
+            "runbook.cli",
+            "run",
+            "--env",
+            "local",
+            "--outputs",
+            str(outputs),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=RUN_BOUND_S,

@@ -3,12 +3,12 @@ sandbox, Azure stand-in, papermill and a kernel, all for real."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from governance_support import run_dir_of, runbook_run
+
+from shared_runs import shared_run
 
 
 @dataclass
@@ -20,23 +20,12 @@ class RealRun:
 
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
-    outputs = tmp_path_factory.mktemp("outputs")
-    token = "gov-" + secrets.token_urlsafe(24)
-    proc = runbook_run(
-        outputs,
-        token,
-        "--phase",
-        "environment",
-        "--phase",
-        "deploy",
-        "--phase",
-        "verify",
-        "--phase",
-        "performance",
-        "--param",
-        "performance.duration_s=2",
-        "--param",
-        "performance.warmup_s=0.5",
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return RealRun(run_dir=run_dir_of(proc), token=token, outputs=outputs)
+    """Made once per session and shared by the governance modules (tests only read it)."""
+    shared = shared_run(
+        tmp_path_factory, "governance-run",
+        "--phase", "environment", "--phase", "deploy", "--phase", "verify",
+        "--phase", "performance",
+        "--param", "performance.duration_s=2", "--param", "performance.warmup_s=0.5",
+    )  # fmt: skip
+    assert shared.returncode == 0, shared.stdout + shared.stderr
+    return RealRun(run_dir=shared.run_dir, token=shared.token, outputs=shared.run_dir.parents[1])
