@@ -183,11 +183,7 @@ def judge_samples(
         f"the tolerance of {band:.1f} ms ({settings.tolerance_relative:.0%} of the baseline "
         f"median {median_b:.1f} ms, at least {settings.tolerance_ms:g} ms)"
     )
-    where = {
-        "fail": f"wholly beyond {tolerance}: a real regression",
-        "marginal": f"straddling {tolerance}: it may or may not be real",
-        "pass": f"within {tolerance}" + ("; an improvement" if improved else ""),
-    }[outcome]
+    where = _placement(outcome, tolerance, improved)
     text = (
         f"{metric}: latency {verb} {moved} (Hodges-Lehmann shift; {interval}), {where}; "
         f"p95 {p95_b:.1f} → {p95_c:.1f} ms, median {median_b:.1f} → {median_c:.1f} ms, "
@@ -250,11 +246,7 @@ def judge_rates(
         f"the tolerance of {band:.2%} ({settings.tolerance_relative:.0%} of the baseline rate, "
         f"at least {settings.tolerance_error_rate:.2%})"
     )
-    where = {
-        "fail": f"wholly beyond {tolerance}: a real regression",
-        "marginal": f"straddling {tolerance}: it may or may not be real",
-        "pass": f"within {tolerance}" + ("; an improvement" if improved else ""),
-    }[outcome]
+    where = _placement(outcome, tolerance, improved)
     text = (
         f"{metric}: {p_b:.2%} → {p_c:.2%} ({baseline_errors}/{baseline_n} → "
         f"{candidate_errors}/{candidate_n}), a change of {diff * 100:+.2f} points "
@@ -268,3 +260,12 @@ def judge_rates(
         ci_low=round(low, 6), ci_high=round(high, 6), tolerance=round(band, 6),
         p_value=p_value, improved=improved,
     )  # fmt: skip
+
+
+def _placement(outcome: str, tolerance: str, improved: bool) -> str:
+    """Where the interval lies against the tolerance band, in words."""
+    return {
+        "fail": f"wholly beyond {tolerance}: a real regression",
+        "marginal": f"straddling {tolerance}: it may or may not be real",
+        "pass": f"within {tolerance}" + ("; an improvement" if improved else ""),
+    }[outcome]
